@@ -1,0 +1,83 @@
+/**
+ * The PagerDuty adapter: one endpoint for every webhook version, told apart by shape
+ * (v1: `messages[].type`, v2: `messages[].event`, v3: top-level `event`). Where Snowplow
+ * fails a whole request for one bad message, we load the good messages and send each bad
+ * one to bad rows: PagerDuty drops 4xx deliveries and disables the subscription after three.
+ */
+import type { BadRow, BuiltEvent, RequestContext } from '../../events/event.ts'
+import { PLATFORMS } from '../../events/event.ts'
+import { badRow } from '../../events/bad-row.ts'
+import type { Adapter, AdapterInput, AdapterResult, Issue } from '../types.ts'
+import type { MessageOutcome } from './message.ts'
+import { v1Message } from './v1.ts'
+
+export const VENDOR = 'com.pagerduty'
+
+const platforms = new Set<string>(PLATFORMS)
+
+/** `aid`, `p`, `cv`, `nuid` from the query string; `p` must be one of Snowplow's codes. */
+export function queryIssues(query: Record<string, string>): Issue[] {
+  if (query.p !== undefined && !platforms.has(query.p)) {
+    return [{ path: '/query/p', message: `platform must be one of ${PLATFORMS.join(', ')}; got ${JSON.stringify(query.p)}` }]
+  }
+  return []
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+type MessageBuilder = (raw: Record<string, unknown>, index: number, ctx: RequestContext, collectorVersion: string) => MessageOutcome
+
+/** Which builder a `messages[]` element belongs to, by its discriminating key. */
+function messageVersion(message: Record<string, unknown>): { version: string; build: MessageBuilder } | null {
+  if ('type' in message) return { version: 'v1', build: v1Message }
+  return null
+}
+
+function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion: string): AdapterResult {
+  const events: BuiltEvent[] = []
+  const badRows: BadRow[] = []
+  const versions = new Set<string>()
+  if (messages.length === 0) {
+    return { ok: false, code: 'NOT_PAGERDUTY', message: 'field `messages` is an empty array: no events to process', issues: [{ path: '/messages', message: 'must hold at least one message' }], version: null }
+  }
+  if (!messages.some(isObject)) {
+    return { ok: false, code: 'NOT_PAGERDUTY', message: 'field `messages` holds no objects', issues: [{ path: '/messages', message: 'must be an array of message objects' }], version: null }
+  }
+  messages.forEach((message, index) => {
+    const payload = JSON.stringify(message) ?? 'null'
+    if (!isObject(message)) {
+      badRows.push(badRow(input.ctx, String(index), 'INVALID_MESSAGE', [{ path: `/messages/${index}`, message: 'must be an object' }], null, payload))
+      return
+    }
+    const kind = messageVersion(message)
+    if (!kind) {
+      badRows.push(badRow(input.ctx, String(index), 'UNKNOWN_WEBHOOK_VERSION', [{ path: `/messages/${index}`, message: 'cannot tell the webhook version: neither `type` (v1) nor `event` (v2)' }], null, payload))
+      return
+    }
+    versions.add(kind.version)
+    const outcome = kind.build(message, index, input.ctx, collectorVersion)
+    if (outcome.ok) events.push(outcome.event)
+    else badRows.push(badRow(input.ctx, String(index), outcome.reason, outcome.issues, kind.version, payload))
+  })
+  return { ok: true, version: [...versions].sort().join('+') || 'unknown', events, badRows, pings: 0 }
+}
+
+export function createPagerDutyAdapter(collectorVersion: string): Adapter {
+  return {
+    vendor: VENDOR,
+    versions: ['v1', 'v2', 'v3'],
+    toEvents(input: AdapterInput): AdapterResult {
+      const issues = queryIssues(input.ctx.query)
+      if (issues.length > 0) return { ok: false, code: 'INVALID_QUERY', message: 'invalid query string parameter', issues, version: null }
+      const body = input.body
+      if (isObject(body) && Array.isArray(body.messages)) return fromMessages(body.messages, input, collectorVersion)
+      return {
+        ok: false,
+        code: 'NOT_PAGERDUTY',
+        message: 'not a PagerDuty webhook: expected {"messages": [...]} (v1, v2) or {"event": {...}} (v3)',
+        issues: [{ path: isObject(body) ? '/messages' : '', message: isObject(body) ? 'field `messages` is not an array' : 'body must be a JSON object' }],
+        version: null,
+      }
+    },
+  }
+}

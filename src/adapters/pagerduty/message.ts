@@ -1,0 +1,19 @@
+/** Shared by the per-version message builders: outcomes and TypeBox errors as issues. */
+import type { TypeCheck } from '@sinclair/typebox/compiler'
+import type { TSchema } from '@sinclair/typebox'
+import type { BuiltEvent } from '../../events/event.ts'
+import type { Issue } from '../types.ts'
+
+export type MessageOutcome =
+  | { ok: true; event: BuiltEvent }
+  | { ok: false; reason: string; issues: Issue[] }
+
+/** Walks `Errors` only after a failed `Check` (the TypeBox hot-path idiom); first 20 issues. */
+export function schemaIssues<T extends TSchema>(check: TypeCheck<T>, value: unknown, prefix: string): Issue[] {
+  const issues: Issue[] = []
+  for (const error of check.Errors(value)) {
+    issues.push({ path: `${prefix}${error.path}`, message: error.message })
+    if (issues.length >= 20) break
+  }
+  return issues
+}

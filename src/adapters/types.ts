@@ -1,0 +1,31 @@
+/**
+ * The adapter contract: a pure function from a parsed request to events and bad rows.
+ * Failures are values; only the HTTP edge turns them into statuses.
+ */
+import type { BadRow, BuiltEvent, RequestContext } from '../events/event.ts'
+
+export interface Issue { path: string; message: string }
+
+export interface AdapterInput {
+  body: unknown
+  rawBody: string
+  ctx: RequestContext
+}
+
+export type AdapterResult =
+  | {
+      ok: true
+      version: string
+      events: BuiltEvent[]
+      badRows: BadRow[]
+      /** Health-check deliveries (v3 `pagey.ping`) answered 2xx with no event. */
+      pings: number
+    }
+  | { ok: false; code: string; message: string; issues: Issue[]; version: string | null }
+
+export interface Adapter {
+  vendor: string
+  /** Path versions served by this adapter (`/vendor/version`). */
+  versions: readonly string[]
+  toEvents(input: AdapterInput): AdapterResult
+}

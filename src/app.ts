@@ -1,0 +1,137 @@
+/**
+ * Wires the path of one webhook: http -> adapter -> event -> spool -> sink -> database.
+ * `startCollector` is what `collector serve` runs; tests start it in-process too.
+ */
+import path from 'node:path'
+import type postgres from 'postgres'
+import type { Config } from './config.ts'
+import { createRegistry } from './adapters/registry.ts'
+import { createPagerDutyAdapter } from './adapters/pagerduty/index.ts'
+import { connect, describeUrl } from './db/connect.ts'
+import { startEmbedded, type EmbeddedDatabase } from './db/embedded.ts'
+import { migrate } from './db/migrate.ts'
+import { basicAuth } from './http/auth.ts'
+import { createHandler } from './http/server.ts'
+import type { Log } from './log.ts'
+import { createLazySink } from './sink/lazy.ts'
+import { encodeRecord } from './sink/records.ts'
+import { createWriter } from './sink/writer.ts'
+import { openSpool, type Spool } from './spool/spool.ts'
+import { errorMessage } from './errors.ts'
+import { VERSION } from './version.ts'
+
+export interface Collector {
+  url: URL
+  embedded: EmbeddedDatabase | null
+  spool: Spool
+  ready(): { ready: boolean; body: unknown }
+  /** SIGTERM: stop accepting, finish in-flight requests, drain for a bounded time. */
+  stop(): Promise<void>
+}
+
+export interface Database { sql: postgres.Sql; embedded: EmbeddedDatabase | null; describe: string }
+
+/** The external database from DATABASE_URL, or the embedded PGlite in DATA_DIR/pglite. */
+export async function openDatabase(config: Config): Promise<Database> {
+  if (config.databaseUrl) {
+    return { sql: connect({ url: config.databaseUrl, dialect: config.dialect }), embedded: null, describe: describeUrl(config.databaseUrl) }
+  }
+  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}) })
+  return { sql: connect({ url: embedded.url, dialect: 'postgres', max: 1 }), embedded, describe: `embedded PGlite in ${embedded.dataDir}` }
+}
+
+export async function startCollector(config: Config, log: Log): Promise<Collector> {
+  const spool = openSpool({
+    dir: path.join(config.dataDir, 'spool'),
+    maxBytes: config.spoolMaxBytes,
+    segmentBytes: config.spoolSegmentBytes,
+    onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
+  })
+  const database = await openDatabase(config)
+  const sink = createLazySink({
+    sql: database.sql,
+    dialect: config.dialect,
+    schema: config.dbSchema,
+    migrate: async () => {
+      for (const warning of await migrate(database.sql, config.dialect, config.dbSchema)) log('warn', warning)
+    },
+    onMissingColumns: (table, keys) => log('warn', 'table lacks columns: those values stay in its JSON column only', { table, columns: keys }),
+  })
+  const writer = createWriter({
+    spool,
+    sink,
+    maxRows: config.batchMaxRows,
+    maxWaitMs: config.batchMaxWaitMs,
+    log,
+  })
+  writer.start()
+
+  let shuttingDown = false
+  const ready = () => {
+    const s = spool.stats()
+    const w = writer.status()
+    const isReady = s.writable && !shuttingDown
+    return {
+      ready: isReady,
+      body: {
+        status: isReady ? 'ready' : 'not_ready',
+        spool: {
+          writable: s.writable, bytes: s.bytes, segments: s.segments, backlog_events: s.backlogEvents, backlog_bytes: s.backlogBytes,
+          corrupt_records: s.corruptRecords, last_error: s.lastError,
+        },
+        database: {
+          state: w.database, dialect: config.dialect, target: database.describe, last_error: w.lastError, last_error_at: w.lastErrorAt, last_commit_at: w.lastCommitAt,
+        },
+        writer: { loaded_events: w.loadedEvents, duplicate_events: w.duplicateEvents, rejected_events: w.rejectedEvents, bad_rows: w.badRows, batches: w.batches },
+      },
+    }
+  }
+
+  const registry = createRegistry([createPagerDutyAdapter(VERSION)])
+  const handler = createHandler({
+    registry,
+    append: (body, events) => spool.append(encodeRecord(body), events),
+    ready,
+    ...(config.basicAuthUsers.length > 0 ? { basicAuth: basicAuth(config.basicAuthUsers) } : {}),
+    webhookSecrets: config.webhookSecrets,
+    maxBodyBytes: config.maxBodyBytes,
+    shuttingDown: () => shuttingDown,
+    log,
+  })
+  const server = Bun.serve({
+    port: config.port,
+    hostname: config.host,
+    // Bodies up to this size reach the handler, which answers 413 with our error envelope
+    // past MAX_BODY_BYTES; beyond it Bun itself refuses with a bare 413.
+    maxRequestBodySize: Math.max(2 * config.maxBodyBytes, config.maxBodyBytes + 16 * 1024 * 1024),
+    idleTimeout: 30,
+    fetch: handler,
+    error: (error) => {
+      log('error', 'unhandled server error', { error: errorMessage(error) })
+      return new Response(JSON.stringify({ error: { code: 'SPOOL_IO', message: 'internal error; retry later', issues: [] } }), { status: 503, headers: { 'retry-after': '30', 'content-type': 'application/json; charset=utf-8' } })
+    },
+  })
+  const url = new URL(`http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}`)
+  log('info', 'collector started', {
+    version: VERSION, url: url.href, database: database.describe, dialect: config.dialect, schema: config.dbSchema,
+    embedded_pg_port: database.embedded?.port ?? null, data_dir: path.resolve(config.dataDir), backlog_events: spool.stats().backlogEvents,
+  })
+
+  return {
+    url,
+    embedded: database.embedded,
+    spool,
+    ready,
+    async stop() {
+      shuttingDown = true
+      log('info', 'shutting down: finishing in-flight requests')
+      await Promise.race([server.stop(false), new Promise((r) => setTimeout(r, 10_000))])
+      await writer.stop(config.shutdownDrainMs)
+      await spool.close()
+      const left = spool.stats().backlogEvents
+      await database.sql.end({ timeout: 5 }).catch(() => {})
+      await database.embedded?.stop().catch((error) => log('warn', 'embedded database did not close cleanly', { error: errorMessage(error) }))
+      log('info', 'collector stopped', { backlog_events: left, loaded_events: writer.status().loadedEvents })
+    },
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `collector spool status`: the backlog on disk, read without touching it (safe while the
+ * collector runs). `collector spool replay FILE.ndjson`: recorded webhooks (one raw body per
+ * line) through the same adapter -> spool -> writer path, into the configured database.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Config } from '../config.ts'
+import { readCheckpoint } from '../spool/checkpoint.ts'
+import { countEvents } from '../spool/reader.ts'
+import { fileSize, listSegments, segmentPath } from '../spool/segments.ts'
+import { openDatabase } from '../app.ts'
+import { createRegistry } from '../adapters/registry.ts'
+import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
+import { parseBody } from '../http/body.ts'
+import { openSpool } from '../spool/spool.ts'
+import { createLazySink } from '../sink/lazy.ts'
+import { createWriter } from '../sink/writer.ts'
+import { encodeRecord } from '../sink/records.ts'
+import { migrate } from '../db/migrate.ts'
+import { createLog } from '../log.ts'
+import { VERSION } from '../version.ts'
+
+export function spoolStatus(config: Config): number {
+  const dir = path.join(config.dataDir, 'spool')
+  if (!fs.existsSync(dir)) {
+    process.stdout.write(`no spool in ${dir}: nothing waiting\n`)
+    return 0
+  }
+  const checkpoint = readCheckpoint(dir)
+  const sizes = new Map(listSegments(dir).filter((s) => s >= checkpoint.segment).map((s) => [s, fileSize(segmentPath(dir, s))]))
+  let backlogBytes = 0
+  for (const [seq, size] of sizes) backlogBytes += seq === checkpoint.segment ? Math.max(0, size - checkpoint.offset) : size
+  const corrupt = fs.existsSync(path.join(dir, 'corrupt')) ? fs.readdirSync(path.join(dir, 'corrupt')).length : 0
+  const rows: [string, string][] = [
+    ['spool', dir],
+    ['segments', String(sizes.size)],
+    ['backlog events', String(countEvents(dir, checkpoint, sizes))],
+    ['backlog bytes', String(backlogBytes)],
+    ['checkpoint', `segment ${checkpoint.segment} offset ${checkpoint.offset}`],
+    ['corrupt records set aside', String(corrupt)],
+  ]
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(26)} ${v}\n`)
+  return 0
+}
+
+function progress(done: number, total: number): void {
+  if (!process.stderr.isTTY) return
+  const width = 30
+  const filled = total === 0 ? width : Math.round((done / total) * width)
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
+  if (done === total) process.stderr.write('\n')
+}
+
+export async function replayFile(config: Config, file: string): Promise<number> {
+  const log = createLog(config.logLevel)
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '')
+  // A private spool: the running collector owns DATA_DIR/spool.
+  const dir = path.join(config.dataDir, `replay-${process.pid}`)
+  const spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes })
+  const database = await openDatabase(config)
+  const sink = createLazySink({
+    sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
+    migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
+  })
+  const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxWaitMs: 0, log })
+  const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
+  let accepted = 0
+  let bad = 0
+  try {
+    writer.start()
+    for (const [index, line] of lines.entries()) {
+      const ctx = { receivedAt: new Date(), query: {}, ipAddress: null, userAgent: 'collector-replay', webhookId: null, requestId: crypto.randomUUID() }
+      const body = parseBody(Buffer.from(line))
+      const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
+      if (result?.ok) {
+        await spool.append(encodeRecord({ events: result.events, badRows: result.badRows }), result.events.length)
+        accepted += result.events.length
+        bad += result.badRows.length
+      } else {
+        bad++
+        log('warn', 'replay line rejected', { line: index + 1, reason: body.ok ? result && !result.ok ? result.code : 'NO_ADAPTER' : body.code })
+      }
+      progress(index + 1, lines.length)
+    }
+    while (spool.unreadEvents() > 0 && writer.status().database !== 'down') await Bun.sleep(50)
+    const left = spool.unreadEvents()
+    await writer.stop(0)
+    const w = writer.status()
+    process.stdout.write(`replayed ${lines.length} lines: ${accepted} events (${w.loadedEvents} new, ${w.duplicateEvents} already loaded), ${bad} bad${left ? `, ${left} NOT loaded: ${w.lastError}` : ''}\n`)
+    return left > 0 ? 1 : 0
+  } finally {
+    await spool.close()
+    if (spool.unreadEvents() === 0) fs.rmSync(dir, { recursive: true, force: true })
+    await database.sql.end({ timeout: 5 })
+    await database.embedded?.stop()
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Configuration: flags win over environment variables, which win over defaults.
+ * `loadConfig` is pure: it takes the environment and argv as values and returns
+ * either a Config or one issue per problem, each naming the flag or variable.
+ */
+import { Type, type Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+
+export const Dialect = Type.Union([Type.Literal('postgres'), Type.Literal('redshift')])
+export type Dialect = Static<typeof Dialect>
+
+export const LogLevel = Type.Union([
+  Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'),
+])
+export type LogLevel = Static<typeof LogLevel>
+
+const Int = (minimum: number, maximum: number) => Type.Integer({ minimum, maximum })
+
+export const Config = Type.Object({
+  port: Int(0, 65535),
+  host: Type.String({ minLength: 1 }),
+  dataDir: Type.String({ minLength: 1 }),
+  databaseUrl: Type.Optional(Type.String({ minLength: 1 })),
+  embeddedPgPort: Type.Optional(Int(0, 65535)),
+  dbSchema: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }),
+  dialect: Dialect,
+  webhookSecrets: Type.Array(Type.String({ minLength: 1 })),
+  basicAuthUsers: Type.Array(Type.Object({ user: Type.String(), password: Type.String() })),
+  batchMaxRows: Int(1, 100_000),
+  batchMaxWaitMs: Int(0, 60_000),
+  spoolMaxBytes: Int(1024, Number.MAX_SAFE_INTEGER),
+  spoolSegmentBytes: Int(1024, 2 ** 31),
+  maxBodyBytes: Int(1, 64 * 1024 * 1024),
+  shutdownDrainMs: Int(0, 600_000),
+  logLevel: LogLevel,
+})
+export type Config = Static<typeof Config>
+
+export type Command =
+  | { name: 'serve' }
+  | { name: 'migrate'; print: boolean }
+  | { name: 'spool-status' }
+  | { name: 'spool-replay'; file: string }
+  | { name: 'help' }
+  | { name: 'version' }
+
+export interface ConfigIssue { option: string; message: string }
+
+export type LoadResult =
+  | { ok: true; command: Command; config: Config }
+  | { ok: false; issues: ConfigIssue[] }
+
+type Parsed = { ok: true; value: unknown } | { ok: false; message: string }
+
+interface OptionSpec {
+  key: keyof Config
+  flag?: string
+  env: string
+  describe: string
+  parse: (raw: string) => Parsed
+}
+
+const text = (raw: string): Parsed => ({ ok: true, value: raw })
+const integer = (raw: string): Parsed =>
+  /^\s*-?\d+\s*$/.test(raw) ? { ok: true, value: Number(raw) } : { ok: false, message: `must be an integer, got ${JSON.stringify(raw)}` }
+const list = (raw: string): Parsed => ({ ok: true, value: raw.split(',').map((s) => s.trim()).filter((s) => s !== '') })
+/** Byte sizes accept a plain integer or a binary suffix: 512KiB, 10MiB, 10GiB. */
+const bytes = (raw: string): Parsed => {
+  const m = /^\s*(\d+)\s*(B|KiB|MiB|GiB|TiB)?\s*$/i.exec(raw)
+  if (!m) return { ok: false, message: `must be a byte count like 1048576 or 10GiB, got ${JSON.stringify(raw)}` }
+  const unit = (m[2] ?? 'B').toLowerCase()
+  const scale = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }[unit] ?? 1
+  return { ok: true, value: Number(m[1]) * scale }
+}
+const userPairs = (raw: string): Parsed => {
+  const users: { user: string; password: string }[] = []
+  for (const pair of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const at = pair.indexOf(':')
+    if (at <= 0) return { ok: false, message: 'must be comma-separated user:password pairs' }
+    users.push({ user: pair.slice(0, at), password: pair.slice(at + 1) })
+  }
+  return { ok: true, value: users }
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'port', flag: '--port', env: 'PORT', describe: 'HTTP port (default 8080)', parse: integer },
+  { key: 'host', flag: '--host', env: 'HOST', describe: 'HTTP bind address (default 0.0.0.0)', parse: text },
+  { key: 'dataDir', flag: '--data-dir', env: 'DATA_DIR', describe: 'spool and embedded database directory (default ./data)', parse: text },
+  { key: 'databaseUrl', flag: '--database-url', env: 'DATABASE_URL', describe: 'postgres:// URL; unset: embedded PGlite in DATA_DIR/pglite', parse: text },
+  { key: 'embeddedPgPort', flag: '--embedded-pg-port', env: 'EMBEDDED_PG_PORT', describe: 'also serve the embedded database on 127.0.0.1:N for psql', parse: integer },
+  { key: 'dbSchema', flag: '--db-schema', env: 'DB_SCHEMA', describe: 'schema for the tables (default atomic)', parse: text },
+  { key: 'dialect', flag: '--dialect', env: 'DB_DIALECT', describe: 'postgres or redshift (default: redshift for *.redshift.amazonaws.com hosts)', parse: text },
+  { key: 'webhookSecrets', env: 'PAGERDUTY_WEBHOOK_SECRETS', describe: 'comma-separated v3 signing secrets; when set, v3 requests must be signed', parse: list },
+  { key: 'basicAuthUsers', env: 'BASIC_AUTH_USERS', describe: 'comma-separated user:password pairs; when set, every webhook needs basic auth', parse: userPairs },
+  { key: 'batchMaxRows', flag: '--batch-max-rows', env: 'BATCH_MAX_ROWS', describe: 'most events per database transaction (default 2000)', parse: integer },
+  { key: 'batchMaxWaitMs', flag: '--batch-max-wait-ms', env: 'BATCH_MAX_WAIT_MS', describe: 'longest wait to fill a batch (default 20)', parse: integer },
+  { key: 'spoolMaxBytes', flag: '--spool-max-bytes', env: 'SPOOL_MAX_BYTES', describe: 'spool size bound; over it requests get 503 (default 10GiB)', parse: bytes },
+  { key: 'spoolSegmentBytes', flag: '--spool-segment-bytes', env: 'SPOOL_SEGMENT_BYTES', describe: 'spool segment file size (default 64MiB)', parse: bytes },
+  { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', describe: 'largest accepted request body (default 1MiB)', parse: bytes },
+  { key: 'shutdownDrainMs', flag: '--shutdown-drain-ms', env: 'SHUTDOWN_DRAIN_MS', describe: 'on SIGTERM, how long the writer may drain the spool (default 5000)', parse: integer },
+  { key: 'logLevel', flag: '--log-level', env: 'LOG_LEVEL', describe: 'debug, info, warn or error (default info)', parse: text },
+]
+
+const DEFAULTS: Omit<Config, 'dialect'> = {
+  port: 8080,
+  host: '0.0.0.0',
+  dataDir: './data',
+  dbSchema: 'atomic',
+  webhookSecrets: [],
+  basicAuthUsers: [],
+  batchMaxRows: 2000,
+  batchMaxWaitMs: 20,
+  spoolMaxBytes: 10 * 1024 ** 3,
+  spoolSegmentBytes: 64 * 1024 ** 2,
+  maxBodyBytes: 1024 ** 2,
+  shutdownDrainMs: 5000,
+  logLevel: 'info',
+}
+
+const checkConfig = TypeCompiler.Compile(Config)
+
+/** Redshift is chosen for cluster and serverless hostnames unless a dialect is given. */
+export function defaultDialect(databaseUrl: string | undefined): Dialect {
+  if (!databaseUrl) return 'postgres'
+  try {
+    const host = new URL(databaseUrl).hostname.toLowerCase()
+    return host.endsWith('.redshift.amazonaws.com') || host.endsWith('.redshift-serverless.amazonaws.com') ? 'redshift' : 'postgres'
+  } catch {
+    return 'postgres'
+  }
+}
+
+function parseCommand(positionals: string[], flags: Set<string>): { command?: Command; issue?: ConfigIssue } {
+  if (flags.has('--help') || flags.has('-h')) return { command: { name: 'help' } }
+  if (flags.has('--version') || flags.has('-v')) return { command: { name: 'version' } }
+  const [first, second, third, ...rest] = positionals
+  const extra = (args: string[]) => ({ issue: { option: 'command', message: `unexpected argument ${JSON.stringify(args[0])}` } })
+  switch (first) {
+    case undefined:
+    case 'serve':
+      return second === undefined ? { command: { name: 'serve' } } : extra([second])
+    case 'migrate':
+      return second === undefined ? { command: { name: 'migrate', print: flags.has('--print') } } : extra([second])
+    case 'spool':
+      if (second === 'status' && third === undefined) return { command: { name: 'spool-status' } }
+      if (second === 'replay' && third !== undefined && rest.length === 0) return { command: { name: 'spool-replay', file: third } }
+      return { issue: { option: 'command', message: 'expected "spool status" or "spool replay FILE.ndjson"' } }
+    case 'help':
+      return { command: { name: 'help' } }
+    default:
+      return { issue: { option: 'command', message: `unknown command ${JSON.stringify(first)} (try --help)` } }
+  }
+}
+
+const BOOLEAN_FLAGS = new Set(['--help', '-h', '--version', '-v', '--print'])
+
+/** Splits argv into flag values, boolean flags and positionals; unknown flags are issues. */
+function scanArgv(argv: readonly string[]) {
+  const values = new Map<string, string>()
+  const booleans = new Set<string>()
+  const positionals: string[] = []
+  const issues: ConfigIssue[] = []
+  const known = new Map(OPTIONS.filter((o) => o.flag).map((o) => [o.flag as string, o]))
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (!arg.startsWith('-')) { positionals.push(arg); continue }
+    const eq = arg.indexOf('=')
+    const name = eq === -1 ? arg : arg.slice(0, eq)
+    if (BOOLEAN_FLAGS.has(name)) { booleans.add(name); continue }
+    if (!known.has(name)) { issues.push({ option: name, message: 'unknown flag (try --help)' }); continue }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1)
+    if (value === undefined) { issues.push({ option: name, message: 'needs a value' }); continue }
+    values.set(name, value)
+  }
+  return { values, booleans, positionals, issues }
+}
+
+export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[]): LoadResult {
+  const scanned = scanArgv(argv)
+  const issues = [...scanned.issues]
+  const { command, issue } = parseCommand(scanned.positionals, scanned.booleans)
+  if (issue) issues.push(issue)
+
+  const raw: Record<string, unknown> = { ...DEFAULTS }
+  const sourceOf = new Map<string, string>()
+  for (const option of OPTIONS) {
+    const fromFlag = option.flag ? scanned.values.get(option.flag) : undefined
+    const value = fromFlag ?? env[option.env]
+    if (value === undefined || (fromFlag === undefined && value === '')) continue
+    const label = fromFlag !== undefined ? option.flag as string : option.env
+    sourceOf.set(option.key, label)
+    const parsed = option.parse(value)
+    if (parsed.ok) raw[option.key] = parsed.value
+    else issues.push({ option: label, message: parsed.message })
+  }
+  raw.dialect ??= defaultDialect(raw.databaseUrl as string | undefined)
+
+  if (!checkConfig.Check(raw)) {
+    for (const error of checkConfig.Errors(raw)) {
+      const key = error.path.split('/')[1] ?? ''
+      const option = OPTIONS.find((o) => o.key === key)
+      const label = sourceOf.get(key) ?? option?.flag ?? option?.env ?? key
+      if (issues.some((i) => i.option === label)) continue
+      issues.push({ option: label, message: describeValueError(key, error.message) })
+    }
+  }
+  if (typeof raw.databaseUrl === 'string' && !/^postgres(ql)?:\/\//.test(raw.databaseUrl)) {
+    issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'must be a postgres:// or postgresql:// URL' })
+  }
+  if (raw.databaseUrl !== undefined && raw.embeddedPgPort !== undefined) {
+    issues.push({ option: sourceOf.get('embeddedPgPort') ?? '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' })
+  }
+  if (issues.length > 0 || !command) return { ok: false, issues }
+  return { ok: true, command, config: raw as Config }
+}
+
+function describeValueError(key: string, message: string): string {
+  switch (key) {
+    case 'dialect': return 'must be postgres or redshift'
+    case 'logLevel': return 'must be debug, info, warn or error'
+    case 'dbSchema': return 'must be a plain SQL identifier (letters, digits, underscore)'
+    case 'port':
+    case 'embeddedPgPort': return 'must be a port number between 0 and 65535'
+    default: return message.toLowerCase()
+  }
+}
+
+export function helpText(version: string): string {
+  const rows = OPTIONS.map((o) => `  ${(o.flag ?? '').padEnd(22)} ${o.env.padEnd(26)} ${o.describe}`)
+  return [
+    `collector ${version}: PagerDuty webhooks (v1, v2, v3) into PostgreSQL or Redshift`,
+    '',
+    'Usage:',
+    '  collector [serve] [flags]       receive webhooks (default command)',
+    '  collector migrate [--print]     create or upgrade the tables, then exit (--print: only print the DDL)',
+    '  collector spool status          print the spool backlog',
+    '  collector spool replay FILE     load recorded webhooks, one raw JSON body per line',
+    '  collector --help | --version',
+    '',
+    'Flags and environment variables (a flag wins over its variable):',
+    ...rows,
+    '',
+    'Bad configuration exits with status 2 and one line per problem.',
+  ].join('\n')
+}

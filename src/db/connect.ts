@@ -1,0 +1,50 @@
+/** The one database client: postgres.js, for an external URL and for the embedded PGlite alike. */
+import postgres from 'postgres'
+import type { Dialect } from '../config.ts'
+import { formatUtc } from '../events/timestamp.ts'
+
+/**
+ * Values reach the database as the text the adapters built. postgres.js would otherwise
+ * re-encode them by the column's type: `new Date(text)` for timestamps (reads offset-less
+ * text in the machine's local zone) and JSON.stringify for json (double-encodes JSON text).
+ */
+const passthrough = (x: unknown): string => (typeof x === 'string' ? x : x instanceof Date ? formatUtc(x) : JSON.stringify(x))
+export const COLUMN_TYPES = {
+  timestamp: { to: 1114, from: [1114, 1184], serialize: passthrough, parse: (x: string) => x },
+  json: { to: 3802, from: [114, 3802], serialize: passthrough, parse: (x: string) => JSON.parse(x) as unknown },
+}
+
+export interface ConnectOptions {
+  url: string
+  dialect: Dialect
+  /** PGlite serves one session at a time: the embedded database gets a single connection. */
+  max?: number
+}
+
+export function connect({ url, dialect, max }: ConnectOptions): postgres.Sql {
+  return postgres(url, {
+    max: max ?? 2,
+    // Statements are prepared once per connection: the writer sends only a few statement
+    // shapes (row counts are powers of two), so the cache stays small.
+    prepare: true,
+    types: COLUMN_TYPES,
+    connect_timeout: 10,
+    idle_timeout: 60,
+    max_lifetime: 60 * 30,
+    onnotice: () => {},
+    // Redshift has no pg_type.typarray (porsager/postgres#957): never fetch array types there.
+    fetch_types: dialect === 'postgres',
+    ...(dialect === 'redshift' ? { ssl: 'require' as const } : {}),
+    connection: { application_name: 'pagerduty-collector' },
+  })
+}
+
+/** Host and port of a URL, for logs (never the password). */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`
+  } catch {
+    return '(unparsable URL)'
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The embedded default database: PGlite (PostgreSQL compiled to WebAssembly) in
+ * DATA_DIR/pglite, served over the PostgreSQL wire protocol on 127.0.0.1 so the same
+ * postgres.js writer talks to it, and so `psql` can read the tables (--embedded-pg-port).
+ */
+import path from 'node:path'
+import fs from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
+import { CollectorError, errorMessage } from '../errors.ts'
+import { loadPgliteAssets } from './pglite-assets.ts'
+
+export interface EmbeddedDatabase { url: string; port: number; dataDir: string; stop(): Promise<void> }
+
+export async function startEmbedded(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
+  const dataDir = path.resolve(options.dataDir, 'pglite')
+  fs.mkdirSync(dataDir, { recursive: true })
+  let db: PGlite
+  try {
+    db = await PGlite.create({ dataDir, ...(await loadPgliteAssets()) })
+  } catch (error) {
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, false, { cause: error })
+  }
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 16 })
+  try {
+    await server.start()
+  } catch (error) {
+    await db.close()
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot serve the embedded database on 127.0.0.1:${options.port ?? 0}: ${errorMessage(error)}`, false, { cause: error })
+  }
+  const port = Number(server.getServerConn().split(':').pop())
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    async stop() {
+      await server.stop()
+      await db.close()
+    },
+  }
+}

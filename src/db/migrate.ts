@@ -1,0 +1,61 @@
+/**
+ * Creates the schema, tables and view when missing (`collector migrate`, and at every start).
+ * The DDL lives in sql/<dialect>/ as plain files written for schema `atomic`; they are
+ * embedded in the binary and the schema name is substituted. Existing tables are left as
+ * they are: the writer adapts to the columns it finds (a Snowplow-deployed table included).
+ */
+import type postgres from 'postgres'
+import type { Dialect } from '../config.ts'
+import { CollectorError, errorMessage } from '../errors.ts'
+import { quoteIdent } from '../sink/sql-text.ts'
+import pgEvents from '../../sql/postgres/01_events.sql' with { type: 'text' }
+import pgIncident1 from '../../sql/postgres/02_com_pagerduty_incident_1.sql' with { type: 'text' }
+import pgBadRows from '../../sql/postgres/09_bad_rows.sql' with { type: 'text' }
+import pgView from '../../sql/postgres/20_pagerduty_incident_events.sql' with { type: 'text' }
+
+export interface DdlFile { name: string; sql: string; view?: boolean }
+
+const FILES: Record<Dialect, DdlFile[]> = {
+  postgres: [
+    { name: '01_events.sql', sql: pgEvents },
+    { name: '02_com_pagerduty_incident_1.sql', sql: pgIncident1 },
+    { name: '09_bad_rows.sql', sql: pgBadRows },
+    { name: '20_pagerduty_incident_events.sql', sql: pgView, view: true },
+  ],
+  redshift: [],
+}
+
+/** The DDL for `schema`: every `atomic.` qualifier replaced. */
+export function ddlFor(dialect: Dialect, schema: string): DdlFile[] {
+  return FILES[dialect].map((f) => ({ ...f, sql: f.sql.replace(/\batomic\./g, `${quoteIdent(schema)}.`) }))
+}
+
+export function printableDdl(dialect: Dialect, schema: string): string {
+  return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, ...ddlFor(dialect, schema).map((f) => `-- ${f.name}\n${f.sql.trim()}`)].join('\n\n') + '\n'
+}
+
+/** Applies the DDL; returns warnings for views that could not be created over older tables. */
+export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: string): Promise<string[]> {
+  const warnings: string[] = []
+  try {
+    await sql.begin(async (tx) => {
+      // Several instances may start at once: one migrates, the others wait for it.
+      if (dialect === 'postgres') await tx.unsafe('select pg_advisory_xact_lock(7242011)')
+      await tx.unsafe(`create schema if not exists ${quoteIdent(schema)}`)
+      for (const file of ddlFor(dialect, schema)) {
+        if (file.view) continue
+        await tx.unsafe(file.sql).simple()
+      }
+    })
+  } catch (error) {
+    throw new CollectorError('MIGRATION_FAILED', `cannot create the tables in schema ${schema}: ${errorMessage(error)}`, (error as { name?: string }).name !== 'PostgresError', { cause: error })
+  }
+  for (const file of ddlFor(dialect, schema).filter((f) => f.view)) {
+    try {
+      await sql.unsafe(file.sql).simple()
+    } catch (error) {
+      warnings.push(`view from ${file.name} not created: ${errorMessage(error)} (an older table lacks a column the view reads)`)
+    }
+  }
+  return warnings
+}

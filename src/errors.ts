@@ -1,0 +1,22 @@
+/**
+ * Infrastructure failures are exceptions classified at the boundary by a stable UPPER_SNAKE
+ * code and a retryable flag (postgres.js style); expected outcomes are values, not these.
+ */
+export type ErrorCode =
+  | 'SPOOL_FULL'
+  | 'SPOOL_IO'
+  | 'SPOOL_CLOSED'
+  | 'SPOOL_CORRUPT'
+  | 'DATABASE_UNAVAILABLE'
+  | 'DATABASE_REJECTED'
+  | 'MIGRATION_FAILED'
+  | 'EMBEDDED_DATABASE_FAILED'
+
+export class CollectorError extends Error {
+  override readonly name = 'CollectorError'
+  constructor(readonly code: ErrorCode, message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error))

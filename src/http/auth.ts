@@ -1,0 +1,45 @@
+/**
+ * Who may post webhooks. v3 deliveries are signed: `X-PagerDuty-Signature` holds one or more
+ * comma-separated `v1=<hex>` entries (several during a secret rotation), each an
+ * HMAC-SHA256 of the raw body bytes (developer docs, webhooks/04-Signatures.md); any match
+ * under any configured secret passes, compared in constant time. v1 and v2 have no
+ * signature: PagerDuty supports basic auth in the URL (https://user:pass@host/...).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { ErrorCode } from './responses.ts'
+
+export interface Denied { kind: 'basic_auth' | 'signature_missing' | 'signature_mismatch'; code: ErrorCode; message: string; headers: Record<string, string> }
+
+export type Authenticator = (req: Request, body: Uint8Array) => Denied | null
+
+/** Basic auth against `user:password` pairs; null when it passes. */
+export function basicAuth(users: readonly { user: string; password: string }[]): (req: Request) => Denied | null {
+  const expected = users.map(({ user, password }) => Buffer.from(`Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`))
+  return (req) => {
+    const given = Buffer.from(req.headers.get('authorization') ?? '')
+    const ok = expected.some((e) => e.length === given.length && timingSafeEqual(e, given))
+    return ok ? null : { kind: 'basic_auth', code: 'UNAUTHORIZED', message: 'basic authentication required', headers: { 'www-authenticate': 'Basic realm="pagerduty-collector"' } }
+  }
+}
+
+/** The `v1=` signatures of a header value, spaces trimmed, malformed entries ignored. */
+export function signaturesOf(header: string | null): Buffer[] {
+  if (!header) return []
+  return header.split(',')
+    .map((part) => part.trim())
+    .filter((part) => /^v1=[0-9a-fA-F]{64}$/.test(part))
+    .map((part) => Buffer.from(part.slice(3), 'hex'))
+}
+
+/** Verifies a v3 delivery's signature against every secret; null when one matches. */
+export function verifySignature(secrets: readonly string[], header: string | null, body: Uint8Array): Denied | null {
+  const given = signaturesOf(header)
+  if (given.length === 0) {
+    return { kind: 'signature_missing', code: 'INVALID_SIGNATURE', message: 'X-PagerDuty-Signature with a v1= entry is required', headers: {} }
+  }
+  for (const secret of secrets) {
+    const expected = createHmac('sha256', secret).update(body).digest()
+    if (given.some((g) => timingSafeEqual(g, expected))) return null
+  }
+  return { kind: 'signature_mismatch', code: 'INVALID_SIGNATURE', message: 'X-PagerDuty-Signature does not match the body under any configured secret', headers: {} }
+}

@@ -1,0 +1,85 @@
+/**
+ * Reading a webhook body: bounded by MAX_BODY_BYTES, strict UTF-8, JSON, at most 64 levels
+ * deep (checked on the bytes before parsing, so a hostile nesting cannot exhaust the stack).
+ * Each failure is a value naming its error code.
+ */
+import type { ErrorCode } from './responses.ts'
+
+export const MAX_JSON_DEPTH = 64
+
+export type BodyResult =
+  | { ok: true; bytes: Uint8Array; text: string; json: unknown }
+  | { ok: false; code: ErrorCode; message: string; bytes: Uint8Array }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Reads at most `max` bytes; `tooLarge` when the body is longer (its first `max` bytes kept). */
+export async function readLimited(req: Request, max: number): Promise<{ bytes: Uint8Array; tooLarge: boolean }> {
+  const declared = Number(req.headers.get('content-length') ?? NaN)
+  if (Number.isFinite(declared) && declared <= max) return { bytes: new Uint8Array(await req.arrayBuffer()), tooLarge: false }
+  if (!req.body) return { bytes: new Uint8Array(), tooLarge: false }
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const reader = req.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    chunks.push(value)
+    total += value.length
+    if (total > max) {
+      await reader.cancel().catch(() => {})
+      return { bytes: concat(chunks).subarray(0, max), tooLarge: true }
+    }
+  }
+  return { bytes: concat(chunks), tooLarge: false }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const c of chunks) { out.set(c, at); at += c.length }
+  return out
+}
+
+/** Nesting depth of JSON text exceeds `limit`? Brackets inside strings do not count. */
+export function jsonTooDeep(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number
+    if (inString) {
+      if (b === 0x5c) i++ // backslash: skip the escaped byte
+      else if (b === 0x22) inString = false
+    } else if (b === 0x22) inString = true
+    else if (b === 0x7b || b === 0x5b) { if (++depth > limit) return true }
+    else if (b === 0x7d || b === 0x5d) depth--
+  }
+  return false
+}
+
+/** `application/json`, with or without parameters such as `charset=utf-8` (Snowplow rejects those). */
+export function isJsonContentType(value: string | null): boolean {
+  if (!value) return false
+  const media = value.split(';')[0]?.trim().toLowerCase()
+  return media === 'application/json'
+}
+
+export function parseBody(bytes: Uint8Array): BodyResult {
+  if (bytes.length === 0) return { ok: false, code: 'EMPTY_BODY', message: 'empty body: no events to process', bytes }
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return { ok: false, code: 'INVALID_UTF8', message: 'body is not valid UTF-8', bytes }
+  }
+  if (text.trim() === '') return { ok: false, code: 'EMPTY_BODY', message: 'empty body: no events to process', bytes }
+  if (jsonTooDeep(bytes, MAX_JSON_DEPTH)) {
+    return { ok: false, code: 'JSON_TOO_DEEP', message: `invalid json: nested deeper than ${MAX_JSON_DEPTH} levels`, bytes }
+  }
+  try {
+    return { ok: true, bytes, text, json: JSON.parse(text) }
+  } catch (error) {
+    return { ok: false, code: 'INVALID_JSON', message: `invalid json: ${(error as Error).message}`, bytes }
+  }
+}

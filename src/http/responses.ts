@@ -1,0 +1,43 @@
+/**
+ * Every HTTP reply in one place: one error envelope `{error: {code, message, issues}}` and
+ * one code -> status table. PagerDuty retries timeouts, 5xx and 429 for up to 48 hours and
+ * drops any other 4xx (disabling the subscription after three in a row), so 4xx is only for
+ * requests that can never succeed, and 503 + Retry-After for anything that may.
+ */
+import type { Issue } from '../adapters/types.ts'
+
+export const ERROR_STATUS = {
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  EMPTY_BODY: 400,
+  INVALID_UTF8: 400,
+  INVALID_JSON: 400,
+  JSON_TOO_DEEP: 400,
+  NOT_PAGERDUTY: 400,
+  INVALID_QUERY: 400,
+  UNAUTHORIZED: 401,
+  INVALID_SIGNATURE: 401,
+  SPOOL_FULL: 503,
+  SPOOL_IO: 503,
+  SPOOL_CLOSED: 503,
+  NOT_READY: 503,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+/** Seconds PagerDuty (or any client) should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 30
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } })
+}
+
+export function errorResponse(code: ErrorCode, message: string, issues: readonly Issue[] = [], headers: Record<string, string> = {}): Response {
+  const status = ERROR_STATUS[code]
+  const extra = status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS), ...headers } : headers
+  return json(status, { error: { code, message, issues } }, extra)
+}

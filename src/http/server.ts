@@ -1,0 +1,178 @@
+/**
+ * The HTTP edge: routes, limits, and the answer to each webhook. A 2xx is sent only after the
+ * request's events (and bad rows) are fsync'd in the spool; anything that cannot be made
+ * durable is a 503 with Retry-After; malformed requests get a 4xx and their raw body still
+ * goes to bad rows.
+ */
+import type { Server } from 'bun'
+import type { Registry } from '../adapters/registry.ts'
+import type { Issue } from '../adapters/types.ts'
+import { badRow } from '../events/bad-row.ts'
+import type { BadRow, RequestContext } from '../events/event.ts'
+import { CollectorError, errorMessage } from '../errors.ts'
+import { encodeRecord, type RecordBody } from '../sink/records.ts'
+import { isJsonContentType, parseBody, readLimited } from './body.ts'
+import { errorResponse, json, type ErrorCode } from './responses.ts'
+import { verifySignature, type Denied } from './auth.ts'
+
+export interface HttpMetrics {
+  request(route: string, status: number, seconds: number): void
+  accepted(version: string, events: number, badRows: number, pings: number): void
+  authFailure(kind: string): void
+}
+
+export interface HttpDeps {
+  registry: Registry
+  append(body: RecordBody, events: number): Promise<void>
+  ready(): { ready: boolean; body: unknown }
+  metricsText?(): string | Promise<string>
+  /** Basic auth for every version, when BASIC_AUTH_USERS is set. */
+  basicAuth?: (req: Request) => Denied | null
+  /** PAGERDUTY_WEBHOOK_SECRETS: when non-empty, v3 deliveries must be signed. */
+  webhookSecrets: readonly string[]
+  maxBodyBytes: number
+  shuttingDown(): boolean
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void
+  metrics?: HttpMetrics
+  now?: () => Date
+  newRequestId?: () => string
+}
+
+/** A v3 delivery: `{"event": {...}}` at the top level (v1 and v2 carry `messages`). */
+const isV3Body = (body: unknown): boolean =>
+  body !== null && typeof body === 'object' && !Array.isArray(body) && typeof (body as { event?: unknown }).event === 'object' && (body as { event?: unknown }).event !== null
+
+const WEBHOOK_PATH = /^\/([^/]+)\/([^/]+)\/?$/
+const lossy = new TextDecoder('utf-8', { fatal: false })
+
+/** Raw bytes as bad-row text: lossy UTF-8, NUL replaced (a text column cannot hold it). */
+const payloadText = (bytes: Uint8Array): string => lossy.decode(bytes).replaceAll('\u0000', '\uFFFD')
+
+function clientIp(req: Request, server: Server<unknown>): string | null {
+  // Behind a load balancer the first X-Forwarded-For entry is the client (Snowplow does the same).
+  const forwarded = req.headers.get('x-forwarded-for')?.split(',')[0]?.trim()
+  return forwarded || server.requestIP(req)?.address || null
+}
+
+function queryOf(url: URL): Record<string, string> {
+  const query: Record<string, string> = {}
+  for (const key of ['aid', 'p', 'cv', 'nuid']) {
+    const value = url.searchParams.get(key)
+    if (value !== null) query[key] = value
+  }
+  return query
+}
+
+export function createHandler(deps: HttpDeps) {
+  const now = deps.now ?? (() => new Date())
+  const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID())
+
+  /** Stores a rejected request's body; a failure here must not change the 4xx answer. */
+  async function keepBadRow(row: BadRow): Promise<void> {
+    try {
+      await deps.append({ events: [], badRows: [row] }, 0)
+    } catch (error) {
+      deps.log('warn', 'could not store a bad row', { reason: row.reason, error: errorMessage(error) })
+    }
+  }
+
+  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null): Promise<Response> {
+    await keepBadRow(badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payloadText(bytes)))
+    deps.log('info', 'webhook rejected', { code, message })
+    return errorResponse(code, message, issues)
+  }
+
+  function unavailable(error: unknown): Response {
+    const code: ErrorCode = error instanceof CollectorError && (error.code === 'SPOOL_FULL' || error.code === 'SPOOL_CLOSED') ? error.code : 'SPOOL_IO'
+    deps.log('warn', 'webhook refused: cannot make it durable', { code, error: errorMessage(error) })
+    return errorResponse(code, error instanceof CollectorError ? error.message : 'cannot make the event durable')
+  }
+
+  /** 401 and nothing stored: only a counter and a log line. */
+  function unauthorized(denied: Denied): Response {
+    deps.metrics?.authFailure(denied.kind)
+    deps.log('warn', 'webhook unauthorized', { kind: denied.kind })
+    return errorResponse(denied.code, denied.message, [], denied.headers)
+  }
+
+  async function webhook(req: Request, server: Server<unknown>, url: URL, vendor: string, version: string): Promise<Response> {
+    const adapter = deps.registry.lookup(vendor, version)
+    if (!adapter) return errorResponse('NOT_FOUND', `no adapter for /${vendor}/${version}; PagerDuty webhooks go to /com.pagerduty/v1`)
+    if (deps.shuttingDown()) return errorResponse('SPOOL_CLOSED', 'the collector is shutting down')
+    const ctx: RequestContext = {
+      receivedAt: now(),
+      query: queryOf(url),
+      ipAddress: clientIp(req, server),
+      userAgent: req.headers.get('user-agent'),
+      webhookId: req.headers.get('x-webhook-id'),
+      requestId: newRequestId(),
+    }
+    const basicDenied = deps.basicAuth?.(req)
+    if (basicDenied) return unauthorized(basicDenied)
+    const { bytes, tooLarge } = await readLimited(req, deps.maxBodyBytes)
+    if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null)
+    const contentType = req.headers.get('content-type')
+    if (!isJsonContentType(contentType)) {
+      return reject(ctx, 'UNSUPPORTED_MEDIA_TYPE', `content type must be application/json, got ${contentType === null ? 'none' : JSON.stringify(contentType)}`, [{ path: '/headers/content-type', message: 'expected application/json' }], bytes, null)
+    }
+    const body = parseBody(bytes)
+    if (!body.ok) return reject(ctx, body.code, body.message, [], bytes, null)
+
+    if (deps.webhookSecrets.length > 0 && isV3Body(body.json)) {
+      const denied = verifySignature(deps.webhookSecrets, req.headers.get('x-pagerduty-signature'), bytes)
+      if (denied) return unauthorized(denied)
+    }
+    const result = adapter.toEvents({ body: body.json, rawBody: body.text, ctx })
+    if (!result.ok) return reject(ctx, result.code as ErrorCode, result.message, result.issues, bytes, result.version)
+    if (result.events.length > 0 || result.badRows.length > 0) {
+      try {
+        await deps.append({ events: result.events, badRows: result.badRows }, result.events.length)
+      } catch (error) {
+        return unavailable(error)
+      }
+    }
+    deps.metrics?.accepted(result.version, result.events.length, result.badRows.length, result.pings)
+    if (result.badRows.length > 0) deps.log('info', 'webhook messages sent to bad rows', { reasons: [...new Set(result.badRows.map((b) => b.reason))], count: result.badRows.length })
+    return json(202, { accepted: result.events.length, bad: result.badRows.length, pings: result.pings, version: result.version })
+  }
+
+  async function route(req: Request, server: Server<unknown>): Promise<{ route: string; response: Response }> {
+    const url = new URL(req.url)
+    const path = url.pathname
+    const get = req.method === 'GET' || req.method === 'HEAD'
+    if (path === '/health' || path === '/ready' || path === '/metrics') {
+      if (!get) return { route: path, response: errorResponse('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use GET`, [], { allow: 'GET, HEAD' }) }
+      if (path === '/health') return { route: path, response: json(200, { status: 'ok' }) }
+      if (path === '/ready') {
+        const { ready, body } = deps.ready()
+        return { route: path, response: json(ready ? 200 : 503, body) }
+      }
+      if (!deps.metricsText) return { route: path, response: errorResponse('NOT_FOUND', 'metrics are not enabled') }
+      return { route: path, response: new Response(await deps.metricsText(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }) }
+    }
+    const match = WEBHOOK_PATH.exec(path)
+    if (match && deps.registry.lookup(match[1] as string, match[2] as string)) {
+      const routeName = `/${match[1]}/${match[2]}`
+      if (req.method !== 'POST') return { route: routeName, response: errorResponse('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; PagerDuty sends POST`, [], { allow: 'POST' }) }
+      return { route: routeName, response: await webhook(req, server, url, match[1] as string, match[2] as string) }
+    }
+    return { route: 'other', response: errorResponse('NOT_FOUND', `no route for ${path}; PagerDuty webhooks go to POST /com.pagerduty/v1`) }
+  }
+
+  return async function fetch(req: Request, server: Server<unknown>): Promise<Response> {
+    const started = performance.now()
+    let routeName = 'other'
+    let response: Response
+    try {
+      const routed = await route(req, server)
+      routeName = routed.route
+      response = routed.response
+    } catch (error) {
+      // Never crash and never 2xx on an unexpected failure: 503 lets PagerDuty retry.
+      deps.log('error', 'unexpected error handling a request', { error: errorMessage(error), stack: (error as Error)?.stack })
+      response = errorResponse('SPOOL_IO', 'internal error; retry later')
+    }
+    deps.metrics?.request(routeName, response.status, (performance.now() - started) / 1000)
+    return response
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Is a database error about the data (split the batch, isolate the offending events) or
+ * about the database (keep the batch, back off, retry)? Only SQLSTATE classes 22 (data
+ * exception) and 23 (integrity constraint violation), and 54000 (program limit: a value too
+ * large for an index) blame the rows. Anything else, a missing column included, is retried:
+ * sending every event to bad rows because of a schema problem would be the wrong outcome.
+ */
+export function isDataError(error: unknown): boolean {
+  const e = error as { name?: string; code?: unknown }
+  if (e?.name !== 'PostgresError' || typeof e.code !== 'string') return false
+  return e.code.startsWith('22') || e.code.startsWith('23') || e.code === '54000'
+}
+
+/** The message a bad row records for a rejected event. */
+export function describeDatabaseError(error: unknown): string {
+  const e = error as { code?: string; message?: string; detail?: string; column_name?: string }
+  return [e.code && `SQLSTATE ${e.code}`, e.message, e.detail, e.column_name && `column ${e.column_name}`].filter(Boolean).join(': ')
+}

@@ -1,0 +1,43 @@
+/**
+ * The sink as the writer sees it: connecting, migrating and reading the table columns happen
+ * on first use and again after a failure, so a database that is down at start only delays
+ * loading; webhooks are acknowledged from the spool meanwhile.
+ */
+import type postgres from 'postgres'
+import type { Dialect } from '../config.ts'
+import type { Batch, Sink, WriteResult } from './batch.ts'
+import { loadColumns } from './introspect.ts'
+import { createPostgresSink } from './postgres.ts'
+import { createTablePlans } from './tables.ts'
+
+export interface LazySinkOptions {
+  sql: postgres.Sql
+  dialect: Dialect
+  schema: string
+  migrate(): Promise<void>
+  onMissingColumns?: (table: string, keys: string[]) => void
+}
+
+export function createLazySink(options: LazySinkOptions): Sink {
+  let ready: Promise<Sink> | null = null
+  const init = async (): Promise<Sink> => {
+    await options.migrate()
+    const plans = createTablePlans(options.schema, await loadColumns(options.sql, options.schema), options.onMissingColumns)
+    if (options.dialect === 'redshift') throw new Error('the redshift dialect is not available in this build')
+    return createPostgresSink({ sql: options.sql, schema: options.schema, plans })
+  }
+  return {
+    dialect: options.dialect,
+    async write(batch: Batch): Promise<WriteResult> {
+      ready ??= init()
+      let sink: Sink
+      try {
+        sink = await ready
+      } catch (error) {
+        ready = null
+        throw error
+      }
+      return sink.write(batch)
+    },
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * What the writer knows about the tables: their real columns, read from
+ * information_schema at start, matched to the keys of the rows the adapters build. A column
+ * the table lacks is skipped (the whole message stays in its JSON column); a table deployed
+ * from Snowplow's own DDL is filled under its old column names.
+ */
+import type { Row } from '../events/event.ts'
+
+export const EVENTS_TABLE = 'events'
+export const BAD_ROWS_TABLE = 'bad_rows'
+
+/** Our column name -> names an older deployment may use instead. */
+export const LEGACY_COLUMNS: Record<string, Record<string, readonly string[]>> = {
+  com_pagerduty_incident_1: {
+    // Snowplow's incident_1.sql drops the dot (and its JSONPaths file never filled them).
+    'data.incident.escalation_policy.id': ['data.incident.escalation_policyid'],
+    'data.incident.escalation_policy.name': ['data.incident.escalation_policyname'],
+    'data.incident.escalation_policy.deleted_at': ['data.incident.escalation_policydeleted_at'],
+  },
+}
+
+export interface ColumnInfo { column: string; dataType: string; maxLength: number | null }
+
+export interface PlannedColumn {
+  /** The row key that fills this column. */
+  key: string
+  /** The table's column name. */
+  column: string
+  /** varchar/char width, or null when unbounded. */
+  width: number | null
+}
+
+export interface TablePlan { table: string; columns: PlannedColumn[]; missing: string[] }
+
+/** Matches the row keys to the table's columns; `keys` are every key the adapters write. */
+export function planTable(table: string, infos: readonly ColumnInfo[], keys: readonly string[]): TablePlan {
+  const byName = new Map(infos.map((i) => [i.column, i]))
+  const legacy = LEGACY_COLUMNS[table] ?? {}
+  const columns: PlannedColumn[] = []
+  const missing: string[] = []
+  for (const key of keys) {
+    const info = byName.get(key) ?? (legacy[key] ?? []).map((name) => byName.get(name)).find((i) => i !== undefined)
+    if (!info) { missing.push(key); continue }
+    const bounded = /char/i.test(info.dataType) && info.maxLength !== null
+    columns.push({ key, column: info.column, width: bounded ? info.maxLength : null })
+  }
+  return { table, columns, missing }
+}
+
+/**
+ * Cuts a string to `width` without splitting a character. Redshift's varchar(n) counts
+ * bytes (UTF-8), PostgreSQL's counts characters.
+ */
+export function truncate(value: string, width: number, unit: 'bytes' | 'chars'): string {
+  if (unit === 'chars') {
+    if (value.length <= width) return value
+    const chars = Array.from(value)
+    return chars.length <= width ? value : chars.slice(0, width).join('')
+  }
+  if (value.length * 3 <= width) return value // cannot exceed: at most 3 UTF-8 bytes per UTF-16 unit
+  const bytes = Buffer.from(value, 'utf8')
+  if (bytes.length <= width) return value
+  let end = width
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end-- // step back off continuation bytes
+  return bytes.subarray(0, end).toString('utf8')
+}
+
+/** The values of one row in plan order, strings cut to their column width. */
+export function rowValues(plan: TablePlan, row: Row, unit: 'bytes' | 'chars'): unknown[] {
+  return plan.columns.map(({ key, width }) => {
+    const value = row[key] ?? null
+    return typeof value === 'string' && width !== null ? truncate(value, width, unit) : value
+  })
+}
+
+/** Plans per table and row shape, built on first use from the introspected columns. */
+export interface TablePlans {
+  planFor(table: string, sample: Row): TablePlan
+  tables(): string[]
+}
+
+export function createTablePlans(schema: string, columns: ReadonlyMap<string, readonly ColumnInfo[]>, onMissing?: (table: string, keys: string[]) => void): TablePlans {
+  const cache = new Map<string, TablePlan>()
+  return {
+    planFor(table, sample) {
+      const keys = Object.keys(sample)
+      const cacheKey = `${table}\u0000${keys.join('\u0000')}`
+      let plan = cache.get(cacheKey)
+      if (!plan) {
+        const infos = columns.get(table)
+        if (!infos) throw new Error(`table ${schema}.${table} does not exist (run "collector migrate")`)
+        plan = planTable(table, infos, keys)
+        if (plan.missing.length > 0) onMissing?.(table, plan.missing)
+        cache.set(cacheKey, plan)
+      }
+      return plan
+    },
+    tables: () => [...columns.keys()],
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The writer drains the spool oldest-first into the database: one transaction per batch of
+ * up to BATCH_MAX_ROWS events, gathered for at most BATCH_MAX_WAIT_MS. The checkpoint moves
+ * only after commit. While the database is unreachable the batch is retried with capped
+ * exponential backoff and the backlog waits on disk (memory holds one batch at most). A
+ * batch the database rejects for its data is split until the offending events are isolated;
+ * they become bad rows carrying the database's error, and the rest load.
+ */
+import { badRowForRejected, decodeRecord } from './records.ts'
+import { describeDatabaseError, isDataError } from './classify.ts'
+import type { Batch, Sink, WriteResult } from './batch.ts'
+import type { Position, Spool } from '../spool/spool.ts'
+import { errorMessage } from '../errors.ts'
+
+export interface WriterOptions {
+  spool: Spool
+  sink: Sink
+  maxRows: number
+  maxWaitMs: number
+  /** Upper bound of bytes read from the spool per batch. */
+  maxBatchBytes?: number
+  backoff?: { initialMs: number; maxMs: number }
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
+  onCommit?: (result: WriteResult & { batchEvents: number; ms: number }) => void
+}
+
+export type DatabaseState = 'unknown' | 'up' | 'down'
+
+export interface WriterStatus {
+  database: DatabaseState
+  lastError: string | null
+  lastErrorAt: string | null
+  lastCommitAt: string | null
+  loadedEvents: number
+  duplicateEvents: number
+  rejectedEvents: number
+  badRows: number
+  batches: number
+}
+
+export interface Writer {
+  start(): void
+  /** Drains for at most `drainMs`, then stops; what is left stays in the spool. */
+  stop(drainMs: number): Promise<void>
+  status(): WriterStatus
+}
+
+const sleep = (ms: number, signal: { wake?: () => void }) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() { clearTimeout(timer); signal.wake = undefined; resolve() }
+    signal.wake = done
+  })
+
+export function createWriter(options: WriterOptions): Writer {
+  const { spool, sink, log } = options
+  const backoff = options.backoff ?? { initialMs: 200, maxMs: 30_000 }
+  const maxBatchBytes = options.maxBatchBytes ?? 32 * 1024 * 1024
+  const status: WriterStatus = {
+    database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null,
+    loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0, badRows: 0, batches: 0,
+  }
+  let running = false
+  let deadline = Infinity
+  let loop: Promise<void> | null = null
+  const sleeper: { wake?: () => void } = {}
+  const stopping = () => Date.now() >= deadline
+
+  function markUp() {
+    if (status.database !== 'up') log('info', 'database reachable', { previous: status.database })
+    status.database = 'up'
+  }
+
+  function markDown(error: unknown) {
+    status.lastError = errorMessage(error)
+    status.lastErrorAt = new Date().toISOString()
+    if (status.database !== 'down') log('warn', 'database unavailable: events wait in the spool', { error: status.lastError })
+    status.database = 'down'
+  }
+
+  /** Writes `batch`, isolating rows the database rejects; throws only for non-data errors. */
+  async function writeIsolating(batch: Batch): Promise<WriteResult> {
+    try {
+      return await sink.write(batch)
+    } catch (error) {
+      if (!isDataError(error)) throw error
+      const size = batch.events.length + batch.badRows.length
+      if (size <= 1) {
+        const reason = describeDatabaseError(error)
+        const event = batch.events[0]
+        if (event) {
+          log('warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, error: reason })
+          const result = await sink.write({ events: [], badRows: [badRowForRejected(event, reason)] })
+          status.rejectedEvents++
+          return { ...result, loaded: 0, duplicates: 0 }
+        }
+        // A bad row the database refuses: keep its essentials, never stall the pipeline.
+        const bad = batch.badRows[0]
+        log('error', 'database rejected a bad row: stored without its payload', { error: reason })
+        if (bad) await sink.write({ events: [], badRows: [{ ...bad, payload: null as unknown as string, detail: JSON.stringify([{ path: '', message: reason }]) }] })
+        return { loaded: 0, duplicates: 0, badRows: 1 }
+      }
+      const half = Math.ceil(batch.events.length / 2)
+      const badHalf = Math.ceil(batch.badRows.length / 2)
+      const parts: Batch[] = batch.events.length > 1
+        ? [{ events: batch.events.slice(0, half), badRows: batch.badRows }, { events: batch.events.slice(half), badRows: [] }]
+        : [{ events: batch.events, badRows: batch.badRows.slice(0, badHalf) }, { events: [], badRows: batch.badRows.slice(badHalf) }]
+      const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0 }
+      for (const part of parts) {
+        const r = await writeIsolating(part)
+        total.loaded += r.loaded
+        total.duplicates += r.duplicates
+        total.badRows += r.badRows
+      }
+      return total
+    }
+  }
+
+  /** Retries until the batch commits or the drain deadline passes (then returns false). */
+  async function writeWithRetry(batch: Batch): Promise<WriteResult | null> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await writeIsolating(batch)
+        markUp()
+        return result
+      } catch (error) {
+        markDown(error)
+        if (!running || stopping()) return null
+        const ms = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 20))
+        await sleep(Math.round(ms * (0.5 + Math.random() / 2)), sleeper)
+        if (!running || stopping()) return null
+      }
+    }
+  }
+
+  async function run(): Promise<void> {
+    let position: Position = spool.checkpoint()
+    while (running && !stopping()) {
+      await spool.waitForData(position, 1000)
+      if (!running || stopping()) break
+      // Let a small batch fill up for a moment; a backlog is read at once.
+      if (spool.unreadEvents() < options.maxRows && options.maxWaitMs > 0 && deadline === Infinity) {
+        await sleep(options.maxWaitMs, sleeper)
+      }
+      const { records, next } = spool.read(position, options.maxRows, maxBatchBytes)
+      if (records.length === 0) {
+        if (next.segment !== position.segment || next.offset !== position.offset) {
+          await spool.commit(next, 0) // skipped over damaged bytes or an empty segment
+          position = next
+        }
+        continue
+      }
+      const batch: Batch = { events: [], badRows: [] }
+      for (const record of records) decodeRecord(record, batch)
+      const started = performance.now()
+      const result = await writeWithRetry(batch)
+      if (!result) break
+      const events = records.reduce((n, r) => n + r.events, 0)
+      await spool.commit(next, events)
+      position = next
+      status.batches++
+      status.loadedEvents += result.loaded
+      status.duplicateEvents += result.duplicates
+      status.badRows += result.badRows
+      status.lastCommitAt = new Date().toISOString()
+      options.onCommit?.({ ...result, batchEvents: batch.events.length, ms: performance.now() - started })
+    }
+  }
+
+  return {
+    start() {
+      if (running) return
+      running = true
+      loop = run().catch((error) => {
+        log('error', 'writer stopped on an unexpected error', { error: errorMessage(error) })
+        running = false
+      })
+    },
+    async stop(drainMs) {
+      deadline = Date.now() + drainMs
+      // Drain: keep going while there is a backlog and time, then stop.
+      while (running && !stopping() && spool.unreadEvents() > 0 && status.database !== 'down') {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      running = false
+      deadline = 0
+      sleeper.wake?.()
+      await loop
+    },
+    status: () => ({ ...status }),
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Spool record framing: [magic u32][length u32][events u32][crc u32][payload].
+ * The CRC (CRC-32, Bun's native implementation) covers length, events and payload, so a
+ * torn write or a flipped bit anywhere is caught; the magic lets a reader resynchronise on
+ * the next good record after a damaged one instead of giving up on the rest of the file.
+ */
+export const MAGIC = 0x50_44_53_31 // "PDS1"
+export const HEADER_BYTES = 16
+/** A single request is bounded by MAX_BODY_BYTES; this only guards against absurd lengths. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
+
+export function encodeFrame(payload: Uint8Array, events: number): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
+  frame.writeUInt32BE(MAGIC, 0)
+  frame.writeUInt32BE(payload.length, 4)
+  frame.writeUInt32BE(events, 8)
+  frame.set(payload, HEADER_BYTES)
+  frame.writeUInt32BE(frameCrc(frame, payload.length), 12)
+  return frame
+}
+
+function frameCrc(buf: Uint8Array, length: number, at = 0): number {
+  // CRC over bytes 4..12 (length, events) and the payload; the crc field itself is skipped.
+  const head = Bun.hash.crc32(buf.subarray(at + 4, at + 12))
+  return Bun.hash.crc32(buf.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length), head) >>> 0
+}
+
+export type FrameAt =
+  | { kind: 'record'; length: number; events: number; payload: Uint8Array; size: number }
+  | { kind: 'incomplete' }
+  | { kind: 'corrupt' }
+
+/** Decodes the frame at `at` in `buf`, which holds the file's bytes from some offset. */
+export function decodeFrame(buf: Uint8Array, at: number): FrameAt {
+  if (buf.length - at < HEADER_BYTES) return { kind: 'incomplete' }
+  const view = new DataView(buf.buffer, buf.byteOffset + at, HEADER_BYTES)
+  if (view.getUint32(0) !== MAGIC) return { kind: 'corrupt' }
+  const length = view.getUint32(4)
+  if (length > MAX_PAYLOAD_BYTES) return { kind: 'corrupt' }
+  if (buf.length - at < HEADER_BYTES + length) return { kind: 'incomplete' }
+  if (frameCrc(buf, length, at) !== view.getUint32(12)) return { kind: 'corrupt' }
+  return { kind: 'record', length, events: view.getUint32(8), payload: buf.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length), size: HEADER_BYTES + length }
+}
+
+/** Offset of the next MAGIC at or after `from`, or -1. */
+export function findMagic(buf: Uint8Array, from: number): number {
+  for (let i = from; i + 4 <= buf.length; i++) {
+    if (buf[i] === 0x50 && buf[i + 1] === 0x44 && buf[i + 2] === 0x53 && buf[i + 3] === 0x31) return i
+  }
+  return -1
+}

@@ -1,0 +1,60 @@
+/**
+ * The few file operations the spool needs, with every result checked. Bun's
+ * `appendFile(..., { flush: true })` issues no fsync and drops its result (oven-sh/bun
+ * #36485), so we open our own descriptors and call fsync on them explicitly; the async
+ * `fs.fsync` keeps the event loop free while the next group commit gathers.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+
+export const fsyncFd = (fd: number): Promise<void> =>
+  new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())))
+
+export const ftruncateFd = (fd: number, length: number): Promise<void> =>
+  new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve())))
+
+/** Writes all of `buf` at `position`, looping over short writes. */
+export function writeAllSync(fd: number, buf: Uint8Array, position: number): void {
+  let done = 0
+  while (done < buf.length) {
+    const n = fs.writeSync(fd, buf, done, buf.length - done, position + done)
+    if (n <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' })
+    done += n
+  }
+}
+
+/** Makes a directory entry (a new or renamed file) durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    await fsyncFd(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Atomic replace: temp file, fsync, rename, fsync the directory. */
+export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = `${file}.tmp`
+  const fd = fs.openSync(tmp, 'w')
+  try {
+    writeAllSync(fd, Buffer.from(data), 0)
+    await fsyncFd(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, file)
+  await fsyncDir(path.dirname(file))
+}
+
+/** Reads up to `length` bytes at `position`; fewer at end of file. */
+export function readAt(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done)
+    if (n === 0) break
+    done += n
+  }
+  return done === length ? buf : buf.subarray(0, done)
+}

@@ -1,0 +1,117 @@
+/**
+ * Reading the spool oldest-first. A torn record (crash mid-write) or a damaged one (flipped
+ * bits) fails its checksum: its bytes are moved aside into spool/corrupt/ and reading goes on
+ * with the next record that checks out, so one bad record never blocks those behind it.
+ */
+import fs from 'node:fs'
+import type { Position } from './checkpoint.ts'
+import { decodeFrame, findMagic, HEADER_BYTES } from './frame.ts'
+import { readAt } from './fs.ts'
+import { segmentPath } from './segments.ts'
+
+export interface SpoolRecord { position: Position; next: Position; events: number; payload: Uint8Array }
+
+export type Quarantine = (segment: number, offset: number, bytes: Uint8Array) => void
+
+interface ReadArgs {
+  dir: string
+  from: Position
+  maxEvents: number
+  maxBytes: number
+  sizes: Map<number, number>
+  /** The durable end of the active segment: never read past it. */
+  active: Position
+  quarantine: Quarantine
+}
+
+const CHUNK = 1024 * 1024
+
+/** Where a segment's readable bytes end: the durable end for the active one, else its size. */
+const limitOf = (seq: number, args: ReadArgs) => (seq === args.active.segment ? args.active.offset : args.sizes.get(seq) ?? 0)
+
+function nextSegment(seq: number, sizes: Map<number, number>): number | undefined {
+  let best: number | undefined
+  for (const s of sizes.keys()) if (s > seq && (best === undefined || s < best)) best = s
+  return best
+}
+
+export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Position } {
+  const records: SpoolRecord[] = []
+  let pos = args.from
+  let events = 0
+  let bytes = 0
+  let want = CHUNK
+  while (events < args.maxEvents && bytes < args.maxBytes) {
+    const limit = limitOf(pos.segment, args)
+    if (pos.offset >= limit) {
+      if (pos.segment >= args.active.segment) break
+      const seq = nextSegment(pos.segment, args.sizes)
+      if (seq === undefined) break
+      pos = { segment: seq, offset: 0 }
+      continue
+    }
+    const fd = fs.openSync(segmentPath(args.dir, pos.segment), 'r')
+    let buf: Buffer
+    try {
+      buf = readAt(fd, pos.offset, Math.min(want, limit - pos.offset))
+    } finally {
+      fs.closeSync(fd)
+    }
+    const reachesLimit = pos.offset + buf.length >= limit
+    let at = 0
+    let progressed = false
+    while (at < buf.length && events < args.maxEvents && bytes < args.maxBytes) {
+      const frame = decodeFrame(buf, at)
+      if (frame.kind === 'record') {
+        const position = { segment: pos.segment, offset: pos.offset + at }
+        at += frame.size
+        records.push({ position, next: { segment: pos.segment, offset: pos.offset + at }, events: frame.events, payload: frame.payload })
+        events += frame.events
+        bytes += frame.size
+        progressed = true
+        continue
+      }
+      if (frame.kind === 'incomplete' && !reachesLimit) {
+        // The record runs past this chunk: read again from here, large enough to hold it.
+        const length = buf.length - at >= 8 ? buf.readUInt32BE(at + 4) : 0
+        want = Math.max(CHUNK, HEADER_BYTES + length)
+        break
+      }
+      // Corrupt, or a torn tail: skip to the next record that checks out (or the end).
+      if (!reachesLimit) { want = limit - pos.offset; break } // need the whole rest to resync
+      let resume = buf.length
+      for (let m = findMagic(buf, at + 1); m !== -1; m = findMagic(buf, m + 1)) {
+        if (decodeFrame(buf, m).kind === 'record') { resume = m; break }
+      }
+      args.quarantine(pos.segment, pos.offset + at, buf.subarray(at, resume))
+      at = resume
+      progressed = true
+    }
+    pos = { segment: pos.segment, offset: pos.offset + at }
+    if (progressed) want = CHUNK
+  }
+  return { records, next: pos }
+}
+
+/** Events in the records from `from` on, by their headers (for the backlog after a restart). */
+export function countEvents(dir: string, from: Position, sizes: Map<number, number>): number {
+  let total = 0
+  const header = Buffer.allocUnsafe(HEADER_BYTES)
+  for (const [seq, size] of [...sizes].sort((a, b) => a[0] - b[0])) {
+    if (seq < from.segment) continue
+    const fd = fs.openSync(segmentPath(dir, seq), 'r')
+    try {
+      let offset = seq === from.segment ? from.offset : 0
+      while (offset + HEADER_BYTES <= size) {
+        if (fs.readSync(fd, header, 0, HEADER_BYTES, offset) < HEADER_BYTES) break
+        const length = header.readUInt32BE(4)
+        if (offset + HEADER_BYTES + length > size) break
+        total += header.readUInt32BE(8)
+        offset += HEADER_BYTES + length
+      }
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  return total
+}

@@ -1,0 +1,228 @@
+/**
+ * The write-ahead spool: append-only segment files of framed records in DATA_DIR/spool.
+ * `append` resolves only once its record is fsync'd; concurrent appends share one fsync
+ * (group commit): while one group's fsync runs, the next group gathers. Segments roll at a
+ * size bound, the reader (the writer's side) reads oldest-first from the checkpoint, and
+ * fully loaded segments are deleted after the checkpoint that covers them is durable.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { CollectorError, errorMessage } from '../errors.ts'
+import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
+import { encodeFrame, HEADER_BYTES } from './frame.ts'
+import { fsyncDir, fsyncFd, ftruncateFd, writeAllSync } from './fs.ts'
+import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
+import { fileSize, listSegments, segmentPath } from './segments.ts'
+
+export type { Position } from './checkpoint.ts'
+export type { SpoolRecord } from './reader.ts'
+
+export interface SpoolOptions {
+  dir: string
+  maxBytes: number
+  segmentBytes: number
+  onCorrupt?: (info: { segment: number; offset: number; bytes: number; file: string }) => void
+}
+
+export interface SpoolStats {
+  bytes: number
+  segments: number
+  backlogEvents: number
+  backlogBytes: number
+  appendedRecords: number
+  appendedEvents: number
+  corruptRecords: number
+  corruptBytes: number
+  lastError: string | null
+  writable: boolean
+}
+
+interface Waiter { frame: Buffer; events: number; resolve: () => void; reject: (e: unknown) => void }
+
+export interface Spool {
+  append(payload: Uint8Array, events: number): Promise<void>
+  read(from: Position, maxEvents: number, maxBytes: number): { records: SpoolRecord[]; next: Position }
+  commit(to: Position, events: number): Promise<void>
+  checkpoint(): Position
+  end(): Position
+  /** Resolves when records exist after `from`, or after `timeoutMs`. */
+  waitForData(from: Position, timeoutMs: number): Promise<void>
+  /** Events appended but not yet committed. */
+  unreadEvents(): number
+  stats(): SpoolStats
+  close(): Promise<void>
+}
+
+export function openSpool(options: SpoolOptions): Spool {
+  const dir = options.dir
+  const corruptDir = path.join(dir, 'corrupt')
+  fs.mkdirSync(corruptDir, { recursive: true })
+
+  // ---- recover the on-disk state -------------------------------------------------------
+  let committed = readCheckpoint(dir)
+  const sizes = new Map<number, number>()
+  for (const seq of listSegments(dir)) {
+    if (seq < committed.segment) fs.rmSync(segmentPath(dir, seq), { force: true }) // loaded before a crash
+    else sizes.set(seq, fileSize(segmentPath(dir, seq)))
+  }
+  const existing = [...sizes.keys()]
+  const activeSeq = Math.max(committed.segment, ...existing, 0) + 1
+  if (!sizes.has(committed.segment)) committed = { segment: existing[0] ?? activeSeq, offset: 0 }
+
+  let active = { seq: activeSeq, fd: fs.openSync(segmentPath(dir, activeSeq), 'wx'), durable: 0 }
+  sizes.set(activeSeq, 0)
+  let activeNeedsRoll = false
+
+  const stats = {
+    appendedRecords: 0,
+    appendedEvents: 0,
+    corruptRecords: 0,
+    corruptBytes: 0,
+    lastError: null as string | null,
+  }
+  let backlogEvents = countEvents(dir, committed, sizes)
+  let pending: Waiter[] = []
+  let pendingBytes = 0
+  let flushing: Promise<void> | null = null
+  let closed = false
+  const dataWaiters = new Set<() => void>()
+
+  const totalBytes = () => { let n = 0; for (const s of sizes.values()) n += s; return n }
+  const end = (): Position => ({ segment: active.seq, offset: active.durable })
+
+  const quarantine: Quarantine = (segment, offset, bytes) => {
+    const file = path.join(corruptDir, `${String(segment).padStart(20, '0')}-${offset}.bin`)
+    fs.writeFileSync(file, bytes)
+    stats.corruptRecords++
+    stats.corruptBytes += bytes.length
+    options.onCorrupt?.({ segment, offset, bytes: bytes.length, file })
+  }
+
+  async function roll(): Promise<void> {
+    const next = active.seq + 1
+    const fd = fs.openSync(segmentPath(dir, next), 'wx')
+    await fsyncDir(dir)
+    try { fs.closeSync(active.fd) } catch { /* already unusable */ }
+    sizes.set(active.seq, active.durable)
+    active = { seq: next, fd, durable: 0 }
+    sizes.set(next, 0)
+    activeNeedsRoll = false
+  }
+
+  async function flushGroup(group: Waiter[]): Promise<void> {
+    const frames = Buffer.concat(group.map((w) => w.frame))
+    const events = group.reduce((n, w) => n + w.events, 0)
+    try {
+      if (activeNeedsRoll || (active.durable > 0 && active.durable + frames.length > options.segmentBytes)) await roll()
+      try {
+        writeAllSync(active.fd, frames, active.durable)
+      } catch (error) {
+        // Take back a partial write so the segment stays a clean sequence of records.
+        await ftruncateFd(active.fd, active.durable).catch(() => { activeNeedsRoll = true })
+        throw error
+      }
+      try {
+        await fsyncFd(active.fd)
+      } catch (error) {
+        // After a failed fsync the page cache is no longer trustworthy (fsyncgate):
+        // never append behind it; later appends go to a fresh segment.
+        activeNeedsRoll = true
+        throw error
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
+      stats.lastError = `spool ${code}: ${errorMessage(error)}`
+      const failure = new CollectorError('SPOOL_IO', `cannot make the event durable: ${code}`, true, { cause: error })
+      for (const w of group) w.reject(failure)
+      return
+    }
+    active.durable += frames.length
+    sizes.set(active.seq, active.durable)
+    stats.appendedRecords += group.length
+    stats.appendedEvents += events
+    backlogEvents += events
+    stats.lastError = null
+    for (const w of group) w.resolve()
+    for (const wake of dataWaiters) wake()
+    dataWaiters.clear()
+  }
+
+  async function flushLoop(): Promise<void> {
+    while (pending.length > 0) {
+      const group = pending
+      pending = []
+      pendingBytes -= group.reduce((n, w) => n + w.frame.length, 0)
+      await flushGroup(group)
+    }
+    flushing = null
+  }
+
+  return {
+    append(payload, events) {
+      if (closed) return Promise.reject(new CollectorError('SPOOL_CLOSED', 'the collector is shutting down', true))
+      const frame = encodeFrame(payload, events)
+      if (totalBytes() + pendingBytes + frame.length > options.maxBytes) {
+        return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
+      }
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ frame, events, resolve, reject })
+        pendingBytes += frame.length
+        flushing ??= flushLoop()
+      })
+    },
+
+    read(from, maxEvents, maxBytes) {
+      return readRecords({ dir, from, maxEvents, maxBytes, sizes, active: end(), quarantine })
+    },
+
+    async commit(to, events) {
+      if (comparePositions(to, committed) <= 0) return
+      await writeCheckpoint(dir, to)
+      committed = to
+      backlogEvents = Math.max(0, backlogEvents - events)
+      for (const seq of [...sizes.keys()]) {
+        if (seq < to.segment && seq !== active.seq) {
+          fs.rmSync(segmentPath(dir, seq), { force: true })
+          sizes.delete(seq)
+        }
+      }
+    },
+
+    checkpoint: () => committed,
+    end,
+
+    waitForData(from, timeoutMs) {
+      if (comparePositions(end(), from) > 0 || closed) return Promise.resolve()
+      return new Promise((resolve) => {
+        const wake = () => { clearTimeout(timer); dataWaiters.delete(wake); resolve() }
+        const timer = setTimeout(wake, timeoutMs)
+        dataWaiters.add(wake)
+      })
+    },
+
+    unreadEvents: () => backlogEvents,
+
+    stats() {
+      let backlogBytes = 0
+      for (const [seq, size] of sizes) {
+        if (seq > committed.segment) backlogBytes += size
+        else if (seq === committed.segment) backlogBytes += Math.max(0, size - committed.offset)
+      }
+      return {
+        bytes: totalBytes(),
+        segments: sizes.size,
+        backlogEvents,
+        backlogBytes,
+        ...stats,
+        writable: !closed && stats.lastError === null && totalBytes() + HEADER_BYTES < options.maxBytes,
+      }
+    },
+
+    async close() {
+      closed = true
+      while (flushing) await flushing
+      for (const wake of dataWaiters) wake()
+      try { fs.closeSync(active.fd) } catch { /* ignore */ }
+    },
+  }
+}
