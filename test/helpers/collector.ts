@@ -1,0 +1,74 @@
+/**
+ * Helpers that run the collector for real: in-process (`startCollector`) or as a spawned
+ * process (`bun src/main.ts` or `dist/collector`), for signal and crash tests.
+ */
+import path from 'node:path'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { startCollector, type Collector } from '../../src/app.ts'
+import { createLog } from '../../src/log.ts'
+
+export const ROOT = path.join(import.meta.dir, '..', '..')
+export const BUN = process.execPath
+
+/** A Config from environment-style settings, as `collector serve` would build it. */
+export function testConfig(env: Record<string, string>): Config {
+  const loaded = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', BATCH_MAX_WAIT_MS: '5', ...env }, [])
+  if (!loaded.ok) throw new Error(loaded.issues.map((i) => `${i.option}: ${i.message}`).join('; '))
+  return loaded.config
+}
+
+export async function startInProcess(env: Record<string, string>): Promise<Collector> {
+  const config = testConfig(env)
+  return startCollector(config, createLog(config.logLevel))
+}
+
+export interface Spawned {
+  proc: ReturnType<typeof Bun.spawn>
+  url: string
+  output(): string
+}
+
+/** Spawns the CLI and waits for its "collector started" log line. */
+export async function spawnCollector(env: Record<string, string>, command: string[] = [BUN, path.join(ROOT, 'src/main.ts')], args: string[] = []): Promise<Spawned> {
+  const proc = Bun.spawn([...command, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BATCH_MAX_WAIT_MS: '5', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  let text = ''
+  const decoder = new TextDecoder()
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`collector did not start:\n${text}`)), 30_000)
+    void (async () => {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) { clearTimeout(timer); reject(new Error(`collector exited before starting:\n${text}`)); return }
+        text += decoder.decode(value)
+        const m = /"msg":"collector started".*?"url":"([^"]+)"/.exec(text)
+        if (m) { clearTimeout(timer); resolve((m[1] as string).replace(/\/$/, '')); break }
+      }
+      // Keep draining stdout so the child never blocks on a full pipe.
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        text += decoder.decode(value)
+      }
+    })()
+  })
+  return { proc, url, output: () => text }
+}
+
+export function postJson(url: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (await check()) return
+    await Bun.sleep(50)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
