@@ -66,9 +66,14 @@ export function postJson(url: string, body: string, headers: Record<string, stri
 /** Polls `check` until it returns true or `timeoutMs` passes. */
 export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   const until = Date.now() + timeoutMs
+  let last: unknown
   while (Date.now() < until) {
-    if (await check()) return
+    try {
+      if (await check()) return
+    } catch (error) {
+      last = error // e.g. the table is not created yet
+    }
     await Bun.sleep(50)
   }
-  throw new Error(`timed out waiting for ${what}`)
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`)
 }

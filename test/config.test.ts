@@ -1,0 +1,78 @@
+import { describe, expect, test } from 'bun:test'
+import { defaultDialect, loadConfig } from '../src/config.ts'
+
+const issuesOf = (env: Record<string, string>, argv: string[] = []) => {
+  const r = loadConfig(env, argv)
+  return r.ok ? [] : r.issues
+}
+
+describe('loadConfig', () => {
+  test('defaults match DESIGN.md', () => {
+    const r = loadConfig({}, [])
+    expect(r.ok && r.command).toEqual({ name: 'serve' })
+    expect(r.ok && r.config).toEqual({
+      port: 8080, host: '0.0.0.0', dataDir: './data', dbSchema: 'atomic', dialect: 'postgres',
+      webhookSecrets: [], basicAuthUsers: [], batchMaxRows: 2000, batchMaxWaitMs: 20,
+      spoolMaxBytes: 10 * 1024 ** 3, spoolSegmentBytes: 64 * 1024 ** 2, maxBodyBytes: 1024 ** 2,
+      shutdownDrainMs: 5000, logLevel: 'info',
+    })
+  })
+
+  test('a flag wins over its environment variable', () => {
+    const r = loadConfig({ PORT: '9000', DB_SCHEMA: 'env_schema' }, ['--port', '9100', '--db-schema=flag_schema'])
+    expect(r.ok && [r.config.port, r.config.dbSchema]).toEqual([9100, 'flag_schema'])
+  })
+
+  test('environment variables fill every setting', () => {
+    const r = loadConfig({
+      DATABASE_URL: 'postgres://u@h/db', PAGERDUTY_WEBHOOK_SECRETS: 'a, b', BASIC_AUTH_USERS: 'pd:s3cr:et',
+      BATCH_MAX_ROWS: '10', BATCH_MAX_WAIT_MS: '0', SPOOL_MAX_BYTES: '2GiB', MAX_BODY_BYTES: '512KiB', LOG_LEVEL: 'debug',
+    }, [])
+    expect(r.ok && r.config).toMatchObject({
+      databaseUrl: 'postgres://u@h/db', webhookSecrets: ['a', 'b'], basicAuthUsers: [{ user: 'pd', password: 's3cr:et' }],
+      batchMaxRows: 10, batchMaxWaitMs: 0, spoolMaxBytes: 2 * 1024 ** 3, maxBodyBytes: 512 * 1024, logLevel: 'debug',
+    })
+  })
+
+  test('bad values give one issue per problem, each naming the flag or variable', () => {
+    expect(issuesOf({ PORT: 'eighty', DB_DIALECT: 'mysql', MAX_BODY_BYTES: 'lots' }, ['--batch-max-rows', '0', '--nope', 'x'])).toEqual([
+      { option: '--nope', message: 'unknown flag (try --help)' },
+      { option: 'command', message: 'unknown command "x" (try --help)' },
+      { option: 'PORT', message: 'must be an integer, got "eighty"' },
+      { option: 'MAX_BODY_BYTES', message: 'must be a byte count like 1048576 or 10GiB, got "lots"' },
+      { option: 'DB_DIALECT', message: 'must be postgres or redshift' },
+      { option: '--batch-max-rows', message: 'expected integer to be greater or equal to 1' },
+    ])
+  })
+
+  test.each([
+    [{ PORT: '70000' }, [], { option: 'PORT', message: 'must be a port number between 0 and 65535' }],
+    [{ DB_SCHEMA: 'bad-name' }, [], { option: 'DB_SCHEMA', message: 'must be a plain SQL identifier (letters, digits, underscore)' }],
+    [{ DATABASE_URL: 'mysql://x' }, [], { option: 'DATABASE_URL', message: 'must be a postgres:// or postgresql:// URL' }],
+    [{ LOG_LEVEL: 'loud' }, [], { option: 'LOG_LEVEL', message: 'must be debug, info, warn or error' }],
+    [{}, ['--port'], { option: '--port', message: 'needs a value' }],
+    [{ BASIC_AUTH_USERS: 'nopassword' }, [], { option: 'BASIC_AUTH_USERS', message: 'must be comma-separated user:password pairs' }],
+    [{ DATABASE_URL: 'postgres://h/db' }, ['--embedded-pg-port', '5433'], { option: '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' }],
+  ] as const)('%p %p is refused', (env, argv, issue) => {
+    expect(issuesOf({ ...env }, [...argv])).toEqual([issue])
+  })
+
+  test.each([
+    [['migrate'], { name: 'migrate', print: false }],
+    [['migrate', '--print'], { name: 'migrate', print: true }],
+    [['spool', 'status'], { name: 'spool-status' }],
+    [['spool', 'replay', 'x.ndjson'], { name: 'spool-replay', file: 'x.ndjson' }],
+    [['--help'], { name: 'help' }],
+    [['serve', '--version'], { name: 'version' }],
+  ])('argv %p is the command %p', (argv, command) => {
+    const r = loadConfig({}, argv)
+    expect(r.ok && r.command).toEqual(command as never)
+  })
+
+  test('Redshift hosts choose the redshift dialect unless one is given', () => {
+    expect(defaultDialect('postgres://u@c1.abc.us-east-1.redshift.amazonaws.com:5439/dev')).toBe('redshift')
+    expect(defaultDialect('postgres://u@db.internal/dev')).toBe('postgres')
+    const r = loadConfig({ DATABASE_URL: 'postgres://u@c1.abc.us-east-1.redshift.amazonaws.com:5439/dev', DB_DIALECT: 'postgres' }, [])
+    expect(r.ok && r.config.dialect).toBe('postgres')
+  })
+})

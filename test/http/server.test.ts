@@ -1,0 +1,119 @@
+/**
+ * HTTP against a real collector on port 0 (in-process), writing to a fresh database: every
+ * status of DESIGN.md's table, its error envelope, and the raw body in atomic.bad_rows.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Collector } from '../../src/app.ts'
+import { eventually, postJson, startInProcess } from '../helpers/collector.ts'
+import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { readFixture } from '../helpers/fixtures.ts'
+
+let db: TestDatabase
+let collector: Collector
+let base: string
+
+beforeAll(async () => {
+  db = await freshDatabase('http')
+  collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('http'), MAX_BODY_BYTES: '4096' })
+  base = collector.url.href.replace(/\/$/, '')
+})
+
+afterAll(async () => {
+  await collector.stop()
+  await db.drop()
+})
+
+const badRowsWith = async (reason: string) =>
+  db.sql`select reason, version, payload, detail from atomic.bad_rows where reason = ${reason} order by received_at`
+
+const trigger = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')
+
+describe('webhook answers', () => {
+  test('a v1 webhook is 202 with counts once durable, and loads into both tables', async () => {
+    const res = await postJson(`${base}/com.pagerduty/v1?aid=http-test`, trigger)
+    expect(res.status).toBe(202)
+    expect(await res.json()).toEqual({ accepted: 1, bad: 0, pings: 0, version: 'v1' })
+    await eventually(async () => (await db.sql`select count(*)::int as n from atomic.events where app_id = 'http-test'`)[0]?.n === 1, 20_000, 'the event to load')
+    const [row] = await db.sql`select i.type, i."data.incident.id" as incident, e.event_vendor from atomic.events e join atomic.com_pagerduty_incident_1 i on i.root_id = e.event_id where e.app_id = 'http-test'`
+    expect(row).toEqual({ type: 'trigger', incident: 'PRORDTY', event_vendor: 'com.pagerduty' })
+  })
+
+  test('the /v2 and /v3 paths are aliases, and a trailing slash is accepted', async () => {
+    for (const path of ['/com.pagerduty/v2', '/com.pagerduty/v3', '/com.pagerduty/v1/']) {
+      expect((await postJson(`${base}${path}`, trigger)).status).toBe(202)
+    }
+  })
+
+  test('application/json; charset=utf-8 is JSON', async () => {
+    expect((await postJson(`${base}/com.pagerduty/v1`, trigger, { 'content-type': 'application/json; charset=utf-8' })).status).toBe(202)
+  })
+
+  test('a batch with an unknown message type is 202, the valid message loads and the other becomes a bad row', async () => {
+    const body = JSON.stringify({ messages: [{ type: 'incident.unknown_thing', id: 'u-1', data: { incident: { id: 'PX' } } }, { type: 'incident.ack', id: 'u-2', data: { incident: {} } }] })
+    const res = await postJson(`${base}/com.pagerduty/v1`, body)
+    expect([res.status, await res.json()]).toEqual([202, { accepted: 0, bad: 2, pings: 0, version: 'v1' }])
+    await eventually(async () => (await badRowsWith('UNKNOWN_EVENT_TYPE')).length === 2, 20_000, 'bad rows')
+  })
+
+  const malformed: [string, RequestInit, number, string, string][] = [
+    ['not JSON', { body: '{"something:"some"}' }, 400, 'INVALID_JSON', 'invalid json: '],
+    ['empty', { body: '' }, 400, 'EMPTY_BODY', 'empty body: no events to process'],
+    ['not UTF-8', { body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }, 400, 'INVALID_UTF8', 'body is not valid UTF-8'],
+    ['nested 65 deep', { body: `${'['.repeat(65)}${']'.repeat(65)}` }, 400, 'JSON_TOO_DEEP', 'invalid json: nested deeper than 64 levels'],
+    ['not PagerDuty', { body: '{"somekey":"key"}' }, 400, 'NOT_PAGERDUTY', 'not a PagerDuty webhook'],
+    ['form-encoded', { body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'content type must be application/json, got "application/x-www-form-urlencoded"'],
+    ['too large', { body: JSON.stringify({ messages: [{ pad: 'x'.repeat(5000) }] }) }, 413, 'PAYLOAD_TOO_LARGE', 'body is larger than MAX_BODY_BYTES (4096 bytes)'],
+    ['a bad platform', { body: trigger }, 400, 'INVALID_QUERY', 'invalid query string parameter'],
+  ]
+
+  test.each(malformed)('%s -> %i %s with the error envelope, and the raw body in bad_rows', async (_name, init, status, code, message) => {
+    const query = code === 'INVALID_QUERY' ? '?p=desktop' : ''
+    const res = await fetch(`${base}/com.pagerduty/v1${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...init })
+    expect(res.status).toBe(status)
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    const body = (await res.json()) as { error: { code: string; message: string; issues: unknown[] } }
+    expect(body.error.code).toBe(code)
+    expect(body.error.message.startsWith(message)).toBe(true)
+    await eventually(async () => (await badRowsWith(code)).length >= 1, 20_000, `bad row ${code}`)
+    const [row] = await badRowsWith(code)
+    const sent = init.body instanceof Uint8Array ? new TextDecoder().decode(init.body) : String(init.body)
+    expect(row?.payload).toBe(code === 'PAYLOAD_TOO_LARGE' ? sent.slice(0, 4096) : sent)
+    expect(JSON.parse(String(row?.detail))[0]).toEqual({ path: '', message: body.error.message })
+  })
+
+  test('a chunked body over the limit is refused without reading it all', async () => {
+    const stream = new ReadableStream({ start(c) { for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode('x'.repeat(1000))); c.close() } })
+    const res = await fetch(`${base}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream })
+    expect(res.status).toBe(413)
+  })
+
+  test('a missing content type is 415', async () => {
+    const res = await fetch(`${base}/com.pagerduty/v1`, { method: 'POST', body: new Blob([trigger]) })
+    expect([res.status, ((await res.json()) as { error: { message: string } }).error.message]).toEqual([415, 'content type must be application/json, got none'])
+  })
+})
+
+describe('routes', () => {
+  test.each([
+    ['GET', '/health', 200],
+    ['GET', '/ready', 200],
+    ['GET', '/com.pagerduty/v1', 405],
+    ['PUT', '/com.pagerduty/v1', 405],
+    ['POST', '/health', 405],
+    ['POST', '/com.mandrill/v1', 404],
+    ['POST', '/com.pagerduty/v9', 404],
+    ['GET', '/', 404],
+  ])('%s %s -> %i', async (method, path, status) => {
+    const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'GET' ? {} : { body: trigger }) })
+    expect(res.status).toBe(status)
+    if (status === 405) expect(res.headers.get('allow')).toBe(path.startsWith('/com.') ? 'POST' : 'GET, HEAD')
+    if (status >= 400) expect(((await res.json()) as { error: { code: string } }).error.code).toBe(status === 404 ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED')
+  })
+
+  test('/ready reports spool, database and writer state', async () => {
+    const body = (await (await fetch(`${base}/ready`)).json()) as Record<string, Record<string, unknown>>
+    expect(body.status as unknown).toBe('ready')
+    expect(body.spool?.writable).toBe(true)
+    expect(Object.keys(body.database ?? {}).sort()).toEqual(['dialect', 'last_commit_at', 'last_error', 'last_error_at', 'state', 'target'])
+  })
+})
