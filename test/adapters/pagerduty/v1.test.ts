@@ -83,7 +83,7 @@ describe('the com_pagerduty_incident_1 row', () => {
   test('maps the developer-docs trigger to Snowplow columns with the corrected escalation-policy names', () => {
     const row = incidentRow(run(fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json')))
     const eventId = pagerdutyEventId('v1', 'a52d3f80-d9a7-11e5-8db3-22000ad5aec9', undefined)
-    expect({ ...row, raw_message: 'checked elsewhere' }).toEqual({
+    expect({ ...row, raw_message: 'checked elsewhere' } as Row).toEqual({
       schema_vendor: 'com.pagerduty', schema_name: 'incident', schema_format: 'jsonschema', schema_version: '1-0-0',
       root_id: eventId, root_tstamp: '2013-08-29 00:18:48.000', ref_root: 'events', ref_tree: '["events","incident"]', ref_parent: 'events',
       id: 'a52d3f80-d9a7-11e5-8db3-22000ad5aec9', created_on: '2016-02-22 21:02:55', type: 'trigger',

@@ -1,0 +1,63 @@
+/**
+ * The compiled binary, copied alone into an empty directory: it serves on its embedded
+ * database, psql-style clients read the tables through --embedded-pg-port, SIGTERM exits 0,
+ * and the data is still there after a restart.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import path from 'node:path'
+import postgres from 'postgres'
+import pkg from '../package.json' with { type: 'json' }
+import { BUN, ROOT, eventually, postJson, spawnCollector } from './helpers/collector.ts'
+import { tempDir } from './helpers/database.ts'
+import { readFixture } from './helpers/fixtures.ts'
+
+let dir: string
+let binary: string
+
+beforeAll(() => {
+  dir = tempDir('binary')
+  binary = path.join(dir, 'collector')
+  // The same command as `npm run build`, with the output in the empty directory.
+  const args = pkg.scripts.build.split(' ').slice(1).map((a) => (a === 'dist/collector' ? binary : a))
+  const built = Bun.spawnSync([BUN, ...args], { cwd: ROOT, stderr: 'pipe' })
+  if (built.exitCode !== 0) throw new Error(`build failed: ${built.stderr.toString()}`)
+}, 120_000)
+
+afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+
+const pgPort = 20000 + Math.floor(Math.random() * 30000)
+
+async function rowsVia(port: number): Promise<{ type: string; app_id: string }[]> {
+  const sql = postgres(`postgres://postgres@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} })
+  try {
+    return (await sql`select i.type, e.app_id from atomic.events e join atomic.com_pagerduty_incident_1 i on i.root_id = e.event_id`).map((r) => ({ type: r.type, app_id: r.app_id }))
+  } finally {
+    await sql.end()
+  }
+}
+
+test('dist/collector alone in an empty directory serves, keeps its data across a restart and exits 0 on SIGTERM', async () => {
+  expect(fs.readdirSync(dir)).toEqual(['collector'])
+  const env = { DATA_DIR: path.join(dir, 'data') }
+  const first = await spawnCollector(env, [binary], ['--embedded-pg-port', String(pgPort)])
+  const res = await postJson(`${first.url}/com.pagerduty/v1?aid=binary`, readFixture('v1', 'incident.acknowledge__pagerduty-developer-docs.json'))
+  expect(res.status).toBe(202)
+  await eventually(async () => (await rowsVia(pgPort)).length === 1, 30_000, 'the row in the embedded database')
+  expect(await rowsVia(pgPort)).toEqual([{ type: 'acknowledge', app_id: 'binary' }])
+  first.proc.kill('SIGTERM')
+  expect(await first.proc.exited).toBe(0)
+  expect(first.output()).toContain('"msg":"collector stopped"')
+
+  const second = await spawnCollector(env, [binary], ['--embedded-pg-port', String(pgPort)])
+  expect(await rowsVia(pgPort)).toEqual([{ type: 'acknowledge', app_id: 'binary' }])
+  second.proc.kill('SIGTERM')
+  expect(await second.proc.exited).toBe(0)
+}, 120_000)
+
+test('the binary prints its version and refuses bad configuration with exit 2, naming the flag', async () => {
+  const version = Bun.spawnSync([binary, '--version'])
+  expect([version.exitCode, version.stdout.toString().trim()]).toEqual([0, pkg.version])
+  const bad = Bun.spawnSync([binary, '--port', 'x'], { env: { PORT: '99999', PATH: process.env.PATH ?? '' } })
+  expect([bad.exitCode, bad.stderr.toString()]).toEqual([2, 'collector: --port: must be an integer, got "x"\n'])
+})

@@ -1,0 +1,121 @@
+/**
+ * The writer against a real database (TEST_DATABASE_URL's server, else embedded PGlite):
+ * spool -> batch -> one transaction, idempotent by event_id, adapting to a table deployed
+ * from Snowplow's own DDL.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import path from 'node:path'
+import { createPagerDutyAdapter } from '../../src/adapters/pagerduty/index.ts'
+import type { AdapterResult } from '../../src/adapters/types.ts'
+import { migrate } from '../../src/db/migrate.ts'
+import type { RequestContext } from '../../src/events/event.ts'
+import { createLazySink } from '../../src/sink/lazy.ts'
+import { encodeRecord } from '../../src/sink/records.ts'
+import { createWriter, type Writer } from '../../src/sink/writer.ts'
+import { openSpool, type Spool } from '../../src/spool/spool.ts'
+import { eventually } from '../helpers/collector.ts'
+import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { fixtureFiles, fixtureJson } from '../helpers/fixtures.ts'
+
+let db: TestDatabase
+beforeAll(async () => { db = await freshDatabase('writer') })
+afterAll(async () => { await db.drop() })
+
+const adapter = createPagerDutyAdapter('test')
+const ctx = (n: number): RequestContext => ({ receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)), query: { aid: 'writer' }, ipAddress: null, userAgent: null, webhookId: null, requestId: crypto.randomUUID() })
+const build = (body: unknown, n = 0) => {
+  const r: AdapterResult = adapter.toEvents({ body, rawBody: JSON.stringify(body), ctx: ctx(n) })
+  if (!r.ok) throw new Error(r.message)
+  return r
+}
+
+function harness(schema: string, maxRows = 100): { spool: Spool; writer: Writer; append(body: unknown, n?: number): Promise<void> } {
+  const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+  const writer = createWriter({ spool, sink, maxRows, maxWaitMs: 50, log: () => {} })
+  return {
+    spool,
+    writer,
+    async append(body, n = 0) {
+      const r = build(body, n)
+      await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    },
+  }
+}
+
+const count = async (schema: string, table: string) => (await db.sql.unsafe(`select count(*)::int as n from "${schema}"."${table}"`))[0]?.n as number
+
+describe('the writer', () => {
+  test('loads every v1 fixture once, even when each is delivered twice, in batches shared by concurrent requests', async () => {
+    const h = harness('w_dedupe')
+    const bodies = fixtureFiles('v1').map((f) => fixtureJson('v1', f) as { messages: unknown[] })
+    const messages = bodies.reduce((n, b) => n + b.messages.length, 0)
+    // Appended before the writer starts, as concurrent requests would be: they share batches.
+    await Promise.all([...bodies, ...bodies].map((b, i) => h.append(b, i)))
+    h.writer.start()
+    await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the spool to drain')
+    await h.writer.stop(1000)
+    await h.spool.close()
+    expect(await count('w_dedupe', 'events')).toBe(messages)
+    expect(await count('w_dedupe', 'com_pagerduty_incident_1')).toBe(messages)
+    const status = h.writer.status()
+    expect([status.loadedEvents, status.duplicateEvents, status.batches]).toEqual([messages, messages, 1])
+  })
+
+  test('a replay of the same spool records after a restart loads nothing twice', async () => {
+    const body = fixtureJson('v1', 'incident.resolve__pagerduty-developer-docs.json')
+    for (let round = 0; round < 2; round++) {
+      const h = harness('w_replay')
+      await h.append(body)
+      h.writer.start()
+      await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the spool to drain')
+      await h.writer.stop(1000)
+      await h.spool.close()
+    }
+    expect([await count('w_replay', 'events'), await count('w_replay', 'com_pagerduty_incident_1')]).toEqual([1, 1])
+  })
+
+  test('a table deployed from Snowplow\'s own DDL still loads, escalation policy in its undotted columns', async () => {
+    const schema = 'w_legacy'
+    await migrate(db.sql, 'postgres', schema) // events and bad_rows; then replace the incident table
+    await db.sql.unsafe(`drop table "${schema}".com_pagerduty_incident_1 cascade`)
+    // Snowplow's incident_1.sql columns (iglu-central), Redshift encodings removed.
+    const v = (name: string, type = 'varchar(255)') => `"${name}" ${type}`
+    const cols = [
+      'schema_vendor varchar(128) not null', 'schema_name varchar(128) not null', 'schema_format varchar(128) not null', 'schema_version varchar(128) not null',
+      'root_id char(36) not null', 'root_tstamp timestamp not null', 'ref_root varchar(255) not null', 'ref_tree varchar(1500) not null', 'ref_parent varchar(255) not null',
+      'id varchar(255)', 'created_on timestamp', 'type varchar(255)',
+      ...['id', 'incident_number'].map((c) => v(`data.incident.${c}`)), v('data.incident.created_on', 'timestamp'),
+      ...['status', 'html_url', 'incident_key', 'service.id', 'service.name', 'service.html_url', 'service.deleted_at', 'escalation_policyid', 'escalation_policyname', 'escalation_policydeleted_at',
+        'assigned_to_user.id', 'assigned_to_user.name', 'assigned_to_user.email', 'assigned_to_user.html_url', 'trigger_summary_data.description', 'trigger_summary_data.subject',
+        'trigger_summary_data.client', 'trigger_details_html_url', 'trigger_type'].map((c) => v(`data.incident.${c}`)),
+      v('data.incident.last_status_change_on', 'timestamp'),
+      ...['last_status_change_by.id', 'last_status_change_by.name', 'last_status_change_by.email', 'last_status_change_by.html_url', 'number_of_escalations'].map((c) => v(`data.incident.${c}`)),
+      v('data.incident.assigned_to', 'varchar(2048)'),
+      ...['resolved_by_user.id', 'resolved_by_user.name', 'resolved_by_user.email', 'resolved_by_user.html_url'].map((c) => v(`data.incident.${c}`)),
+    ]
+    await db.sql.unsafe(`create table "${schema}".com_pagerduty_incident_1 (${cols.join(', ')})`)
+    const h = harness(schema)
+    await h.append(fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json'))
+    h.writer.start()
+    await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the spool to drain')
+    await h.writer.stop(1000)
+    await h.spool.close()
+    const rows = await db.sql.unsafe(`select "data.incident.escalation_policyid" as id, "data.incident.escalation_policyname" as name, "data.incident.incident_number" as number, "data.incident.created_on" as created from "${schema}".com_pagerduty_incident_1`)
+    expect(rows.map((r) => ({ ...r }) as Record<string, unknown>)).toEqual([{ id: 'P5ARF12', name: 'Database Team', number: '2126', created: '2016-02-22 21:02:55' }])
+  })
+
+  test('strings longer than their column are cut to its width; the JSON column keeps the whole message', async () => {
+    const body = fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: { data: { incident: { status: string } } }[] }
+    const long = `résolu-${'é'.repeat(300)}`
+    ;(body.messages[0] as { data: { incident: { status: string } } }).data.incident.status = long
+    const h = harness('w_width')
+    await h.append(body)
+    h.writer.start()
+    await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the spool to drain')
+    await h.writer.stop(1000)
+    await h.spool.close()
+    const [row] = await db.sql.unsafe(`select "data.incident.status" as status, raw_message->'data'->'incident'->>'status' as raw from w_width.com_pagerduty_incident_1`)
+    expect([row?.status, row?.raw]).toEqual([Array.from(long).slice(0, 255).join(''), long])
+  })
+})
