@@ -13,6 +13,8 @@ import { openDatabase } from '../app.ts'
 import { createRegistry } from '../adapters/registry.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import { parseBody } from '../http/body.ts'
+import { badRow } from '../events/bad-row.ts'
+import { uuidV5 } from '../events/event-id.ts'
 import { openSpool } from '../spool/spool.ts'
 import { createLazySink } from '../sink/lazy.ts'
 import { createWriter } from '../sink/writer.ts'
@@ -70,7 +72,7 @@ export async function replayFile(config: Config, file: string): Promise<number> 
   try {
     writer.start()
     for (const [index, line] of lines.entries()) {
-      const ctx = { receivedAt: new Date(), query: {}, ipAddress: null, userAgent: 'collector-replay', webhookId: null, requestId: crypto.randomUUID() }
+      const ctx = { receivedAt: new Date(), query: {}, ipAddress: null, userAgent: 'collector-replay', webhookId: null, requestId: uuidV5(`replay/${line}`) } // replaying a file twice stores its bad rows once
       const body = parseBody(Buffer.from(line))
       const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
       if (result?.ok) {
@@ -78,8 +80,11 @@ export async function replayFile(config: Config, file: string): Promise<number> 
         accepted += result.events.length
         bad += result.badRows.length
       } else {
+        // As over HTTP: a request that cannot load keeps its raw body in bad rows.
+        const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
+        await spool.append(encodeRecord({ events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, line)] }), 0)
         bad++
-        log('warn', 'replay line rejected', { line: index + 1, reason: body.ok ? result && !result.ok ? result.code : 'NO_ADAPTER' : body.code })
+        log('warn', 'replay line rejected', { line: index + 1, reason: code })
       }
       progress(index + 1, lines.length)
     }
