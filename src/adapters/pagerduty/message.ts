@@ -8,11 +8,18 @@ export type MessageOutcome =
   | { ok: true; event: BuiltEvent }
   | { ok: false; reason: string; issues: Issue[] }
 
+/** TypeBox says "Expected union value" for our nullable fields; name the accepted types instead. */
+function describeError(schema: TSchema, fallback: string): string {
+  const anyOf = (schema as { anyOf?: { type?: string }[] }).anyOf
+  const types = anyOf?.map((s) => s.type)
+  return types && types.every((t) => typeof t === 'string') ? `Expected ${types.join(' or ')}` : fallback
+}
+
 /** Walks `Errors` only after a failed `Check` (the TypeBox hot-path idiom); first 20 issues. */
 export function schemaIssues<T extends TSchema>(check: TypeCheck<T>, value: unknown, prefix: string): Issue[] {
   const issues: Issue[] = []
   for (const error of check.Errors(value)) {
-    issues.push({ path: `${prefix}${error.path}`, message: error.message })
+    issues.push({ path: `${prefix}${error.path}`, message: describeError(error.schema, error.message) })
     if (issues.length >= 20) break
   }
   return issues

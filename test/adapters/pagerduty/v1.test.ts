@@ -169,7 +169,7 @@ describe('where Snowplow fails the whole request, we load what is valid', () => 
     expect(r.badRows.map((b) => [b.reason, JSON.parse(b.detail)[0]])).toEqual([
       ['UNKNOWN_EVENT_TYPE', { path: '/messages/1/type', message: 'no schema for v1 type "incident.annotate"' }],
       ['UNKNOWN_WEBHOOK_VERSION', { path: '/messages/2', message: 'cannot tell the webhook version: neither `type` (v1) nor `event` (v2)' }],
-      ['INVALID_MESSAGE', { path: '/messages/3/data/incident/incident_number', message: 'Expected union value' }],
+      ['INVALID_MESSAGE', { path: '/messages/3/data/incident/incident_number', message: 'Expected integer or null' }],
       ['INVALID_MESSAGE', { path: '/messages/4', message: 'must be an object' }],
     ])
   })
