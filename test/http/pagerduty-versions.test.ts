@@ -45,13 +45,13 @@ beforeAll(async () => {
     PAGERDUTY_WEBHOOK_SECRETS: `${ROTATED_OLD}, ${vector.secret}`,
     BASIC_AUTH_USERS: 'pagerduty:correct horse',
   })
-})
+}, 60_000)
 
 afterAll(async () => {
   await open?.stop()
   await guarded?.stop()
   await db?.drop()
-})
+}, 30_000)
 
 describe('signatures and basic auth', () => {
   const post = (body: string, headers: Record<string, string>) => postJson(new URL('/com.pagerduty/v3', guarded.url).href, body, headers)
@@ -121,7 +121,7 @@ describe('every fixture of every version through the endpoint', () => {
     const barrier = 'BARRIER-after-fixtures'
     expect((await postJson(new URL('/com.pagerduty/v3', open.url).href, v3Body(barrier))).status).toBe(202)
     await v3Loaded(barrier)
-  })
+  }, 60_000)
 
   test('each fixture is answered 202: events accepted, pings counted, nothing bad', () => {
     const summary = Object.entries(responses).map(([name, r]) => [name, r.status, r.body])
