@@ -83,7 +83,7 @@ test('MTTA and MTTR per service, from the view, for an incident life cycle in ea
   }
   await eventually(async () => Number((await db.sql`select count(*)::int as n from atomic.events`)[0]!.n) === events, 20_000, 'all events loaded')
   const rows = await db.sql.unsafe(QUERY)
-  expect(rows.map((r) => ({ ...r }))).toEqual([
+  expect(rows.map((r): Record<string, unknown> => ({ ...r }))).toEqual([
     { service_name: 'Checkout (v1)', incidents: '1', mtta_seconds: '150.000', mttr_seconds: '1800.000' },
     { service_name: 'Checkout (v2)', incidents: '1', mtta_seconds: '90.000', mttr_seconds: '2700.000' },
     { service_name: 'Checkout (v3)', incidents: '2', mtta_seconds: '51.125', mttr_seconds: '900.250' },
