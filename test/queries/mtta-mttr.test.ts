@@ -81,7 +81,9 @@ test('MTTA and MTTR per service, from the view, for an incident life cycle in ea
       events++
     }
   }
-  await eventually(async () => Number((await db.sql`select count(*)::int as n from atomic.events`)[0]!.n) === events, 20_000, 'all events loaded')
+  // Drained = the spool's checkpoint at its end; not polling the database (PGlite serves one session).
+  await eventually(() => collector.spool.stats().backlogBytes === 0, 20_000, 'spool drained')
+  expect(Number((await db.sql`select count(*)::int as n from atomic.events`)[0]!.n)).toBe(events)
   const rows = await db.sql.unsafe(QUERY)
   expect(rows.map((r): Record<string, unknown> => ({ ...r }))).toEqual([
     { service_name: 'Checkout (v1)', incidents: '1', mtta_seconds: '150.000', mttr_seconds: '1800.000' },
