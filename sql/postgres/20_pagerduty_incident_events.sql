@@ -1,5 +1,16 @@
 -- One row per incident event of any webhook version, in v3's vocabulary, for analysts:
--- MTTA and MTTR per service come straight from it (see the README).
+-- MTTA and MTTR per service come straight from it (sql/queries/mtta_mttr.sql, the README).
+--   * event_type: v1 `type` (stored without its incident. prefix, as Snowplow does) and v2
+--     `event` mapped to v3's past-tense names (developer docs, webhooks 01-Overview "Event
+--     Types": assign -> reassigned, annotate -> annotated, ...); v3 as sent. service.* v3
+--     events are not incident events and are left out.
+--   * occurred_at: v1/v2 message created_on, v3 event.occurred_at (when PagerDuty saw the
+--     change, not when we received it; collector_tstamp only when missing).
+--   * service_name: v1 data.incident.service.name, v2 incident.service.name, v3 the
+--     incident's service; v3 events whose data only references the incident (notes,
+--     responders, status updates, custom fields) take it from the incident's latest
+--     event that names one.
+--   * agent_id: v1 last_status_change_by, v2 the first log entry's agent, v3 event.agent.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
 SELECT
   e.event_id,
@@ -22,9 +33,64 @@ SELECT
   CAST(COALESCE(i."data.incident.trigger_summary_data.subject", i."data.incident.trigger_summary_data.description") AS varchar(1024)) AS incident_title,
   CAST(i."data.incident.urgency" AS varchar(255)) AS urgency,
   CAST(i."data.incident.service.id" AS varchar(255)) AS service_id,
-  CAST(i."data.incident.service.name" AS varchar(255)) AS service_name,
+  CAST(i."data.incident.service.name" AS varchar(1024)) AS service_name,
   CAST(i."data.incident.html_url" AS varchar(1024)) AS html_url,
   CAST(i."data.incident.last_status_change_by.id" AS varchar(255)) AS agent_id,
   e.app_id
 FROM atomic.events e
-JOIN atomic.com_pagerduty_incident_1 i ON i.root_id = e.event_id AND i.root_tstamp = e.collector_tstamp;
+JOIN atomic.com_pagerduty_incident_1 i ON i.root_id = e.event_id AND i.root_tstamp = e.collector_tstamp
+UNION ALL
+SELECT
+  e.event_id,
+  e.collector_tstamp,
+  CAST('v2' AS varchar(2)) AS webhook_version,
+  CAST(CASE m.event
+    WHEN 'incident.trigger' THEN 'incident.triggered'
+    WHEN 'incident.acknowledge' THEN 'incident.acknowledged'
+    WHEN 'incident.unacknowledge' THEN 'incident.unacknowledged'
+    WHEN 'incident.resolve' THEN 'incident.resolved'
+    WHEN 'incident.assign' THEN 'incident.reassigned'
+    WHEN 'incident.escalate' THEN 'incident.escalated'
+    WHEN 'incident.delegate' THEN 'incident.delegated'
+    WHEN 'incident.annotate' THEN 'incident.annotated'
+    ELSE m.event
+  END AS varchar(255)) AS event_type,
+  COALESCE(m.created_on, e.collector_tstamp) AS occurred_at,
+  CAST(m."incident.id" AS varchar(255)) AS incident_id,
+  CAST(m."incident.incident_number" AS bigint) AS incident_number,
+  CAST(m."incident.status" AS varchar(255)) AS incident_status,
+  CAST(m."incident.title" AS varchar(1024)) AS incident_title,
+  CAST(m."incident.urgency" AS varchar(255)) AS urgency,
+  CAST(m."incident.service.id" AS varchar(255)) AS service_id,
+  CAST(m."incident.service.name" AS varchar(1024)) AS service_name,
+  CAST(m."incident.html_url" AS varchar(1024)) AS html_url,
+  CAST(m."log_entries[0].agent.id" AS varchar(255)) AS agent_id,
+  e.app_id
+FROM atomic.events e
+JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
+UNION ALL
+SELECT
+  e.event_id,
+  e.collector_tstamp,
+  CAST('v3' AS varchar(2)) AS webhook_version,
+  CAST(v.event_type AS varchar(255)) AS event_type,
+  COALESCE(v.occurred_at, e.collector_tstamp) AS occurred_at,
+  CAST(v."incident.id" AS varchar(255)) AS incident_id,
+  CAST(v."incident.number" AS bigint) AS incident_number,
+  CAST(v."incident.status" AS varchar(255)) AS incident_status,
+  CAST(v."incident.title" AS varchar(1024)) AS incident_title,
+  CAST(v."incident.urgency" AS varchar(255)) AS urgency,
+  CAST(COALESCE(v."service.id", s.service_id) AS varchar(255)) AS service_id,
+  CAST(COALESCE(v."service.summary", s.service_name) AS varchar(1024)) AS service_name,
+  CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
+  CAST(v."agent.id" AS varchar(255)) AS agent_id,
+  e.app_id
+FROM atomic.events e
+JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
+LEFT JOIN (
+  SELECT DISTINCT ON ("incident.id") "incident.id" AS incident_id, "service.id" AS service_id, "service.summary" AS service_name
+  FROM atomic.com_pagerduty_webhook_v3_event_1
+  WHERE "incident.id" IS NOT NULL AND "service.id" IS NOT NULL
+  ORDER BY "incident.id", occurred_at DESC NULLS LAST
+) s ON s.incident_id = v."incident.id"
+WHERE v.event_type LIKE 'incident.%';

@@ -10,6 +10,8 @@ import { CollectorError, errorMessage } from '../errors.ts'
 import { quoteIdent } from '../sink/sql-text.ts'
 import pgEvents from '../../sql/postgres/01_events.sql' with { type: 'text' }
 import pgIncident1 from '../../sql/postgres/02_com_pagerduty_incident_1.sql' with { type: 'text' }
+import pgV2Message1 from '../../sql/postgres/03_com_pagerduty_webhook_v2_message_1.sql' with { type: 'text' }
+import pgV3Event1 from '../../sql/postgres/04_com_pagerduty_webhook_v3_event_1.sql' with { type: 'text' }
 import pgBadRows from '../../sql/postgres/09_bad_rows.sql' with { type: 'text' }
 import pgView from '../../sql/postgres/20_pagerduty_incident_events.sql' with { type: 'text' }
 
@@ -19,6 +21,8 @@ const FILES: Record<Dialect, DdlFile[]> = {
   postgres: [
     { name: '01_events.sql', sql: pgEvents },
     { name: '02_com_pagerduty_incident_1.sql', sql: pgIncident1 },
+    { name: '03_com_pagerduty_webhook_v2_message_1.sql', sql: pgV2Message1 },
+    { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: pgV3Event1 },
     { name: '09_bad_rows.sql', sql: pgBadRows },
     { name: '20_pagerduty_incident_events.sql', sql: pgView, view: true },
   ],

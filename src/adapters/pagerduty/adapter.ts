@@ -10,6 +10,8 @@ import { badRow } from '../../events/bad-row.ts'
 import type { Adapter, AdapterInput, AdapterResult, Issue } from '../types.ts'
 import type { MessageOutcome } from './message.ts'
 import { v1Message } from './v1.ts'
+import { v2Message } from './v2.ts'
+import { isPing, v3Event } from './v3.ts'
 
 export const VENDOR = 'com.pagerduty'
 
@@ -30,6 +32,7 @@ type MessageBuilder = (raw: Record<string, unknown>, index: number, ctx: Request
 /** Which builder a `messages[]` element belongs to, by its discriminating key. */
 function messageVersion(message: Record<string, unknown>): { version: string; build: MessageBuilder } | null {
   if ('type' in message) return { version: 'v1', build: v1Message }
+  if ('event' in message) return { version: 'v2', build: v2Message }
   return null
 }
 
@@ -62,6 +65,14 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   return { ok: true, version: [...versions].sort().join('+') || 'unknown', events, badRows, pings: 0 }
 }
 
+/** A v3 delivery: exactly one event (developer docs, webhooks/02-Behavior.md "Batching"). */
+function fromV3(event: Record<string, unknown>, input: AdapterInput, collectorVersion: string): AdapterResult {
+  if (isPing(event)) return { ok: true, version: 'v3', events: [], badRows: [], pings: 1 }
+  const outcome = v3Event(event, input.ctx, collectorVersion)
+  if (outcome.ok) return { ok: true, version: 'v3', events: [outcome.event], badRows: [], pings: 0 }
+  return { ok: true, version: 'v3', events: [], badRows: [badRow(input.ctx, 'event', outcome.reason, outcome.issues, 'v3', JSON.stringify(event))], pings: 0 }
+}
+
 export function createPagerDutyAdapter(collectorVersion: string): Adapter {
   return {
     vendor: VENDOR,
@@ -71,6 +82,7 @@ export function createPagerDutyAdapter(collectorVersion: string): Adapter {
       if (issues.length > 0) return { ok: false, code: 'INVALID_QUERY', message: 'invalid query string parameter', issues, version: null }
       const body = input.body
       if (isObject(body) && Array.isArray(body.messages)) return fromMessages(body.messages, input, collectorVersion)
+      if (isObject(body) && isObject(body.event)) return fromV3(body.event, input, collectorVersion)
       return {
         ok: false,
         code: 'NOT_PAGERDUTY',

@@ -1,0 +1,11 @@
+/** Reading optional JSON values into table cells: wrong types become NULL, never a throw. */
+export type Obj = Record<string, unknown> | null | undefined
+
+export const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
+export const int = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null)
+/** A JSON column's text; absent and null both become NULL. */
+export const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v))
+export const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null)
+export const field = (o: Obj, key: string): unknown => (o ? o[key] : undefined)
+/** `field(field(o, a), b)...` along a path. */
+export const at = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, key) => field(obj(v), key), o)
