@@ -73,7 +73,7 @@ describe('v2 messages', () => {
     const message = { ...trigger.messages[0], incident: { ...(trigger.messages[0]!.incident as object), incident_number: '33' } }
     const result = toEvents({ messages: [message] })
     expect(result.ok && result.badRows.map((b) => [b.reason, JSON.parse(b.detail)[0]])).toEqual([
-      ['INVALID_MESSAGE', { path: '/messages/0/incident/incident_number', message: 'Expected union value' }],
+      ['INVALID_MESSAGE', { path: '/messages/0/incident/incident_number', message: 'Expected integer or null' }],
     ])
   })
 

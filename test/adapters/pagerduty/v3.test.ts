@@ -98,7 +98,7 @@ describe('v3 events', () => {
     const event = { ...triggered.event, data: { ...(triggered.event.data as object), number: 'two' } }
     const result = toEvents({ event })
     expect(result.ok && result.badRows.map((b) => [b.reason, JSON.parse(b.detail)[0]])).toEqual([
-      ['INVALID_EVENT', { path: '/event/data/number', message: 'Expected union value' }],
+      ['INVALID_EVENT', { path: '/event/data/number', message: 'Expected integer or null' }],
     ])
   })
 
