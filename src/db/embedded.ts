@@ -9,6 +9,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { loadPgliteAssets } from './pglite-assets.ts'
+import { keepProtocolSequencesWhole } from './protocol-queue.ts'
 
 export interface EmbeddedDatabase { url: string; port: number; dataDir: string; stop(): Promise<void> }
 
@@ -22,6 +23,7 @@ export async function startEmbedded(options: { dataDir: string; port?: number })
     throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, false, { cause: error })
   }
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 16 })
+  keepProtocolSequencesWhole(server)
   try {
     await server.start()
   } catch (error) {
