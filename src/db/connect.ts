@@ -19,9 +19,14 @@ export interface ConnectOptions {
   dialect: Dialect
   /** PGlite serves one session at a time: the embedded database gets a single connection. */
   max?: number
+  /**
+   * postgres.js options applied last. Tests use it to record every statement (`debug`) and
+   * to run the redshift dialect against a local PostgreSQL without TLS (`ssl: false`).
+   */
+  overrides?: postgres.Options<Record<string, postgres.PostgresType>>
 }
 
-export function connect({ url, dialect, max }: ConnectOptions): postgres.Sql {
+export function connect({ url, dialect, max, overrides }: ConnectOptions): postgres.Sql {
   return postgres(url, {
     max: max ?? 2,
     // Statements are prepared once per connection: the writer sends only a few statement
@@ -36,6 +41,7 @@ export function connect({ url, dialect, max }: ConnectOptions): postgres.Sql {
     fetch_types: dialect === 'postgres',
     ...(dialect === 'redshift' ? { ssl: 'require' as const } : {}),
     connection: { application_name: 'pagerduty-collector' },
+    ...overrides,
   })
 }
 

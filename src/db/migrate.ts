@@ -14,6 +14,10 @@ import pgV2Message1 from '../../sql/postgres/03_com_pagerduty_webhook_v2_message
 import pgV3Event1 from '../../sql/postgres/04_com_pagerduty_webhook_v3_event_1.sql' with { type: 'text' }
 import pgBadRows from '../../sql/postgres/09_bad_rows.sql' with { type: 'text' }
 import pgView from '../../sql/postgres/20_pagerduty_incident_events.sql' with { type: 'text' }
+import rsEvents from '../../sql/redshift/01_events.sql' with { type: 'text' }
+import rsIncident1 from '../../sql/redshift/02_com_pagerduty_incident_1.sql' with { type: 'text' }
+import rsBadRows from '../../sql/redshift/09_bad_rows.sql' with { type: 'text' }
+import rsView from '../../sql/redshift/20_pagerduty_incident_events.sql' with { type: 'text' }
 
 export interface DdlFile { name: string; sql: string; view?: boolean }
 
@@ -26,7 +30,13 @@ const FILES: Record<Dialect, DdlFile[]> = {
     { name: '09_bad_rows.sql', sql: pgBadRows },
     { name: '20_pagerduty_incident_events.sql', sql: pgView, view: true },
   ],
-  redshift: [],
+  // The same tables and view, in Redshift's DDL (encodings, distribution and sort keys, SUPER).
+  redshift: [
+    { name: '01_events.sql', sql: rsEvents },
+    { name: '02_com_pagerduty_incident_1.sql', sql: rsIncident1 },
+    { name: '09_bad_rows.sql', sql: rsBadRows },
+    { name: '20_pagerduty_incident_events.sql', sql: rsView, view: true },
+  ],
 }
 
 /** The DDL for `schema`: every `atomic.` qualifier replaced. */
@@ -38,17 +48,27 @@ export function printableDdl(dialect: Dialect, schema: string): string {
   return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, ...ddlFor(dialect, schema).map((f) => `-- ${f.name}\n${f.sql.trim()}`)].join('\n\n') + '\n'
 }
 
+export interface MigrateOptions {
+  /**
+   * Rewrites each file's SQL before it runs. Only the Redshift-on-PostgreSQL test suite uses
+   * it, to strip the Redshift-only clauses (ENCODE, DISTKEY, ...); production runs the files as is.
+   */
+  transform?: (sql: string) => string
+}
+
 /** Applies the DDL; returns warnings for views that could not be created over older tables. */
-export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: string): Promise<string[]> {
+export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: string, options: MigrateOptions = {}): Promise<string[]> {
   const warnings: string[] = []
+  const transform = options.transform ?? ((text: string) => text)
   try {
     await sql.begin(async (tx) => {
-      // Several instances may start at once: one migrates, the others wait for it.
+      // Several instances may start at once: one migrates, the others wait for it. Redshift
+      // has no advisory locks; there a concurrent CREATE fails serialisation and is retried.
       if (dialect === 'postgres') await tx.unsafe('select pg_advisory_xact_lock(7242011)')
       await tx.unsafe(`create schema if not exists ${quoteIdent(schema)}`)
       for (const file of ddlFor(dialect, schema)) {
         if (file.view) continue
-        await tx.unsafe(file.sql).simple()
+        await tx.unsafe(transform(file.sql)).simple()
       }
     })
   } catch (error) {
@@ -56,7 +76,7 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   }
   for (const file of ddlFor(dialect, schema).filter((f) => f.view)) {
     try {
-      await sql.unsafe(file.sql).simple()
+      await sql.unsafe(transform(file.sql)).simple()
     } catch (error) {
       warnings.push(`view from ${file.name} not created: ${errorMessage(error)} (an older table lacks a column the view reads)`)
     }

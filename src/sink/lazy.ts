@@ -8,6 +8,7 @@ import type { Dialect } from '../config.ts'
 import type { Batch, Sink, WriteResult } from './batch.ts'
 import { loadColumns } from './introspect.ts'
 import { createPostgresSink } from './postgres.ts'
+import { createRedshiftSink } from './redshift.ts'
 import { createTablePlans } from './tables.ts'
 
 export interface LazySinkOptions {
@@ -23,8 +24,8 @@ export function createLazySink(options: LazySinkOptions): Sink {
   const init = async (): Promise<Sink> => {
     await options.migrate()
     const plans = createTablePlans(options.schema, await loadColumns(options.sql, options.schema), options.onMissingColumns)
-    if (options.dialect === 'redshift') throw new Error('the redshift dialect is not available in this build')
-    return createPostgresSink({ sql: options.sql, schema: options.schema, plans })
+    const create = options.dialect === 'redshift' ? createRedshiftSink : createPostgresSink
+    return create({ sql: options.sql, schema: options.schema, plans })
   }
   return {
     dialect: options.dialect,

@@ -19,6 +19,9 @@ export const LEGACY_COLUMNS: Record<string, Record<string, readonly string[]>> =
   },
 }
 
+/** information_schema data_type of JSON columns ("super" on Redshift). */
+const JSON_TYPES = /^(json|jsonb|super)$/i
+
 export interface ColumnInfo { column: string; dataType: string; maxLength: number | null }
 
 export interface PlannedColumn {
@@ -28,6 +31,8 @@ export interface PlannedColumn {
   column: string
   /** varchar/char width, or null when unbounded. */
   width: number | null
+  /** A JSON column (jsonb on PostgreSQL, SUPER on Redshift): its value is JSON text. */
+  json: boolean
 }
 
 export interface TablePlan { table: string; columns: PlannedColumn[]; missing: string[] }
@@ -42,7 +47,7 @@ export function planTable(table: string, infos: readonly ColumnInfo[], keys: rea
     const info = byName.get(key) ?? (legacy[key] ?? []).map((name) => byName.get(name)).find((i) => i !== undefined)
     if (!info) { missing.push(key); continue }
     const bounded = /char/i.test(info.dataType) && info.maxLength !== null
-    columns.push({ key, column: info.column, width: bounded ? info.maxLength : null })
+    columns.push({ key, column: info.column, width: bounded ? info.maxLength : null, json: JSON_TYPES.test(info.dataType) })
   }
   return { table, columns, missing }
 }
