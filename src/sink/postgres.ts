@@ -13,6 +13,10 @@ import { BAD_ROWS_TABLE, EVENTS_TABLE, rowValues, type TablePlans } from './tabl
 
 const MAX_PARAMETERS = 65_000
 
+/** `v_tracker` is `com.pagerduty-v1` (`-v2`, `-v3`): the part after the dash is the version. */
+export const webhookVersion = (tracker: unknown): string =>
+  typeof tracker === 'string' && tracker.includes('-') ? tracker.slice(tracker.lastIndexOf('-') + 1) : 'unknown'
+
 export interface PostgresSinkOptions {
   sql: postgres.Sql
   schema: string
@@ -44,8 +48,11 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
           for (const r of await insert(tx, EVENTS_TABLE, eventRows, 'on conflict (event_id) do nothing returning event_id')) inserted.add(String(r.event_id))
         }
         const byTable = new Map<string, Row[]>()
+        const loadedByVersion: Record<string, number> = {}
         for (const event of events) {
           if (!inserted.has(event.eventId)) continue
+          const version = webhookVersion(event.rows[0]?.row.v_tracker)
+          loadedByVersion[version] = (loadedByVersion[version] ?? 0) + 1
           for (const { table, row } of event.rows.slice(1)) {
             const rows = byTable.get(table) ?? []
             rows.push(row)
@@ -56,7 +63,7 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
         if (batch.badRows.length > 0) {
           await insert(tx, BAD_ROWS_TABLE, batch.badRows as unknown as Row[], 'on conflict (bad_row_id) do nothing')
         }
-        return { loaded: inserted.size, duplicates: batch.events.length - inserted.size, badRows: batch.badRows.length }
+        return { loaded: inserted.size, duplicates: batch.events.length - inserted.size, badRows: batch.badRows.length, loadedByVersion }
       })
     },
   }
