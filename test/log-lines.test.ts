@@ -75,7 +75,7 @@ describe('log lines', () => {
     expect(messages().filter((m) => m === 'database unavailable: events wait in the spool')).toHaveLength(1)
     const reachable = lines.filter((l) => l.msg === 'database reachable')
     expect(reachable.map((l) => l.previous)).toEqual(['unknown', 'down'])
-    const [{ n }] = await db.sql`select count(*)::int as n from atomic.events where event_id in (select root_id from atomic.com_pagerduty_incident_1 where id like 'outage-%')`
+    const n = (await db.sql`select count(*)::int as n from atomic.events where event_id in (select root_id from atomic.com_pagerduty_incident_1 where id like 'outage-%')`)[0]?.n
     expect(n).toBe(5)
   })
 

@@ -71,7 +71,7 @@ describe('GET /metrics', () => {
     expect(batches).toBeGreaterThanOrEqual(1)
     expect(sampleValue(m, 'collector_batch_commit_seconds_count')).toBe(batches)
     expect(sampleValue(m, 'collector_batch_events_sum')).toBe(3)
-    const [{ n }] = await db.sql`select count(*)::int as n from atomic.events`
+    const n = (await db.sql`select count(*)::int as n from atomic.events`)[0]?.n
     expect(n).toBe(1)
   })
 
