@@ -21,8 +21,18 @@ export async function waitReady(base: string, since: number, timeoutMs = 60_000)
   }
 }
 
+/** Starts the collector on a random port, trying another port if that one is taken. */
 export async function startCollector(env: Record<string, string>, command: string[] = [BINARY]): Promise<Running & { readyMs: number }> {
-  const port = randomPort()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(env, command, randomPort())
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('exited')) throw error
+    }
+  }
+}
+
+async function startOnce(env: Record<string, string>, command: string[], port: number): Promise<Running & { readyMs: number }> {
   const started = performance.now()
   const proc = Bun.spawn([...command, 'serve'], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
@@ -30,7 +40,8 @@ export async function startCollector(env: Record<string, string>, command: strin
     stderr: 'inherit',
   })
   const base = `http://127.0.0.1:${port}`
-  const readyMs = await waitReady(base, started).catch(async (error) => { proc.kill('SIGKILL'); throw error })
+  const exited = proc.exited.then((code) => { throw new Error(`collector exited with ${code} before /ready`) })
+  const readyMs = await Promise.race([waitReady(base, started), exited]).catch(async (error) => { proc.kill('SIGKILL'); throw error })
   return { pid: proc.pid, base, proc, readyMs, stop: () => stopProcess(proc) }
 }
 

@@ -9,7 +9,7 @@ import type postgres from 'postgres'
 import type { Row } from '../events/event.ts'
 import { uniqueEvents, type Batch, type Sink, type WriteResult } from './batch.ts'
 import { powerOfTwoChunks, qualified, quoteIdent, valuesPlaceholders } from './sql-text.ts'
-import { BAD_ROWS_TABLE, EVENTS_TABLE, rowValues, type TablePlans } from './tables.ts'
+import { BAD_ROWS_TABLE, EVENTS_TABLE, rowValues, type TablePlan, type TablePlans } from './tables.ts'
 
 const MAX_PARAMETERS = 65_000
 
@@ -24,15 +24,32 @@ export interface PostgresSinkOptions {
 }
 
 export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions): Sink {
+  // Statement text per (plan, row count, suffix). Building `($1,...,$130),...` for a
+  // 500-row chunk was the top entry of the writer's CPU profile (bench/profile.ts); the
+  // power-of-two chunking keeps this to a few texts per table.
+  const texts = new Map<TablePlan, Map<string, string>>()
+  const statement = (plan: TablePlan, table: string, rows: number, suffix: string): string => {
+    let byShape = texts.get(plan)
+    if (!byShape) texts.set(plan, (byShape = new Map()))
+    const key = `${rows}\u0000${suffix}`
+    let text = byShape.get(key)
+    if (text === undefined) {
+      const columns = plan.columns.map((c) => quoteIdent(c.column)).join(',')
+      text = `insert into ${qualified(schema, table)} (${columns}) values ${valuesPlaceholders(rows, plan.columns.length)} ${suffix}`
+      byShape.set(key, text)
+    }
+    return text
+  }
+
   async function insert(tx: postgres.TransactionSql, table: string, rows: Row[], suffix: string): Promise<postgres.Row[]> {
     const plan = plans.planFor(table, rows[0] as Row)
     const width = plan.columns.length
-    const columns = plan.columns.map((c) => quoteIdent(c.column)).join(',')
     const out: postgres.Row[] = []
     for (const part of powerOfTwoChunks(rows, Math.max(1, Math.floor(MAX_PARAMETERS / width)))) {
-      const params = part.flatMap((row) => rowValues(plan, row, 'chars'))
-      const text = `insert into ${qualified(schema, table)} (${columns}) values ${valuesPlaceholders(part.length, width)} ${suffix}`
-      out.push(...(await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[])))
+      const params: unknown[] = []
+      for (const row of part) for (const value of rowValues(plan, row, 'chars')) params.push(value)
+      const result = await tx.unsafe(statement(plan, table, part.length, suffix), params as postgres.ParameterOrJSON<never>[])
+      for (const r of result) out.push(r)
     }
     return out
   }
