@@ -13,6 +13,7 @@ import { migrate } from './db/migrate.ts'
 import { basicAuth } from './http/auth.ts'
 import { createHandler } from './http/server.ts'
 import type { Log } from './log.ts'
+import { createCollectorMetrics, type CollectorMetrics } from './metrics/index.ts'
 import { createLazySink } from './sink/lazy.ts'
 import { encodeRecord } from './sink/records.ts'
 import { createWriter } from './sink/writer.ts'
@@ -24,6 +25,7 @@ export interface Collector {
   url: URL
   embedded: EmbeddedDatabase | null
   spool: Spool
+  metrics: CollectorMetrics
   ready(): { ready: boolean; body: unknown }
   /** SIGTERM: stop accepting, finish in-flight requests, drain for a bounded time. */
   stop(): Promise<void>
@@ -57,12 +59,19 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     },
     onMissingColumns: (table, keys) => log('warn', 'table lacks columns: those values stay in its JSON column only', { table, columns: keys }),
   })
+  const metrics = createCollectorMetrics({
+    version: VERSION,
+    spoolStats: () => spool.stats(),
+    writerStatus: () => writer.status(),
+    rss: () => process.memoryUsage.rss(),
+  })
   const writer = createWriter({
     spool,
     sink,
     maxRows: config.batchMaxRows,
     maxWaitMs: config.batchMaxWaitMs,
     log,
+    onCommit: metrics.onCommit,
   })
   writer.start()
 
@@ -92,6 +101,8 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     registry,
     append: (body, events) => spool.append(encodeRecord(body), events),
     ready,
+    metricsText: metrics.text,
+    metrics: metrics.http,
     ...(config.basicAuthUsers.length > 0 ? { basicAuth: basicAuth(config.basicAuthUsers) } : {}),
     webhookSecrets: config.webhookSecrets,
     maxBodyBytes: config.maxBodyBytes,
@@ -121,6 +132,7 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     url,
     embedded: database.embedded,
     spool,
+    metrics,
     ready,
     async stop() {
       shuttingDown = true

@@ -12,8 +12,12 @@ import type { BadRow, RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { encodeRecord, type RecordBody } from '../sink/records.ts'
 import { isJsonContentType, parseBody, readLimited } from './body.ts'
-import { errorResponse, json, type ErrorCode } from './responses.ts'
+import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
+import { rateLimited } from '../log.ts'
+
+/** One info line per bad-row reason per minute at most: a flood of bad webhooks must not flood the log. */
+const REASON_LOG_INTERVAL_MS = 60_000
 
 export interface HttpMetrics {
   request(route: string, status: number, seconds: number): void
@@ -66,6 +70,7 @@ function queryOf(url: URL): Record<string, string> {
 export function createHandler(deps: HttpDeps) {
   const now = deps.now ?? (() => new Date())
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID())
+  const logReason = rateLimited(deps.log, REASON_LOG_INTERVAL_MS)
 
   /** Stores a rejected request's body; a failure here must not change the 4xx answer. */
   async function keepBadRow(row: BadRow): Promise<void> {
@@ -78,7 +83,10 @@ export function createHandler(deps: HttpDeps) {
 
   async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null): Promise<Response> {
     await keepBadRow(badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payloadText(bytes)))
-    deps.log('info', 'webhook rejected', { code, message })
+    // The message can quote the body (a JSON parse error names the offending token), and
+    // bodies can hold personal data: info lines carry the code only, the message is debug.
+    logReason(`rejected/${code}`, 'info', 'webhook rejected: raw body sent to bad rows', { reason: code, status: ERROR_STATUS[code] })
+    deps.log('debug', 'webhook rejected', { reason: code, message })
     return errorResponse(code, message, issues)
   }
 
@@ -132,7 +140,7 @@ export function createHandler(deps: HttpDeps) {
       }
     }
     deps.metrics?.accepted(result.version, result.events.length, result.badRows.length, result.pings)
-    if (result.badRows.length > 0) deps.log('info', 'webhook messages sent to bad rows', { reasons: [...new Set(result.badRows.map((b) => b.reason))], count: result.badRows.length })
+    for (const row of result.badRows) logReason(`bad/${row.version}/${row.reason}`, 'info', 'webhook message sent to bad rows', { reason: row.reason, version: row.version })
     return json(202, { accepted: result.events.length, bad: result.badRows.length, pings: result.pings, version: result.version })
   }
 

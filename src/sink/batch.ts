@@ -9,6 +9,14 @@ export interface WriteResult {
   /** Events already in the database (a retry or a replay). */
   duplicates: number
   badRows: number
+  /** Inserted events by webhook version (`v1`, ...), for the loaded-events metric. */
+  loadedByVersion?: Record<string, number>
+}
+
+/** Adds `b` into `a` (both per-version counts). */
+export function addByVersion(a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> {
+  for (const [version, n] of Object.entries(b ?? {})) a[version] = (a[version] ?? 0) + n
+  return a
 }
 
 export interface Sink {

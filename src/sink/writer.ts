@@ -8,7 +8,7 @@
  */
 import { badRowForRejected, decodeRecord } from './records.ts'
 import { describeDatabaseError, isDataError } from './classify.ts'
-import type { Batch, Sink, WriteResult } from './batch.ts'
+import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
 import { errorMessage } from '../errors.ts'
 
@@ -43,6 +43,12 @@ export interface Writer {
   /** Drains for at most `drainMs`, then stops; what is left stays in the spool. */
   stop(drainMs: number): Promise<void>
   status(): WriterStatus
+}
+
+/** SQLSTATE and column of a database error: enough to act on, no data values. */
+const errorCodeOf = (error: unknown): Record<string, unknown> => {
+  const e = error as { code?: unknown; column_name?: unknown }
+  return { sqlstate: e.code ?? null, column: e.column_name ?? null }
 }
 
 const sleep = (ms: number, signal: { wake?: () => void }) =>
@@ -89,14 +95,15 @@ export function createWriter(options: WriterOptions): Writer {
         const reason = describeDatabaseError(error)
         const event = batch.events[0]
         if (event) {
-          log('warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, error: reason })
+          // The database's message can quote the value; the bad row keeps it, the log does not.
+          log('warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, ...errorCodeOf(error) })
           const result = await sink.write({ events: [], badRows: [badRowForRejected(event, reason)] })
           status.rejectedEvents++
-          return { ...result, loaded: 0, duplicates: 0 }
+          return { ...result, loaded: 0, duplicates: 0, loadedByVersion: {} }
         }
         // A bad row the database refuses: keep its essentials, never stall the pipeline.
         const bad = batch.badRows[0]
-        log('error', 'database rejected a bad row: stored without its payload', { error: reason })
+        log('error', 'database rejected a bad row: stored without its payload', errorCodeOf(error))
         if (bad) await sink.write({ events: [], badRows: [{ ...bad, payload: null as unknown as string, detail: JSON.stringify([{ path: '', message: reason }]) }] })
         return { loaded: 0, duplicates: 0, badRows: 1 }
       }
@@ -105,9 +112,10 @@ export function createWriter(options: WriterOptions): Writer {
       const parts: Batch[] = batch.events.length > 1
         ? [{ events: batch.events.slice(0, half), badRows: batch.badRows }, { events: batch.events.slice(half), badRows: [] }]
         : [{ events: batch.events, badRows: batch.badRows.slice(0, badHalf) }, { events: [], badRows: batch.badRows.slice(badHalf) }]
-      const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0 }
+      const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
       for (const part of parts) {
         const r = await writeIsolating(part)
+        addByVersion(total.loadedByVersion as Record<string, number>, r.loadedByVersion)
         total.loaded += r.loaded
         total.duplicates += r.duplicates
         total.badRows += r.badRows

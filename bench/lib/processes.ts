@@ -1,0 +1,70 @@
+/** Starting and stopping the processes a benchmark phase measures. */
+import path from 'node:path'
+
+export const ROOT = path.join(import.meta.dir, '..', '..')
+export const BINARY = path.join(ROOT, 'dist', 'collector')
+
+export const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_000)
+
+export interface Running { pid: number; base: string; stop(): Promise<number>; proc: ReturnType<typeof Bun.spawn> }
+
+/** Polls GET /ready until it answers 200; returns the milliseconds since `since`. */
+export async function waitReady(base: string, since: number, timeoutMs = 60_000): Promise<number> {
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/ready`)
+      await r.arrayBuffer()
+      if (r.status === 200) return performance.now() - since
+    } catch { /* not listening yet */ }
+    if (performance.now() - since > timeoutMs) throw new Error(`${base} not ready after ${timeoutMs} ms`)
+    await Bun.sleep(5)
+  }
+}
+
+/** Starts the collector on a random port, trying another port if that one is taken. */
+export async function startCollector(env: Record<string, string>, command: string[] = [BINARY]): Promise<Running & { readyMs: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(env, command, randomPort())
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('exited')) throw error
+    }
+  }
+}
+
+async function startOnce(env: Record<string, string>, command: string[], port: number): Promise<Running & { readyMs: number }> {
+  const started = performance.now()
+  const proc = Bun.spawn([...command, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  const base = `http://127.0.0.1:${port}`
+  const exited = proc.exited.then((code) => { throw new Error(`collector exited with ${code} before /ready`) })
+  const readyMs = await Promise.race([waitReady(base, started), exited]).catch(async (error) => { proc.kill('SIGKILL'); throw error })
+  return { pid: proc.pid, base, proc, readyMs, stop: () => stopProcess(proc) }
+}
+
+export async function startBare(): Promise<Running> {
+  const proc = Bun.spawn([process.execPath, path.join(ROOT, 'bench', 'bare-server.ts')], { stdout: 'pipe', stderr: 'inherit' })
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
+  const { value } = await reader.read()
+  const port = Number(new TextDecoder().decode(value).trim())
+  return { pid: proc.pid, base: `http://127.0.0.1:${port}`, proc, stop: () => stopProcess(proc) }
+}
+
+async function stopProcess(proc: ReturnType<typeof Bun.spawn>): Promise<number> {
+  proc.kill('SIGTERM')
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000)
+  const code = await proc.exited
+  clearTimeout(timer)
+  return code
+}
+
+/** The paced (open-loop) generator in its own process, so it does not share our event loop. */
+export async function runPaced(url: string, rate: number, seconds: number, template: string, prefix: string): Promise<{ ok: number; non2xx: number; errors: number; achieved_rps: number; p50_ms: number; p99_ms: number; max_ms: number }> {
+  const proc = Bun.spawn([process.execPath, path.join(ROOT, 'bench', 'paced.ts'), url, String(rate), String(seconds), template, prefix], { stdout: 'pipe', stderr: 'inherit' })
+  const out = await new Response(proc.stdout).text()
+  if ((await proc.exited) !== 0) throw new Error(`paced load generator failed: ${out}`)
+  return JSON.parse(out.trim().split('\n').at(-1) as string)
+}

@@ -1,0 +1,238 @@
+/**
+ * `npm run bench`: the figures the README quotes, from one run on this machine, as ratios
+ * where a ratio is meaningful (the machine is shared, absolute numbers drift).
+ * Needs PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; a
+ * scratch database is created and dropped), wrk, psql, and dist/collector (built if missing).
+ * `--quick`: shorter phases (about 2 minutes instead of about 6).
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import postgres from 'postgres'
+import { startTcpProxy } from '../test/helpers/tcp-proxy.ts'
+import { describeMachine, peakRss } from './lib/machine.ts'
+import { scrape } from './lib/metrics.ts'
+import { BINARY, ROOT, runPaced, startBare, startCollector, type Running } from './lib/processes.ts'
+import { ensureWrk, runWrk } from './lib/wrk.ts'
+
+const quick = process.argv.includes('--quick')
+const T = quick ? { load: 5, step: 5, latency: 5, outage: 15 } : { load: 10, step: 10, latency: 15, outage: 60 }
+const LATENCY_RATE = 2000
+const OUTAGE_RATE = 2000
+const CONNECTIONS = 64
+const FIXTURE = path.join(ROOT, 'test/fixtures/pagerduty/v1/incident.trigger__pagerduty-developer-docs.json')
+
+const rows: [string, string, string][] = []
+const record = (measure: string, value: string, note = '') => {
+  rows.push([measure, value, note])
+  process.stderr.write(`bench: ${measure}: ${value}${note ? ` (${note})` : ''}\n`)
+}
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const mib = (bytes: number) => `${fmt(bytes / 1024 ** 2, 1)} MiB`
+
+/** A v1 webhook with `n` messages; `@@ID@@` becomes a unique id per request (wrk/paced). */
+function writeTemplate(dir: string, n: number): string {
+  const message = (JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as { messages: Record<string, unknown>[] }).messages[0] as Record<string, unknown>
+  const file = path.join(dir, `webhook-${n}.json`)
+  fs.writeFileSync(file, JSON.stringify({ messages: Array.from({ length: n }, (_, i) => ({ ...message, id: `@@ID@@-${i}` })) }))
+  return file
+}
+
+function ensureBinary(): void {
+  if (fs.existsSync(BINARY) && !process.argv.includes('--rebuild')) return
+  process.stderr.write('bench: building dist/collector\n')
+  const run = Bun.spawnSync(['npm', 'run', 'build'], { cwd: ROOT, stdout: 'ignore', stderr: 'inherit' })
+  if (run.exitCode !== 0) throw new Error('npm run build failed')
+}
+
+async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+  const name = `pdc_bench_${process.pid}_${Date.now() % 1e6}`
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  await admin.end()
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.href,
+    async drop() {
+      const a = postgres(serverUrl, { max: 1, onnotice: () => {} })
+      await a.unsafe(`drop database if exists ${name} with (force)`)
+      await a.end()
+    },
+  }
+}
+
+/** Polls /metrics until the backlog is empty; returns when it emptied. */
+async function waitDrained(c: Running, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if ((await scrape(c.base)).backlog === 0) return
+    await Bun.sleep(50)
+  }
+  throw new Error('backlog did not drain')
+}
+
+async function main(): Promise<void> {
+  ensureWrk()
+  if (!Bun.which('psql')) throw new Error('psql is not installed (apt-get install -y postgresql-client)')
+  ensureBinary()
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-bench-'))
+  const db = await scratchDatabase()
+  const runId = `b${Date.now().toString(36)}`
+  const one = writeTemplate(work, 1)
+  const dataDir = (label: string) => fs.mkdtempSync(path.join(work, `${label}-`))
+  const started = new Date()
+  try {
+    record('binary size (dist/collector)', mib(fs.statSync(BINARY).size))
+
+    // ---- cold start to /ready ------------------------------------------------------
+    {
+      const ext = await startCollector({ DATABASE_URL: db.url, DATA_DIR: dataDir('cold-ext') })
+      await ext.stop()
+      record('cold start to /ready, external PostgreSQL', `${fmt(ext.readyMs)} ms`, 'fresh DATA_DIR')
+      const emb = await startCollector({ DATA_DIR: dataDir('cold-emb') })
+      await emb.stop()
+      record('cold start to /ready, embedded database', `${fmt(emb.readyMs)} ms`, 'fresh DATA_DIR: includes creating the PGlite cluster')
+    }
+
+    // ---- accept rate: collector vs bare Bun.serve, same wrk load -------------------
+    const bare = await startBare()
+    const bareRun = await runWrk({ url: `${bare.base}/com.pagerduty/v1`, connections: CONNECTIONS, threads: 2, seconds: T.load, template: one, prefix: `${runId}-bare` })
+    await bare.stop()
+    const collector = await startCollector({ DATABASE_URL: db.url, DATA_DIR: dataDir('load') })
+    await runPaced(`${collector.base}/com.pagerduty/v1`, 50, 1, one, `${runId}-warm`) // migrations, prepared statements
+    await waitDrained(collector, 30_000)
+    const before = await scrape(collector.base)
+    const loadRun = await runWrk({ url: `${collector.base}/com.pagerduty/v1`, connections: CONNECTIONS, threads: 2, seconds: T.load, template: one, prefix: `${runId}-load` })
+    const after = await scrape(collector.base)
+    const rssFull = peakRss(collector.pid)
+    record('bare Bun.serve (parse JSON only), req/s', fmt(bareRun.okRps), `wrk -t2 -c${CONNECTIONS}, ${T.load} s`)
+    record('collector durable 2xx, req/s', fmt(loadRun.okRps), `${fmt(loadRun.non2xx)} non-2xx, ${loadRun.errors} socket errors`)
+    record('accept rate (collector / bare)', fmt(loadRun.okRps / bareRun.okRps, 2), 'target >= 0.5')
+    const committedDuringLoad = (after.loaded - before.loaded) / loadRun.seconds
+    record('committed during that load, events/s', fmt(committedDuringLoad), `backlog ${fmt(before.backlog)} -> ${fmt(after.backlog)} events`)
+    record('accept with spool vs ack-after-commit', fmt(loadRun.okRps / Math.max(1, committedDuringLoad), 2),
+      'ack-after-commit cannot answer faster than batches commit, so its ceiling is the committed rate measured under the same load (not a separate handler)')
+    record('wrk latency at saturation p50 / p99', `${fmt(loadRun.p50Ms, 1)} / ${fmt(loadRun.p99Ms, 1)} ms`, `closed loop, ${CONNECTIONS} connections`)
+    const drainStart = performance.now()
+    const backlogAfterLoad = after.backlog
+    await waitDrained(collector, 300_000)
+    if (backlogAfterLoad > 0) record('drain after the saturating load, events/s', fmt(backlogAfterLoad / ((performance.now() - drainStart) / 1000)))
+
+    // ---- sustained end-to-end: step the offered rate -------------------------------
+    // wrk connections paced with delay(): each sends its next request 10 ms after a
+    // response, so connections x 100 is the offered ceiling; the collector's answer sets the
+    // actual rate, which is what we report. Sustained = the highest committed rate at which
+    // the backlog did not grow by more than half a second of traffic over the step.
+    let sustained = { rate: 0, offered: 0 }
+    let step = 0
+    for (const connections of quick ? [40, 80, 120, 160, 200] : [40, 60, 80, 100, 120, 140, 160, 200, 240]) {
+      const s0 = await scrape(collector.base)
+      const t0 = performance.now()
+      const run = await runWrk({ url: `${collector.base}/com.pagerduty/v1`, connections, threads: 2, seconds: T.step, template: one, prefix: `${runId}-step${step++}`, delayMs: 10 })
+      const s1 = await scrape(collector.base)
+      const seconds = (performance.now() - t0) / 1000
+      const committed = (s1.loaded - s0.loaded) / seconds
+      const growth = s1.backlog - s0.backlog
+      const steady = growth <= 0.5 * run.okRps && run.non2xx === 0
+      process.stderr.write(`bench:   step ${connections} paced connections: ${fmt(run.okRps)} req/s accepted, ${fmt(committed)} events/s committed, backlog +${fmt(growth)}${steady ? '' : ' (growing)'}\n`)
+      if (steady && committed > sustained.rate) sustained = { rate: committed, offered: run.okRps }
+      if (!steady) break
+      await waitDrained(collector, 120_000)
+    }
+    await waitDrained(collector, 300_000)
+    record('sustained end-to-end, events/s committed', fmt(sustained.rate), `backlog not growing at ${fmt(sustained.offered)} req/s offered, 1 event/request; target >= 17,000`)
+
+    // ---- the same rows with psql \copy into the same tables ------------------------
+    const copySeconds = await copyBaseline(db.url, work)
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} })
+    const n = Number((await sql`select count(*)::int as n from atomic.events`)[0]?.n)
+    await sql.end()
+    const copyRate = n / copySeconds
+    record('psql \\copy of the same rows, events/s', fmt(copyRate), `${fmt(n)} events + their incident rows into copies of the same tables (LIKE ... INCLUDING ALL)`)
+    record('sustained / \\copy', fmt(sustained.rate / copyRate, 2))
+
+    // ---- latency at a fixed offered rate -------------------------------------------
+    const paced = await runPaced(`${collector.base}/com.pagerduty/v1`, LATENCY_RATE, T.latency, one, `${runId}-lat`)
+    record(`latency at ${fmt(LATENCY_RATE)} req/s p50 / p99`, `${fmt(paced.p50_ms, 1)} / ${fmt(paced.p99_ms, 1)} ms`,
+      `open loop (from the scheduled send time), ${T.latency} s, ${fmt(paced.achieved_rps)} req/s achieved, ${paced.non2xx + paced.errors} failures; target p99 < 20 ms`)
+    record('peak RSS at full load (VmHWM)', mib(Math.max(rssFull, peakRss(collector.pid))), 'target < 150 MiB')
+    await collector.stop()
+
+    // ---- a database outage under load ----------------------------------------------
+    const target = new URL(db.url)
+    const proxy = startTcpProxy({ hostname: target.hostname === 'localhost' ? '127.0.0.1' : target.hostname, port: Number(target.port || 5432) })
+    const viaProxy = new URL(db.url)
+    viaProxy.hostname = '127.0.0.1'
+    viaProxy.port = String(proxy.port)
+    const outageCollector = await startCollector({ DATABASE_URL: viaProxy.href, DATA_DIR: dataDir('outage') })
+    try {
+      await runPaced(`${outageCollector.base}/com.pagerduty/v1`, 50, 1, one, `${runId}-owarm`)
+      await waitDrained(outageCollector, 30_000)
+      proxy.close()
+      const outage = await runPaced(`${outageCollector.base}/com.pagerduty/v1`, OUTAGE_RATE, T.outage, one, `${runId}-outage`)
+      const during = await scrape(outageCollector.base)
+      record(`outage of ${T.outage} s under ${fmt(OUTAGE_RATE)} req/s`, `${fmt(outage.ok)} acknowledged, ${outage.non2xx + outage.errors} refused`,
+        `p99 ${fmt(outage.p99_ms, 1)} ms; backlog ${fmt(during.backlog)} events, database_up=${during.up}`)
+      record('peak RSS during the outage (VmHWM)', mib(peakRss(outageCollector.pid)), 'target < 150 MiB')
+      proxy.open()
+      const reopened = performance.now()
+      let firstCommit = 0
+      const loaded0 = during.loaded
+      for (;;) {
+        const s = await scrape(outageCollector.base)
+        if (!firstCommit && s.loaded > loaded0) firstCommit = performance.now()
+        if (s.backlog === 0) break
+        if (performance.now() - reopened > 300_000) throw new Error('outage backlog did not drain')
+        await Bun.sleep(20)
+      }
+      const drained = performance.now()
+      record('drain after the outage, events/s', fmt(during.backlog / ((drained - (firstCommit || reopened)) / 1000)),
+        `from the first commit; the writer's backoff took ${fmt((firstCommit - reopened) / 1000, 1)} s to retry after the database returned`)
+    } finally {
+      await outageCollector.stop()
+      proxy.stop()
+    }
+  } finally {
+    await db.drop().catch(() => {})
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+  writeResults(started)
+}
+
+/** Times `psql \copy` of the rows the collector loaded into same-shaped tables. */
+async function copyBaseline(url: string, work: string): Promise<number> {
+  const psql = (args: string[]) => {
+    const run = Bun.spawnSync(['psql', url, '-v', 'ON_ERROR_STOP=1', '-qX', ...args], { stdout: 'pipe', stderr: 'pipe' })
+    if (run.exitCode !== 0) throw new Error(`psql failed: ${run.stderr.toString()}`)
+  }
+  const events = path.join(work, 'events.copy')
+  const incidents = path.join(work, 'incidents.copy')
+  psql(['-c', `\\copy atomic.events to '${events}'`, '-c', `\\copy atomic.com_pagerduty_incident_1 to '${incidents}'`])
+  psql(['-c', 'create schema copy_target',
+    '-c', 'create table copy_target.events (like atomic.events including all)',
+    '-c', 'create table copy_target.com_pagerduty_incident_1 (like atomic.com_pagerduty_incident_1 including all)'])
+  const t0 = performance.now()
+  psql(['-c', 'begin', '-c', `\\copy copy_target.events from '${events}'`, '-c', `\\copy copy_target.com_pagerduty_incident_1 from '${incidents}'`, '-c', 'commit'])
+  return (performance.now() - t0) / 1000
+}
+
+function writeResults(started: Date): void {
+  const table = ['| measure | value | note |', '| --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+  const text = [
+    '# Benchmark results',
+    '',
+    `Run: ${started.toISOString()}${quick ? ' (--quick)' : ''}, \`npm run bench\``,
+    `Machine: ${describeMachine()}`,
+    `Database: PostgreSQL ${process.env.DATABASE_URL ? 'from DATABASE_URL' : 'on 127.0.0.1:5432'}, same machine. Load generators (wrk, bench/paced.ts) share the machine's cores with the collector and the database.`,
+    '',
+    table,
+    '',
+  ].join('\n')
+  process.stdout.write(`\n${table}\n`)
+  fs.writeFileSync(path.join(import.meta.dir, 'RESULTS.md'), text)
+  process.stderr.write('bench: wrote bench/RESULTS.md\n')
+}
+
+await main()

@@ -1,0 +1,45 @@
+/**
+ * deploy/: the systemd unit verifies with systemd-analyze (when the machine has it), holds
+ * the hardening the operating guide promises, gives shutdown time to drain, and the example
+ * environment file is a configuration the collector accepts.
+ */
+import { describe, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import path from 'node:path'
+import { loadConfig } from '../../src/config.ts'
+import { ROOT } from '../helpers/collector.ts'
+
+const unit = fs.readFileSync(path.join(ROOT, 'deploy/collector.service'), 'utf8')
+const directives = new Map(unit.split('\n').filter((l) => /^[A-Za-z]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+const envFile = fs.readFileSync(path.join(ROOT, 'deploy/collector.env'), 'utf8')
+const env = Object.fromEntries(envFile.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+
+describe('deploy/collector.service', () => {
+  test.skipIf(!Bun.which('systemd-analyze'))('systemd-analyze verify passes', () => {
+    const run = Bun.spawnSync(['bash', path.join(ROOT, 'scripts/verify-unit.sh')], { stdout: 'pipe', stderr: 'pipe' })
+    expect(run.stderr.toString()).toBe('')
+    expect(run.exitCode).toBe(0)
+  })
+
+  test.each([
+    ['DynamicUser', 'yes'], ['StateDirectory', 'collector'], ['Environment', 'DATA_DIR=%S/collector'], ['ProtectSystem', 'strict'],
+    ['NoNewPrivileges', 'yes'], ['Restart', 'on-failure'], ['RestartPreventExitStatus', '2'], ['LimitNOFILE', '65536'],
+    ['ExecStart', '/usr/local/bin/collector serve'], ['EnvironmentFile', '/etc/collector.env'],
+  ])('sets %s=%s', (key, value) => {
+    expect(directives.get(key)).toBe(value)
+  })
+
+  test('TimeoutStopSec leaves room for the request grace (10 s) plus the default drain', () => {
+    const loaded = loadConfig({}, [])
+    if (!loaded.ok) throw new Error('defaults do not load')
+    expect(Number(directives.get('TimeoutStopSec')) * 1000).toBeGreaterThan(10_000 + loaded.config.shutdownDrainMs)
+  })
+})
+
+describe('deploy/collector.env', () => {
+  test('is a configuration the collector accepts, with DATA_DIR from the unit', () => {
+    const loaded = loadConfig({ ...env, DATA_DIR: '/var/lib/collector' }, ['serve'])
+    expect(loaded.ok ? null : loaded.issues).toBeNull()
+    if (loaded.ok) expect([loaded.config.host, loaded.config.port, loaded.config.dialect]).toEqual(['127.0.0.1', 8080, 'postgres'])
+  })
+})

@@ -1,0 +1,82 @@
+/**
+ * GET /metrics on a running collector: the exposition parses, and its counters move as
+ * webhooks are posted and loaded (real fixtures, a real database).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import type { Collector } from '../../src/app.ts'
+import { eventually, postJson, startInProcess } from '../helpers/collector.ts'
+import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { fixtureJson, readFixture } from '../helpers/fixtures.ts'
+import { parsePrometheusText, sampleValue, type MetricFamily } from '../helpers/prometheus.ts'
+
+let db: TestDatabase
+let collector: Collector
+let dir: string
+const url = (path: string) => new URL(path, collector.url).href
+const scrape = async (): Promise<Map<string, MetricFamily>> => {
+  const response = await fetch(url('/metrics'))
+  expect(response.status).toBe(200)
+  expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
+  return parsePrometheusText(await response.text())
+}
+const TRIGGER = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')
+
+beforeAll(async () => {
+  db = await freshDatabase('metrics')
+  dir = tempDir('metrics')
+  collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: dir, PAGERDUTY_WEBHOOK_SECRETS: 'whsec' })
+})
+afterAll(async () => {
+  await collector?.stop()
+  await db?.drop()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+describe('GET /metrics', () => {
+  test('before any webhook, the series exist at zero and the exposition parses', async () => {
+    const m = await scrape()
+    expect(sampleValue(m, 'collector_spool_backlog_events')).toBe(0)
+    expect(sampleValue(m, 'collector_spool_writable')).toBe(1)
+    expect(sampleValue(m, 'collector_events_duplicate_total')).toBe(0)
+    expect(sampleValue(m, 'collector_batch_events_count')).toBe(0)
+    expect(m.get('collector_batch_commit_seconds')?.type).toBe('histogram')
+    expect(sampleValue(m, 'process_resident_memory_bytes')).toBeGreaterThan(1_000_000)
+  })
+
+  test('counters move as webhooks are accepted, loaded, rejected and refused', async () => {
+    const message = (fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: unknown[] }).messages[0]
+    expect((await postJson(url('/com.pagerduty/v1'), TRIGGER)).status).toBe(202)
+    expect((await postJson(url('/com.pagerduty/v1'), TRIGGER)).status).toBe(202) // the same message again: a duplicate
+    expect((await postJson(url('/com.pagerduty/v1'), JSON.stringify({ messages: [message, 42] }))).status).toBe(202)
+    expect((await postJson(url('/com.pagerduty/v1'), '{not json')).status).toBe(400)
+    expect((await postJson(url('/com.pagerduty/v3'), JSON.stringify({ event: { id: 'E1', event_type: 'pagey.ping' } }))).status).toBe(401)
+
+    await eventually(async () => sampleValue(await scrape(), 'collector_spool_backlog_events') === 0 && sampleValue(await scrape(), 'collector_events_duplicate_total') === 2, 20_000, 'the spool to drain')
+    const m = await scrape()
+    expect(sampleValue(m, 'collector_http_requests_total', { route: '/com.pagerduty/v1', status: '202' })).toBe(3)
+    expect(sampleValue(m, 'collector_http_requests_total', { route: '/com.pagerduty/v1', status: '400' })).toBe(1)
+    expect(sampleValue(m, 'collector_http_requests_total', { route: '/com.pagerduty/v3', status: '401' })).toBe(1)
+    expect(sampleValue(m, 'collector_http_request_duration_seconds_count', { route: '/com.pagerduty/v1' })).toBe(4)
+    expect(sampleValue(m, 'collector_events_accepted_total', { version: 'v1' })).toBe(3)
+    expect(sampleValue(m, 'collector_events_bad_total', { version: 'v1' })).toBe(1)
+    expect(sampleValue(m, 'collector_auth_failures_total', { kind: 'signature_missing' })).toBe(1)
+    expect(sampleValue(m, 'collector_events_loaded_total', { version: 'v1' })).toBe(1)
+    expect(sampleValue(m, 'collector_events_duplicate_total')).toBe(2)
+    // The message sent to bad rows, and the raw body of the 400.
+    expect(sampleValue(m, 'collector_bad_rows_loaded_total')).toBe(2)
+    expect(sampleValue(m, 'collector_database_up')).toBe(1)
+    expect(sampleValue(m, 'collector_last_commit_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60)
+    const batches = sampleValue(m, 'collector_batch_events_count') as number
+    expect(batches).toBeGreaterThanOrEqual(1)
+    expect(sampleValue(m, 'collector_batch_commit_seconds_count')).toBe(batches)
+    expect(sampleValue(m, 'collector_batch_events_sum')).toBe(3)
+    const n = (await db.sql`select count(*)::int as n from atomic.events`)[0]?.n
+    expect(n).toBe(1)
+  })
+
+  test('a scrape counts itself under its own route', async () => {
+    const before = sampleValue(await scrape(), 'collector_http_requests_total', { route: '/metrics', status: '200' }) as number
+    expect(sampleValue(await scrape(), 'collector_http_requests_total', { route: '/metrics', status: '200' })).toBe(before + 1)
+  })
+})
