@@ -91,6 +91,6 @@ LEFT JOIN (
   SELECT DISTINCT ON ("incident.id") "incident.id" AS incident_id, "service.id" AS service_id, "service.summary" AS service_name
   FROM atomic.com_pagerduty_webhook_v3_event_1
   WHERE "incident.id" IS NOT NULL AND "service.id" IS NOT NULL
-  ORDER BY "incident.id", occurred_at DESC NULLS LAST
+  ORDER BY "incident.id", occurred_at DESC NULLS LAST, id DESC
 ) s ON s.incident_id = v."incident.id"
 WHERE v.event_type LIKE 'incident.%';

@@ -1,7 +1,11 @@
--- One row per incident event of any webhook version, in v3's vocabulary, for analysts:
--- MTTA and MTTR per service come straight from it (see the README). The same view as
--- sql/postgres/20_pagerduty_incident_events.sql, late-binding (WITH NO SCHEMA BINDING) so
--- the tables under it can be altered or recreated without dropping it first.
+-- One row per incident event of any webhook version (v1, v2, v3), in v3's vocabulary, for
+-- analysts: MTTA and MTTR per service come straight from it (sql/queries/mtta_mttr.sql). The
+-- same columns, types and rows as sql/postgres/20_pagerduty_incident_events.sql (whose
+-- comments say what each column holds), with one difference in how, not what: v3 events
+-- that only reference their incident take the service of the incident's latest event that
+-- names one through ROW_NUMBER(), as Redshift has no DISTINCT ON.
+-- Late-binding (WITH NO SCHEMA BINDING) so the tables under it can be altered or recreated
+-- without dropping it first; every table is schema-qualified, as late binding requires.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
 SELECT
   e.event_id,
@@ -24,10 +28,71 @@ SELECT
   CAST(COALESCE(i."data.incident.trigger_summary_data.subject", i."data.incident.trigger_summary_data.description") AS varchar(1024)) AS incident_title,
   CAST(i."data.incident.urgency" AS varchar(255)) AS urgency,
   CAST(i."data.incident.service.id" AS varchar(255)) AS service_id,
-  CAST(i."data.incident.service.name" AS varchar(255)) AS service_name,
+  CAST(i."data.incident.service.name" AS varchar(1024)) AS service_name,
   CAST(i."data.incident.html_url" AS varchar(1024)) AS html_url,
   CAST(i."data.incident.last_status_change_by.id" AS varchar(255)) AS agent_id,
   e.app_id
 FROM atomic.events e
 JOIN atomic.com_pagerduty_incident_1 i ON i.root_id = e.event_id AND i.root_tstamp = e.collector_tstamp
+UNION ALL
+SELECT
+  e.event_id,
+  e.collector_tstamp,
+  CAST('v2' AS varchar(2)) AS webhook_version,
+  CAST(CASE m.event
+    WHEN 'incident.trigger' THEN 'incident.triggered'
+    WHEN 'incident.acknowledge' THEN 'incident.acknowledged'
+    WHEN 'incident.unacknowledge' THEN 'incident.unacknowledged'
+    WHEN 'incident.resolve' THEN 'incident.resolved'
+    WHEN 'incident.assign' THEN 'incident.reassigned'
+    WHEN 'incident.escalate' THEN 'incident.escalated'
+    WHEN 'incident.delegate' THEN 'incident.delegated'
+    WHEN 'incident.annotate' THEN 'incident.annotated'
+    ELSE m.event
+  END AS varchar(255)) AS event_type,
+  COALESCE(m.created_on, e.collector_tstamp) AS occurred_at,
+  CAST(m."incident.id" AS varchar(255)) AS incident_id,
+  CAST(m."incident.incident_number" AS bigint) AS incident_number,
+  CAST(m."incident.status" AS varchar(255)) AS incident_status,
+  CAST(m."incident.title" AS varchar(1024)) AS incident_title,
+  CAST(m."incident.urgency" AS varchar(255)) AS urgency,
+  CAST(m."incident.service.id" AS varchar(255)) AS service_id,
+  CAST(m."incident.service.name" AS varchar(1024)) AS service_name,
+  CAST(m."incident.html_url" AS varchar(1024)) AS html_url,
+  CAST(m."log_entries[0].agent.id" AS varchar(255)) AS agent_id,
+  e.app_id
+FROM atomic.events e
+JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
+UNION ALL
+SELECT
+  e.event_id,
+  e.collector_tstamp,
+  CAST('v3' AS varchar(2)) AS webhook_version,
+  CAST(v.event_type AS varchar(255)) AS event_type,
+  COALESCE(v.occurred_at, e.collector_tstamp) AS occurred_at,
+  CAST(v."incident.id" AS varchar(255)) AS incident_id,
+  CAST(v."incident.number" AS bigint) AS incident_number,
+  CAST(v."incident.status" AS varchar(255)) AS incident_status,
+  CAST(v."incident.title" AS varchar(1024)) AS incident_title,
+  CAST(v."incident.urgency" AS varchar(255)) AS urgency,
+  CAST(COALESCE(v."service.id", s.service_id) AS varchar(255)) AS service_id,
+  CAST(COALESCE(v."service.summary", s.service_name) AS varchar(1024)) AS service_name,
+  CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
+  CAST(v."agent.id" AS varchar(255)) AS agent_id,
+  e.app_id
+FROM atomic.events e
+JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
+LEFT JOIN (
+  -- The incident's latest event that names its service: ROW_NUMBER where PostgreSQL's view
+  -- has DISTINCT ON, which Redshift lacks; the same order, so the same row.
+  SELECT incident_id, service_id, service_name
+  FROM (
+    SELECT "incident.id" AS incident_id, "service.id" AS service_id, "service.summary" AS service_name,
+      ROW_NUMBER() OVER (PARTITION BY "incident.id" ORDER BY occurred_at DESC NULLS LAST, id DESC) AS latest
+    FROM atomic.com_pagerduty_webhook_v3_event_1
+    WHERE "incident.id" IS NOT NULL AND "service.id" IS NOT NULL
+  ) named
+  WHERE latest = 1
+) s ON s.incident_id = v."incident.id"
+WHERE v.event_type LIKE 'incident.%'
 WITH NO SCHEMA BINDING;

@@ -16,6 +16,8 @@ import pgBadRows from '../../sql/postgres/09_bad_rows.sql' with { type: 'text' }
 import pgView from '../../sql/postgres/20_pagerduty_incident_events.sql' with { type: 'text' }
 import rsEvents from '../../sql/redshift/01_events.sql' with { type: 'text' }
 import rsIncident1 from '../../sql/redshift/02_com_pagerduty_incident_1.sql' with { type: 'text' }
+import rsV2Message1 from '../../sql/redshift/03_com_pagerduty_webhook_v2_message_1.sql' with { type: 'text' }
+import rsV3Event1 from '../../sql/redshift/04_com_pagerduty_webhook_v3_event_1.sql' with { type: 'text' }
 import rsBadRows from '../../sql/redshift/09_bad_rows.sql' with { type: 'text' }
 import rsView from '../../sql/redshift/20_pagerduty_incident_events.sql' with { type: 'text' }
 
@@ -34,6 +36,8 @@ const FILES: Record<Dialect, DdlFile[]> = {
   redshift: [
     { name: '01_events.sql', sql: rsEvents },
     { name: '02_com_pagerduty_incident_1.sql', sql: rsIncident1 },
+    { name: '03_com_pagerduty_webhook_v2_message_1.sql', sql: rsV2Message1 },
+    { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: rsV3Event1 },
     { name: '09_bad_rows.sql', sql: rsBadRows },
     { name: '20_pagerduty_incident_events.sql', sql: rsView, view: true },
   ],

@@ -14,7 +14,7 @@ import { createWriter, type WriterStatus } from '../../src/sink/writer.ts'
 import { openSpool } from '../../src/spool/spool.ts'
 import { eventually } from './collector.ts'
 import { tempDir } from './database.ts'
-import { fixtureFiles, readFixture } from './fixtures.ts'
+import { fixtureRequests } from './pagerduty-requests.ts'
 
 const adapter = createPagerDutyAdapter('0.0.0-test')
 
@@ -30,9 +30,16 @@ export function recordFor(name: string, body: string, ctx: RequestContext = cont
   return { events: result.events, badRows: result.badRows }
 }
 
-/** Every v1 and v2 fixture (v2 messages are bad rows on this branch) as spool records. */
+/**
+ * Every fixture of every version as spool records, as PagerDuty sent them: captured requests
+ * with their X-Webhook-Id, the docs' v3 data types one delivery per GA type, pings included
+ * (they become no event).
+ */
 export function fixtureRecords(): RecordBody[] {
-  return (['v1', 'v2'] as const).flatMap((v) => fixtureFiles(v).filter((f) => !f.includes('.request.')).map((f) => recordFor(`${v}/${f}`, readFixture(v, f))))
+  return (['v1', 'v2', 'v3'] as const).flatMap((v) => fixtureRequests(v).map((r) => {
+    const name = `${v}/${r.name}`
+    return recordFor(name, r.body, { ...contextFor(name), webhookId: r.headers['x-webhook-id'] ?? null })
+  }))
 }
 
 export interface DrainOptions {

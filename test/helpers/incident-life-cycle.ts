@@ -1,0 +1,61 @@
+/**
+ * A scripted incident life cycle in each webhook version, with known PagerDuty timestamps,
+ * and the MTTA/MTTR figures it must give (sql/queries/mtta_mttr*.sql), so the figures are exact.
+ */
+import { fixtureJson } from './fixtures.ts'
+
+type Json = Record<string, unknown>
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T
+
+/** [PagerDuty type in v3's words, when] for one incident. */
+export type Step = [string, string]
+
+const V1_TYPES: Record<string, string> = { 'incident.triggered': 'incident.trigger', 'incident.acknowledged': 'incident.acknowledge', 'incident.unacknowledged': 'incident.unacknowledge', 'incident.resolved': 'incident.resolve' }
+
+function v1Body(incident: string, service: string, [type, at]: Step, n: number): string {
+  const message = clone((fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Json[] }).messages[0]!)
+  const data = message.data as { incident: Json }
+  Object.assign(message, { id: `v1-${incident}-${n}`, type: V1_TYPES[type], created_on: at })
+  Object.assign(data.incident, { id: incident, service: { ...(data.incident.service as Json), name: service } })
+  return JSON.stringify({ messages: [message] })
+}
+
+function v2Body(incident: string, service: string, [type, at]: Step, n: number): string {
+  const message = clone((fixtureJson('v2', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Json[] }).messages[0]!)
+  const i = message.incident as Json
+  Object.assign(message, { id: `v2-${incident}-${n}`, event: V1_TYPES[type], created_on: at })
+  Object.assign(i, { id: incident, service: { ...(i.service as Json), name: service } })
+  return JSON.stringify({ messages: [message] })
+}
+
+function v3Body(incident: string, service: string, [type, at]: Step, n: number): string {
+  const body = clone(fixtureJson('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json') as { event: Json })
+  const data = body.event.data as Json
+  Object.assign(body.event, { id: `v3-${incident}-${n}`, event_type: type, occurred_at: at })
+  Object.assign(data, { id: incident, service: { ...(data.service as Json), summary: service } })
+  return JSON.stringify(body)
+}
+
+// MTTA = first acknowledgement - trigger; MTTR = resolution - trigger; per service.
+export const SCRIPT: [typeof v1Body, string, string, Step[]][] = [
+  // v1: acknowledged after 150 s, unacknowledged, acknowledged again (not the first), resolved after 1800 s.
+  [v1Body, 'PLIFE11', 'Checkout (v1)', [['incident.triggered', '2024-03-01T10:00:00Z'], ['incident.acknowledged', '2024-03-01T10:02:30Z'], ['incident.unacknowledged', '2024-03-01T10:32:30Z'], ['incident.acknowledged', '2024-03-01T10:40:00Z'], ['incident.resolved', '2024-03-01T10:30:00+00:00']]],
+  // v2: offsets other than Z are converted to UTC: ack after 90 s, resolve after 2700 s.
+  [v2Body, 'PLIFE21', 'Checkout (v2)', [['incident.triggered', '2024-03-01T11:00:00+01:00'], ['incident.acknowledged', '2024-03-01T10:01:30Z'], ['incident.resolved', '2024-03-01T10:45:00Z']]],
+  // v3, two incidents on one service: (42.25 + 60) / 2 = 51.125 s and (1200.5 + 600) / 2 = 900.25 s.
+  [v3Body, 'PLIFE31', 'Checkout (v3)', [['incident.triggered', '2024-03-01T10:00:00.000Z'], ['incident.acknowledged', '2024-03-01T10:00:42.250Z'], ['incident.resolved', '2024-03-01T10:20:00.500Z']]],
+  [v3Body, 'PLIFE32', 'Checkout (v3)', [['incident.triggered', '2024-03-02T09:00:00.000Z'], ['incident.acknowledged', '2024-03-02T09:01:00.000Z'], ['incident.resolved', '2024-03-02T09:10:00.000Z']]],
+]
+
+/** `[name, body]` of every delivery in SCRIPT, resolve first: the figures use PagerDuty's times, not ours. */
+export function lifeCycleDeliveries(): [string, string][] {
+  return SCRIPT.flatMap(([build, incident, service, steps]) =>
+    [...steps.entries()].reverse().map(([n, step]): [string, string] => [`${incident}/${n}`, build(incident, service, step, n)]))
+}
+
+/** What the MTTA/MTTR query returns for SCRIPT. */
+export const FIGURES = [
+  { service_name: 'Checkout (v1)', incidents: '1', mtta_seconds: '150.000', mttr_seconds: '1800.000' },
+  { service_name: 'Checkout (v2)', incidents: '1', mtta_seconds: '90.000', mttr_seconds: '2700.000' },
+  { service_name: 'Checkout (v3)', incidents: '2', mtta_seconds: '51.125', mttr_seconds: '900.250' },
+]
