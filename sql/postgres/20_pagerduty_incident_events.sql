@@ -9,7 +9,8 @@
 --   * service_name: v1 data.incident.service.name, v2 incident.service.name, v3 the
 --     incident's service; v3 events whose data only references the incident (notes,
 --     responders, status updates, custom fields) take it from the incident's latest
---     event that names one.
+--     event that names one (ties at the same occurred_at go to the greater event id, so the
+--     row is the same on every run, and the same as the ROW_NUMBER() of sql/redshift/'s view).
 --   * agent_id: v1 last_status_change_by, v2 the first log entry's agent, v3 event.agent.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
 SELECT

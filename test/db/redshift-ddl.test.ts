@@ -22,14 +22,37 @@ describe('the Redshift DDL', () => {
   test.each([
     ['01_events.sql', 'event_id', 'collector_tstamp'],
     ['02_com_pagerduty_incident_1.sql', 'root_id', 'root_tstamp'],
+    ['03_com_pagerduty_webhook_v2_message_1.sql', 'root_id', 'root_tstamp'],
+    ['04_com_pagerduty_webhook_v3_event_1.sql', 'root_id', 'root_tstamp'],
     ['09_bad_rows.sql', 'bad_row_id', 'received_at'],
   ])('%s distributes by %s and sorts by %s, with the same columns as PostgreSQL and an encoding on each', (name, distkey, sortkey) => {
     const sql = redshift.find((f) => f.name === name)?.sql ?? ''
     expect(sql).toContain(`DISTSTYLE KEY\nDISTKEY (${distkey})\nSORTKEY (${sortkey});`)
     expect(columns(sql)).toEqual(columns(postgres.find((f) => f.name === name)?.sql ?? ''))
-    expect(columns(sql).length).toBe(({ '01_events.sql': 128, '02_com_pagerduty_incident_1.sql': 49, '09_bad_rows.sql': 7 } as Record<string, number>)[name] ?? 0)
+    expect(columns(sql).length).toBe(({ '01_events.sql': 128, '02_com_pagerduty_incident_1.sql': 49, '03_com_pagerduty_webhook_v2_message_1.sql': 47, '04_com_pagerduty_webhook_v3_event_1.sql': 40, '09_bad_rows.sql': 7 } as Record<string, number>)[name] ?? 0)
     const lines = sql.split('\n').filter((l) => /^ {2}("|[a-z])/.test(l) && !/SUPER/.test(l))
     expect(lines.filter((l) => !/ ENCODE (ZSTD|RAW|RUNLENGTH)\b/.test(l))).toEqual([])
+  })
+
+  const SHREDDED = ['02_com_pagerduty_incident_1.sql', '03_com_pagerduty_webhook_v2_message_1.sql', '04_com_pagerduty_webhook_v3_event_1.sql']
+
+  test.each(SHREDDED)('%s encodes the schema and ref columns RUNLENGTH, the keys RAW, and its JSON columns as SUPER', (name) => {
+    const sql = redshift.find((f) => f.name === name)?.sql ?? ''
+    const encoding = (column: string): string => sql.match(new RegExp(`^  ${column} \\S+ ENCODE (\\w+)`, 'm'))?.[1] ?? 'none'
+    expect(['schema_vendor', 'schema_name', 'schema_format', 'schema_version', 'ref_root', 'ref_tree', 'ref_parent', 'root_id', 'root_tstamp'].map(encoding))
+      .toEqual(['RUNLENGTH', 'RUNLENGTH', 'RUNLENGTH', 'RUNLENGTH', 'RUNLENGTH', 'RUNLENGTH', 'RUNLENGTH', 'RAW', 'RAW'])
+    const pg = postgres.find((f) => f.name === name)?.sql ?? ''
+    const jsonColumns = (text: string, type: string): string[] => [...text.matchAll(new RegExp(`^  ("[^"]+"|\\w+) ${type}\\b`, 'gm'))].map((m) => m[1] as string)
+    expect(jsonColumns(sql, 'SUPER')).toEqual(jsonColumns(pg, 'jsonb'))
+  })
+
+  test('the view reads every version\'s table, late-binding, without DISTINCT ON', () => {
+    const sql = (redshift.find((f) => f.name === '20_pagerduty_incident_events.sql')?.sql ?? '').replace(/--[^\n]*/g, '')
+    expect([...sql.matchAll(/\b(?:FROM|JOIN) "atomic"\.(\w+)/g)].map((m) => m[1])).toEqual([
+      'events', 'com_pagerduty_incident_1', 'events', 'com_pagerduty_webhook_v2_message_1', 'events', 'com_pagerduty_webhook_v3_event_1', 'com_pagerduty_webhook_v3_event_1',
+    ])
+    expect(sql.trim().endsWith('WITH NO SCHEMA BINDING;')).toBe(true)
+    expect(sql).not.toMatch(/DISTINCT\s+ON/i)
   })
 
   test('uses none of the constructs Redshift lacks', () => {
