@@ -141,38 +141,59 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
+  let wakeStop: () => void = () => {}
+  const stopped = new Promise<void>((resolve) => { wakeStop = resolve })
+
   async function run(): Promise<void> {
     let position: Position = spool.checkpoint()
+    let failures = 0
     while (running && !stopping()) {
-      await spool.waitForData(position, 1000)
-      if (!running || stopping()) break
-      // Let a small batch fill up for a moment; a backlog is read at once.
-      if (spool.unreadEvents() < options.maxRows && options.maxWaitMs > 0 && deadline === Infinity) {
-        await sleep(options.maxWaitMs, sleeper)
+      try {
+        position = await step(position)
+        failures = 0
+      } catch (error) {
+        // A spool failure (ENOSPC writing the checkpoint, EIO reading a segment) must not end
+        // the writer for the life of the process: back off and try again from the last
+        // checkpoint. A batch that committed but whose checkpoint did not is loaded again,
+        // which the event_id dedupe makes harmless.
+        log('error', 'writer: spool operation failed, retrying', { error: errorMessage(error) })
+        position = spool.checkpoint()
+        const ms = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(failures++, 20))
+        await sleep(ms, sleeper)
       }
-      const { records, next } = spool.read(position, options.maxRows, maxBatchBytes)
-      if (records.length === 0) {
-        if (next.segment !== position.segment || next.offset !== position.offset) {
-          await spool.commit(next, 0) // skipped over damaged bytes or an empty segment
-          position = next
-        }
-        continue
-      }
-      const batch: Batch = { events: [], badRows: [] }
-      for (const record of records) decodeRecord(record, batch)
-      const started = performance.now()
-      const result = await writeWithRetry(batch)
-      if (!result) break
-      const events = records.reduce((n, r) => n + r.events, 0)
-      await spool.commit(next, events)
-      position = next
-      status.batches++
-      status.loadedEvents += result.loaded
-      status.duplicateEvents += result.duplicates
-      status.badRows += result.badRows
-      status.lastCommitAt = new Date().toISOString()
-      options.onCommit?.({ ...result, batchEvents: batch.events.length, ms: performance.now() - started })
     }
+  }
+
+  /** One batch: wait for data, read, write, commit. Returns the new read position. */
+  async function step(position: Position): Promise<Position> {
+    await Promise.race([spool.waitForData(position, 1000), stopped])
+    if (!running || stopping()) return position
+    // Let a small batch fill up for a moment; a backlog is read at once.
+    if (spool.unreadEvents() < options.maxRows && options.maxWaitMs > 0 && deadline === Infinity) {
+      await sleep(options.maxWaitMs, sleeper)
+    }
+    const { records, next } = spool.read(position, options.maxRows, maxBatchBytes)
+    if (records.length === 0) {
+      if (next.segment !== position.segment || next.offset !== position.offset) {
+        await spool.commit(next, 0) // skipped over damaged bytes or an empty segment
+        return next
+      }
+      return position
+    }
+    const batch: Batch = { events: [], badRows: [] }
+    for (const record of records) decodeRecord(record, batch)
+    const started = performance.now()
+    const result = await writeWithRetry(batch)
+    if (!result) return position
+    const events = records.reduce((n, r) => n + r.events, 0)
+    await spool.commit(next, events)
+    status.batches++
+    status.loadedEvents += result.loaded
+    status.duplicateEvents += result.duplicates
+    status.badRows += result.badRows
+    status.lastCommitAt = new Date().toISOString()
+    options.onCommit?.({ ...result, batchEvents: batch.events.length, ms: performance.now() - started })
+    return next
   }
 
   return {
@@ -187,13 +208,17 @@ export function createWriter(options: WriterOptions): Writer {
     async stop(drainMs) {
       deadline = Date.now() + drainMs
       // Drain: keep going while there is a backlog and time, then stop.
-      while (running && !stopping() && spool.unreadEvents() > 0 && status.database !== 'down') {
+      while (running && !stopping() && spool.pending() && status.database !== 'down') {
         await new Promise((r) => setTimeout(r, 20))
       }
       running = false
       deadline = 0
       sleeper.wake?.()
-      await loop
+      wakeStop()
+      // A transaction in flight on a dead connection could hold this past the drain bound
+      // (connect_timeout); the caller closes the pool next, which fails it, and whatever it
+      // held stays in the spool (its checkpoint never moved).
+      await Promise.race([loop, Bun.sleep(1000)])
     },
     status: () => ({ ...status }),
   }
