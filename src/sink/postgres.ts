@@ -27,20 +27,34 @@ export interface PostgresSinkOptions {
   plans: TablePlans
 }
 
-/** The value of one column, read as text from the JSON record and made to fit the column. */
-function columnExpression(c: TablePlan['columns'][number]): string {
-  const value = `r.${quoteIdent(c.key)}`
+/** The value of one column, read as text from the unnested arrays and made to fit the column. */
+function columnExpression(c: TablePlan['columns'][number], i: number): string {
+  const value = `u.c${i}`
   if (c.width !== null) return `left(${value}, ${c.width})`
   const type = c.typeName ?? 'text'
   return type === 'text' || type === 'varchar' || type === 'bpchar' ? value : `${value}::${quoteIdent(type)}`
 }
 
-/** `INSERT INTO t (cols) SELECT ... FROM json_to_recordset($n::json) AS r(keys text)`. */
-function insertFrom(schema: string, plan: TablePlan, param: number): string {
+/** `INSERT INTO t (cols) SELECT ... FROM unnest($n::text[], ...) AS u(c0, ...)`: one text[] per column. */
+function insertFrom(schema: string, plan: TablePlan, firstParam: number): string {
   const columns = plan.columns.map((c) => quoteIdent(c.column)).join(', ')
   const select = plan.columns.map(columnExpression).join(', ')
-  const record = plan.columns.map((c) => `${quoteIdent(c.key)} text`).join(', ')
-  return `insert into ${qualified(schema, plan.table)} (${columns}) select ${select} from json_to_recordset($${param}::json) as r(${record})`
+  const arrays = plan.columns.map((_, i) => `$${firstParam + i}::text[]`).join(', ')
+  const names = plan.columns.map((_, i) => `c${i}`).join(', ')
+  return `insert into ${qualified(schema, plan.table)} (${columns}) select ${select} from unnest(${arrays}) as u(${names})`
+}
+
+/** A PostgreSQL array literal element: NULL, or the value's text quoted with \\ and \" escaped. */
+const element = (value: unknown): string =>
+  value === null || value === undefined ? 'NULL' : typeof value === 'number' ? String(value) : `"${String(value).replace(/[\\"]/g, '\\$&')}"`
+
+/** One `{...}` text[] literal per planned column. */
+function columnArrays(plan: TablePlan, rows: readonly Row[]): string[] {
+  return plan.columns.map(({ key }) => {
+    const parts = new Array<string>(rows.length)
+    for (let r = 0; r < rows.length; r++) parts[r] = element((rows[r] as Row)[key])
+    return `{${parts.join(',')}}`
+  })
 }
 
 export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions): Sink {
@@ -53,11 +67,16 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
     if (text !== undefined) return text
     const ctes: string[] = []
     let param = 1
-    if (eventsPlan) ctes.push(`ins as (${insertFrom(schema, eventsPlan, param++)} on conflict (event_id) do nothing returning event_id)`)
+    if (eventsPlan) {
+      ctes.push(`ins as (${insertFrom(schema, eventsPlan, param)} on conflict (event_id) do nothing returning event_id)`)
+      param += eventsPlan.columns.length
+    }
     entityPlans.forEach((plan, i) => {
-      ctes.push(`e${i} as (${insertFrom(schema, plan, param++)} where r."root_id" in (select event_id from ins))`)
+      const rootId = plan.columns.findIndex((c) => c.key === 'root_id')
+      ctes.push(`e${i} as (${insertFrom(schema, plan, param)} where u.c${rootId} in (select event_id from ins))`)
+      param += plan.columns.length
     })
-    if (badPlan) ctes.push(`bad as (${insertFrom(schema, badPlan, param++)} on conflict (bad_row_id) do nothing)`)
+    if (badPlan) ctes.push(`bad as (${insertFrom(schema, badPlan, param)} on conflict (bad_row_id) do nothing)`)
     text = `with ${ctes.join(',\n')}\nselect ${eventsPlan ? 'event_id from ins' : 'null::text as event_id where false'}`
     texts.set(key, text)
     return text
@@ -84,9 +103,9 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
       if (!eventsPlan && !badPlan) return { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
 
       const params: string[] = []
-      if (eventsPlan) params.push(JSON.stringify(eventRows))
-      for (const { rows } of entities) params.push(JSON.stringify(rows))
-      if (badPlan) params.push(JSON.stringify(badRows))
+      if (eventsPlan) params.push(...columnArrays(eventsPlan, eventRows))
+      for (const { plan, rows } of entities) params.push(...columnArrays(plan, rows))
+      if (badPlan) params.push(...columnArrays(badPlan, badRows))
       const inserted = await sql.unsafe(statement(eventsPlan, entities.map((e) => e.plan), badPlan), params)
 
       const versionOf = new Map(events.map((e) => [e.eventId, webhookVersion(e.rows[0]?.row.v_tracker)]))

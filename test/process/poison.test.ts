@@ -28,7 +28,7 @@ type Incident = { trigger_summary_data: Record<string, unknown>; incident_number
 const incident = (m: Record<string, unknown>) => (m.data as { incident: Incident }).incident
 
 test.each([
-  ['a NUL character, which a text column cannot hold', 'nul', (m: Record<string, unknown>) => { incident(m).trigger_summary_data.subject = 'CPU \u0000 high' }, 'SQLSTATE 22P05: unsupported Unicode escape sequence: \\u0000 cannot be converted to text.'],
+  ['a NUL character, which a text column cannot hold', 'nul', (m: Record<string, unknown>) => { incident(m).trigger_summary_data.subject = 'CPU \u0000 high' }, 'SQLSTATE 22021: invalid byte sequence for encoding "UTF8": 0x00'],
   ['an incident number beyond the integer column', 'int', (m: Record<string, unknown>) => { incident(m).incident_number = 3_000_000_000 }, 'SQLSTATE 22003: value "3000000000" is out of range for type integer'],
 ])('an event with %s goes to bad_rows with the database error, and the rest of its batch loads', async (_, label, poison, error) => {
   const ids = [1, 2, 3, 4, 5].map((i) => `poison-${label}-${i}`)
