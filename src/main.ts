@@ -22,7 +22,9 @@ import { VERSION } from './version.ts'
  */
 export function isPostgresNullSocketWrite(error: unknown): boolean {
   const stack = error instanceof TypeError ? error.stack ?? '' : ''
-  return /socket\.write|reading 'write'/.test(error instanceof Error ? error.message : '') && /nextWrite/.test(stack) && /postgres[\\/]src[\\/]connection\.js|connection\.js/.test(stack)
+  // By message and function name, not file: in the compiled binary the module path is the
+  // executable's (the build keeps identifiers unminified for exactly this).
+  return /socket\.write|reading 'write'/.test(error instanceof Error ? error.message : '') && /nextWrite/.test(stack)
 }
 
 async function serve(config: Config): Promise<number> {
