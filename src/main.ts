@@ -11,8 +11,32 @@ import { errorMessage } from './errors.ts'
 import { spoolStatus, replayFile } from './cli/spool-commands.ts'
 import { VERSION } from './version.ts'
 
+/**
+ * postgres.js 3.4.x can throw from a `setImmediate` after a server-side close (a database
+ * crash or restart): `nextWrite` writes to a socket its `closed()` already set to null
+ * (porsager/postgres#1066, #1154, #1208; fixes in #1168/#1176/#1209, unreleased). Thrown
+ * there, it escapes every await and kills the process; our chaos run hit it within seconds
+ * of a `pg_ctl stop -m immediate`. The query it belonged to is rejected with
+ * CONNECTION_CLOSED and retried by the writer, so this one error is logged and survived;
+ * any other uncaught exception still ends the process (status 1).
+ */
+export function isPostgresNullSocketWrite(error: unknown): boolean {
+  const stack = error instanceof TypeError ? error.stack ?? '' : ''
+  // By message and function name, not file: in the compiled binary the module path is the
+  // executable's (the build keeps identifiers unminified for exactly this).
+  return /socket\.write|reading 'write'/.test(error instanceof Error ? error.message : '') && /nextWrite/.test(stack)
+}
+
 async function serve(config: Config): Promise<number> {
   const log = createLog(config.logLevel)
+  process.on('uncaughtException', (error) => {
+    if (isPostgresNullSocketWrite(error)) {
+      log('warn', 'database connection closed mid-write (postgres.js nextWrite on a closed socket): retried', { error: errorMessage(error) })
+      return
+    }
+    log('error', 'uncaught exception', { error: errorMessage(error), stack: (error as Error)?.stack })
+    process.exit(1)
+  })
   const collector = await startCollector(config, log)
   return await new Promise<number>((resolve) => {
     let stopping = false

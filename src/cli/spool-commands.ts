@@ -88,7 +88,7 @@ export async function replayFile(config: Config, file: string): Promise<number> 
       }
       progress(index + 1, lines.length)
     }
-    while (spool.unreadEvents() > 0 && writer.status().database !== 'down') await Bun.sleep(50)
+    while (spool.pending() && writer.status().database !== 'down') await Bun.sleep(50)
     const left = spool.unreadEvents()
     await writer.stop(0)
     const w = writer.status()
@@ -96,7 +96,7 @@ export async function replayFile(config: Config, file: string): Promise<number> 
     return left > 0 ? 1 : 0
   } finally {
     await spool.close()
-    if (spool.unreadEvents() === 0) fs.rmSync(dir, { recursive: true, force: true })
+    if (!spool.pending()) fs.rmSync(dir, { recursive: true, force: true })
     await database.sql.end({ timeout: 5 })
     await database.embedded?.stop()
   }

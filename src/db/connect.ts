@@ -12,6 +12,8 @@ const passthrough = (x: unknown): string => (typeof x === 'string' ? x : x insta
 export const COLUMN_TYPES = {
   timestamp: { to: 1114, from: [1114, 1184], serialize: passthrough, parse: (x: string) => x },
   json: { to: 3802, from: [114, 3802], serialize: passthrough, parse: (x: string) => JSON.parse(x) as unknown },
+  // text[]: the writer sends each column of a batch as one array literal it builds itself.
+  textArray: { to: 1009, from: [1009], serialize: passthrough, parse: (x: string) => x },
 }
 
 export interface ConnectOptions {

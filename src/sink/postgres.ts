@@ -1,17 +1,21 @@
 /**
- * The PostgreSQL dialect: per batch one transaction; per table multi-row INSERTs in
- * power-of-two row counts (prepared once each, and under the protocol's 65,534 parameters); `ON CONFLICT (event_id) DO NOTHING
- * RETURNING event_id` on atomic.events decides which events are new, and only their entity
- * rows are inserted, so the shredded tables need no unique key of their own (a table
- * deployed from Snowplow's DDL has none) and a replayed batch loads once.
+ * The PostgreSQL dialect: one statement per batch, atomic by itself. Each table's rows go as
+ * ONE parameter, a JSON array, expanded server-side by `json_to_recordset`: encoding tens of
+ * thousands of bind parameters in JavaScript was the top of the writer's CPU profile
+ * (postgres.js handleValue), while the server parses JSON in C. The statement chains
+ * data-modifying CTEs: `INSERT INTO events ... ON CONFLICT (event_id) DO NOTHING RETURNING
+ * event_id` decides which events are new, and only their entity rows are inserted (so the
+ * shredded tables need no unique key of their own, as a table deployed from Snowplow's DDL
+ * has none) and a replayed batch loads once. Bad rows are idempotent by bad_row_id.
+ * Strings are cut to their column's width by `left()` (PostgreSQL's varchar(n) counts
+ * characters), values cast to the column's type; a value that does not fit is a data error,
+ * which the writer isolates.
  */
 import type postgres from 'postgres'
 import type { Row } from '../events/event.ts'
 import { uniqueEvents, type Batch, type Sink, type WriteResult } from './batch.ts'
-import { powerOfTwoChunks, qualified, quoteIdent, valuesPlaceholders } from './sql-text.ts'
-import { BAD_ROWS_TABLE, EVENTS_TABLE, rowValues, type TablePlan, type TablePlans } from './tables.ts'
-
-const MAX_PARAMETERS = 65_000
+import { qualified, quoteIdent } from './sql-text.ts'
+import { BAD_ROWS_TABLE, EVENTS_TABLE, type TablePlan, type TablePlans } from './tables.ts'
 
 /** `v_tracker` is `com.pagerduty-v1` (`-v2`, `-v3`): the part after the dash is the version. */
 export const webhookVersion = (tracker: unknown): string =>
@@ -23,65 +27,94 @@ export interface PostgresSinkOptions {
   plans: TablePlans
 }
 
-export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions): Sink {
-  // Statement text per (plan, row count, suffix). Building `($1,...,$130),...` for a
-  // 500-row chunk was the top entry of the writer's CPU profile (bench/profile.ts); the
-  // power-of-two chunking keeps this to a few texts per table.
-  const texts = new Map<TablePlan, Map<string, string>>()
-  const statement = (plan: TablePlan, table: string, rows: number, suffix: string): string => {
-    let byShape = texts.get(plan)
-    if (!byShape) texts.set(plan, (byShape = new Map()))
-    const key = `${rows}\u0000${suffix}`
-    let text = byShape.get(key)
-    if (text === undefined) {
-      const columns = plan.columns.map((c) => quoteIdent(c.column)).join(',')
-      text = `insert into ${qualified(schema, table)} (${columns}) values ${valuesPlaceholders(rows, plan.columns.length)} ${suffix}`
-      byShape.set(key, text)
-    }
-    return text
-  }
+/** The value of one column, read as text from the unnested arrays and made to fit the column. */
+function columnExpression(c: TablePlan['columns'][number], i: number): string {
+  const value = `u.c${i}`
+  if (c.width !== null) return `left(${value}, ${c.width})`
+  const type = c.typeName ?? 'text'
+  return type === 'text' || type === 'varchar' || type === 'bpchar' ? value : `${value}::${quoteIdent(type)}`
+}
 
-  async function insert(tx: postgres.TransactionSql, table: string, rows: Row[], suffix: string): Promise<postgres.Row[]> {
-    const plan = plans.planFor(table, rows[0] as Row)
-    const width = plan.columns.length
-    const out: postgres.Row[] = []
-    for (const part of powerOfTwoChunks(rows, Math.max(1, Math.floor(MAX_PARAMETERS / width)))) {
-      const params: unknown[] = []
-      for (const row of part) for (const value of rowValues(plan, row, 'chars')) params.push(value)
-      const result = await tx.unsafe(statement(plan, table, part.length, suffix), params as postgres.ParameterOrJSON<never>[])
-      for (const r of result) out.push(r)
+/** `INSERT INTO t (cols) SELECT ... FROM unnest($n::text[], ...) AS u(c0, ...)`: one text[] per column. */
+function insertFrom(schema: string, plan: TablePlan, firstParam: number): string {
+  const columns = plan.columns.map((c) => quoteIdent(c.column)).join(', ')
+  const select = plan.columns.map(columnExpression).join(', ')
+  const arrays = plan.columns.map((_, i) => `$${firstParam + i}::text[]`).join(', ')
+  const names = plan.columns.map((_, i) => `c${i}`).join(', ')
+  return `insert into ${qualified(schema, plan.table)} (${columns}) select ${select} from unnest(${arrays}) as u(${names})`
+}
+
+/** A PostgreSQL array literal element: NULL, or the value's text quoted with \\ and \" escaped. */
+const element = (value: unknown): string =>
+  value === null || value === undefined ? 'NULL' : typeof value === 'number' ? String(value) : `"${String(value).replace(/[\\"]/g, '\\$&')}"`
+
+/** One `{...}` text[] literal per planned column. */
+function columnArrays(plan: TablePlan, rows: readonly Row[]): string[] {
+  return plan.columns.map(({ key }) => {
+    const parts = new Array<string>(rows.length)
+    for (let r = 0; r < rows.length; r++) parts[r] = element((rows[r] as Row)[key])
+    return `{${parts.join(',')}}`
+  })
+}
+
+export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions): Sink {
+  // Statement text per combination of plans: a handful, each prepared once per connection.
+  const texts = new Map<string, string>()
+
+  function statement(eventsPlan: TablePlan | null, entityPlans: TablePlan[], badPlan: TablePlan | null): string {
+    const key = [eventsPlan, ...entityPlans, badPlan].map((p) => (p ? `${p.table}:${p.columns.map((c) => c.key).join(',')}` : '-')).join('|')
+    let text = texts.get(key)
+    if (text !== undefined) return text
+    const ctes: string[] = []
+    let param = 1
+    if (eventsPlan) {
+      ctes.push(`ins as (${insertFrom(schema, eventsPlan, param)} on conflict (event_id) do nothing returning event_id)`)
+      param += eventsPlan.columns.length
     }
-    return out
+    entityPlans.forEach((plan, i) => {
+      const rootId = plan.columns.findIndex((c) => c.key === 'root_id')
+      ctes.push(`e${i} as (${insertFrom(schema, plan, param)} where u.c${rootId} in (select event_id from ins))`)
+      param += plan.columns.length
+    })
+    if (badPlan) ctes.push(`bad as (${insertFrom(schema, badPlan, param)} on conflict (bad_row_id) do nothing)`)
+    text = `with ${ctes.join(',\n')}\nselect ${eventsPlan ? 'event_id from ins' : 'null::text as event_id where false'}`
+    texts.set(key, text)
+    return text
   }
 
   return {
     dialect: 'postgres',
     async write(batch: Batch): Promise<WriteResult> {
       const events = uniqueEvents(batch.events)
-      return await sql.begin(async (tx) => {
-        const eventRows = events.map((e) => (e.rows[0] as { row: Row }).row)
-        const inserted = new Set<string>()
-        if (eventRows.length > 0) {
-          for (const r of await insert(tx, EVENTS_TABLE, eventRows, 'on conflict (event_id) do nothing returning event_id')) inserted.add(String(r.event_id))
+      const eventRows = events.map((e) => (e.rows[0] as { row: Row }).row)
+      const byTable = new Map<string, Row[]>()
+      for (const event of events) {
+        for (let i = 1; i < event.rows.length; i++) {
+          const { table, row } = event.rows[i] as { table: string; row: Row }
+          const rows = byTable.get(table)
+          if (rows) rows.push(row)
+          else byTable.set(table, [row])
         }
-        const byTable = new Map<string, Row[]>()
-        const loadedByVersion: Record<string, number> = {}
-        for (const event of events) {
-          if (!inserted.has(event.eventId)) continue
-          const version = webhookVersion(event.rows[0]?.row.v_tracker)
-          loadedByVersion[version] = (loadedByVersion[version] ?? 0) + 1
-          for (const { table, row } of event.rows.slice(1)) {
-            const rows = byTable.get(table) ?? []
-            rows.push(row)
-            byTable.set(table, rows)
-          }
-        }
-        for (const [table, rows] of byTable) await insert(tx, table, rows, '')
-        if (batch.badRows.length > 0) {
-          await insert(tx, BAD_ROWS_TABLE, batch.badRows as unknown as Row[], 'on conflict (bad_row_id) do nothing')
-        }
-        return { loaded: inserted.size, duplicates: batch.events.length - inserted.size, badRows: batch.badRows.length, loadedByVersion }
-      })
+      }
+      const eventsPlan = eventRows.length > 0 ? plans.planFor(EVENTS_TABLE, eventRows[0] as Row) : null
+      const entities = [...byTable].map(([table, rows]) => ({ plan: plans.planFor(table, rows[0] as Row), rows }))
+      const badRows = batch.badRows as unknown as Row[]
+      const badPlan = badRows.length > 0 ? plans.planFor(BAD_ROWS_TABLE, badRows[0] as Row) : null
+      if (!eventsPlan && !badPlan) return { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
+
+      const params: string[] = []
+      if (eventsPlan) params.push(...columnArrays(eventsPlan, eventRows))
+      for (const { plan, rows } of entities) params.push(...columnArrays(plan, rows))
+      if (badPlan) params.push(...columnArrays(badPlan, badRows))
+      const inserted = await sql.unsafe(statement(eventsPlan, entities.map((e) => e.plan), badPlan), params)
+
+      const versionOf = new Map(events.map((e) => [e.eventId, webhookVersion(e.rows[0]?.row.v_tracker)]))
+      const loadedByVersion: Record<string, number> = {}
+      for (const r of inserted) {
+        const version = versionOf.get(String(r.event_id)) ?? 'unknown'
+        loadedByVersion[version] = (loadedByVersion[version] ?? 0) + 1
+      }
+      return { loaded: inserted.length, duplicates: batch.events.length - inserted.length, badRows: batch.badRows.length, loadedByVersion }
     },
   }
 }

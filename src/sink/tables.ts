@@ -22,7 +22,13 @@ export const LEGACY_COLUMNS: Record<string, Record<string, readonly string[]>> =
 /** information_schema data_type of JSON columns ("super" on Redshift). */
 const JSON_TYPES = /^(json|jsonb|super)$/i
 
-export interface ColumnInfo { column: string; dataType: string; maxLength: number | null }
+export interface ColumnInfo {
+  column: string
+  dataType: string
+  /** The type's own name (udt_name, or the domain's), usable in a cast: int4, timestamp, jsonb. */
+  typeName?: string
+  maxLength: number | null
+}
 
 export interface PlannedColumn {
   /** The row key that fills this column. */
@@ -33,6 +39,8 @@ export interface PlannedColumn {
   width: number | null
   /** A JSON column (jsonb on PostgreSQL, SUPER on Redshift): its value is JSON text. */
   json: boolean
+  /** The column's type name for a cast, when known. */
+  typeName?: string
 }
 
 export interface TablePlan { table: string; columns: PlannedColumn[]; missing: string[] }
@@ -47,7 +55,10 @@ export function planTable(table: string, infos: readonly ColumnInfo[], keys: rea
     const info = byName.get(key) ?? (legacy[key] ?? []).map((name) => byName.get(name)).find((i) => i !== undefined)
     if (!info) { missing.push(key); continue }
     const bounded = /char/i.test(info.dataType) && info.maxLength !== null
-    columns.push({ key, column: info.column, width: bounded ? info.maxLength : null, json: JSON_TYPES.test(info.dataType) })
+    columns.push({
+      key, column: info.column, width: bounded ? info.maxLength : null, json: JSON_TYPES.test(info.dataType),
+      ...(info.typeName ? { typeName: info.typeName } : {}),
+    })
   }
   return { table, columns, missing }
 }

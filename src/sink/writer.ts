@@ -1,8 +1,11 @@
 /**
  * The writer drains the spool oldest-first into the database: one transaction per batch of
- * up to BATCH_MAX_ROWS events, gathered for at most BATCH_MAX_WAIT_MS. The checkpoint moves
- * only after commit. While the database is unreachable the batch is retried with capped
- * exponential backoff and the backlog waits on disk (memory holds one batch at most). A
+ * up to BATCH_MAX_ROWS events, gathered for at most BATCH_MAX_WAIT_MS. Up to `concurrency`
+ * batches are in flight at once (on separate connections), so the next batch is read and
+ * encoded while the database works on the previous one; batches commit in any order, loads
+ * being idempotent, but the checkpoint moves only in spool order, past batches that have all
+ * committed. While the database is unreachable batches are retried with capped exponential
+ * backoff and the backlog waits on disk (memory holds `concurrency` batches at most). A
  * batch the database rejects for its data is split until the offending events are isolated;
  * they become bad rows carrying the database's error, and the rest load.
  */
@@ -22,6 +25,8 @@ export interface WriterOptions {
   backoff?: { initialMs: number; maxMs: number }
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
   onCommit?: (result: WriteResult & { batchEvents: number; ms: number }) => void
+  /** Batches in flight at once (default 2); the embedded database serialises them anyway. */
+  concurrency?: number
 }
 
 export type DatabaseState = 'unknown' | 'up' | 'down'
@@ -51,12 +56,15 @@ const errorCodeOf = (error: unknown): Record<string, unknown> => {
   return { sqlstate: e.code ?? null, column: e.column_name ?? null }
 }
 
-const sleep = (ms: number, signal: { wake?: () => void }) =>
+/** A sleep that `wakeAll` ends early (on stop), whoever is sleeping. */
+const sleep = (ms: number, sleepers: Set<() => void>) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(done, ms)
-    function done() { clearTimeout(timer); signal.wake = undefined; resolve() }
-    signal.wake = done
+    function done() { clearTimeout(timer); sleepers.delete(done); resolve() }
+    sleepers.add(done)
   })
+
+interface InFlight { next: Position; events: number; batchEvents: number; started: number; result: Promise<WriteResult | null> }
 
 export function createWriter(options: WriterOptions): Writer {
   const { spool, sink, log } = options
@@ -69,7 +77,7 @@ export function createWriter(options: WriterOptions): Writer {
   let running = false
   let deadline = Infinity
   let loop: Promise<void> | null = null
-  const sleeper: { wake?: () => void } = {}
+  const sleepers = new Set<() => void>()
   const stopping = () => Date.now() >= deadline
 
   function markUp() {
@@ -135,44 +143,92 @@ export function createWriter(options: WriterOptions): Writer {
         markDown(error)
         if (!running || stopping()) return null
         const ms = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 20))
-        await sleep(Math.round(ms * (0.5 + Math.random() / 2)), sleeper)
+        await sleep(Math.round(ms * (0.5 + Math.random() / 2)), sleepers)
         if (!running || stopping()) return null
       }
     }
   }
 
+  let wakeStop: () => void = () => {}
+  const stopped = new Promise<void>((resolve) => { wakeStop = resolve })
+
+  const concurrency = Math.max(1, options.concurrency ?? 2)
+  const inflight: InFlight[] = []
+
   async function run(): Promise<void> {
     let position: Position = spool.checkpoint()
+    let failures = 0
     while (running && !stopping()) {
-      await spool.waitForData(position, 1000)
-      if (!running || stopping()) break
+      try {
+        position = await step(position)
+        failures = 0
+      } catch (error) {
+        // A spool failure (ENOSPC writing the checkpoint, EIO reading a segment) must not end
+        // the writer for the life of the process: back off and try again from the last
+        // checkpoint. A batch that committed but whose checkpoint did not is loaded again,
+        // which the event_id dedupe makes harmless.
+        log('error', 'writer: spool operation failed, retrying', { error: errorMessage(error) })
+        inflight.length = 0 // their loads may still finish: harmless, and re-read from the checkpoint
+        position = spool.checkpoint()
+        const ms = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(failures++, 20))
+        await sleep(ms, sleepers)
+      }
+    }
+  }
+
+  /** Waits for the oldest batch in flight and moves the checkpoint past it. */
+  async function settleOldest(position: Position): Promise<Position> {
+    const oldest = inflight[0] as InFlight
+    const result = await oldest.result
+    if (!result) {
+      // Stopping before it committed: it, and everything after it, stays in the spool.
+      inflight.length = 0
+      return position
+    }
+    inflight.shift()
+    await spool.commit(oldest.next, oldest.events)
+    status.batches++
+    status.loadedEvents += result.loaded
+    status.duplicateEvents += result.duplicates
+    status.badRows += result.badRows
+    status.lastCommitAt = new Date().toISOString()
+    options.onCommit?.({ ...result, batchEvents: oldest.batchEvents, ms: performance.now() - oldest.started })
+    return position
+  }
+
+  const hasDataAfter = (position: Position) => {
+    const end = spool.end()
+    return end.segment > position.segment || (end.segment === position.segment && end.offset > position.offset)
+  }
+
+  /** One step: settle a finished batch, or read and start the next. Returns the read position. */
+  async function step(position: Position): Promise<Position> {
+    if (inflight.length >= concurrency || (inflight.length > 0 && !hasDataAfter(position))) return settleOldest(position)
+    if (inflight.length === 0) {
+      await Promise.race([spool.waitForData(position, 1000), stopped])
+      if (!running || stopping()) return position
       // Let a small batch fill up for a moment; a backlog is read at once.
       if (spool.unreadEvents() < options.maxRows && options.maxWaitMs > 0 && deadline === Infinity) {
-        await sleep(options.maxWaitMs, sleeper)
+        await sleep(options.maxWaitMs, sleepers)
       }
-      const { records, next } = spool.read(position, options.maxRows, maxBatchBytes)
-      if (records.length === 0) {
-        if (next.segment !== position.segment || next.offset !== position.offset) {
-          await spool.commit(next, 0) // skipped over damaged bytes or an empty segment
-          position = next
-        }
-        continue
-      }
-      const batch: Batch = { events: [], badRows: [] }
-      for (const record of records) decodeRecord(record, batch)
-      const started = performance.now()
-      const result = await writeWithRetry(batch)
-      if (!result) break
-      const events = records.reduce((n, r) => n + r.events, 0)
-      await spool.commit(next, events)
-      position = next
-      status.batches++
-      status.loadedEvents += result.loaded
-      status.duplicateEvents += result.duplicates
-      status.badRows += result.badRows
-      status.lastCommitAt = new Date().toISOString()
-      options.onCommit?.({ ...result, batchEvents: batch.events.length, ms: performance.now() - started })
     }
+    const { records, next } = spool.read(position, options.maxRows, maxBatchBytes)
+    if (records.length === 0) {
+      if (inflight.length === 0 && (next.segment !== position.segment || next.offset !== position.offset)) {
+        await spool.commit(next, 0) // skipped over damaged bytes or an empty segment
+      }
+      return next
+    }
+    const batch: Batch = { events: [], badRows: [] }
+    for (const record of records) decodeRecord(record, batch)
+    inflight.push({
+      next,
+      events: records.reduce((n, r) => n + r.events, 0),
+      batchEvents: batch.events.length,
+      started: performance.now(),
+      result: writeWithRetry(batch),
+    })
+    return next
   }
 
   return {
@@ -187,13 +243,17 @@ export function createWriter(options: WriterOptions): Writer {
     async stop(drainMs) {
       deadline = Date.now() + drainMs
       // Drain: keep going while there is a backlog and time, then stop.
-      while (running && !stopping() && spool.unreadEvents() > 0 && status.database !== 'down') {
+      while (running && !stopping() && spool.pending() && status.database !== 'down') {
         await new Promise((r) => setTimeout(r, 20))
       }
       running = false
       deadline = 0
-      sleeper.wake?.()
-      await loop
+      for (const wake of [...sleepers]) wake()
+      wakeStop()
+      // A transaction in flight on a dead connection could hold this past the drain bound
+      // (connect_timeout); the caller closes the pool next, which fails it, and whatever it
+      // held stays in the spool (its checkpoint never moved).
+      await Promise.race([loop, Bun.sleep(1000)])
     },
     status: () => ({ ...status }),
   }

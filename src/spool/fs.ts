@@ -23,6 +23,19 @@ export function writeAllSync(fd: number, buf: Uint8Array, position: number): voi
   }
 }
 
+/**
+ * The calls on the append path, as one injectable seam: tests wrap them to count fsyncs
+ * (group commit) or to make a write or an fsync fail the way a bad disk does (EIO), which
+ * no real file system in a test can be made to do on demand.
+ */
+export interface SpoolIo {
+  write(fd: number, buf: Uint8Array, position: number): void
+  fsync(fd: number): Promise<void>
+  ftruncate(fd: number, length: number): Promise<void>
+}
+
+export const nodeSpoolIo: SpoolIo = { write: writeAllSync, fsync: fsyncFd, ftruncate: ftruncateFd }
+
 /** Makes a directory entry (a new or renamed file) durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   const fd = fs.openSync(dir, 'r')

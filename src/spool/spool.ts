@@ -10,7 +10,7 @@ import path from 'node:path'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrame, HEADER_BYTES } from './frame.ts'
-import { fsyncDir, fsyncFd, ftruncateFd, writeAllSync } from './fs.ts'
+import { fsyncDir, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
 import { fileSize, listSegments, segmentPath } from './segments.ts'
 
@@ -22,6 +22,8 @@ export interface SpoolOptions {
   maxBytes: number
   segmentBytes: number
   onCorrupt?: (info: { segment: number; offset: number; bytes: number; file: string }) => void
+  /** The append path's file calls; tests inject failures and count fsyncs here. */
+  io?: SpoolIo
 }
 
 export interface SpoolStats {
@@ -49,12 +51,19 @@ export interface Spool {
   waitForData(from: Position, timeoutMs: number): Promise<void>
   /** Events appended but not yet committed. */
   unreadEvents(): number
+  /** Whether any record (events or bad rows only) is appended but not yet committed. */
+  pending(): boolean
   stats(): SpoolStats
   close(): Promise<void>
 }
 
 export function openSpool(options: SpoolOptions): Spool {
   const dir = options.dir
+  const io = options.io ?? nodeSpoolIo
+  // Space comes back only when a whole segment is deleted, and the active segment is never
+  // deleted: with segments as large as the budget, a full spool could never recover. Capping
+  // a segment at a quarter of SPOOL_MAX_BYTES means a drained spool holds at most that much.
+  const segmentBytes = Math.max(HEADER_BYTES, Math.min(options.segmentBytes, Math.floor(options.maxBytes / 4)))
   const corruptDir = path.join(dir, 'corrupt')
   fs.mkdirSync(corruptDir, { recursive: true })
 
@@ -85,14 +94,23 @@ export function openSpool(options: SpoolOptions): Spool {
   let pendingBytes = 0
   let flushing: Promise<void> | null = null
   let closed = false
+  // Set when an append is refused for space, cleared when space is freed: /ready answers 503
+  // while requests are being refused, not only once not even a header would fit.
+  let refusedFull = false
   const dataWaiters = new Set<() => void>()
 
   const totalBytes = () => { let n = 0; for (const s of sizes.values()) n += s; return n }
   const end = (): Position => ({ segment: active.seq, offset: active.durable })
 
   const quarantine: Quarantine = (segment, offset, bytes) => {
-    const file = path.join(corruptDir, `${String(segment).padStart(20, '0')}-${offset}.bin`)
-    fs.writeFileSync(file, bytes)
+    let file = path.join(corruptDir, `${String(segment).padStart(20, '0')}-${offset}.bin`)
+    try {
+      fs.writeFileSync(file, bytes)
+    } catch (error) {
+      // Keeping a copy is for forensics; on a full disk skip the bytes anyway rather than
+      // stall every good record behind them.
+      file = `(not kept: ${errorMessage(error)})`
+    }
     stats.corruptRecords++
     stats.corruptBytes += bytes.length
     options.onCorrupt?.({ segment, offset, bytes: bytes.length, file })
@@ -100,8 +118,16 @@ export function openSpool(options: SpoolOptions): Spool {
 
   async function roll(): Promise<void> {
     const next = active.seq + 1
-    const fd = fs.openSync(segmentPath(dir, next), 'wx')
-    await fsyncDir(dir)
+    const file = segmentPath(dir, next)
+    const fd = fs.openSync(file, 'wx')
+    try {
+      await fsyncDir(dir)
+    } catch (error) {
+      // Undo, or every later roll would fail on EEXIST and the spool would stay unwritable.
+      fs.closeSync(fd)
+      fs.rmSync(file, { force: true })
+      throw error
+    }
     try { fs.closeSync(active.fd) } catch { /* already unusable */ }
     sizes.set(active.seq, active.durable)
     active = { seq: next, fd, durable: 0 }
@@ -113,16 +139,16 @@ export function openSpool(options: SpoolOptions): Spool {
     const frames = Buffer.concat(group.map((w) => w.frame))
     const events = group.reduce((n, w) => n + w.events, 0)
     try {
-      if (activeNeedsRoll || (active.durable > 0 && active.durable + frames.length > options.segmentBytes)) await roll()
+      if (activeNeedsRoll || (active.durable > 0 && active.durable + frames.length > segmentBytes)) await roll()
       try {
-        writeAllSync(active.fd, frames, active.durable)
+        io.write(active.fd, frames, active.durable)
       } catch (error) {
         // Take back a partial write so the segment stays a clean sequence of records.
-        await ftruncateFd(active.fd, active.durable).catch(() => { activeNeedsRoll = true })
+        await io.ftruncate(active.fd, active.durable).catch(() => { activeNeedsRoll = true })
         throw error
       }
       try {
-        await fsyncFd(active.fd)
+        await io.fsync(active.fd)
       } catch (error) {
         // After a failed fsync the page cache is no longer trustworthy (fsyncgate):
         // never append behind it; later appends go to a fresh segment.
@@ -142,6 +168,7 @@ export function openSpool(options: SpoolOptions): Spool {
     stats.appendedEvents += events
     backlogEvents += events
     stats.lastError = null
+    refusedFull = false
     for (const w of group) w.resolve()
     for (const wake of dataWaiters) wake()
     dataWaiters.clear()
@@ -162,6 +189,7 @@ export function openSpool(options: SpoolOptions): Spool {
       if (closed) return Promise.reject(new CollectorError('SPOOL_CLOSED', 'the collector is shutting down', true))
       const frame = encodeFrame(payload, events)
       if (totalBytes() + pendingBytes + frame.length > options.maxBytes) {
+        refusedFull = true
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
       return new Promise<void>((resolve, reject) => {
@@ -184,6 +212,7 @@ export function openSpool(options: SpoolOptions): Spool {
         if (seq < to.segment && seq !== active.seq) {
           fs.rmSync(segmentPath(dir, seq), { force: true })
           sizes.delete(seq)
+          refusedFull = false
         }
       }
     },
@@ -201,6 +230,7 @@ export function openSpool(options: SpoolOptions): Spool {
     },
 
     unreadEvents: () => backlogEvents,
+    pending: () => comparePositions(committed, end()) < 0,
 
     stats() {
       let backlogBytes = 0
@@ -214,7 +244,7 @@ export function openSpool(options: SpoolOptions): Spool {
         backlogEvents,
         backlogBytes,
         ...stats,
-        writable: !closed && stats.lastError === null && totalBytes() + HEADER_BYTES < options.maxBytes,
+        writable: !closed && stats.lastError === null && !refusedFull && totalBytes() + HEADER_BYTES < options.maxBytes,
       }
     },
 

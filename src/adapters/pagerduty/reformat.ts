@@ -3,13 +3,29 @@
  * to the values that go into columns; the JSON column keeps the message as received.
  */
 
-/** The string "null" becomes JSON null anywhere: objects and arrays alike. */
+/** Does `value` hold the string "null" anywhere? (Walks without allocating.) */
+function holdsNullString(value: unknown): boolean {
+  if (value === 'null') return true
+  if (value === null || typeof value !== 'object') return false
+  if (Array.isArray(value)) return value.some(holdsNullString)
+  for (const key in value) if (holdsNullString((value as Record<string, unknown>)[key])) return true
+  return false
+}
+
+/**
+ * The string "null" becomes JSON null anywhere: objects and arrays alike. Returns `value`
+ * itself when there is nothing to rewrite (nearly always), else a rewritten copy.
+ */
 export function nullifyNullStrings(value: unknown): unknown {
+  return holdsNullString(value) ? rewrite(value) : value
+}
+
+function rewrite(value: unknown): unknown {
   if (value === 'null') return null
-  if (Array.isArray(value)) return value.map(nullifyNullStrings)
+  if (Array.isArray(value)) return value.map(rewrite)
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = nullifyNullStrings(v)
+    for (const [k, v] of Object.entries(value)) out[k] = rewrite(v)
     return out
   }
   return value

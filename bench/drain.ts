@@ -1,0 +1,57 @@
+/**
+ * `bun bench/drain.ts [events]`: the writer alone. Fills a spool with N unique v1 events
+ * (built by the real adapter), then drains it into a fresh database on DATABASE_URL (default
+ * the local PostgreSQL) and prints events/s committed. No HTTP, no load generator: what the
+ * sink and the database can do, for comparing writer changes.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import postgres from 'postgres'
+import { createPagerDutyAdapter } from '../src/adapters/pagerduty/index.ts'
+import { connect } from '../src/db/connect.ts'
+import { migrate } from '../src/db/migrate.ts'
+import { createLazySink } from '../src/sink/lazy.ts'
+import { encodeRecord } from '../src/sink/records.ts'
+import { createWriter } from '../src/sink/writer.ts'
+import { openSpool } from '../src/spool/spool.ts'
+
+const total = Number(process.argv[2] ?? 50_000)
+const batchRows = Number(process.env.BATCH_MAX_ROWS ?? 2000)
+const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const name = `pdc_drain_${process.pid}`
+const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+await admin.unsafe(`create database ${name}`)
+const url = new URL(serverUrl)
+url.pathname = `/${name}`
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-drain-'))
+const sql = connect({ url: url.href, dialect: 'postgres' })
+try {
+  const fixture = JSON.parse(fs.readFileSync(path.join(import.meta.dir, '../test/fixtures/pagerduty/v1/incident.trigger__pagerduty-developer-docs.json'), 'utf8')) as { messages: Record<string, unknown>[] }
+  const adapter = createPagerDutyAdapter('bench')
+  const spool = openSpool({ dir: path.join(work, 'spool'), maxBytes: 2 ** 40, segmentBytes: 64 * 2 ** 20 })
+  const appends: Promise<void>[] = []
+  for (let i = 0; i < total; i++) {
+    const body = { messages: [{ ...fixture.messages[0], id: `drain-${i}` }] }
+    const r = adapter.toEvents({ body, rawBody: '', ctx: { receivedAt: new Date(), query: {}, ipAddress: '127.0.0.1', userAgent: 'bench', webhookId: null, requestId: crypto.randomUUID() } })
+    if (!r.ok) throw new Error(r.message)
+    appends.push(spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length))
+    if (appends.length >= 1000) await Promise.all(appends.splice(0))
+  }
+  await Promise.all(appends)
+  const sink = createLazySink({ sql, dialect: 'postgres', schema: 'atomic', migrate: async () => { await migrate(sql, 'postgres', 'atomic') } })
+  await sink.write({ events: [], badRows: [] }) // connect and migrate before the clock starts
+  const writer = createWriter({ spool, sink, maxRows: batchRows, maxWaitMs: 0, log: () => {} })
+  const started = performance.now()
+  writer.start()
+  while (spool.unreadEvents() > 0) await Bun.sleep(10)
+  const seconds = (performance.now() - started) / 1000
+  await writer.stop(0)
+  await spool.close()
+  process.stdout.write(`drained ${total} events in ${seconds.toFixed(2)} s: ${Math.round(total / seconds)} events/s (BATCH_MAX_ROWS=${batchRows}, ${writer.status().batches} batches)\n`)
+} finally {
+  await sql.end()
+  await admin.unsafe(`drop database if exists ${name} with (force)`)
+  await admin.end()
+  fs.rmSync(work, { recursive: true, force: true })
+}

@@ -1,0 +1,70 @@
+/**
+ * SIGTERM: stop accepting, finish in-flight requests, drain for at most SHUTDOWN_DRAIN_MS,
+ * exit 0; what the writer could not load waits in the spool for the next start.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import path from 'node:path'
+import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { BUN, postJson, ROOT, spawnCollector } from '../helpers/collector.ts'
+import { tally, untilLoaded, v1Body } from '../helpers/traffic.ts'
+import { downDatabase } from '../helpers/outage.ts'
+
+let db: TestDatabase
+const dirs: string[] = []
+beforeAll(async () => {
+  db = await freshDatabase('sigterm')
+}, 60_000)
+afterAll(async () => {
+  await db.drop()
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+}, 30_000)
+
+const post = (url: string, ids: string[]) => Promise.all(ids.map((id) => postJson(`${url}/com.pagerduty/v1`, v1Body([id])).then((r) => r.status, () => 0)))
+
+test('SIGTERM with requests in flight answers them, loads what they carried and exits 0', async () => {
+  const dataDir = tempDir('sigterm-drain')
+  dirs.push(dataDir)
+  const collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: db.url })
+  const ids = Array.from({ length: 100 }, (_, i) => `term-${i}`)
+  const inFlight = post(collector.url, ids)
+  await Bun.sleep(5)
+  collector.proc.kill('SIGTERM')
+  const statuses = await inFlight
+  expect(await collector.proc.exited).toBe(0)
+  // Each request was made durable (202), refused for the shutdown (503), or found the port
+  // already closed (0): none answered 2xx without being loaded.
+  const acked = new Set(ids.filter((_, i) => statuses[i] === 202))
+  console.log(`sigterm test: ${acked.size} of ${ids.length} in-flight requests got 202, ${statuses.filter((s) => s === 503).length} got 503, ${statuses.filter((s) => s === 0).length} found the port closed`)
+  expect(statuses.every((s) => s === 202 || s === 503 || s === 0)).toBe(true)
+  expect(acked.size).toBeGreaterThan(0)
+  expect(await untilLoaded(db.sql, acked, 'term', 5_000)).toEqual({ acked: acked.size, loaded: acked.size, lost: 0, duplicated: 0 })
+  expect(collector.output()).toContain('"msg":"collector stopped","backlog_events":0')
+}, 30_000)
+
+test('SIGTERM with the database down exits 0 after SHUTDOWN_DRAIN_MS, leaves the backlog in the spool, and the next start loads it', async () => {
+  const dataDir = tempDir('sigterm-down')
+  dirs.push(dataDir)
+  const { proxy, url } = downDatabase(db)
+  try {
+    let collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: url, SHUTDOWN_DRAIN_MS: '500' })
+    const ids = ['down-1', 'down-2', 'down-3']
+    expect(await post(collector.url, ids)).toEqual([202, 202, 202])
+    collector.proc.kill('SIGTERM')
+    expect(await collector.proc.exited).toBe(0)
+    expect(collector.output()).toContain('"msg":"collector stopped","backlog_events":3')
+
+    const status = Bun.spawnSync([BUN, path.join(ROOT, 'src/main.ts'), 'spool', 'status'], { env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir } })
+    expect(status.exitCode).toBe(0)
+    expect(status.stdout.toString()).toMatch(/^backlog events +3$/m)
+
+    proxy.open()
+    collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: url })
+    expect(await untilLoaded(db.sql, new Set(ids), 'down')).toEqual({ acked: 3, loaded: 3, lost: 0, duplicated: 0 })
+    collector.proc.kill('SIGTERM')
+    expect(await collector.proc.exited).toBe(0)
+    expect(await tally(db.sql, new Set(ids), 'down')).toEqual({ acked: 3, loaded: 3, lost: 0, duplicated: 0 })
+  } finally {
+    proxy.close()
+  }
+}, 30_000)

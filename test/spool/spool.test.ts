@@ -1,0 +1,285 @@
+/**
+ * The write-ahead spool against real files in a temporary directory: what an append makes
+ * durable, what a restart reads back, and what damage, a full budget and a failing disk do.
+ */
+import { afterEach, describe, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import path from 'node:path'
+import { openSpool, type Spool, type SpoolOptions } from '../../src/spool/spool.ts'
+import { HEADER_BYTES } from '../../src/spool/frame.ts'
+import { nodeSpoolIo, type SpoolIo } from '../../src/spool/fs.ts'
+import { listSegments, segmentPath } from '../../src/spool/segments.ts'
+import { CollectorError } from '../../src/errors.ts'
+import { tempDir } from '../helpers/database.ts'
+
+const open: Spool[] = []
+const dirs: string[] = []
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close()
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
+})
+
+function spoolIn(dir: string, options: Partial<SpoolOptions> = {}): Spool {
+  const spool = openSpool({ dir, maxBytes: 1024 * 1024, segmentBytes: 1024 * 1024, ...options })
+  open.push(spool)
+  return spool
+}
+
+function newDir(label: string): string {
+  const dir = tempDir(label)
+  dirs.push(dir)
+  return path.join(dir, 'spool')
+}
+
+const payload = (i: number): Buffer => Buffer.from(`{"record":${i}}`)
+const texts = (spool: Spool, maxEvents = 1000): string[] =>
+  spool.read(spool.checkpoint(), maxEvents, 1 << 30).records.map((r) => Buffer.from(r.payload).toString())
+
+async function appendEach(spool: Spool, from: number, to: number): Promise<void> {
+  for (let i = from; i <= to; i++) await spool.append(payload(i), 1)
+}
+
+async function closeAndReopen(spool: Spool, dir: string, options: Partial<SpoolOptions> = {}): Promise<Spool> {
+  await spool.close()
+  open.splice(open.indexOf(spool), 1)
+  return spoolIn(dir, options)
+}
+
+const expectCode = async (promise: Promise<unknown>, code: string): Promise<CollectorError> => {
+  const error = await promise.then(() => null, (e: unknown) => e)
+  expect(error).toBeInstanceOf(CollectorError)
+  expect((error as CollectorError).code).toBe(code as CollectorError['code'])
+  expect((error as CollectorError).retryable).toBe(true)
+  return error as CollectorError
+}
+
+describe('append, read and commit', () => {
+  test('appended records read back in order with their event counts, and commit moves the checkpoint file', async () => {
+    const dir = newDir('spool-roundtrip')
+    const spool = spoolIn(dir)
+    await spool.append(payload(1), 2)
+    await spool.append(payload(2), 0)
+    await spool.append(payload(3), 5)
+    const { records, next } = spool.read(spool.checkpoint(), 100, 1 << 30)
+    expect(records.map((r) => [Buffer.from(r.payload).toString(), r.events])).toEqual([['{"record":1}', 2], ['{"record":2}', 0], ['{"record":3}', 5]])
+    expect(next).toEqual(spool.end())
+    expect(spool.unreadEvents()).toBe(7)
+    expect(spool.pending()).toBe(true)
+    await spool.commit(next, 7)
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'))).toEqual(next)
+    expect(spool.unreadEvents()).toBe(0)
+    expect(spool.pending()).toBe(false)
+    expect(spool.read(spool.checkpoint(), 100, 1 << 30).records).toEqual([])
+  })
+
+  test('concurrent appends share fsyncs: 50 at once take two, the first alone and the other 49 gathered meanwhile', async () => {
+    let fsyncs = 0
+    const io: SpoolIo = { ...nodeSpoolIo, fsync: (fd) => { fsyncs++; return nodeSpoolIo.fsync(fd) } }
+    const spool = spoolIn(newDir('spool-group'), { io })
+    await Promise.all(Array.from({ length: 50 }, (_, i) => spool.append(payload(i), 1)))
+    expect(fsyncs).toBe(2)
+    expect(texts(spool)).toEqual(Array.from({ length: 50 }, (_, i) => payload(i).toString()))
+    // Appends that wait for each other get one fsync each.
+    await appendEach(spool, 50, 52)
+    expect(fsyncs).toBe(5)
+  })
+
+  test('segments roll at the size bound and are deleted once the checkpoint passes them', async () => {
+    const dir = newDir('spool-roll')
+    // Each frame is 16 + 12 bytes: three fit in a 100-byte segment, the fourth rolls.
+    const spool = spoolIn(dir, { segmentBytes: 100 })
+    await appendEach(spool, 1, 9)
+    const segments = listSegments(dir)
+    expect(segments.length).toBe(3)
+    expect(segments.map((s) => fs.statSync(segmentPath(dir, s)).size)).toEqual([84, 84, 84])
+    const { records, next } = spool.read(spool.checkpoint(), 4, 1 << 30)
+    expect(records.length).toBe(4)
+    await spool.commit(next, 4)
+    expect(listSegments(dir)).toEqual(segments.slice(1)) // the first is fully loaded
+    const rest = spool.read(spool.checkpoint(), 100, 1 << 30)
+    expect(rest.records.map((r) => Buffer.from(r.payload).toString())).toEqual([5, 6, 7, 8, 9].map((i) => payload(i).toString()))
+    await spool.commit(rest.next, 5)
+    expect(listSegments(dir)).toEqual(segments.slice(2)) // only the active one is left
+    expect(spool.stats()).toMatchObject({ segments: 1, backlogEvents: 0, backlogBytes: 0 })
+  })
+
+  test('a restart replays from the checkpoint: committed records are not read again, the rest are', async () => {
+    const dir = newDir('spool-restart')
+    let spool = spoolIn(dir, { segmentBytes: 100 })
+    await appendEach(spool, 1, 5)
+    const first = spool.read(spool.checkpoint(), 2, 1 << 30)
+    await spool.commit(first.next, 2)
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 100 })
+    expect(spool.checkpoint()).toEqual(first.next)
+    expect(spool.unreadEvents()).toBe(3)
+    expect(texts(spool)).toEqual([3, 4, 5].map((i) => payload(i).toString()))
+    await appendEach(spool, 6, 6)
+    expect(texts(spool)).toEqual([3, 4, 5, 6].map((i) => payload(i).toString()))
+  })
+})
+
+describe('damaged records', () => {
+  // Offsets inside the third record's frame: [magic][length][events][crc][payload].
+  test.each([
+    ['its magic', 0],
+    ['its length', 4],
+    ['its event count', 8],
+    ['its checksum', 12],
+    ['its payload', HEADER_BYTES + 3],
+  ])('a record in the middle with a flipped byte in %s is moved aside and the records behind it still load', async (_, at) => {
+    const dir = newDir('spool-corrupt')
+    let spool = spoolIn(dir)
+    await appendEach(spool, 1, 5)
+    const [seq] = listSegments(dir)
+    const file = segmentPath(dir, seq as number)
+    const frame = HEADER_BYTES + payload(1).length
+    const bytes = fs.readFileSync(file)
+    const original = Buffer.from(bytes.subarray(2 * frame, 3 * frame))
+    bytes[2 * frame + at] = (bytes[2 * frame + at] as number) ^ 0x80
+    fs.writeFileSync(file, bytes)
+
+    const seen: { segment: number; offset: number; bytes: number }[] = []
+    spool = await closeAndReopen(spool, dir, { onCorrupt: ({ segment, offset, bytes: n }) => seen.push({ segment, offset, bytes: n }) })
+    expect(texts(spool)).toEqual([1, 2, 4, 5].map((i) => payload(i).toString()))
+    expect(seen).toEqual([{ segment: seq as number, offset: 2 * frame, bytes: frame }])
+    const kept = fs.readdirSync(path.join(dir, 'corrupt'))
+    expect(kept).toEqual([`${String(seq).padStart(20, '0')}-${2 * frame}.bin`])
+    const moved = fs.readFileSync(path.join(dir, 'corrupt', kept[0] as string))
+    expect(moved.length).toBe(frame)
+    expect(Buffer.compare(moved, original)).not.toBe(0)
+    expect(moved.subarray(0, at).equals(original.subarray(0, at))).toBe(true)
+    expect(spool.stats()).toMatchObject({ corruptRecords: 1, corruptBytes: frame })
+  })
+
+  test('a torn tail record (a crash mid-write) is set aside, never loaded, and appends go on after it', async () => {
+    const dir = newDir('spool-torn')
+    let spool = spoolIn(dir)
+    await appendEach(spool, 1, 3)
+    const [seq] = listSegments(dir)
+    const file = segmentPath(dir, seq as number)
+    const good = fs.statSync(file).size
+    // The first 20 bytes of a fourth frame: a full header and part of the payload.
+    const tail = Buffer.concat([fs.readFileSync(file).subarray(0, 16), Buffer.from('{"re')])
+    fs.appendFileSync(file, tail)
+    spool = await closeAndReopen(spool, dir)
+    await appendEach(spool, 4, 4)
+    expect(texts(spool)).toEqual([1, 2, 3, 4].map((i) => payload(i).toString()))
+    expect(fs.readdirSync(path.join(dir, 'corrupt'))).toEqual([`${String(seq).padStart(20, '0')}-${good}.bin`])
+    expect(spool.stats()).toMatchObject({ corruptRecords: 1, corruptBytes: 20 })
+  })
+})
+
+describe('a full budget and a failing disk', () => {
+  test('over SPOOL_MAX_BYTES an append fails with SPOOL_FULL, and succeeds again once a commit frees space', async () => {
+    const dir = newDir('spool-full')
+    // The configured segment is larger than the whole budget: the spool must still free space.
+    const spool = spoolIn(dir, { maxBytes: 1024, segmentBytes: 64 * 1024 * 1024 })
+    const big = Buffer.alloc(100, 'x') // 116-byte frames
+    let accepted = 0
+    for (;;) {
+      const outcome = await spool.append(big, 1).then(() => null, (e: unknown) => e)
+      if (outcome) {
+        expect((outcome as CollectorError).code).toBe('SPOOL_FULL')
+        break
+      }
+      accepted++
+    }
+    expect(accepted).toBe(8) // 8 * 116 = 928 bytes; a ninth would pass 1024
+    expect(spool.stats().writable).toBe(false)
+    await expectCode(spool.append(big, 1), 'SPOOL_FULL')
+    const { records, next } = spool.read(spool.checkpoint(), 100, 1 << 30)
+    expect(records.length).toBe(8)
+    await spool.commit(next, 8)
+    expect(spool.stats().bytes).toBeLessThanOrEqual(256)
+    expect(spool.stats().writable).toBe(true)
+    await spool.append(big, 1)
+    expect(spool.read(spool.checkpoint(), 100, 1 << 30).records.length).toBe(1)
+  })
+
+  test('a failed write surfaces as SPOOL_IO, the partial write is taken back, and the next append succeeds', async () => {
+    const dir = newDir('spool-eio-write')
+    let failNext = false
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      write(fd, buf, position) {
+        if (!failNext) return nodeSpoolIo.write(fd, buf, position)
+        failNext = false
+        nodeSpoolIo.write(fd, buf.subarray(0, 7), position) // a short write, then the error
+        throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      },
+    }
+    const spool = spoolIn(dir, { io })
+    await appendEach(spool, 1, 1)
+    failNext = true
+    const error = await expectCode(spool.append(payload(2), 1), 'SPOOL_IO')
+    expect(error.message).toBe('cannot make the event durable: EIO')
+    expect(spool.stats()).toMatchObject({ writable: false, lastError: 'spool EIO: EIO: i/o error, write' })
+    const [seq] = listSegments(dir)
+    expect(fs.statSync(segmentPath(dir, seq as number)).size).toBe(HEADER_BYTES + payload(1).length)
+    await appendEach(spool, 3, 3)
+    expect(spool.stats()).toMatchObject({ writable: true, lastError: null })
+    expect(texts(spool)).toEqual([1, 3].map((i) => payload(i).toString()))
+  })
+
+  test('a failed fsync surfaces as SPOOL_IO and later appends go to a fresh segment, never behind it', async () => {
+    const dir = newDir('spool-eio-fsync')
+    let failNext = false
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      fsync(fd) {
+        if (!failNext) return nodeSpoolIo.fsync(fd)
+        failNext = false
+        return Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+      },
+    }
+    const spool = spoolIn(dir, { io })
+    await appendEach(spool, 1, 1)
+    const before = listSegments(dir)
+    failNext = true
+    await expectCode(spool.append(payload(2), 1), 'SPOOL_IO')
+    await appendEach(spool, 3, 3)
+    expect(listSegments(dir)).toEqual([...before, (before[0] as number) + 1])
+    // Record 2 was never acknowledged: this process does not read it as durable.
+    expect(texts(spool)).toEqual([1, 3].map((i) => payload(i).toString()))
+  })
+
+  const tmpfs = path.join('/tmp', `pdc-tmpfs-${process.pid}`)
+  const canMount = (() => {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) return false
+    fs.mkdirSync(tmpfs, { recursive: true })
+    const ok = Bun.spawnSync(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tmpfs]).exitCode === 0
+    if (!ok) fs.rmSync(tmpfs, { recursive: true, force: true })
+    return ok
+  })()
+
+  test.skipIf(!canMount)('ENOSPC on a real 256 KiB tmpfs surfaces as SPOOL_IO, leaves no partial record, and the spool recovers when space returns', async () => {
+    try {
+      const dir = path.join(tmpfs, 'spool')
+      const spool = openSpool({ dir, maxBytes: 1024 * 1024 * 1024, segmentBytes: 1024 * 1024 })
+      try {
+        const record = Buffer.alloc(40 * 1024, 'r')
+        await spool.append(record, 1)
+        // Fill the disk so that the next 40 KiB record only partly fits.
+        const filler = path.join(tmpfs, 'filler')
+        const fd = fs.openSync(filler, 'w')
+        try { for (;;) fs.writeSync(fd, Buffer.alloc(4096)) } catch { /* ENOSPC: full */ }
+        fs.closeSync(fd)
+        fs.truncateSync(filler, fs.statSync(filler).size - 16 * 1024)
+        const error = await expectCode(spool.append(record, 1), 'SPOOL_IO')
+        expect(error.message).toBe('cannot make the event durable: ENOSPC')
+        expect(spool.stats().writable).toBe(false)
+        const [seq] = listSegments(dir)
+        expect(fs.statSync(segmentPath(dir, seq as number)).size).toBe(HEADER_BYTES + record.length)
+        fs.rmSync(filler)
+        await spool.append(record, 1)
+        expect(spool.stats().writable).toBe(true)
+        expect(spool.read(spool.checkpoint(), 100, 1 << 30).records.map((r) => r.payload.length)).toEqual([record.length, record.length])
+      } finally {
+        await spool.close()
+      }
+    } finally {
+      Bun.spawnSync(['umount', tmpfs])
+      fs.rmSync(tmpfs, { recursive: true, force: true })
+    }
+  })
+})
