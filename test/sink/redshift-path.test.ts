@@ -160,6 +160,6 @@ describe('the statement log', () => {
       await other.drop()
     }
     const names = new Set(pgLog.violations().map((v) => v.slice(0, v.indexOf(':'))))
-    expect([...names].sort()).toEqual(['CREATE INDEX', 'DISTINCT ON', 'ON CONFLICT', 'RETURNING', 'advisory lock', 'jsonb', 'pg_type.typarray (fetch_types)'].sort())
+    expect([...names].sort()).toEqual(['CREATE INDEX', 'DISTINCT ON', 'ON CONFLICT', 'RETURNING', 'advisory lock', 'array type', 'data-modifying WITH', 'jsonb', 'pg_type.typarray (fetch_types)', 'unnest'].sort())
   }, 60_000)
 })
