@@ -1,7 +1,7 @@
 /** Shared by the per-version message builders: outcomes and TypeBox errors as issues. */
 import type { TypeCheck } from '@sinclair/typebox/compiler'
 import type { TSchema } from '@sinclair/typebox'
-import type { BuiltEvent } from '../../events/event.ts'
+import { atomicRow, hierarchyColumns, type BuiltEvent, type RequestContext, type Row, type SchemaKey } from '../../events/event.ts'
 import type { Issue } from '../types.ts'
 
 export type MessageOutcome =
@@ -23,4 +23,24 @@ export function schemaIssues<T extends TSchema>(check: TypeCheck<T>, value: unkn
     if (issues.length >= 20) break
   }
   return issues
+}
+
+export interface EntityShape { schema: SchemaKey; tracker: string; table: string }
+
+/**
+ * One PagerDuty event: its `atomic.events` row and its shredded row, which carries the
+ * hierarchy columns, the version's own `columns`, the X-Webhook-Id header and the message as
+ * received (`raw`), so no field PagerDuty sends is lost.
+ */
+export function pagerdutyEvent(shape: EntityShape, eventId: string, ctx: RequestContext, collectorVersion: string, columns: Row, raw: unknown): MessageOutcome {
+  return {
+    ok: true,
+    event: {
+      eventId,
+      rows: [
+        { table: 'events', row: atomicRow(ctx, eventId, shape.schema, shape.tracker, collectorVersion) },
+        { table: shape.table, row: { ...hierarchyColumns(eventId, ctx, shape.schema), ...columns, webhook_id: ctx.webhookId, raw_message: JSON.stringify(raw) } },
+      ],
+    },
+  }
 }

@@ -3,12 +3,12 @@
  * Snowplow's rewrites: `type` loses its `incident.` prefix, "null" strings become NULL,
  * timestamps (any offset, `" 00:00"` included) are stored in UTC.
  */
-import { atomicRow, hierarchyColumns, type BuiltEvent, type RequestContext, type Row, type SchemaKey } from '../../events/event.ts'
+import type { RequestContext, Row, SchemaKey } from '../../events/event.ts'
 import { pagerdutyEventId } from '../../events/event-id.ts'
 import { toUtcTimestamp } from '../../events/timestamp.ts'
 import { nullifyNullStrings, stripIncidentPrefix } from './reformat.ts'
 import { V1MessageCheck, V1_TYPES, type V1Message } from './v1-schema.ts'
-import { schemaIssues, type MessageOutcome } from './message.ts'
+import { pagerdutyEvent, schemaIssues, type MessageOutcome } from './message.ts'
 
 export const V1_SCHEMA: SchemaKey = { vendor: 'com.pagerduty', name: 'incident', format: 'jsonschema', version: '1-0-0' }
 export const V1_TABLE = 'com_pagerduty_incident_1'
@@ -83,15 +83,5 @@ export function v1Message(raw: Record<string, unknown>, index: number, ctx: Requ
     return { ok: false, reason: 'INVALID_MESSAGE', issues: schemaIssues(V1MessageCheck, message, `/messages/${index}`) }
   }
   const eventId = pagerdutyEventId('v1', str(message.id) ?? undefined, raw)
-  const event: BuiltEvent = {
-    eventId,
-    rows: [
-      { table: 'events', row: atomicRow(ctx, eventId, V1_SCHEMA, V1_TRACKER, collectorVersion) },
-      {
-        table: V1_TABLE,
-        row: { ...hierarchyColumns(eventId, ctx, V1_SCHEMA), ...v1IncidentRow(message), webhook_id: ctx.webhookId, raw_message: JSON.stringify(raw) },
-      },
-    ],
-  }
-  return { ok: true, event }
+  return pagerdutyEvent({ schema: V1_SCHEMA, tracker: V1_TRACKER, table: V1_TABLE }, eventId, ctx, collectorVersion, v1IncidentRow(message), raw)
 }

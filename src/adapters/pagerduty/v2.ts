@@ -4,11 +4,11 @@
  * who and how of this change), and the message as received in `raw_message`. `event` is kept
  * as PagerDuty sends it (`incident.trigger`); the view maps it to v3's vocabulary.
  */
-import { atomicRow, hierarchyColumns, type BuiltEvent, type RequestContext, type Row } from '../../events/event.ts'
+import type { RequestContext, Row } from '../../events/event.ts'
 import { pagerdutyEventId } from '../../events/event-id.ts'
 import { toUtcTimestamp } from '../../events/timestamp.ts'
 import { at, int, json, str } from './cells.ts'
-import { schemaIssues, type MessageOutcome } from './message.ts'
+import { pagerdutyEvent, schemaIssues, type MessageOutcome } from './message.ts'
 import { V2MessageCheck, V2_SCHEMA, V2_TYPES, type V2Message } from './v2-schema.ts'
 
 export { V2_SCHEMA }
@@ -77,12 +77,5 @@ export function v2Message(raw: Record<string, unknown>, index: number, ctx: Requ
     return { ok: false, reason: 'INVALID_MESSAGE', issues: schemaIssues(V2MessageCheck, raw, `/messages/${index}`) }
   }
   const eventId = pagerdutyEventId('v2', str(raw.id) ?? undefined, raw)
-  const event: BuiltEvent = {
-    eventId,
-    rows: [
-      { table: 'events', row: atomicRow(ctx, eventId, V2_SCHEMA, V2_TRACKER, collectorVersion) },
-      { table: V2_TABLE, row: { ...hierarchyColumns(eventId, ctx, V2_SCHEMA), ...v2MessageRow(raw), webhook_id: ctx.webhookId, raw_message: JSON.stringify(raw) } },
-    ],
-  }
-  return { ok: true, event }
+  return pagerdutyEvent({ schema: V2_SCHEMA, tracker: V2_TRACKER, table: V2_TABLE }, eventId, ctx, collectorVersion, v2MessageRow(raw), raw)
 }

@@ -5,11 +5,11 @@
  * incident or service reference the data carries. `data` is kept whole in a JSON column and
  * the event as received in `raw_message`.
  */
-import { atomicRow, hierarchyColumns, type BuiltEvent, type RequestContext, type Row } from '../../events/event.ts'
+import type { RequestContext, Row } from '../../events/event.ts'
 import { pagerdutyEventId } from '../../events/event-id.ts'
 import { toUtcTimestamp } from '../../events/timestamp.ts'
 import { at, int, json, obj, str, type Obj } from './cells.ts'
-import { schemaIssues, type MessageOutcome } from './message.ts'
+import { pagerdutyEvent, schemaIssues, type MessageOutcome } from './message.ts'
 import { V3EventCheck, V3_DATA_CHECKS, V3_PING, V3_SCHEMA, V3_TYPES, type V3Event } from './v3-schema.ts'
 
 export { V3_SCHEMA }
@@ -81,12 +81,5 @@ export function v3Event(raw: Record<string, unknown>, ctx: RequestContext, colle
   const dataCheck = V3_DATA_CHECKS.get(String(raw.data && (raw.data as { type?: unknown }).type))
   if (dataCheck && !dataCheck.Check(raw.data)) return { ok: false, reason: 'INVALID_EVENT', issues: schemaIssues(dataCheck, raw.data, '/event/data') }
   const eventId = pagerdutyEventId('v3', String(raw.id), raw)
-  const event: BuiltEvent = {
-    eventId,
-    rows: [
-      { table: 'events', row: atomicRow(ctx, eventId, V3_SCHEMA, V3_TRACKER, collectorVersion) },
-      { table: V3_TABLE, row: { ...hierarchyColumns(eventId, ctx, V3_SCHEMA), ...v3EventRow(raw), webhook_id: ctx.webhookId, raw_message: JSON.stringify(raw) } },
-    ],
-  }
-  return { ok: true, event }
+  return pagerdutyEvent({ schema: V3_SCHEMA, tracker: V3_TRACKER, table: V3_TABLE }, eventId, ctx, collectorVersion, v3EventRow(raw), raw)
 }
