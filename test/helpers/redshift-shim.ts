@@ -9,7 +9,10 @@
  *  - `statementLog` records every statement a connection sends (postgres.js `debug`) and
  *    names each construct Redshift lacks, so a test fails on the first one the dialect uses.
  */
+import { afterAll, beforeAll } from 'bun:test'
 import type postgres from 'postgres'
+import { connect } from '../../src/db/connect.ts'
+import { freshDatabase, type TestDatabase } from './database.ts'
 
 export const SHIM_SCHEMA = 'redshift_shim'
 
@@ -95,5 +98,32 @@ export function statementLog(): StatementLog {
       for (const s of statements) for (const f of FORBIDDEN) if (f.pattern.test(s.text)) out.push(`${f.name}: ${s.text.slice(0, 160)}`)
       return out
     },
+  }
+}
+
+export interface ShimmedRedshift { readonly log: StatementLog; readonly db: TestDatabase; readonly rs: postgres.Sql }
+
+/**
+ * For a test file: a fresh database with the shim installed (`db`, for checking rows as
+ * PostgreSQL sees them) and a redshift-dialect client on it (`rs`) whose every statement
+ * lands in `log`; created before the file's tests, dropped after them.
+ */
+export function shimmedRedshift(label: string): ShimmedRedshift {
+  const log = statementLog()
+  let db: TestDatabase | undefined
+  let rs: postgres.Sql | undefined
+  beforeAll(async () => {
+    db = await freshDatabase(label)
+    await installShim(db.sql)
+    rs = connect({ url: db.url, dialect: 'redshift', max: 1, overrides: { ssl: false, debug: log.debug } })
+  }, 60_000)
+  afterAll(async () => {
+    await rs?.end({ timeout: 1 })
+    await db?.drop()
+  })
+  return {
+    log,
+    get db() { if (!db) throw new Error('shimmedRedshift: used outside a test'); return db },
+    get rs() { if (!rs) throw new Error('shimmedRedshift: used outside a test'); return rs },
   }
 }

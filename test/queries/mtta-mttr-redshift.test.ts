@@ -5,39 +5,23 @@
  * dialect's own connection so its statement log covers it; the figures are the same exact ones
  * the PostgreSQL query gives (test/queries/mtta-mttr.test.ts).
  */
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
-import type postgres from 'postgres'
-import { connect } from '../../src/db/connect.ts'
 import { ROOT } from '../helpers/collector.ts'
-import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
 import { FIGURES, lifeCycleDeliveries } from '../helpers/incident-life-cycle.ts'
 import { drain, recordFor } from '../helpers/load.ts'
-import { installShim, shimDdl, statementLog } from '../helpers/redshift-shim.ts'
+import { shimDdl, shimmedRedshift } from '../helpers/redshift-shim.ts'
 
 const QUERY = fs.readFileSync(path.join(ROOT, 'sql/queries/mtta_mttr.redshift.sql'), 'utf8')
-const log = statementLog()
-
-let db: TestDatabase
-let rs: postgres.Sql
-
-beforeAll(async () => {
-  db = await freshDatabase('mtta_redshift')
-  await installShim(db.sql)
-  rs = connect({ url: db.url, dialect: 'redshift', max: 1, overrides: { ssl: false, debug: log.debug } })
-}, 60_000)
-
-afterAll(async () => {
-  await rs?.end({ timeout: 1 })
-  await db?.drop()
-})
+const shim = shimmedRedshift('mtta_redshift')
+const log = shim.log
 
 test('MTTA and MTTR per service on Redshift: the same figures as on PostgreSQL, from a redshift-dialect load', async () => {
   const deliveries = lifeCycleDeliveries()
-  const status = await drain(deliveries.map(([name, body]) => recordFor(name, body)), { sql: rs, dialect: 'redshift', migrateOptions: { transform: shimDdl } })
+  const status = await drain(deliveries.map(([name, body]) => recordFor(name, body)), { sql: shim.rs, dialect: 'redshift', migrateOptions: { transform: shimDdl } })
   expect(status.loadedEvents).toBe(deliveries.length)
-  const rows = await rs.unsafe(QUERY)
+  const rows = await shim.rs.unsafe(QUERY)
   expect(rows.map((r): Record<string, unknown> => ({ ...r }))).toEqual(FIGURES)
   expect(log.violations()).toEqual([])
 }, 60_000)

@@ -3,18 +3,15 @@
  * statement, whatever BATCH_MAX_ROWS lets into one transaction. A 10,000-event batch of
  * ~50 KB messages (about 500 MB) is cut into statements that fit, and loads once.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type postgres from 'postgres'
-import { connect } from '../../src/db/connect.ts'
+import { describe, expect, test } from 'bun:test'
 import { migrate } from '../../src/db/migrate.ts'
 import type { BuiltEvent, Row } from '../../src/events/event.ts'
 import { uuidV5 } from '../../src/events/event-id.ts'
 import { fitStatements, REDSHIFT_BUDGET } from '../../src/sink/budget.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
-import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
 import { recordFor } from '../helpers/load.ts'
-import { installShim, shimDdl, statementLog } from '../helpers/redshift-shim.ts'
+import { shimDdl, shimmedRedshift } from '../helpers/redshift-shim.ts'
 
 describe('fitStatements', () => {
   const budget = { maxParameters: 10, maxBytes: 100 }
@@ -56,25 +53,13 @@ function largeBatch(): BuiltEvent[] {
   })
 }
 
-let db: TestDatabase
-let rs: postgres.Sql
-const log = statementLog()
-
-beforeAll(async () => {
-  db = await freshDatabase('redshift_budget')
-  await installShim(db.sql)
-  rs = connect({ url: db.url, dialect: 'redshift', max: 1, overrides: { ssl: false, debug: log.debug } })
-}, 60_000)
-
-afterAll(async () => {
-  await rs?.end({ timeout: 1 })
-  await db?.drop()
-})
+const shim = shimmedRedshift('redshift_budget')
+const log = shim.log
 
 describe('a 10,000-event batch of 50 KB messages in the redshift dialect', () => {
-  const sink = () => createLazySink({ sql: rs, dialect: 'redshift', schema: 'atomic', migrate: async () => { await migrate(rs, 'redshift', 'atomic', { transform: shimDdl }) } })
+  const sink = () => createLazySink({ sql: shim.rs, dialect: 'redshift', schema: 'atomic', migrate: async () => { await migrate(shim.rs, 'redshift', 'atomic', { transform: shimDdl }) } })
   const events = largeBatch()
-  const count = async (query: string): Promise<number> => Number(((await db.sql.unsafe(query)) as unknown as [{ n: string }])[0].n)
+  const count = async (query: string): Promise<number> => Number(((await shim.db.sql.unsafe(query)) as unknown as [{ n: string }])[0].n)
 
   test('is split into statements under 16 MB and 32,767 parameters, and loads', async () => {
     expect(JSON.parse(String(events[0]?.rows[1]?.row.raw_message)).data.incident.trigger_summary_data.description.length).toBe(MESSAGE_BYTES / 2)
@@ -97,7 +82,7 @@ describe('a 10,000-event batch of 50 KB messages in the redshift dialect', () =>
   test('loads once when the same batch comes again', async () => {
     // A live table has planner statistics (autovacuum here, automatic analyze on Redshift);
     // without them PostgreSQL nests loops over the 10,000 x 10,000 ids (9 s instead of 0.5 s).
-    await db.sql.unsafe('analyze atomic.events')
+    await shim.db.sql.unsafe('analyze atomic.events')
     const started = performance.now()
     const result = await sink().write({ events, badRows: [] })
     expect(performance.now() - started).toBeLessThan(30_000)

@@ -4,13 +4,13 @@
  * redshift dialect's staging tables, a replay, and a log of every statement the collector's
  * connection sent, checked for the constructs Redshift lacks.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import type postgres from 'postgres'
 import { connect } from '../../src/db/connect.ts'
-import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
+import { freshDatabase } from '../helpers/database.ts'
 import { contextFor, drain, fixtureRecords, recordFor } from '../helpers/load.ts'
 import { readFixture } from '../helpers/fixtures.ts'
-import { installShim, shimDdl, statementLog } from '../helpers/redshift-shim.ts'
+import { shimDdl, shimmedRedshift, statementLog } from '../helpers/redshift-shim.ts'
 
 const TRIGGER = 'incident.trigger__pagerduty-developer-docs.json'
 const trigger = JSON.parse(readFixture('v1', TRIGGER)) as { messages: unknown[] }
@@ -33,24 +33,11 @@ const records = [
 ]
 const eventIds = new Set(records.flatMap((r) => r.events.map((e) => e.eventId)))
 const badRowIds = new Set(records.flatMap((r) => r.badRows.map((b) => b.bad_row_id)))
-const log = statementLog()
-
-let db: TestDatabase
-let rs: postgres.Sql
-const load = () => drain(records, { sql: rs, dialect: 'redshift', maxRows: 4, migrateOptions: { transform: shimDdl } })
+const shim = shimmedRedshift('redshift_path')
+const log = shim.log
+const load = () => drain(records, { sql: shim.rs, dialect: 'redshift', maxRows: 4, migrateOptions: { transform: shimDdl } })
 const FILLED = 16
-const count = async (query: string): Promise<number> => Number(((await db.sql.unsafe(query)) as unknown as [{ n: string }])[0].n)
-
-beforeAll(async () => {
-  db = await freshDatabase('redshift_path')
-  await installShim(db.sql)
-  rs = connect({ url: db.url, dialect: 'redshift', max: 1, overrides: { ssl: false, debug: log.debug } })
-}, 60_000)
-
-afterAll(async () => {
-  await rs?.end({ timeout: 1 })
-  await db?.drop()
-})
+const count = async (query: string): Promise<number> => Number(((await shim.db.sql.unsafe(query)) as unknown as [{ n: string }])[0].n)
 
 /** Rows per table after a load of `records`: each event once, each bad row once. */
 const LOADED = { events: 62, com_pagerduty_incident_1: 11, com_pagerduty_webhook_v2_message_1: 5, com_pagerduty_webhook_v3_event_1: 46, bad_rows: 2, pagerduty_incident_events: 57 }
@@ -73,14 +60,14 @@ describe('the redshift dialect on PostgreSQL with the shim', () => {
     const status = await load()
     expect({ loaded: status.loadedEvents, duplicates: status.duplicateEvents, bad: status.badRows, rejected: status.rejectedEvents })
       .toEqual({ loaded: 62, duplicates: 5, bad: 3, rejected: 0 })
-    expect(await tableCounts(db.sql)).toEqual(LOADED)
+    expect(await tableCounts(shim.db.sql)).toEqual(LOADED)
     expect(await count('select count(distinct event_id) as n from atomic.events')).toBe(62)
     // v1 11 + v2 5 + v3 41 incident.* events (the 5 service.* events are no incident's).
     expect(await count(`select count(*) as n from atomic.pagerduty_incident_events where webhook_version = 'v3'`)).toBe(41)
   })
 
   test('values land in their columns, and the whole message in the SUPER column via JSON_PARSE', async () => {
-    const rows = await db.sql.unsafe(`select i.type, i."data.incident.id" as incident, i."data.incident.incident_number" as number,
+    const rows = await shim.db.sql.unsafe(`select i.type, i."data.incident.id" as incident, i."data.incident.incident_number" as number,
         i."data.incident.escalation_policy.id" as policy, i.raw_message->'data'->'incident'->>'id' as raw_id,
         jsonb_typeof(i.raw_message::jsonb) as raw_type, e.event_vendor, e.v_tracker, e.app_id, e.collector_tstamp
       from atomic.com_pagerduty_incident_1 i join atomic.events e on e.event_id = i.root_id and e.collector_tstamp = i.root_tstamp
@@ -90,7 +77,7 @@ describe('the redshift dialect on PostgreSQL with the shim', () => {
   })
 
   test('a v2 message lands in its columns, its log entries and the message in SUPER columns', async () => {
-    const rows = await db.sql.unsafe(`select m.event, m.created_on, m."incident.id" as incident, m."incident.incident_number" as number,
+    const rows = await shim.db.sql.unsafe(`select m.event, m.created_on, m."incident.id" as incident, m."incident.incident_number" as number,
         m."incident.service.name" as service, m."log_entries[0].type" as entry, m."log_entries[0].agent.id" as agent, m."webhook.name" as webhook,
         jsonb_typeof(m.log_entries::jsonb) as entries_type, m.raw_message->>'id' as raw_id, e.v_tracker
       from atomic.com_pagerduty_webhook_v2_message_1 m join atomic.events e on e.event_id = m.root_id and e.collector_tstamp = m.root_tstamp
@@ -99,7 +86,7 @@ describe('the redshift dialect on PostgreSQL with the shim', () => {
   })
 
   test('a v3 event lands in its columns with its milliseconds, data and the event in SUPER columns, once despite the retry', async () => {
-    const rows = await db.sql.unsafe(`select v.event_type, v.occurred_at, v."incident.id" as incident, v."incident.number" as number,
+    const rows = await shim.db.sql.unsafe(`select v.event_type, v.occurred_at, v."incident.id" as incident, v."incident.number" as number,
         v."service.id" as service_id, v."service.summary" as service, v."agent.id" as agent, v.data->>'id' as data_id,
         jsonb_typeof(v.raw_message::jsonb) as raw_type, e.v_tracker, e.collector_tstamp
       from atomic.com_pagerduty_webhook_v3_event_1 v join atomic.events e on e.event_id = v.root_id and e.collector_tstamp = v.root_tstamp
@@ -112,7 +99,7 @@ describe('the redshift dialect on PostgreSQL with the shim', () => {
     const pg = connect({ url: other.url, dialect: 'postgres', max: 1 })
     try {
       await drain(records, { sql: pg, dialect: 'postgres', maxRows: 50 })
-      const [redshiftRows, postgresRows] = [[...(await db.sql.unsafe(VIEW_ROWS))], [...(await other.sql.unsafe(VIEW_ROWS))]]
+      const [redshiftRows, postgresRows] = [[...(await shim.db.sql.unsafe(VIEW_ROWS))], [...(await other.sql.unsafe(VIEW_ROWS))]]
       expect(redshiftRows.length).toBe(57)
       expect(redshiftRows).toEqual(postgresRows)
       expect(await tableCounts(other.sql)).toEqual(LOADED)
@@ -130,7 +117,7 @@ describe('the redshift dialect on PostgreSQL with the shim', () => {
   test('a replayed spool loads nothing twice: every event counts as a duplicate', async () => {
     const status = await load()
     expect({ loaded: status.loadedEvents, duplicates: status.duplicateEvents, rejected: status.rejectedEvents }).toEqual({ loaded: 0, duplicates: 67, rejected: 0 })
-    expect(await tableCounts(db.sql)).toEqual(LOADED)
+    expect(await tableCounts(shim.db.sql)).toEqual(LOADED)
   })
 
   test('the statement log of the whole run holds no construct Redshift lacks', () => {
