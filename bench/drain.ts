@@ -17,7 +17,8 @@ import { createWriter } from '../src/sink/writer.ts'
 import { openSpool } from '../src/spool/spool.ts'
 
 const total = Number(process.argv[2] ?? 50_000)
-const batchRows = Number(process.env.BATCH_MAX_ROWS ?? 2000)
+const batchRows = Number(process.env.BATCH_MAX_ROWS ?? 1000)
+const batchBytes = Number(process.env.BATCH_MAX_BYTES ?? 1024 ** 2)
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const name = `pdc_drain_${process.pid}`
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
@@ -41,14 +42,16 @@ try {
   await Promise.all(appends)
   const sink = createLazySink({ sql, dialect: 'postgres', schema: 'atomic', migrate: async () => { await migrate(sql, 'postgres', 'atomic') } })
   await sink.write({ events: [], badRows: [] }) // connect and migrate before the clock starts
-  const writer = createWriter({ spool, sink, maxRows: batchRows, maxWaitMs: 0, log: () => {} })
+  const writer = createWriter({ spool, sink, maxRows: batchRows, maxBatchBytes: batchBytes, maxWaitMs: 0, log: () => {} })
   const started = performance.now()
+  const cpu0 = process.cpuUsage()
   writer.start()
   while (spool.unreadEvents() > 0) await Bun.sleep(10)
   const seconds = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpu0)
   await writer.stop(0)
   await spool.close()
-  process.stdout.write(`drained ${total} events in ${seconds.toFixed(2)} s: ${Math.round(total / seconds)} events/s (BATCH_MAX_ROWS=${batchRows}, ${writer.status().batches} batches)\n`)
+  process.stdout.write(`drained ${total} events in ${seconds.toFixed(2)} s: ${Math.round(total / seconds)} events/s (BATCH_MAX_ROWS=${batchRows}, BATCH_MAX_BYTES=${batchBytes}, ${writer.status().batches} batches); writer CPU ${((cpu.user + cpu.system) / total).toFixed(1)} us/event, peak RSS ${Math.round(Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024)} MiB (includes filling the spool)\n`)
 } finally {
   await sql.end()
   await admin.unsafe(`drop database if exists ${name} with (force)`)

@@ -69,6 +69,7 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     spool,
     sink,
     maxRows: config.batchMaxRows,
+    maxBatchBytes: config.batchMaxBytes,
     maxWaitMs: config.batchMaxWaitMs,
     log,
     onCommit: metrics.onCommit,

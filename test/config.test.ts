@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     expect(r.ok && r.command).toEqual({ name: 'serve' })
     expect(r.ok && r.config).toEqual({
       port: 8080, host: '0.0.0.0', dataDir: './data', dbSchema: 'atomic', dialect: 'postgres',
-      webhookSecrets: [], basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20,
+      webhookSecrets: [], basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20, batchMaxBytes: 1024 ** 2,
       spoolMaxBytes: 10 * 1024 ** 3, spoolSegmentBytes: 64 * 1024 ** 2, maxBodyBytes: 1024 ** 2,
       shutdownDrainMs: 5000, logLevel: 'info',
     })
@@ -26,11 +26,11 @@ describe('loadConfig', () => {
   test('environment variables fill every setting', () => {
     const r = loadConfig({
       DATABASE_URL: 'postgres://u@h/db', PAGERDUTY_WEBHOOK_SECRETS: 'a, b', BASIC_AUTH_USERS: 'pd:s3cr:et',
-      BATCH_MAX_ROWS: '10', BATCH_MAX_WAIT_MS: '0', SPOOL_MAX_BYTES: '2GiB', MAX_BODY_BYTES: '512KiB', LOG_LEVEL: 'debug',
+      BATCH_MAX_ROWS: '10', BATCH_MAX_WAIT_MS: '0', BATCH_MAX_BYTES: '512KiB', SPOOL_MAX_BYTES: '2GiB', MAX_BODY_BYTES: '512KiB', LOG_LEVEL: 'debug',
     }, [])
     expect(r.ok && r.config).toMatchObject({
       databaseUrl: 'postgres://u@h/db', webhookSecrets: ['a', 'b'], basicAuthUsers: [{ user: 'pd', password: 's3cr:et' }],
-      batchMaxRows: 10, batchMaxWaitMs: 0, spoolMaxBytes: 2 * 1024 ** 3, maxBodyBytes: 512 * 1024, logLevel: 'debug',
+      batchMaxRows: 10, batchMaxWaitMs: 0, batchMaxBytes: 512 * 1024, spoolMaxBytes: 2 * 1024 ** 3, maxBodyBytes: 512 * 1024, logLevel: 'debug',
     })
   })
 

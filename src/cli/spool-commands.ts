@@ -65,7 +65,7 @@ export async function replayFile(config: Config, file: string): Promise<number> 
     sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
     migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
   })
-  const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxWaitMs: 0, log })
+  const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, log })
   const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
   let accepted = 0
   let bad = 0

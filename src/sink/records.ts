@@ -11,7 +11,8 @@ import type { Batch } from './batch.ts'
 
 export interface RecordBody { events: BuiltEvent[]; badRows: BadRow[] }
 
-export const encodeRecord = (body: RecordBody): Uint8Array => Buffer.from(JSON.stringify(body))
+/** The record's text; the spool frames it as UTF-8 without an intermediate buffer. */
+export const encodeRecord = (body: RecordBody): string => JSON.stringify(body)
 
 const decoder = new TextDecoder()
 

@@ -38,25 +38,36 @@ export const nodeSpoolIo: SpoolIo = { write: writeAllSync, fsync: fsyncFd, ftrun
 
 /** Makes a directory entry (a new or renamed file) durable. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fd = fs.openSync(dir, 'r')
+  const handle = await fs.promises.open(dir, 'r')
   try {
-    await fsyncFd(fd)
+    await handle.sync()
   } finally {
-    fs.closeSync(fd)
+    await handle.close()
   }
 }
 
-/** Atomic replace: temp file, fsync, rename, fsync the directory. */
+/**
+ * Atomic replace: temp file, fsync, rename, fsync the directory. Every step is async: on
+ * ext4 a rename over an existing file waits for the replaced file's data (auto_da_alloc) and
+ * for the journal, which the spool's fsyncs keep busy; `renameSync` showed ~10 ms per
+ * checkpoint in the writer's profile, blocking every request meanwhile.
+ */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
   const tmp = `${file}.tmp`
-  const fd = fs.openSync(tmp, 'w')
+  const handle = await fs.promises.open(tmp, 'w')
   try {
-    writeAllSync(fd, Buffer.from(data), 0)
-    await fsyncFd(fd)
+    const buf = Buffer.from(data)
+    let done = 0
+    while (done < buf.length) {
+      const { bytesWritten } = await handle.write(buf, done, buf.length - done, done)
+      if (bytesWritten <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' })
+      done += bytesWritten
+    }
+    await handle.sync()
   } finally {
-    fs.closeSync(fd)
+    await handle.close()
   }
-  fs.renameSync(tmp, file)
+  await fs.promises.rename(tmp, file)
   await fsyncDir(path.dirname(file))
 }
 

@@ -42,8 +42,13 @@ export interface SpoolStats {
 interface Waiter { frame: Buffer; events: number; resolve: () => void; reject: (e: unknown) => void }
 
 export interface Spool {
-  append(payload: Uint8Array, events: number): Promise<void>
+  /** `payload` as bytes, or as text stored UTF-8 encoded. */
+  append(payload: Uint8Array | string, events: number): Promise<void>
   read(from: Position, maxEvents: number, maxBytes: number): { records: SpoolRecord[]; next: Position }
+  /**
+   * Marks everything before `to` as loaded (at once, in memory) and makes it durable in the
+   * checkpoint file; resolves once it is. Concurrent commits share one checkpoint write.
+   */
   commit(to: Position, events: number): Promise<void>
   checkpoint(): Position
   end(): Position
@@ -184,6 +189,44 @@ export function openSpool(options: SpoolOptions): Spool {
     flushing = null
   }
 
+  // The checkpoint file trails the in-memory `committed` by at most one write: commits that
+  // arrive while a write runs are folded into the next one, so the writer never waits for a
+  // checkpoint fsync per batch (it did: ~4.7 ms per commit, a third of the drain time with
+  // 1 MiB batches). A crash can only leave an older checkpoint, and replaying from it is
+  // harmless (loads are idempotent by event_id).
+  let durable = committed
+  let checkpointing: Promise<void> | null = null
+  let retryTimer: ReturnType<typeof setTimeout> | null = null
+
+  async function persistCheckpoint(): Promise<void> {
+    try {
+      while (comparePositions(committed, durable) > 0) {
+        const target = committed
+        await writeCheckpoint(dir, target)
+        durable = target
+        // Segments go only once a durable checkpoint is past them.
+        for (const seq of [...sizes.keys()]) {
+          if (seq < durable.segment && seq !== active.seq) {
+            // Async: unlinking a 64 MiB segment can hold the event loop for milliseconds.
+            await fs.promises.rm(segmentPath(dir, seq), { force: true })
+            sizes.delete(seq)
+            refusedFull = false
+          }
+        }
+      }
+    } catch (error) {
+      // ENOSPC or EIO writing the checkpoint: try again shortly even if no batch commits
+      // meanwhile (a full spool frees space only through this), and tell the caller.
+      retryTimer ??= setTimeout(() => { retryTimer = null; startCheckpoint().catch(() => {}) }, 1000)
+      throw error
+    }
+  }
+
+  function startCheckpoint(): Promise<void> {
+    checkpointing ??= persistCheckpoint().finally(() => { checkpointing = null })
+    return checkpointing
+  }
+
   return {
     append(payload, events) {
       if (closed) return Promise.reject(new CollectorError('SPOOL_CLOSED', 'the collector is shutting down', true))
@@ -203,18 +246,11 @@ export function openSpool(options: SpoolOptions): Spool {
       return readRecords({ dir, from, maxEvents, maxBytes, sizes, active: end(), quarantine })
     },
 
-    async commit(to, events) {
-      if (comparePositions(to, committed) <= 0) return
-      await writeCheckpoint(dir, to)
+    commit(to, events) {
+      if (comparePositions(to, committed) <= 0) return checkpointing ?? Promise.resolve()
       committed = to
       backlogEvents = Math.max(0, backlogEvents - events)
-      for (const seq of [...sizes.keys()]) {
-        if (seq < to.segment && seq !== active.seq) {
-          fs.rmSync(segmentPath(dir, seq), { force: true })
-          sizes.delete(seq)
-          refusedFull = false
-        }
-      }
+      return startCheckpoint()
     },
 
     checkpoint: () => committed,
@@ -251,6 +287,8 @@ export function openSpool(options: SpoolOptions): Spool {
     async close() {
       closed = true
       while (flushing) await flushing
+      if (retryTimer) clearTimeout(retryTimer)
+      await checkpointing?.catch(() => {})
       for (const wake of dataWaiters) wake()
       try { fs.closeSync(active.fd) } catch { /* ignore */ }
     },

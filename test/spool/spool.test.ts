@@ -2,7 +2,7 @@
  * The write-ahead spool against real files in a temporary directory: what an append makes
  * durable, what a restart reads back, and what damage, a full budget and a failing disk do.
  */
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, spyOn, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
 import { openSpool, type Spool, type SpoolOptions } from '../../src/spool/spool.ts'
@@ -82,6 +82,27 @@ describe('append, read and commit', () => {
     // Appends that wait for each other get one fsync each.
     await appendEach(spool, 50, 52)
     expect(fsyncs).toBe(5)
+  })
+
+  test('commits that arrive during a checkpoint write share the next one, and each resolves once its position is durable', async () => {
+    const dir = newDir('spool-coalesce')
+    const spool = spoolIn(dir)
+    await appendEach(spool, 1, 10)
+    const positions = spool.read(spool.checkpoint(), 100, 1 << 30).records.map((r) => r.next)
+    const renames = spyOn(fs.promises, 'rename')
+    try {
+      const commits = positions.map((to) => spool.commit(to, 1))
+      // In memory at once: the writer reads on from here without waiting for the file.
+      expect(spool.checkpoint()).toEqual(positions[9] as (typeof positions)[number])
+      expect(spool.unreadEvents()).toBe(0)
+      await commits[0]
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'))).toEqual(positions[9])
+      await Promise.all(commits)
+      // The first commit's write, then one for the nine that came while it ran.
+      expect(renames).toHaveBeenCalledTimes(2)
+    } finally {
+      renames.mockRestore()
+    }
   })
 
   test('segments roll at the size bound and are deleted once the checkpoint passes them', async () => {
