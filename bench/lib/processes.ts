@@ -46,7 +46,17 @@ async function startOnce(env: Record<string, string>, command: string[], port: n
 }
 
 export async function startBare(): Promise<Running> {
-  const proc = Bun.spawn([process.execPath, path.join(ROOT, 'bench', 'bare-server.ts')], { stdout: 'pipe', stderr: 'inherit' })
+  return startPortPrinter([path.join(ROOT, 'bench', 'bare-server.ts')])
+}
+
+/** The collector's handler acknowledging after the database commit (bench/ack-after-commit-server.ts). */
+export async function startAckAfterCommit(databaseUrl: string): Promise<Running> {
+  return startPortPrinter([path.join(ROOT, 'bench', 'ack-after-commit-server.ts'), databaseUrl])
+}
+
+/** A bench server that prints its port on its first line. */
+async function startPortPrinter(args: string[]): Promise<Running> {
+  const proc = Bun.spawn([process.execPath, ...args], { stdout: 'pipe', stderr: 'inherit' })
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
   const { value } = await reader.read()
   const port = Number(new TextDecoder().decode(value).trim())
