@@ -5,12 +5,13 @@
  * instead of once they are fsync'd in the spool. `bun bench/ack-after-commit-server.ts URL`
  * prints its port; the benchmark drives it with the same wrk load as the collector.
  */
-import { createRegistry } from '../src/adapters/registry.ts'
+import { createRegistry, rebuildWith } from '../src/adapters/registry.ts'
 import { createPagerDutyAdapter } from '../src/adapters/pagerduty/index.ts'
 import { connect } from '../src/db/connect.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { createHandler } from '../src/http/server.ts'
-import type { RecordBody } from '../src/sink/records.ts'
+import { decodeRecord } from '../src/sink/records.ts'
+import type { Batch } from '../src/sink/batch.ts'
 import { createLazySink } from '../src/sink/lazy.ts'
 
 const url = process.argv[2]
@@ -19,7 +20,9 @@ const sql = connect({ url, dialect: 'postgres' })
 const sink = createLazySink({ sql, dialect: 'postgres', schema: 'atomic', migrate: async () => { await migrate(sql, 'postgres', 'atomic') } })
 await sink.write({ events: [], badRows: [] }) // migrate before the load starts
 
-interface Waiting { body: RecordBody; resolve: () => void; reject: (error: unknown) => void }
+const registry = createRegistry([createPagerDutyAdapter('bench')])
+const rebuild = rebuildWith(registry)
+interface Waiting { record: string; resolve: () => void; reject: (error: unknown) => void }
 let waiting: Waiting[] = []
 let inFlight = 0
 
@@ -27,15 +30,18 @@ function flush(): void {
   while (inFlight < 2 && waiting.length > 0) {
     const group = waiting.splice(0, 1000)
     inFlight++
-    sink.write({ events: group.flatMap((w) => w.body.events), badRows: group.flatMap((w) => w.body.badRows) })
+    const batch: Batch = { events: [], badRows: [] }
+    const position = { segment: 0, offset: 0 }
+    for (const w of group) decodeRecord({ position, next: position, events: 0, payload: Buffer.from(w.record) }, batch, rebuild)
+    sink.write(batch)
       .then(() => { for (const w of group) w.resolve() }, (error) => { for (const w of group) w.reject(error) })
       .finally(() => { inFlight--; flush() })
   }
 }
 
 const handler = createHandler({
-  registry: createRegistry([createPagerDutyAdapter('bench')]),
-  append: (body) => new Promise<void>((resolve, reject) => { waiting.push({ body, resolve, reject }); flush() }),
+  registry,
+  append: (record) => new Promise<void>((resolve, reject) => { waiting.push({ record, resolve, reject }); flush() }),
   ready: () => ({ ready: true, body: {} }),
   webhookSecrets: [],
   maxBodyBytes: 1024 * 1024,

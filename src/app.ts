@@ -5,7 +5,7 @@
 import path from 'node:path'
 import type postgres from 'postgres'
 import type { Config } from './config.ts'
-import { createRegistry } from './adapters/registry.ts'
+import { createRegistry, rebuildWith } from './adapters/registry.ts'
 import { createPagerDutyAdapter } from './adapters/pagerduty/index.ts'
 import { connect, describeUrl } from './db/connect.ts'
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.ts'
@@ -15,7 +15,6 @@ import { createHandler } from './http/server.ts'
 import type { Log } from './log.ts'
 import { createCollectorMetrics, type CollectorMetrics } from './metrics/index.ts'
 import { createLazySink } from './sink/lazy.ts'
-import { encodeRecord } from './sink/records.ts'
 import { createWriter } from './sink/writer.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
 import { errorMessage } from './errors.ts'
@@ -65,8 +64,10 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     writerStatus: () => writer.status(),
     rss: () => process.memoryUsage.rss(),
   })
+  const registry = createRegistry([createPagerDutyAdapter(VERSION)])
   const writer = createWriter({
     spool,
+    rebuild: rebuildWith(registry),
     sink,
     maxRows: config.batchMaxRows,
     maxBatchBytes: config.batchMaxBytes,
@@ -97,10 +98,9 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     }
   }
 
-  const registry = createRegistry([createPagerDutyAdapter(VERSION)])
   const handler = createHandler({
     registry,
-    append: (body, events) => spool.append(encodeRecord(body), events),
+    append: (record, events) => spool.append(record, events),
     ready,
     metricsText: metrics.text,
     metrics: metrics.http,

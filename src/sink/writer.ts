@@ -9,7 +9,7 @@
  * batch the database rejects for its data is split until the offending events are isolated;
  * they become bad rows carrying the database's error, and the rest load.
  */
-import { badRowForRejected, decodeRecord } from './records.ts'
+import { badRowForRejected, decodeRecord, type Rebuild } from './records.ts'
 import { describeDatabaseError, isDataError } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
@@ -35,6 +35,8 @@ export interface WriterOptions {
   backoff?: { initialMs: number; maxMs: number; refusedMaxMs?: number }
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
   onCommit?: (result: WriteResult & { batchEvents: number; ms: number }) => void
+  /** Builds the events of records stored as received webhooks (the adapter registry). */
+  rebuild?: Rebuild
   /** Batches in flight at once (default 2); the embedded database serialises them anyway. */
   concurrency?: number
 }
@@ -251,7 +253,7 @@ export function createWriter(options: WriterOptions): Writer {
       return next
     }
     const batch: Batch = { events: [], badRows: [] }
-    for (const record of records) decodeRecord(record, batch)
+    for (const record of records) decodeRecord(record, batch, options.rebuild)
     inflight.push({
       next,
       events: records.reduce((n, r) => n + r.events, 0),
