@@ -1,6 +1,7 @@
 /**
  * `bun bench/drain.ts [events]`: the writer alone. Fills a spool with N unique v1 events
- * (built by the real adapter), then drains it into a fresh database on DATABASE_URL (default
+ * (stored as the collector stores them: the request as received, built by the real adapter
+ * in the writer), then drains it into a fresh database on DATABASE_URL (default
  * the local PostgreSQL) and prints events/s committed. No HTTP, no load generator: what the
  * sink and the database can do, for comparing writer changes.
  */
@@ -9,10 +10,11 @@ import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
 import { createPagerDutyAdapter } from '../src/adapters/pagerduty/index.ts'
+import { createRegistry, rebuildWith } from '../src/adapters/registry.ts'
 import { connect } from '../src/db/connect.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { createLazySink } from '../src/sink/lazy.ts'
-import { encodeRecord } from '../src/sink/records.ts'
+import { encodeRequest } from '../src/sink/records.ts'
 import { createWriter } from '../src/sink/writer.ts'
 import { openSpool } from '../src/spool/spool.ts'
 
@@ -34,15 +36,17 @@ try {
   const appends: Promise<void>[] = []
   for (let i = 0; i < total; i++) {
     const body = { messages: [{ ...fixture.messages[0], id: `drain-${i}` }] }
-    const r = adapter.toEvents({ body, rawBody: '', ctx: { receivedAt: new Date(), query: {}, ipAddress: '127.0.0.1', userAgent: 'bench', webhookId: null, requestId: crypto.randomUUID() } })
+    const ctx = { receivedAt: new Date(), query: {}, ipAddress: '127.0.0.1', userAgent: 'bench', webhookId: null, requestId: crypto.randomUUID() }
+    const rawBody = JSON.stringify(body)
+    const r = adapter.toEvents({ body, rawBody, ctx })
     if (!r.ok) throw new Error(r.message)
-    appends.push(spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length))
+    appends.push(spool.append(encodeRequest({ vendor: 'com.pagerduty', version: 'v1', ctx }, rawBody), r.events.length))
     if (appends.length >= 1000) await Promise.all(appends.splice(0))
   }
   await Promise.all(appends)
   const sink = createLazySink({ sql, dialect: 'postgres', schema: 'atomic', migrate: async () => { await migrate(sql, 'postgres', 'atomic') } })
   await sink.write({ events: [], badRows: [] }) // connect and migrate before the clock starts
-  const writer = createWriter({ spool, sink, maxRows: batchRows, maxBatchBytes: batchBytes, maxWaitMs: 0, log: () => {} })
+  const writer = createWriter({ spool, sink, rebuild: rebuildWith(createRegistry([adapter])), maxRows: batchRows, maxBatchBytes: batchBytes, maxWaitMs: 0, log: () => {} })
   const started = performance.now()
   const cpu0 = process.cpuUsage()
   writer.start()
