@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     expect(r.ok && r.command).toEqual({ name: 'serve' })
     expect(r.ok && r.config).toEqual({
       port: 8080, host: '0.0.0.0', dataDir: './data', dbSchema: 'atomic', dialect: 'postgres',
-      webhookSecrets: [], basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20, batchMaxBytes: 1024 ** 2,
+      webhookSecrets: [], basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20, batchMaxBytes: 256 * 1024,
       spoolMaxBytes: 10 * 1024 ** 3, spoolSegmentBytes: 64 * 1024 ** 2, maxBodyBytes: 1024 ** 2,
       shutdownDrainMs: 5000, logLevel: 'info',
     })
