@@ -20,7 +20,7 @@ import { openSpool } from '../src/spool/spool.ts'
 
 const total = Number(process.argv[2] ?? 50_000)
 const batchRows = Number(process.env.BATCH_MAX_ROWS ?? 1000)
-const batchBytes = Number(process.env.BATCH_MAX_BYTES ?? 1024 ** 2)
+const batchBytes = Number(process.env.BATCH_MAX_BYTES ?? 256 * 1024)
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const name = `pdc_drain_${process.pid}`
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
