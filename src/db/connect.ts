@@ -31,8 +31,8 @@ export interface ConnectOptions {
 export function connect({ url, dialect, max, overrides }: ConnectOptions): postgres.Sql {
   return postgres(url, {
     max: max ?? 2,
-    // Statements are prepared once per connection: the writer sends only a few statement
-    // shapes (row counts are powers of two), so the cache stays small.
+    // Statements are prepared once per connection: a batch's rows travel as one text[] per
+    // column, so the statement text depends only on the tables' columns, not on row counts.
     prepare: true,
     types: COLUMN_TYPES,
     connect_timeout: 10,
