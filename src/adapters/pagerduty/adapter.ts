@@ -36,6 +36,18 @@ function messageVersion(message: Record<string, unknown>): { version: string; bu
   return null
 }
 
+/**
+ * A v2 message names the subscription's endpoint (`webhook.endpoint_url`), and the README
+ * tells v1/v2 users to put basic-auth credentials in that URL: they are replaced by `***`
+ * before the message is stored anywhere (raw_message, bad rows). Nothing else is changed.
+ */
+export function withoutUrlCredentials(message: unknown): unknown {
+  if (!isObject(message) || !isObject(message.webhook) || typeof message.webhook.endpoint_url !== 'string') return message
+  const url = message.webhook.endpoint_url
+  const redacted = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1***@')
+  return redacted === url ? message : { ...message, webhook: { ...message.webhook, endpoint_url: redacted } }
+}
+
 function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion: string): AdapterResult {
   const events: BuiltEvent[] = []
   const badRows: BadRow[] = []
@@ -46,7 +58,8 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   if (!messages.some(isObject)) {
     return { ok: false, code: 'NOT_PAGERDUTY', message: 'field `messages` holds no objects', issues: [{ path: '/messages', message: 'must be an array of message objects' }], version: null }
   }
-  messages.forEach((message, index) => {
+  messages.forEach((received, index) => {
+    const message = withoutUrlCredentials(received)
     const payload = JSON.stringify(message) ?? 'null'
     if (!isObject(message)) {
       badRows.push(badRow(input.ctx, String(index), 'INVALID_MESSAGE', [{ path: `/messages/${index}`, message: 'must be an object' }], null, payload))

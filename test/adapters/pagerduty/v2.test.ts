@@ -87,3 +87,24 @@ describe('v2 messages', () => {
     expect((V2Message as unknown as { self: unknown }).self).toEqual({ vendor: 'com.pagerduty', name: 'webhook_v2_message', format: 'jsonschema', version: '1-0-0' })
   })
 })
+
+describe('credentials in the subscription URL', () => {
+  // The README puts basic auth in the endpoint URL for v1/v2; PagerDuty echoes that URL back.
+  const body = fixtureJson('v2', 'incident.trigger__pagerduty-developer-docs.json') as { messages: { webhook: { endpoint_url: string } }[] }
+  const withSecret = { messages: [{ ...body.messages[0], webhook: { ...body.messages[0]!.webhook, endpoint_url: 'https://pagerduty:s3cret@collector.example.com/com.pagerduty/v1?aid=acme' } }] }
+
+  test('are replaced by *** in raw_message, the rest of the message kept', () => {
+    const result = toEvents(withSecret)
+    const raw = JSON.parse(String(result.ok && result.events[0]?.rows[1]?.row.raw_message))
+    expect(raw.webhook.endpoint_url).toBe('https://***@collector.example.com/com.pagerduty/v1?aid=acme')
+    expect({ ...raw, webhook: { ...raw.webhook, endpoint_url: 'x' } }).toEqual({ ...withSecret.messages[0], webhook: { ...withSecret.messages[0]!.webhook, endpoint_url: 'x' } })
+  })
+
+  test('are replaced by *** in a bad row too', () => {
+    const unknown = { messages: [{ ...withSecret.messages[0], event: 'incident.frobnicate' }] }
+    const result = toEvents(unknown)
+    expect(result.ok && result.badRows.map((b) => [b.reason, JSON.parse(b.payload).webhook.endpoint_url])).toEqual([
+      ['UNKNOWN_EVENT_TYPE', 'https://***@collector.example.com/com.pagerduty/v1?aid=acme'],
+    ])
+  })
+})
