@@ -111,15 +111,6 @@ async function main(): Promise<void> {
     record('bare Bun.serve (parse JSON only), req/s', fmt(bareRun.okRps), `wrk -t2 -c${CONNECTIONS}, ${T.load} s`)
     record('collector durable 2xx, req/s', fmt(loadRun.okRps), `${fmt(loadRun.non2xx)} non-2xx, ${loadRun.errors} socket errors`)
     record('accept rate (collector / bare)', fmt(loadRun.okRps / bareRun.okRps, 2), 'target >= 0.5')
-    // The accept path on its own: the same load with the database unreachable (a closed
-    // port), so the writer only waits to retry and every request is answered from the spool.
-    {
-      const alone = await startCollector({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable', DATA_DIR: dataDir('alone') })
-      const aloneRun = await runWrk({ url: `${alone.base}/com.pagerduty/v1`, connections: CONNECTIONS, threads: 2, seconds: T.load, template: one, prefix: `${runId}-alone` })
-      await alone.stop()
-      record('accept rate with the database down (writer idle)', `${fmt(aloneRun.okRps / bareRun.okRps, 2)} (${fmt(aloneRun.okRps)} req/s)`,
-        `same wrk load; p99 ${fmt(aloneRun.p99Ms, 1)} ms, ${fmt(aloneRun.non2xx)} non-2xx: what a burst or an outage is absorbed at`)
-    }
     const committedDuringLoad = (after.loaded - before.loaded) / loadRun.seconds
     record('committed during that load, events/s', fmt(committedDuringLoad), `backlog ${fmt(before.backlog)} -> ${fmt(after.backlog)} events`)
     // The design the spool replaced: the same handler, a 202 only after the batch commits
@@ -140,6 +131,16 @@ async function main(): Promise<void> {
     // A few hundred events drain in a millisecond or two: no rate worth printing.
     if (backlogAfterLoad >= 5_000) record('drain after the saturating load, events/s', fmt(backlogAfterLoad / ((performance.now() - drainStart) / 1000)))
     else record('drain after the saturating load', `backlog of ${fmt(backlogAfterLoad)} events`, 'the writer kept up with the saturating load; the drain rate after an outage is below')
+
+    // The accept path on its own: the same load with the database unreachable (a closed
+    // port), so the writer only waits to retry and every request is answered from the spool.
+    {
+      const alone = await startCollector({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable', DATA_DIR: dataDir('alone') })
+      const aloneRun = await runWrk({ url: `${alone.base}/com.pagerduty/v1`, connections: CONNECTIONS, threads: 2, seconds: T.load, template: one, prefix: `${runId}-alone` })
+      await alone.stop()
+      record('accept rate with the database down (writer idle)', `${fmt(aloneRun.okRps / bareRun.okRps, 2)} (${fmt(aloneRun.okRps)} req/s)`,
+        `same wrk load; p99 ${fmt(aloneRun.p99Ms, 1)} ms, ${fmt(aloneRun.non2xx)} non-2xx: what a burst or an outage is absorbed at`)
+    }
 
     // ---- sustained end-to-end: step the offered rate -------------------------------
     // The headline is 1 event per request (PagerDuty v3 sends one event per delivery, and
