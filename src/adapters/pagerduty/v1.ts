@@ -6,6 +6,7 @@
 import type { RequestContext, Row, SchemaKey } from '../../events/event.ts'
 import { pagerdutyEventId } from '../../events/event-id.ts'
 import { toUtcTimestamp } from '../../events/timestamp.ts'
+import { field, int, json, str, type Obj } from './cells.ts'
 import { nullifyNullStrings, stripIncidentPrefix } from './reformat.ts'
 import { V1MessageCheck, V1_TYPES, type V1Message } from './v1-schema.ts'
 import { pagerdutyEvent, schemaIssues, type MessageOutcome } from './message.ts'
@@ -15,12 +16,6 @@ export const V1_TABLE = 'com_pagerduty_incident_1'
 export const V1_TRACKER = 'com.pagerduty-v1'
 
 const known = new Set<string>(V1_TYPES)
-
-type Obj = Record<string, unknown> | null | undefined
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
-const int = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null)
-const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v))
-const field = (o: Obj, key: string): unknown => (o ? o[key] : undefined)
 
 function userColumns(prefix: string, user: Obj): Row {
   return {
