@@ -46,6 +46,9 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     dir: path.join(config.dataDir, 'spool'),
     maxBytes: config.spoolMaxBytes,
     segmentBytes: config.spoolSegmentBytes,
+    // The batches the writer reads next at full load: eight of BATCH_MAX_BYTES (2 MiB of
+    // records, ~10 MiB of built rows, by default).
+    memoMaxBytes: 8 * config.batchMaxBytes,
     onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
   })
   const database = await openDatabase(config)
@@ -100,7 +103,7 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
 
   const handler = createHandler({
     registry,
-    append: (record, events) => spool.append(record, events),
+    append: (record, events, decoded) => spool.append(record, events, decoded),
     ready,
     metricsText: metrics.text,
     metrics: metrics.http,

@@ -1,5 +1,6 @@
 /** The machine a run happened on, for the results header. */
 import os from 'node:os'
+import fs from 'node:fs'
 
 export function describeMachine(): string {
   const cpus = os.cpus()
@@ -10,7 +11,24 @@ export function describeMachine(): string {
 
 /** Peak resident set size of a process, in bytes (`VmHWM` in /proc/PID/status). */
 export function peakRss(pid: number): number {
-  const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
   const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1]
   return kib ? Number(kib) * 1024 : NaN
+}
+
+/** CPU seconds (user + system) used so far by every process whose command name is `comm` (Linux /proc). */
+export function cpuSecondsOf(comm: string): number {
+  const ticks = 100 // USER_HZ: 100 on every Linux this runs on
+  let total = 0
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      if (stat.slice(stat.indexOf('(') + 1, close) !== comm) continue
+      const fields = stat.slice(close + 2).split(' ')
+      total += (Number(fields[11]) + Number(fields[12])) / ticks // utime, stime
+    } catch { /* exited meanwhile */ }
+  }
+  return total
 }

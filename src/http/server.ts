@@ -10,7 +10,7 @@ import type { Issue } from '../adapters/types.ts'
 import { badRow } from '../events/bad-row.ts'
 import type { BadRow, RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { encodeRecord, encodeRequest } from '../sink/records.ts'
+import { encodeRecord, encodeRequest, type RecordBody } from '../sink/records.ts'
 import { isJsonContentType, parseBody, readLimited } from './body.ts'
 import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
@@ -27,8 +27,11 @@ export interface HttpMetrics {
 
 export interface HttpDeps {
   registry: Registry
-  /** Makes a record durable (the spool): `encodeRequest` or `encodeRecord` text, and its event count. */
-  append(record: string, events: number): Promise<void>
+  /**
+   * Makes a record durable (the spool): `encodeRequest` or `encodeRecord` text, its event
+   * count, and what it decodes to (the writer takes that from memory while it is held).
+   */
+  append(record: string, events: number, decoded: RecordBody): Promise<void>
   ready(): { ready: boolean; body: unknown }
   metricsText?(): string | Promise<string>
   /** Basic auth for every version, when BASIC_AUTH_USERS is set. */
@@ -76,7 +79,8 @@ export function createHandler(deps: HttpDeps) {
   /** Stores a rejected request's body; a failure here must not change the 4xx answer. */
   async function keepBadRow(row: BadRow): Promise<void> {
     try {
-      await deps.append(encodeRecord({ events: [], badRows: [row] }), 0)
+      const decoded = { events: [], badRows: [row] }
+      await deps.append(encodeRecord(decoded), 0, decoded)
     } catch (error) {
       deps.log('warn', 'could not store a bad row', { reason: row.reason, error: errorMessage(error) })
     }
@@ -136,7 +140,7 @@ export function createHandler(deps: HttpDeps) {
     if (result.events.length > 0 || result.badRows.length > 0) {
       try {
         // Stored as received; the writer builds the same events from it (src/sink/records.ts).
-        await deps.append(encodeRequest({ vendor, version, ctx }, body.text), result.events.length)
+        await deps.append(encodeRequest({ vendor, version, ctx }, body.text), result.events.length, { events: result.events, badRows: result.badRows })
       } catch (error) {
         return unavailable(error)
       }

@@ -137,7 +137,9 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
       if (eventsPlan) params.push(...columnArrays(eventsPlan, eventRows))
       for (const { plan, rows } of entities) params.push(...columnArrays(plan, rows))
       if (badPlan) params.push(...columnArrays(badPlan, badRows))
-      const inserted = await sql.unsafe(statement(eventsPlan, entities.map((e) => e.plan), badPlan), params)
+      // Prepared once per connection (sql.unsafe's default is unnamed: every batch then paid a
+      // Parse and Describe round trip and PostgreSQL planned the statement again).
+      const inserted = await sql.unsafe(statement(eventsPlan, entities.map((e) => e.plan), badPlan), params, { prepare: true })
 
       const loadedByVersion: Record<string, number> = {}
       let loaded = 0

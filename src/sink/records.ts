@@ -47,6 +47,14 @@ function decodeRequest(text: string, rebuild: Rebuild | undefined): RecordBody {
 const decoder = new TextDecoder()
 
 export function decodeRecord(record: SpoolRecord, into: Batch, rebuild?: Rebuild): void {
+  if (record.memo !== undefined) {
+    // Built by this process's HTTP edge when it accepted the request: the same rows a
+    // rebuild would give (the adapters are pure), without parsing and building them again.
+    const body = record.memo as RecordBody
+    into.events.push(...body.events)
+    into.badRows.push(...body.badRows)
+    return
+  }
   const text = decoder.decode(record.payload)
   try {
     const body = text.startsWith(REQUEST) ? decodeRequest(text, rebuild) : (JSON.parse(text) as RecordBody)

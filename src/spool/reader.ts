@@ -9,7 +9,14 @@ import { decodeFrame, findMagic, HEADER_BYTES } from './frame.ts'
 import { readAt } from './fs.ts'
 import { segmentPath } from './segments.ts'
 
-export interface SpoolRecord { position: Position; next: Position; events: number; payload: Uint8Array }
+export interface SpoolRecord {
+  position: Position
+  next: Position
+  events: number
+  payload: Uint8Array
+  /** What the record decodes to, when the appending process still held it (then `payload` may be empty). */
+  memo?: unknown
+}
 
 export type Quarantine = (segment: number, offset: number, bytes: Uint8Array) => void
 
@@ -40,7 +47,10 @@ export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Pos
   let pos = args.from
   let events = 0
   let bytes = 0
-  let want = CHUNK
+  // Read about a batch at a time: reading CHUNK for a 256 KiB batch copied four times the
+  // bytes it used (readSync was a tenth of the writer's profile).
+  const base = Math.min(CHUNK, Math.max(64 * 1024, args.maxBytes))
+  let want = base
   while (events < args.maxEvents && bytes < args.maxBytes) {
     const limit = limitOf(pos.segment, args)
     if (pos.offset >= limit) {
@@ -74,7 +84,7 @@ export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Pos
       if (frame.kind === 'incomplete' && !reachesLimit) {
         // The record runs past this chunk: read again from here, large enough to hold it.
         const length = buf.length - at >= 8 ? buf.readUInt32BE(at + 4) : 0
-        want = Math.max(CHUNK, HEADER_BYTES + length)
+        want = Math.max(base, HEADER_BYTES + length)
         break
       }
       // Corrupt, or a torn tail: skip to the next record that checks out (or the end).
@@ -88,7 +98,7 @@ export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Pos
       progressed = true
     }
     pos = { segment: pos.segment, offset: pos.offset + at }
-    if (progressed) want = CHUNK
+    if (progressed) want = base
   }
   return { records, next: pos }
 }

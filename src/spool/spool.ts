@@ -24,6 +24,13 @@ export interface SpoolOptions {
   onCorrupt?: (info: { segment: number; offset: number; bytes: number; file: string }) => void
   /** The append path's file calls; tests inject failures and count fsyncs here. */
   io?: SpoolIo
+  /**
+   * Bytes of frames whose `memo` (what the record decodes to, built by the HTTP edge) is kept
+   * in memory for the reader, so the writer neither reads nor decodes a record the process
+   * appended itself. Default 2 MiB; 0 turns it off. Past the bound new memos are not kept
+   * (the reader reaches the ones already held first); the disk stays the truth either way.
+   */
+  memoMaxBytes?: number
 }
 
 export interface SpoolStats {
@@ -39,11 +46,20 @@ export interface SpoolStats {
   writable: boolean
 }
 
-interface Waiter { frame: Buffer; events: number; resolve: () => void; reject: (e: unknown) => void }
+interface Waiter { frame: Buffer; events: number; memo: unknown; resolve: () => void; reject: (e: unknown) => void }
+
+/** A durable record the process appended, as the reader would return it, with its memo. */
+interface Memo { position: Position; next: Position; events: number; memo: unknown; size: number }
+
+const memoKey = (p: Position) => `${p.segment}:${p.offset}`
+const EMPTY = new Uint8Array(0)
 
 export interface Spool {
-  /** `payload` as bytes, or as text stored UTF-8 encoded. */
-  append(payload: Uint8Array | string, events: number): Promise<void>
+  /**
+   * `payload` as bytes, or as text stored UTF-8 encoded. `memo`, if given, is what the record
+   * decodes to: `read` hands it over with the record while it is held in memory.
+   */
+  append(payload: Uint8Array | string, events: number, memo?: unknown): Promise<void>
   read(from: Position, maxEvents: number, maxBytes: number): { records: SpoolRecord[]; next: Position }
   /**
    * Marks everything before `to` as loaded (at once, in memory) and makes it durable in the
@@ -103,6 +119,15 @@ export function openSpool(options: SpoolOptions): Spool {
   // while requests are being refused, not only once not even a header would fit.
   let refusedFull = false
   const dataWaiters = new Set<() => void>()
+  // Memos of durable records not yet read, in spool order (a Map keeps insertion order).
+  const memoMaxBytes = options.memoMaxBytes ?? 2 * 1024 * 1024
+  const memos = new Map<string, Memo>()
+  let memoBytes = 0
+  const takeMemo = (key: string): Memo | undefined => {
+    const m = memos.get(key)
+    if (m) { memos.delete(key); memoBytes -= m.size }
+    return m
+  }
 
   const totalBytes = () => { let n = 0; for (const s of sizes.values()) n += s; return n }
   const end = (): Position => ({ segment: active.seq, offset: active.durable })
@@ -167,6 +192,15 @@ export function openSpool(options: SpoolOptions): Spool {
       for (const w of group) w.reject(failure)
       return
     }
+    let offset = active.durable
+    for (const w of group) {
+      if (w.memo !== undefined && memoBytes + w.frame.length <= memoMaxBytes) {
+        const position = { segment: active.seq, offset }
+        memos.set(memoKey(position), { position, next: { segment: active.seq, offset: offset + w.frame.length }, events: w.events, memo: w.memo, size: w.frame.length })
+        memoBytes += w.frame.length
+      }
+      offset += w.frame.length
+    }
     active.durable += frames.length
     sizes.set(active.seq, active.durable)
     stats.appendedRecords += group.length
@@ -228,7 +262,7 @@ export function openSpool(options: SpoolOptions): Spool {
   }
 
   return {
-    append(payload, events) {
+    append(payload, events, memo) {
       if (closed) return Promise.reject(new CollectorError('SPOOL_CLOSED', 'the collector is shutting down', true))
       const frame = encodeFrame(payload, events)
       if (totalBytes() + pendingBytes + frame.length > options.maxBytes) {
@@ -236,20 +270,46 @@ export function openSpool(options: SpoolOptions): Spool {
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
       return new Promise<void>((resolve, reject) => {
-        pending.push({ frame, events, resolve, reject })
+        pending.push({ frame, events, memo, resolve, reject })
         pendingBytes += frame.length
         flushing ??= flushLoop()
       })
     },
 
     read(from, maxEvents, maxBytes) {
-      return readRecords({ dir, from, maxEvents, maxBytes, sizes, active: end(), quarantine })
+      // The records the process appended itself come from memory, as long as they follow on.
+      const records: SpoolRecord[] = []
+      let pos = from
+      let events = 0
+      let bytes = 0
+      for (let m = takeMemo(memoKey(pos)); m; ) {
+        records.push({ position: m.position, next: m.next, events: m.events, payload: EMPTY, memo: m.memo })
+        events += m.events
+        bytes += m.size
+        pos = m.next
+        if (events >= maxEvents || bytes >= maxBytes) break
+        m = takeMemo(memoKey(pos))
+      }
+      if (records.length > 0) return { records, next: pos }
+      const read = readRecords({ dir, from, maxEvents, maxBytes, sizes, active: end(), quarantine })
+      if (memos.size > 0) {
+        for (const r of read.records) {
+          const m = takeMemo(memoKey(r.position))
+          if (m) r.memo = m.memo
+        }
+      }
+      return read
     },
 
     commit(to, events) {
       if (comparePositions(to, committed) <= 0) return checkpointing ?? Promise.resolve()
       committed = to
       backlogEvents = Math.max(0, backlogEvents - events)
+      // Memos the reader skipped (it went back to the checkpoint after a failure) are stale.
+      for (const [key, m] of memos) {
+        if (comparePositions(m.position, to) >= 0) break
+        takeMemo(key)
+      }
       return startCheckpoint()
     },
 
@@ -287,6 +347,8 @@ export function openSpool(options: SpoolOptions): Spool {
     async close() {
       closed = true
       while (flushing) await flushing
+      memos.clear()
+      memoBytes = 0
       if (retryTimer) clearTimeout(retryTimer)
       await checkpointing?.catch(() => {})
       for (const wake of dataWaiters) wake()

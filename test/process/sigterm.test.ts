@@ -27,8 +27,12 @@ test('SIGTERM with requests in flight answers them, loads what they carried and 
   dirs.push(dataDir)
   const collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: db.url })
   const ids = Array.from({ length: 100 }, (_, i) => `term-${i}`)
-  const inFlight = post(collector.url, ids)
-  await Bun.sleep(5)
+  // SIGTERM once the first answer is back, the rest in flight (a fixed sleep lost the race
+  // on a loaded machine: the signal came before any request arrived).
+  let firstAnswer: () => void = () => {}
+  const answered = new Promise<void>((resolve) => { firstAnswer = resolve })
+  const inFlight = Promise.all(ids.map((id) => postJson(`${collector.url}/com.pagerduty/v1`, v1Body([id])).then((r) => r.status, () => 0).finally(() => firstAnswer())))
+  await answered
   collector.proc.kill('SIGTERM')
   const statuses = await inFlight
   expect(await collector.proc.exited).toBe(0)

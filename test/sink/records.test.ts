@@ -33,6 +33,17 @@ describe('a webhook stored as received', () => {
     expect(decode(text)).toEqual({ events: accepted.events, badRows: accepted.badRows })
   })
 
+  test('with its memo (appended by this process, still in memory) decodes to the memo: the rows the edge built, not rebuilt', () => {
+    const raw = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')
+    const accepted = registry.lookup('com.pagerduty', 'v1')?.toEvents({ body: JSON.parse(raw), rawBody: raw, ctx })
+    if (!accepted?.ok) throw new Error('fixture not accepted')
+    const memo = { events: accepted.events, badRows: accepted.badRows }
+    const batch: Batch = { events: [], badRows: [] }
+    decodeRecord({ position, next: position, events: 1, payload: new Uint8Array(0), memo }, batch, rebuild)
+    expect(batch.events[0]).toBe(accepted.events[0] as never) // the same objects
+    expect(batch).toEqual(decode(encodeRequest({ vendor: 'com.pagerduty', version: 'v1', ctx }, raw)))
+  })
+
   test('is the raw body behind one line of context: no second copy of the message', () => {
     const raw = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')
     const text = encodeRequest({ vendor: 'com.pagerduty', version: 'v1', ctx }, raw)

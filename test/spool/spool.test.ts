@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, spyOn, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
-import { openSpool, type Spool, type SpoolOptions } from '../../src/spool/spool.ts'
+import { openSpool, type Spool, type SpoolOptions, type SpoolRecord } from '../../src/spool/spool.ts'
 import { HEADER_BYTES } from '../../src/spool/frame.ts'
 import { nodeSpoolIo, type SpoolIo } from '../../src/spool/fs.ts'
 import { listSegments, segmentPath } from '../../src/spool/segments.ts'
@@ -136,6 +136,61 @@ describe('append, read and commit', () => {
     expect(texts(spool)).toEqual([3, 4, 5].map((i) => payload(i).toString()))
     await appendEach(spool, 6, 6)
     expect(texts(spool)).toEqual([3, 4, 5, 6].map((i) => payload(i).toString()))
+  })
+})
+
+describe('records handed over in memory', () => {
+  const memoOf = (r: { memo?: unknown }) => r.memo as { n: number } | undefined
+
+  test('a record appended with a memo reads back with it, at the positions the disk gives, and without a payload', async () => {
+    const dir = newDir('spool-memo')
+    const spool = spoolIn(dir, { segmentBytes: 200 })
+    for (let i = 1; i <= 6; i++) await spool.append(payload(i), 1, { n: i })
+    const fromMemory = spool.read(spool.checkpoint(), 100, 1 << 30)
+    // The same records, read from the files by a second spool over the same directory.
+    const fromDisk = openSpool({ dir, maxBytes: 1024 * 1024, segmentBytes: 200, memoMaxBytes: 0 })
+    open.push(fromDisk)
+    const disk: { position: unknown; next: unknown }[] = []
+    for (let at = spool.checkpoint(); ;) {
+      const r = fromDisk.read(at, 100, 1 << 30)
+      if (r.records.length === 0) break
+      disk.push(...r.records.map(({ position, next }) => ({ position, next })))
+      at = r.next
+    }
+    // Memory stops at a segment's end; the next read goes on from the next segment.
+    const memo: { position: unknown; next: unknown; n: number | undefined; bytes: number }[] = []
+    for (let at = spool.checkpoint(), r = fromMemory; r.records.length > 0; at = r.next, r = spool.read(at, 100, 1 << 30)) {
+      memo.push(...r.records.map((x) => ({ position: x.position, next: x.next, n: memoOf(x)?.n, bytes: x.payload.length })))
+    }
+    expect(memo.map(({ position, next }) => ({ position, next }))).toEqual(disk)
+    expect(memo.map((m) => m.n)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(memo.every((m) => m.bytes === 0)).toBe(true)
+  })
+
+  test('past memoMaxBytes new memos are not kept: those records come from disk, payload and all', async () => {
+    const dir = newDir('spool-memo-bound')
+    const frame = HEADER_BYTES + payload(1).length
+    const spool = spoolIn(dir, { memoMaxBytes: 3 * frame })
+    for (let i = 1; i <= 5; i++) await spool.append(payload(i), 1, { n: i })
+    const all: SpoolRecord[] = []
+    for (let at = spool.checkpoint(); ;) {
+      const r = spool.read(at, 100, 1 << 30)
+      if (r.records.length === 0) break
+      all.push(...r.records)
+      at = r.next
+    }
+    expect(all.map((r) => memoOf(r)?.n ?? null)).toEqual([1, 2, 3, null, null])
+    expect(all.slice(3).map((r) => Buffer.from(r.payload).toString())).toEqual([payload(4).toString(), payload(5).toString()])
+  })
+
+  test('a restart has no memos: everything is read from disk', async () => {
+    const dir = newDir('spool-memo-restart')
+    let spool = spoolIn(dir)
+    for (let i = 1; i <= 3; i++) await spool.append(payload(i), 1, { n: i })
+    spool = await closeAndReopen(spool, dir)
+    const { records } = spool.read(spool.checkpoint(), 100, 1 << 30)
+    expect(records.map((r) => memoOf(r) ?? null)).toEqual([null, null, null])
+    expect(records.map((r) => Buffer.from(r.payload).toString())).toEqual([1, 2, 3].map((i) => payload(i).toString()))
   })
 })
 

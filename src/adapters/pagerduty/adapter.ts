@@ -60,20 +60,21 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   }
   messages.forEach((received, index) => {
     const message = withoutUrlCredentials(received)
-    const payload = JSON.stringify(message) ?? 'null'
+    // Only a bad row keeps the message's text here (an event's row has it as raw_message).
+    const payload = () => JSON.stringify(message) ?? 'null'
     if (!isObject(message)) {
-      badRows.push(badRow(input.ctx, String(index), 'INVALID_MESSAGE', [{ path: `/messages/${index}`, message: 'must be an object' }], null, payload))
+      badRows.push(badRow(input.ctx, String(index), 'INVALID_MESSAGE', [{ path: `/messages/${index}`, message: 'must be an object' }], null, payload()))
       return
     }
     const kind = messageVersion(message)
     if (!kind) {
-      badRows.push(badRow(input.ctx, String(index), 'UNKNOWN_WEBHOOK_VERSION', [{ path: `/messages/${index}`, message: 'cannot tell the webhook version: neither `type` (v1) nor `event` (v2)' }], null, payload))
+      badRows.push(badRow(input.ctx, String(index), 'UNKNOWN_WEBHOOK_VERSION', [{ path: `/messages/${index}`, message: 'cannot tell the webhook version: neither `type` (v1) nor `event` (v2)' }], null, payload()))
       return
     }
     versions.add(kind.version)
     const outcome = kind.build(message, index, input.ctx, collectorVersion)
     if (outcome.ok) events.push(outcome.event)
-    else badRows.push(badRow(input.ctx, String(index), outcome.reason, outcome.issues, kind.version, payload))
+    else badRows.push(badRow(input.ctx, String(index), outcome.reason, outcome.issues, kind.version, payload()))
   })
   return { ok: true, version: [...versions].sort().join('+') || 'unknown', events, badRows, pings: 0 }
 }
