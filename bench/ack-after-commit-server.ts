@@ -10,7 +10,7 @@ import { createPagerDutyAdapter } from '../src/adapters/pagerduty/index.ts'
 import { connect } from '../src/db/connect.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { createHandler } from '../src/http/server.ts'
-import { decodeRecord } from '../src/sink/records.ts'
+import { decodeRecord, type RecordBody } from '../src/sink/records.ts'
 import type { Batch } from '../src/sink/batch.ts'
 import { createLazySink } from '../src/sink/lazy.ts'
 
@@ -22,7 +22,7 @@ await sink.write({ events: [], badRows: [] }) // migrate before the load starts
 
 const registry = createRegistry([createPagerDutyAdapter('bench')])
 const rebuild = rebuildWith(registry)
-interface Waiting { record: string; resolve: () => void; reject: (error: unknown) => void }
+interface Waiting { decoded: RecordBody; resolve: () => void; reject: (error: unknown) => void }
 let waiting: Waiting[] = []
 let inFlight = 0
 
@@ -32,7 +32,8 @@ function flush(): void {
     inFlight++
     const batch: Batch = { events: [], badRows: [] }
     const position = { segment: 0, offset: 0 }
-    for (const w of group) decodeRecord({ position, next: position, events: 0, payload: Buffer.from(w.record) }, batch, rebuild)
+    // The rows the handler built, as the collector's writer takes them from memory.
+    for (const w of group) decodeRecord({ position, next: position, events: 0, payload: new Uint8Array(0), memo: w.decoded }, batch, rebuild)
     sink.write(batch)
       .then(() => { for (const w of group) w.resolve() }, (error) => { for (const w of group) w.reject(error) })
       .finally(() => { inFlight--; flush() })
@@ -41,7 +42,7 @@ function flush(): void {
 
 const handler = createHandler({
   registry,
-  append: (record) => new Promise<void>((resolve, reject) => { waiting.push({ record, resolve, reject }); flush() }),
+  append: (_record, _events, decoded) => new Promise<void>((resolve, reject) => { waiting.push({ decoded, resolve, reject }); flush() }),
   ready: () => ({ ready: true, body: {} }),
   webhookSecrets: [],
   maxBodyBytes: 1024 * 1024,

@@ -10,7 +10,8 @@ import type { Issue } from '../adapters/types.ts'
 import { badRow } from '../events/bad-row.ts'
 import type { BadRow, RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { encodeRecord, encodeRequest, type RecordBody } from '../sink/records.ts'
+import { encodeRecord, requestParts, type RecordBody } from '../sink/records.ts'
+import type { Payload } from '../spool/frame.ts'
 import { isJsonContentType, parseBody, readLimited } from './body.ts'
 import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
@@ -28,10 +29,10 @@ export interface HttpMetrics {
 export interface HttpDeps {
   registry: Registry
   /**
-   * Makes a record durable (the spool): `encodeRequest` or `encodeRecord` text, its event
+   * Makes a record durable (the spool): `requestParts` or `encodeRecord` text, its event
    * count, and what it decodes to (the writer takes that from memory while it is held).
    */
-  append(record: string, events: number, decoded: RecordBody): Promise<void>
+  append(record: Payload, events: number, decoded: RecordBody): Promise<void>
   ready(): { ready: boolean; body: unknown }
   metricsText?(): string | Promise<string>
   /** Basic auth for every version, when BASIC_AUTH_USERS is set. */
@@ -140,7 +141,7 @@ export function createHandler(deps: HttpDeps) {
     if (result.events.length > 0 || result.badRows.length > 0) {
       try {
         // Stored as received; the writer builds the same events from it (src/sink/records.ts).
-        await deps.append(encodeRequest({ vendor, version, ctx }, body.text), result.events.length, { events: result.events, badRows: result.badRows })
+        await deps.append(requestParts({ vendor, version, ctx }, body.bytes), result.events.length, { events: result.events, badRows: result.badRows })
       } catch (error) {
         return unavailable(error)
       }

@@ -29,10 +29,24 @@ const REQUEST = '\u0001'
 /** The record's text; the spool frames it as UTF-8 without an intermediate buffer. */
 export const encodeRecord = (body: RecordBody): string => JSON.stringify(body)
 
-/** A webhook as received, with what its events are built from. */
-export function encodeRequest(request: StoredRequest, rawBody: string): string {
+/** The line before a stored webhook's body: what its events are built from. */
+export function encodeRequestHead(request: StoredRequest): string {
   const { receivedAt, ...ctx } = request.ctx
-  return `${REQUEST}${JSON.stringify({ vendor: request.vendor, version: request.version, ctx: { ...ctx, receivedAt: receivedAt.toISOString() } })}\n${rawBody}`
+  return `${REQUEST}${JSON.stringify({ vendor: request.vendor, version: request.version, ctx: { ...ctx, receivedAt: receivedAt.toISOString() } })}\n`
+}
+
+/** A webhook as received, with what its events are built from. */
+export const encodeRequest = (request: StoredRequest, rawBody: string): string => encodeRequestHead(request) + rawBody
+
+const BOM = [0xef, 0xbb, 0xbf]
+
+/**
+ * The same record as parts for the spool, the body as the bytes received: exactly the UTF-8
+ * of its text once a leading byte-order mark (which the text does not have) is left out.
+ */
+export function requestParts(request: StoredRequest, body: Uint8Array): [string, Uint8Array] {
+  const bom = body.length >= 3 && body[0] === BOM[0] && body[1] === BOM[1] && body[2] === BOM[2]
+  return [encodeRequestHead(request), bom ? body.subarray(3) : body]
 }
 
 function decodeRequest(text: string, rebuild: Rebuild | undefined): RecordBody {

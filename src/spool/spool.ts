@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
-import { encodeFrame, HEADER_BYTES } from './frame.ts'
+import { encodeFrame, HEADER_BYTES, type Payload } from './frame.ts'
 import { fsyncDir, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
 import { fileSize, listSegments, segmentPath } from './segments.ts'
@@ -56,10 +56,11 @@ const EMPTY = new Uint8Array(0)
 
 export interface Spool {
   /**
-   * `payload` as bytes, or as text stored UTF-8 encoded. `memo`, if given, is what the record
-   * decodes to: `read` hands it over with the record while it is held in memory.
+   * `payload` as bytes, as text stored UTF-8 encoded, or parts of either one after another.
+   * `memo`, if given, is what the record decodes to: `read` hands it over with the record
+   * while it is held in memory.
    */
-  append(payload: Uint8Array | string, events: number, memo?: unknown): Promise<void>
+  append(payload: Payload, events: number, memo?: unknown): Promise<void>
   read(from: Position, maxEvents: number, maxBytes: number): { records: SpoolRecord[]; next: Position }
   /**
    * Marks everything before `to` as loaded (at once, in memory) and makes it durable in the

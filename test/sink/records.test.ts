@@ -7,7 +7,8 @@ import { createPagerDutyAdapter } from '../../src/adapters/pagerduty/index.ts'
 import { createRegistry, rebuildWith } from '../../src/adapters/registry.ts'
 import type { RequestContext } from '../../src/events/event.ts'
 import type { Batch } from '../../src/sink/batch.ts'
-import { decodeRecord, encodeRequest } from '../../src/sink/records.ts'
+import { decodeRecord, encodeRequest, requestParts } from '../../src/sink/records.ts'
+import { decodeFrame, encodeFrame } from '../../src/spool/frame.ts'
 import { fixtureFiles, readFixture } from '../helpers/fixtures.ts'
 
 const registry = createRegistry([createPagerDutyAdapter('test')])
@@ -42,6 +43,21 @@ describe('a webhook stored as received', () => {
     decodeRecord({ position, next: position, events: 1, payload: new Uint8Array(0), memo }, batch, rebuild)
     expect(batch.events[0]).toBe(accepted.events[0] as never) // the same objects
     expect(batch).toEqual(decode(encodeRequest({ vendor: 'com.pagerduty', version: 'v1', ctx }, raw)))
+  })
+
+  test('framed from the bytes received, it is the same record as from the text, a byte-order mark left out', () => {
+    const raw = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json').replace('Production', 'Prödüction ☃')
+    const request = { vendor: 'com.pagerduty', version: 'v1', ctx }
+    const bytes = new TextEncoder().encode(raw)
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...bytes])
+    const fromText = encodeFrame(encodeRequest(request, raw), 1)
+    for (const body of [bytes, withBom]) {
+      const frame = encodeFrame(requestParts(request, body), 1)
+      expect(Buffer.compare(frame, fromText)).toBe(0)
+      const decoded = decodeFrame(frame, 0)
+      if (decoded.kind !== 'record') throw new Error('frame does not decode')
+      expect(decode(Buffer.from(decoded.payload).toString()).events.length).toBe(1)
+    }
   })
 
   test('is the raw body behind one line of context: no second copy of the message', () => {
