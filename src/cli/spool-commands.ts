@@ -92,11 +92,14 @@ export async function replayFile(config: Config, file: string): Promise<number> 
     const left = spool.unreadEvents()
     await writer.stop(0)
     const w = writer.status()
-    process.stdout.write(`replayed ${lines.length} lines: ${accepted} events (${w.loadedEvents} new, ${w.duplicateEvents} already loaded), ${bad} bad${left ? `, ${left} NOT loaded: ${w.lastError}` : ''}\n`)
+    const notLoaded = left > 0 ? `, ${left} NOT loaded (${w.lastError}): run the same replay again once the database is reachable; what did load is not loaded twice` : ''
+    process.stdout.write(`replayed ${lines.length} lines: ${accepted} events (${w.loadedEvents} new, ${w.duplicateEvents} already loaded), ${bad} bad${notLoaded}\n`)
     return left > 0 ? 1 : 0
   } finally {
     await spool.close()
-    if (!spool.pending()) fs.rmSync(dir, { recursive: true, force: true })
+    // The file is the source, and replaying it again is idempotent (deterministic event and
+    // bad-row ids): a private spool left behind would only be a copy no one reads.
+    fs.rmSync(dir, { recursive: true, force: true })
     await database.sql.end({ timeout: 5 })
     await database.embedded?.stop()
   }

@@ -55,4 +55,15 @@ describe('collector spool replay', () => {
     expect(bad.map((b) => [b.reason, b.payload])).toEqual([['NOT_PAGERDUTY', '{"not":"pagerduty"}']])
     expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([])
   })
+
+  test('with the database down exits 1, says what did not load and to run it again, and leaves nothing in DATA_DIR', async () => {
+    const dir = tempDir('replay-down')
+    const file = path.join(dir, 'recorded.ndjson')
+    fs.writeFileSync(file, `${JSON.stringify(JSON.parse(readFixture('v1', fixtureFiles('v1')[0] as string)))}\n`)
+    const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing', SHUTDOWN_DRAIN_MS: '0' })
+    const out = await new Response(proc.stdout).text()
+    expect(await proc.exited).toBe(1)
+    expect(out).toMatch(/NOT loaded \(.+\): run the same replay again once the database is reachable/)
+    expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([])
+  }, 30_000)
 })
