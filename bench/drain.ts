@@ -36,7 +36,7 @@ try {
   // MEMO=1: the records keep what they decode to in memory, as records the collector's own HTTP
   // edge appended do while the writer keeps up (no rebuild in the writer).
   const memo = process.env.MEMO === '1'
-  const spool = openSpool({ dir: path.join(work, 'spool'), maxBytes: 2 ** 40, segmentBytes: 64 * 2 ** 20, memoMaxBytes: memo ? 2 ** 40 : 0 })
+  const spool = openSpool({ dir: path.join(work, 'spool'), maxBytes: 2 ** 40, segmentBytes: 64 * 2 ** 20, memoMaxBytes: memo ? 2 ** 40 : 0, checkpointIntervalMs: Number(process.env.CHECKPOINT_INTERVAL_MS ?? 100) })
   const appends: Promise<void>[] = []
   for (let i = 0; i < total; i++) {
     const body = { messages: [{ ...fixture.messages[0], id: `drain-${i}` }] }

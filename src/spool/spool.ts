@@ -31,6 +31,12 @@ export interface SpoolOptions {
    * (the reader reaches the ones already held first); the disk stays the truth either way.
    */
   memoMaxBytes?: number
+  /**
+   * Least time between two checkpoint file writes (default 0). Each write is a file fsync, a
+   * rename and a directory fsync; a crash only replays what a later checkpoint would have
+   * covered (loads are idempotent), so the collector paces them.
+   */
+  checkpointIntervalMs?: number
 }
 
 export interface SpoolStats {
@@ -232,12 +238,18 @@ export function openSpool(options: SpoolOptions): Spool {
   let durable = committed
   let checkpointing: Promise<void> | null = null
   let retryTimer: ReturnType<typeof setTimeout> | null = null
+  const checkpointInterval = options.checkpointIntervalMs ?? 0
+  let lastCheckpointAt = -Infinity
 
   async function persistCheckpoint(): Promise<void> {
     try {
       while (comparePositions(committed, durable) > 0) {
+        // Commits that arrive while this waits are folded into the write after it.
+        const wait = lastCheckpointAt + checkpointInterval - performance.now()
+        if (wait > 0 && !closed) await Bun.sleep(wait)
         const target = committed
         await writeCheckpoint(dir, target)
+        lastCheckpointAt = performance.now()
         durable = target
         // Segments go only once a durable checkpoint is past them.
         for (const seq of [...sizes.keys()]) {

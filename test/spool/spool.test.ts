@@ -105,6 +105,29 @@ describe('append, read and commit', () => {
     }
   })
 
+  test('with checkpointIntervalMs, commits in quick succession share paced checkpoint writes, and the last is durable', async () => {
+    const dir = newDir('spool-paced')
+    const spool = spoolIn(dir, { checkpointIntervalMs: 150 })
+    await appendEach(spool, 1, 20)
+    const positions = spool.read(spool.checkpoint(), 100, 1 << 30).records.map((r) => r.next)
+    const rename = fs.promises.rename.bind(fs.promises)
+    const writes: number[] = []
+    const renames = spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => { writes.push(performance.now()); return rename(from, to) })
+    try {
+      const commits: Promise<void>[] = []
+      for (const to of positions) { commits.push(spool.commit(to, 1)); await Bun.sleep(10) } // ~200 ms of commits
+      await Promise.all(commits)
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'))).toEqual(positions[19])
+    } finally {
+      renames.mockRestore()
+    }
+    // Twenty commits, at most three writes (the first at once, then one per 150 ms), each
+    // at least the interval after the one before.
+    expect(writes.length).toBeGreaterThanOrEqual(2)
+    expect(writes.length).toBeLessThanOrEqual(3)
+    for (let i = 1; i < writes.length; i++) expect((writes[i] as number) - (writes[i - 1] as number)).toBeGreaterThanOrEqual(145)
+  })
+
   test('segments roll at the size bound and are deleted once the checkpoint passes them', async () => {
     const dir = newDir('spool-roll')
     // Each frame is 16 + 12 bytes: three fit in a 100-byte segment, the fourth rolls.
