@@ -20,6 +20,11 @@ export type AdapterResult =
       badRows: BadRow[]
       /** Health-check deliveries (v3 `pagey.ping`) answered 2xx with no event. */
       pings: number
+      /**
+       * The body to keep in the spool instead of the one received, when that held secrets
+       * (v2 basic-auth credentials in `webhook.endpoint_url`): the same events build from it.
+       */
+      storedBody?: string
     }
   | { ok: false; code: string; message: string; issues: Issue[]; version: string | null }
 

@@ -10,7 +10,7 @@ import type { Issue } from '../adapters/types.ts'
 import { badRow } from '../events/bad-row.ts'
 import type { BadRow, RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { encodeRecord, requestParts, type RecordBody } from '../sink/records.ts'
+import { encodeRecord, encodeRequest, requestParts, type RecordBody } from '../sink/records.ts'
 import type { Payload } from '../spool/frame.ts'
 import { isJsonContentType, parseBody, readLimited } from './body.ts'
 import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
@@ -140,8 +140,11 @@ export function createHandler(deps: HttpDeps) {
     if (!result.ok) return reject(ctx, result.code as ErrorCode, result.message, result.issues, bytes, result.version)
     if (result.events.length > 0 || result.badRows.length > 0) {
       try {
-        // Stored as received; the writer builds the same events from it (src/sink/records.ts).
-        await deps.append(requestParts({ vendor, version, ctx }, body.bytes), result.events.length, { events: result.events, badRows: result.badRows })
+        // Stored as received (secrets replaced, if it held any); the writer builds the same
+        // events from it (src/sink/records.ts).
+        const request = { vendor, version, ctx }
+        const record = result.storedBody === undefined ? requestParts(request, body.bytes) : encodeRequest(request, result.storedBody)
+        await deps.append(record, result.events.length, { events: result.events, badRows: result.badRows })
       } catch (error) {
         return unavailable(error)
       }

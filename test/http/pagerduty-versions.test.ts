@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
 import type { Collector } from '../../src/app.ts'
 import { eventually, postJson, startInProcess } from '../helpers/collector.ts'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
@@ -22,6 +24,7 @@ const sign = (secret: string, body: string) => `v1=${createHmac('sha256', secret
 let db: TestDatabase
 let open: Collector
 let guarded: Collector
+const guardedDataDir = tempDir('versions-guarded')
 
 const count = async (from: string, where = 'true', params: unknown[] = []): Promise<number> =>
   Number((await db.sql.unsafe(`select count(*)::int as n from atomic.${from} where ${where}`, params as never[]))[0]!.n)
@@ -49,7 +52,7 @@ beforeAll(async () => {
   open = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('versions-open') })
   guarded = await startInProcess({
     DATABASE_URL: db.url,
-    DATA_DIR: tempDir('versions-guarded'),
+    DATA_DIR: guardedDataDir,
     PAGERDUTY_WEBHOOK_SECRETS: `${ROTATED_OLD}, ${vector.secret}`,
     BASIC_AUTH_USERS: 'pagerduty:correct horse',
   })
@@ -229,5 +232,24 @@ describe('unknown event types', () => {
     await eventually(() => open.spool.stats().backlogBytes === 0, 20_000, 'spool drained')
     const rows = await db.sql`select reason, vendor, version from atomic.bad_rows where payload like ${`%${type}%`}`
     expect(rows.map((r) => ({ ...r }))).toEqual([{ reason: 'UNKNOWN_EVENT_TYPE', vendor: 'com.pagerduty', version }])
+  })
+})
+
+// Last: it adds a v2 event, which the counts above do not expect.
+describe('credentials in the subscription URL', () => {
+  test('that a v2 message echoes in webhook.endpoint_url never rest on disk: the spool holds the body with them replaced, as raw_message does', async () => {
+    const body = fixtureJson('v2', 'incident.trigger__pagerduty-developer-docs.json') as { messages: { id: string; webhook: { endpoint_url: string } }[] }
+    const message = body.messages[0] as (typeof body.messages)[number]
+    const secret = 's3cret-in-the-url'
+    const posted = { ...body, messages: [{ ...message, id: 'CREDENTIALS-IN-URL', webhook: { ...message.webhook, endpoint_url: `https://pagerduty:${secret}@collector.example.com/com.pagerduty/v1?aid=acme` } }] }
+    const response = await postJson(new URL('/com.pagerduty/v2', guarded.url).href, JSON.stringify(posted), { authorization: BASIC })
+    expect(response.status).toBe(202)
+    await eventually(() => guarded.spool.stats().backlogBytes === 0, 20_000, 'spool drained')
+    const rows = await db.sql`select raw_message->'webhook'->>'endpoint_url' as url from atomic.com_pagerduty_webhook_v2_message_1 where raw_message->>'id' = 'CREDENTIALS-IN-URL'`
+    expect(rows.map((r) => r.url)).toEqual(['https://***@collector.example.com/com.pagerduty/v1?aid=acme'])
+    const spoolDir = path.join(guardedDataDir, 'spool')
+    const files = fs.readdirSync(spoolDir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(spoolDir, f)).isFile())
+    expect(files.length).toBeGreaterThan(0)
+    for (const f of files) expect(fs.readFileSync(path.join(spoolDir, f)).includes(secret)).toBe(false)
   })
 })

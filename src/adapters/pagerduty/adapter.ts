@@ -58,8 +58,12 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   if (!messages.some(isObject)) {
     return { ok: false, code: 'NOT_PAGERDUTY', message: 'field `messages` holds no objects', issues: [{ path: '/messages', message: 'must be an array of message objects' }], version: null }
   }
+  const stored: unknown[] = []
+  let redacted = false
   messages.forEach((received, index) => {
     const message = withoutUrlCredentials(received)
+    stored.push(message)
+    if (message !== received) redacted = true
     // Only a bad row keeps the message's text here (an event's row has it as raw_message).
     const payload = () => JSON.stringify(message) ?? 'null'
     if (!isObject(message)) {
@@ -76,7 +80,10 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
     if (outcome.ok) events.push(outcome.event)
     else badRows.push(badRow(input.ctx, String(index), outcome.reason, outcome.issues, kind.version, payload()))
   })
-  return { ok: true, version: [...versions].sort().join('+') || 'unknown', events, badRows, pings: 0 }
+  const version = [...versions].sort().join('+') || 'unknown'
+  // Credentials must not rest on disk either: the spool keeps the body with them replaced.
+  if (redacted) return { ok: true, version, events, badRows, pings: 0, storedBody: JSON.stringify({ ...(input.body as object), messages: stored }) }
+  return { ok: true, version, events, badRows, pings: 0 }
 }
 
 /** A v3 delivery: exactly one event (developer docs, webhooks/02-Behavior.md "Batching"). */

@@ -100,6 +100,16 @@ describe('credentials in the subscription URL', () => {
     expect({ ...raw, webhook: { ...raw.webhook, endpoint_url: 'x' } }).toEqual({ ...withSecret.messages[0], webhook: { ...withSecret.messages[0]!.webhook, endpoint_url: 'x' } })
   })
 
+  test('are replaced in the body kept for the spool, which builds the same events; a body without any has none of its own', () => {
+    const result = toEvents(withSecret)
+    if (!result.ok || result.storedBody === undefined) throw new Error('expected a stored body')
+    expect(result.storedBody).not.toContain('s3cret')
+    const again = toEvents(JSON.parse(result.storedBody))
+    expect(again.ok && { events: again.events, badRows: again.badRows, storedBody: again.storedBody }).toEqual({ events: result.events, badRows: result.badRows, storedBody: undefined })
+    const plain = toEvents(body)
+    expect(plain.ok && plain.storedBody).toBeUndefined()
+  })
+
   test('are replaced by *** in a bad row too', () => {
     const unknown = { messages: [{ ...withSecret.messages[0], event: 'incident.frobnicate' }] }
     const result = toEvents(unknown)
