@@ -58,11 +58,9 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   if (!messages.some(isObject)) {
     return { ok: false, code: 'NOT_PAGERDUTY', message: 'field `messages` holds no objects', issues: [{ path: '/messages', message: 'must be an array of message objects' }], version: null }
   }
-  const stored: unknown[] = []
   let redacted = false
   messages.forEach((received, index) => {
     const message = withoutUrlCredentials(received)
-    stored.push(message)
     if (message !== received) redacted = true
     // Only a bad row keeps the message's text here (an event's row has it as raw_message).
     const payload = () => JSON.stringify(message) ?? 'null'
@@ -82,7 +80,7 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   })
   const version = [...versions].sort().join('+') || 'unknown'
   // Credentials must not rest on disk either: the spool keeps the body with them replaced.
-  if (redacted) return { ok: true, version, events, badRows, pings: 0, storedBody: JSON.stringify({ ...(input.body as object), messages: stored }) }
+  if (redacted) return { ok: true, version, events, badRows, pings: 0, storedBody: JSON.stringify({ ...(input.body as object), messages: messages.map(withoutUrlCredentials) }) }
   return { ok: true, version, events, badRows, pings: 0 }
 }
 
