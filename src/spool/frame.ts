@@ -14,26 +14,41 @@ export type Payload = Uint8Array | string | readonly (Uint8Array | string)[]
 
 const partLength = (part: Uint8Array | string): number => (typeof part === 'string' ? Buffer.byteLength(part, 'utf8') : part.length)
 
-/**
- * Text is written as UTF-8 straight into the frame, and parts one after another: one
- * allocation and one copy per request (the accept path's garbage is a good part of the
- * collector's peak RSS under load). A webhook's body goes in as the bytes received, not
- * encoded again from its text.
- */
-export function encodeFrame(payload: Payload, events: number): Buffer {
-  const parts = typeof payload === 'string' || payload instanceof Uint8Array ? [payload] : payload
+const partsOf = (payload: Payload): readonly (Uint8Array | string)[] =>
+  typeof payload === 'string' || payload instanceof Uint8Array ? [payload] : payload
+
+/** Bytes the payload takes in a frame (UTF-8 for text). */
+export function payloadLength(payload: Payload): number {
   let length = 0
-  for (const part of parts) length += partLength(part)
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + length)
-  frame.writeUInt32BE(MAGIC, 0)
-  frame.writeUInt32BE(length, 4)
-  frame.writeUInt32BE(events, 8)
-  let at = HEADER_BYTES
-  for (const part of parts) {
-    if (typeof part === 'string') at += frame.write(part, at, 'utf8')
-    else { frame.set(part, at); at += part.length }
+  for (const part of partsOf(payload)) length += partLength(part)
+  return length
+}
+
+/**
+ * Writes the frame of `payload` (`length` bytes, from `payloadLength`) into `buf` at `at`;
+ * returns the frame's size. The spool encodes a whole group commit into one buffer this
+ * way: no allocation per request and no copy to join them (both were in the accept path's
+ * profile, ~14% together). Text goes in as UTF-8, a webhook's body as the bytes received.
+ */
+export function encodeFrameInto(buf: Buffer, at: number, payload: Payload, length: number, events: number): number {
+  buf.writeUInt32BE(MAGIC, at)
+  buf.writeUInt32BE(length, at + 4)
+  buf.writeUInt32BE(events, at + 8)
+  let p = at + HEADER_BYTES
+  for (const part of partsOf(payload)) {
+    if (typeof part === 'string') p += buf.write(part, p, 'utf8')
+    else { buf.set(part, p); p += part.length }
   }
-  frame.writeUInt32BE(frameCrc(frame, length), 12)
+  if (p !== at + HEADER_BYTES + length) throw new Error(`frame payload is ${p - at - HEADER_BYTES} bytes, expected ${length}`)
+  buf.writeUInt32BE(frameCrc(buf, length, at), at + 12)
+  return HEADER_BYTES + length
+}
+
+/** One frame in a buffer of its own. */
+export function encodeFrame(payload: Payload, events: number): Buffer {
+  const length = payloadLength(payload)
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + length)
+  encodeFrameInto(frame, 0, payload, length, events)
   return frame
 }
 

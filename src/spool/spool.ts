@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
-import { encodeFrame, HEADER_BYTES, type Payload } from './frame.ts'
+import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
 import { fileSize, listSegments, segmentPath } from './segments.ts'
@@ -52,7 +52,11 @@ export interface SpoolStats {
   writable: boolean
 }
 
-interface Waiter { frame: Buffer; events: number; memo: unknown; resolve: () => void; reject: (e: unknown) => void }
+/** An append waiting for its group commit; its frame is encoded when the group is written. */
+interface Waiter { payload: Payload; length: number; size: number; events: number; memo: unknown; resolve: () => void; reject: (e: unknown) => void }
+
+/** The group buffer is kept between groups up to this size; a larger group gets its own. */
+const KEEP_GROUP_BUFFER_BYTES = 1024 * 1024
 
 /** A durable record the process appended, as the reader would return it, with its memo. */
 interface Memo { position: Position; next: Position; events: number; memo: unknown; size: number }
@@ -172,9 +176,29 @@ export function openSpool(options: SpoolOptions): Spool {
     activeNeedsRoll = false
   }
 
+  // One buffer for a whole group commit, reused by the next group once written (the flush
+  // loop writes one group at a time, and the write is synchronous).
+  let kept = Buffer.allocUnsafe(64 * 1024)
+  function groupBuffer(bytes: number): Buffer {
+    if (bytes > kept.length) {
+      if (bytes > KEEP_GROUP_BUFFER_BYTES) return Buffer.allocUnsafe(bytes)
+      kept = Buffer.allocUnsafe(Math.min(KEEP_GROUP_BUFFER_BYTES, 2 ** Math.ceil(Math.log2(bytes))))
+    }
+    return kept.subarray(0, bytes)
+  }
+
   async function flushGroup(group: Waiter[]): Promise<void> {
-    const frames = Buffer.concat(group.map((w) => w.frame))
-    const events = group.reduce((n, w) => n + w.events, 0)
+    let total = 0
+    let events = 0
+    for (const w of group) { total += w.size; events += w.events }
+    const frames = groupBuffer(total)
+    let at = 0
+    try {
+      for (const w of group) at += encodeFrameInto(frames, at, w.payload, w.length, w.events)
+    } catch (error) {
+      for (const w of group) w.reject(error)
+      return
+    }
     try {
       if (activeNeedsRoll || (active.durable > 0 && active.durable + frames.length > segmentBytes)) await roll()
       try {
@@ -201,12 +225,12 @@ export function openSpool(options: SpoolOptions): Spool {
     }
     let offset = active.durable
     for (const w of group) {
-      if (w.memo !== undefined && memoBytes + w.frame.length <= memoMaxBytes) {
+      if (w.memo !== undefined && memoBytes + w.size <= memoMaxBytes) {
         const position = { segment: active.seq, offset }
-        memos.set(memoKey(position), { position, next: { segment: active.seq, offset: offset + w.frame.length }, events: w.events, memo: w.memo, size: w.frame.length })
-        memoBytes += w.frame.length
+        memos.set(memoKey(position), { position, next: { segment: active.seq, offset: offset + w.size }, events: w.events, memo: w.memo, size: w.size })
+        memoBytes += w.size
       }
-      offset += w.frame.length
+      offset += w.size
     }
     active.durable += frames.length
     sizes.set(active.seq, active.durable)
@@ -224,7 +248,7 @@ export function openSpool(options: SpoolOptions): Spool {
     while (pending.length > 0) {
       const group = pending
       pending = []
-      pendingBytes -= group.reduce((n, w) => n + w.frame.length, 0)
+      pendingBytes -= group.reduce((n, w) => n + w.size, 0)
       await flushGroup(group)
     }
     flushing = null
@@ -277,14 +301,15 @@ export function openSpool(options: SpoolOptions): Spool {
   return {
     append(payload, events, memo) {
       if (closed) return Promise.reject(new CollectorError('SPOOL_CLOSED', 'the collector is shutting down', true))
-      const frame = encodeFrame(payload, events)
-      if (totalBytes() + pendingBytes + frame.length > options.maxBytes) {
+      const length = payloadLength(payload)
+      const size = HEADER_BYTES + length
+      if (totalBytes() + pendingBytes + size > options.maxBytes) {
         refusedFull = true
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
       return new Promise<void>((resolve, reject) => {
-        pending.push({ frame, events, memo, resolve, reject })
-        pendingBytes += frame.length
+        pending.push({ payload, length, size, events, memo, resolve, reject })
+        pendingBytes += size
         flushing ??= flushLoop()
       })
     },

@@ -84,6 +84,21 @@ describe('append, read and commit', () => {
     expect(fsyncs).toBe(5)
   })
 
+  test('a group is framed into one buffer: text, bytes and parts read back exactly, in groups larger than the kept buffer and after them', async () => {
+    const spool = spoolIn(newDir('spool-frames'), { maxBytes: 64 * 1024 * 1024, segmentBytes: 64 * 1024 * 1024 })
+    const big = 'é'.repeat(400 * 1024) // 800 KiB of UTF-8: three of them exceed the 1 MiB kept buffer
+    const payloads: (string | Buffer | (string | Buffer)[])[] = [
+      big, Buffer.from(big), ['{"head":1}', Buffer.from(big)], 'ü\u{1F600}', Buffer.from('bytes'), ['a', 'b', Buffer.from('c')],
+    ]
+    const expected = payloads.map((p) => Buffer.concat((Array.isArray(p) ? p : [p]).map((x) => Buffer.from(x))).toString())
+    await Promise.all(payloads.map((p, i) => spool.append(p, i)))
+    // Then small groups, which reuse the kept buffer: earlier records must not change.
+    for (let round = 0; round < 3; round++) await Promise.all(payloads.slice(3).map((p) => spool.append(p, 1)))
+    const records = spool.read(spool.checkpoint(), 1 << 20, 1 << 30).records
+    expect(records.map((r) => Buffer.from(r.payload).toString())).toEqual([...expected, ...Array.from({ length: 3 }, () => expected.slice(3)).flat()])
+    expect(records.slice(0, payloads.length).map((r) => r.events)).toEqual(payloads.map((_, i) => i))
+  })
+
   test('commits that arrive during a checkpoint write share the next one, and each resolves once its position is durable', async () => {
     const dir = newDir('spool-coalesce')
     const spool = spoolIn(dir)

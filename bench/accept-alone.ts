@@ -1,0 +1,30 @@
+/**
+ * `bun bench/accept-alone.ts [rounds] [seconds]`: the accept path on its own, A/B against the
+ * bare Bun.serve, alternating, with the database unreachable (so the writer only waits).
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { BINARY, ROOT, startBare, startCollector } from './lib/processes.ts'
+import { runWrk } from './lib/wrk.ts'
+
+const rounds = Number(process.argv[2] ?? 3)
+const seconds = Number(process.argv[3] ?? 8)
+const command = process.env.FROM_SOURCE ? [process.execPath, path.join(ROOT, 'src/main.ts')] : [BINARY]
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-alone-'))
+const message = (JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/pagerduty/v1/incident.trigger__pagerduty-developer-docs.json'), 'utf8')) as { messages: object[] }).messages[0]
+const template = path.join(work, 'webhook.json')
+fs.writeFileSync(template, JSON.stringify({ messages: [{ ...message, id: '@@ID@@' }] }))
+try {
+  for (let r = 0; r < rounds; r++) {
+    const bare = await startBare()
+    const b = await runWrk({ url: `${bare.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `b${r}${Date.now()}` })
+    await bare.stop()
+    const c = await startCollector({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable', DATA_DIR: fs.mkdtempSync(path.join(work, 'd-')) }, command)
+    const a = await runWrk({ url: `${c.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `a${r}${Date.now()}` })
+    await c.stop()
+    process.stdout.write(`bare ${Math.round(b.okRps)}  collector ${Math.round(a.okRps)} (non2xx ${a.non2xx}, p99 ${a.p99Ms.toFixed(1)} ms)  ratio ${(a.okRps / b.okRps).toFixed(2)}\n`)
+  }
+} finally {
+  fs.rmSync(work, { recursive: true, force: true })
+}
