@@ -11,6 +11,9 @@ export {}
 const template = await Bun.file(templateFile).text()
 const total = Math.round(rate * seconds)
 const latencies = new Float64Array(total)
+// How late each request left this process: the generator's own share of the latency when it
+// is starved of CPU (it shares the machine with the collector and the database).
+const sendLags = new Float64Array(total)
 let sent = 0
 let done = 0
 let ok = 0
@@ -20,6 +23,7 @@ let errors = 0
 const start = performance.now()
 await new Promise<void>((resolve) => {
   const fire = (i: number, scheduledAt: number) => {
+    sendLags[i] = performance.now() - scheduledAt
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: template.replaceAll('@@ID@@', `${prefix}-${i}`) })
       .then(async (response) => {
         await response.arrayBuffer()
@@ -40,5 +44,6 @@ await new Promise<void>((resolve) => {
 })
 const elapsed = (performance.now() - start) / 1000
 const sorted = latencies.slice(0, done).sort()
-const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
-process.stdout.write(`${JSON.stringify({ rate, seconds, sent: total, ok, non2xx, errors, achieved_rps: total / elapsed, p50_ms: pct(50), p90_ms: pct(90), p99_ms: pct(99), max_ms: sorted.at(-1) ?? NaN })}\n`)
+const pct = (p: number, of: Float64Array = sorted) => of[Math.min(of.length - 1, Math.floor((p / 100) * of.length))] ?? NaN
+const lags = sendLags.slice(0, sent).sort()
+process.stdout.write(`${JSON.stringify({ rate, seconds, sent: total, ok, non2xx, errors, achieved_rps: total / elapsed, p50_ms: pct(50), p90_ms: pct(90), p99_ms: pct(99), max_ms: sorted.at(-1) ?? NaN, send_lag_p99_ms: pct(99, lags), send_lag_max_ms: lags.at(-1) ?? NaN })}\n`)

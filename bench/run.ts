@@ -10,8 +10,8 @@ import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
 import { startTcpProxy } from '../test/helpers/tcp-proxy.ts'
-import { describeMachine, peakRss } from './lib/machine.ts'
-import { scrape } from './lib/metrics.ts'
+import { cpuSecondsOf, cpuSecondsOfPid, describeMachine, peakRss } from './lib/machine.ts'
+import { scrape, slowAnswers } from './lib/metrics.ts'
 import { BINARY, ROOT, runPaced, startAckAfterCommit, startBare, startCollector, type Running } from './lib/processes.ts'
 import { ensureWrk, runWrk } from './lib/wrk.ts'
 
@@ -162,9 +162,28 @@ async function main(): Promise<void> {
       await admin.unsafe('checkpoint')
       await admin.end()
     }
+    const metricsBefore = await (await fetch(`${collector.base}/metrics`)).text()
+    const cpuBefore = { collector: cpuSecondsOfPid(collector.pid), postgres: cpuSecondsOf('postgres') }
     const paced = await runPaced(`${collector.base}/com.pagerduty/v1`, LATENCY_RATE, T.latency, one, `${runId}-lat`)
+    await waitDrained(collector, 60_000) // the loading of these requests is part of their cost
+    const cpuAfter = { collector: cpuSecondsOfPid(collector.pid), postgres: cpuSecondsOf('postgres') }
+    const metricsAfter = await (await fetch(`${collector.base}/metrics`)).text()
     record(`latency at ${fmt(LATENCY_RATE)} req/s p50 / p99`, `${fmt(paced.p50_ms, 1)} / ${fmt(paced.p99_ms, 1)} ms`,
       `open loop (from the scheduled send time), ${T.latency} s, ${fmt(paced.achieved_rps)} req/s achieved, ${paced.non2xx + paced.errors} failures; target p99 < 20 ms`)
+    {
+      // Where the tail comes from: the collector's own answer times (its histogram, which
+      // includes the spool fsync), the load generator's lateness in sending, and how busy the
+      // two cores were.
+      const before = slowAnswers(metricsBefore, '0.025')
+      const after = slowAnswers(metricsAfter, '0.025')
+      const requests = after.total - before.total
+      const perRequest = (seconds: number) => (seconds * 1e6) / Math.max(1, requests)
+      const collectorUs = perRequest(cpuAfter.collector - cpuBefore.collector)
+      const postgresUs = perRequest(cpuAfter.postgres - cpuBefore.postgres)
+      record(`the same ${fmt(LATENCY_RATE)} req/s: where the time goes`,
+        `${fmt(after.over - before.over)} of ${fmt(requests)} answered in > 25 ms by the collector itself; generator send lag p99 ${fmt(paced.send_lag_p99_ms, 1)} ms`,
+        `CPU per request: collector ${fmt(collectorUs)} us, PostgreSQL ${fmt(postgresUs)} us = ${fmt(((collectorUs + postgresUs) * LATENCY_RATE) / 1e6, 2)} of the ${os.cpus().length} cores busy, the load generator's share not counted`)
+    }
 
     // ---- the same rows with psql \copy into the same tables ------------------------
     const copySeconds = await copyBaseline(db.url, work)

@@ -32,3 +32,16 @@ export function cpuSecondsOf(comm: string): number {
   }
   return total
 }
+
+/** CPU seconds used so far by one process, all its threads, user and system apart (Linux /proc). */
+export function cpuTimesOfPid(pid: number): { user: number; system: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 } // utime, stime in USER_HZ
+}
+
+/** CPU seconds (user + system) used so far by one process. */
+export function cpuSecondsOfPid(pid: number): number {
+  const { user, system } = cpuTimesOfPid(pid)
+  return user + system
+}

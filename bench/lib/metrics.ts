@@ -13,3 +13,10 @@ export async function scrape(base: string): Promise<{ backlog: number; loaded: n
     up: metricValue(text, 'collector_database_up'),
   }
 }
+
+/** Webhooks the collector itself answered in more than `le` seconds (a bucket bound of its request-duration histogram). */
+export function slowAnswers(text: string, le: string, route = '/com.pagerduty/v1'): { total: number; over: number } {
+  const bucket = (bound: string) => metricValue(text, 'collector_http_request_duration_seconds_bucket', `route="${route}",le="${bound}"`) || 0
+  const total = bucket('+Inf')
+  return { total, over: total - bucket(le) }
+}

@@ -72,7 +72,7 @@ async function stopProcess(proc: ReturnType<typeof Bun.spawn>): Promise<number> 
 }
 
 /** The paced (open-loop) generator in its own process, so it does not share our event loop. */
-export async function runPaced(url: string, rate: number, seconds: number, template: string, prefix: string): Promise<{ ok: number; non2xx: number; errors: number; achieved_rps: number; p50_ms: number; p99_ms: number; max_ms: number }> {
+export async function runPaced(url: string, rate: number, seconds: number, template: string, prefix: string): Promise<{ ok: number; non2xx: number; errors: number; achieved_rps: number; p50_ms: number; p99_ms: number; max_ms: number; send_lag_p99_ms: number; send_lag_max_ms: number }> {
   const proc = Bun.spawn([process.execPath, path.join(ROOT, 'bench', 'paced.ts'), url, String(rate), String(seconds), template, prefix], { stdout: 'pipe', stderr: 'inherit' })
   const out = await new Response(proc.stdout).text()
   if ((await proc.exited) !== 0) throw new Error(`paced load generator failed: ${out}`)
