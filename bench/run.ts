@@ -12,7 +12,7 @@ import postgres from 'postgres'
 import { startTcpProxy } from '../test/helpers/tcp-proxy.ts'
 import { cpuSecondsOf, cpuSecondsOfPid, describeMachine, peakRss } from './lib/machine.ts'
 import { scrape, slowAnswers } from './lib/metrics.ts'
-import { BINARY, ROOT, runPaced, startAckAfterCommit, startBare, startCollector, type Running } from './lib/processes.ts'
+import { BINARY, ROOT, UNIT_ENV, runPaced, startAckAfterCommit, startBare, startCollector, type Running } from './lib/processes.ts'
 import { ensureWrk, runWrk } from './lib/wrk.ts'
 
 const quick = process.argv.includes('--quick')
@@ -297,6 +297,7 @@ function writeResults(started: Date): void {
     `Run: ${started.toISOString()}${quick ? ' (--quick)' : ''}, \`npm run bench\``,
     `Machine: ${describeMachine()}`,
     `Database: PostgreSQL ${process.env.DATABASE_URL ? 'from DATABASE_URL' : 'on 127.0.0.1:5432'}, same machine. Load generators (wrk, bench/paced.ts) share the machine's cores with the collector and the database.`,
+    `Collector: dist/collector with the environment deploy/collector.service sets (${Object.entries(UNIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}).`,
     '',
     table,
     '',

@@ -1,8 +1,23 @@
 /** Starting and stopping the processes a benchmark phase measures. */
+import fs from 'node:fs'
 import path from 'node:path'
 
 export const ROOT = path.join(import.meta.dir, '..', '..')
 export const BINARY = path.join(ROOT, 'dist', 'collector')
+
+/**
+ * The `Environment=KEY=VALUE` settings of deploy/collector.service, except those with systemd
+ * specifiers (DATA_DIR=%S/...): the bench runs the binary as the unit does.
+ */
+export function unitEnvironment(unitText: string): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const line of unitText.split('\n')) {
+    const m = /^Environment=([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(line.trim())
+    if (m && !(m[2] as string).includes('%')) env[m[1] as string] = m[2] as string
+  }
+  return env
+}
+export const UNIT_ENV = unitEnvironment(fs.readFileSync(path.join(ROOT, 'deploy', 'collector.service'), 'utf8'))
 
 export const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_000)
 
@@ -35,7 +50,7 @@ export async function startCollector(env: Record<string, string>, command: strin
 async function startOnce(env: Record<string, string>, command: string[], port: number): Promise<Running & { readyMs: number }> {
   const started = performance.now()
   const proc = Bun.spawn([...command, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...UNIT_ENV, ...env },
     stdout: 'ignore',
     stderr: 'inherit',
   })
