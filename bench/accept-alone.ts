@@ -6,15 +6,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BINARY, ROOT, startBare, startCollector } from './lib/processes.ts'
+import { writeTemplate } from './lib/template.ts'
 import { runWrk } from './lib/wrk.ts'
 
 const rounds = Number(process.argv[2] ?? 3)
 const seconds = Number(process.argv[3] ?? 8)
 const command = process.env.FROM_SOURCE ? [process.execPath, path.join(ROOT, 'src/main.ts')] : [BINARY]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-alone-'))
-const message = (JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/pagerduty/v1/incident.trigger__pagerduty-developer-docs.json'), 'utf8')) as { messages: object[] }).messages[0]
-const template = path.join(work, 'webhook.json')
-fs.writeFileSync(template, JSON.stringify({ messages: [{ ...message, id: '@@ID@@' }] }))
+const template = writeTemplate(work, 1)
 try {
   for (let r = 0; r < rounds; r++) {
     const bare = await startBare()

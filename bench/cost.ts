@@ -15,6 +15,7 @@ import path from 'node:path'
 import { cpuSecondsOf, cpuTimesOfPid } from './lib/machine.ts'
 import { scrape } from './lib/metrics.ts'
 import { ROOT, runPaced, startBare, startCollector, type Running } from './lib/processes.ts'
+import { writeTemplate } from './lib/template.ts'
 
 const variants = process.argv.length > 2 ? process.argv.slice(2) : ['-']
 const rate = Number(process.env.RATE ?? 3000)
@@ -24,9 +25,7 @@ const database = process.env.DB
 const command = process.env.BIN ? [process.env.BIN] : [process.execPath, path.join(ROOT, 'src/main.ts')]
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-cost-'))
-const message = (JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/pagerduty/v1/incident.trigger__pagerduty-developer-docs.json'), 'utf8')) as { messages: object[] }).messages[0]
-const template = path.join(work, 'webhook.json')
-fs.writeFileSync(template, JSON.stringify({ messages: [{ ...message, id: '@@ID@@' }] }))
+const template = writeTemplate(work, 1)
 
 async function drained(c: Running, label: string): Promise<void> {
   if (database && label !== 'bare') while ((await scrape(c.base)).backlog > 0) await Bun.sleep(50)

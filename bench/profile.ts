@@ -9,6 +9,7 @@ import path from 'node:path'
 import postgres from 'postgres'
 import { scrape } from './lib/metrics.ts'
 import { ROOT, startCollector } from './lib/processes.ts'
+import { writeTemplate } from './lib/template.ts'
 import { runWrk } from './lib/wrk.ts'
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
@@ -23,9 +24,7 @@ await admin.unsafe(`create database ${name}`)
 const url = new URL(serverUrl)
 url.pathname = `/${name}`
 try {
-  const message = (JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/pagerduty/v1/incident.trigger__pagerduty-developer-docs.json'), 'utf8')) as { messages: object[] }).messages[0]
-  const template = path.join(work, 'webhook.json')
-  fs.writeFileSync(template, JSON.stringify({ messages: [{ ...message, id: '@@ID@@' }] }))
+  const template = writeTemplate(work, 1)
   const c = await startCollector({ DATABASE_URL: url.href, DATA_DIR: path.join(work, 'data') }, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${work}`, path.join(ROOT, 'src/main.ts')])
   const run = await runWrk({ url: `${c.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `p${Date.now()}` })
   process.stderr.write(`profile: ${Math.round(run.okRps)} req/s accepted\n`)

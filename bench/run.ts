@@ -13,6 +13,7 @@ import { startTcpProxy } from '../test/helpers/tcp-proxy.ts'
 import { cpuSecondsOf, cpuSecondsOfPid, describeMachine, peakRss } from './lib/machine.ts'
 import { scrape, slowAnswers } from './lib/metrics.ts'
 import { BINARY, ROOT, UNIT_ENV, runPaced, startAckAfterCommit, startBare, startCollector, type Running } from './lib/processes.ts'
+import { writeTemplate } from './lib/template.ts'
 import { ensureWrk, runWrk } from './lib/wrk.ts'
 
 const quick = process.argv.includes('--quick')
@@ -20,7 +21,6 @@ const T = quick ? { load: 5, step: 5, latency: 5, outage: 15 } : { load: 10, ste
 const LATENCY_RATE = 2000
 const OUTAGE_RATE = 2000
 const CONNECTIONS = 64
-const FIXTURE = path.join(ROOT, 'test/fixtures/pagerduty/v1/incident.trigger__pagerduty-developer-docs.json')
 
 const runId = `b${Date.now().toString(36)}`
 const rows: [string, string, string][] = []
@@ -30,14 +30,6 @@ const record = (measure: string, value: string, note = '') => {
 }
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const mib = (bytes: number) => `${fmt(bytes / 1024 ** 2, 1)} MiB`
-
-/** A v1 webhook with `n` messages; `@@ID@@` becomes a unique id per request (wrk/paced). */
-function writeTemplate(dir: string, n: number): string {
-  const message = (JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as { messages: Record<string, unknown>[] }).messages[0] as Record<string, unknown>
-  const file = path.join(dir, `webhook-${n}.json`)
-  fs.writeFileSync(file, JSON.stringify({ messages: Array.from({ length: n }, (_, i) => ({ ...message, id: `@@ID@@-${i}` })) }))
-  return file
-}
 
 /** Always builds: a dist/collector left from an older checkout would measure old code. */
 function ensureBinary(): void {

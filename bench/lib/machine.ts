@@ -16,18 +16,22 @@ export function peakRss(pid: number): number {
   return kib ? Number(kib) * 1024 : NaN
 }
 
+/** The command name and the user and system CPU seconds (utime, stime) in the text of /proc/PID/stat. */
+function parseStat(stat: string): { comm: string; user: number; system: number } {
+  const close = stat.lastIndexOf(')')
+  const fields = stat.slice(close + 2).split(' ')
+  const ticks = 100 // USER_HZ: 100 on every Linux this runs on
+  return { comm: stat.slice(stat.indexOf('(') + 1, close), user: Number(fields[11]) / ticks, system: Number(fields[12]) / ticks }
+}
+
 /** CPU seconds (user + system) used so far by every process whose command name is `comm` (Linux /proc). */
 export function cpuSecondsOf(comm: string): number {
-  const ticks = 100 // USER_HZ: 100 on every Linux this runs on
   let total = 0
   for (const pid of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const close = stat.lastIndexOf(')')
-      if (stat.slice(stat.indexOf('(') + 1, close) !== comm) continue
-      const fields = stat.slice(close + 2).split(' ')
-      total += (Number(fields[11]) + Number(fields[12])) / ticks // utime, stime
+      const stat = parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+      if (stat.comm === comm) total += stat.user + stat.system
     } catch { /* exited meanwhile */ }
   }
   return total
@@ -35,9 +39,8 @@ export function cpuSecondsOf(comm: string): number {
 
 /** CPU seconds used so far by one process, all its threads, user and system apart (Linux /proc). */
 export function cpuTimesOfPid(pid: number): { user: number; system: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 } // utime, stime in USER_HZ
+  const { user, system } = parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  return { user, system }
 }
 
 /** CPU seconds (user + system) used so far by one process. */
