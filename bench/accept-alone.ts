@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { BINARY, ROOT, startBare, startCollector } from './lib/processes.ts'
+import { BINARY, ROOT, UNREACHABLE_DATABASE, startBare, startCollector } from './lib/processes.ts'
 import { writeTemplate } from './lib/template.ts'
 import { runWrk } from './lib/wrk.ts'
 
@@ -19,7 +19,7 @@ try {
     const bare = await startBare()
     const b = await runWrk({ url: `${bare.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `b${r}${Date.now()}` })
     await bare.stop()
-    const c = await startCollector({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable', DATA_DIR: fs.mkdtempSync(path.join(work, 'd-')) }, command)
+    const c = await startCollector({ DATABASE_URL: UNREACHABLE_DATABASE, DATA_DIR: fs.mkdtempSync(path.join(work, 'd-')) }, command)
     const a = await runWrk({ url: `${c.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `a${r}${Date.now()}` })
     await c.stop()
     process.stdout.write(`bare ${Math.round(b.okRps)}  collector ${Math.round(a.okRps)} (non2xx ${a.non2xx}, p99 ${a.p99Ms.toFixed(1)} ms)  ratio ${(a.okRps / b.okRps).toFixed(2)}\n`)

@@ -13,8 +13,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { cpuSecondsOf, cpuTimesOfPid } from './lib/machine.ts'
-import { scrape } from './lib/metrics.ts'
-import { ROOT, runPaced, startBare, startCollector, type Running } from './lib/processes.ts'
+import { waitDrained } from './lib/metrics.ts'
+import { ROOT, UNREACHABLE_DATABASE, runPaced, startBare, startCollector, type Running } from './lib/processes.ts'
 import { writeTemplate } from './lib/template.ts'
 
 const variants = process.argv.length > 2 ? process.argv.slice(2) : ['-']
@@ -28,7 +28,7 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-cost-'))
 const template = writeTemplate(work, 1)
 
 async function drained(c: Running, label: string): Promise<void> {
-  if (database && label !== 'bare') while ((await scrape(c.base)).backlog > 0) await Bun.sleep(50)
+  if (database && label !== 'bare') await waitDrained(c, 120_000)
 }
 
 async function measure(c: Running, url: string, label: string): Promise<string> {
@@ -55,7 +55,7 @@ try {
     for (const variant of variants) {
       const env: Record<string, string> = {}
       if (variant !== '-') for (const pair of variant.split(',')) { const at = pair.indexOf('='); env[pair.slice(0, at)] = pair.slice(at + 1) }
-      const c = await startCollector({ DATABASE_URL: database ?? 'postgres://postgres@127.0.0.1:1/unreachable', DATA_DIR: fs.mkdtempSync(path.join(work, 'data-')), ...env }, command)
+      const c = await startCollector({ DATABASE_URL: database ?? UNREACHABLE_DATABASE, DATA_DIR: fs.mkdtempSync(path.join(work, 'data-')), ...env }, command)
       line.push(await measure(c, `${c.base}/com.pagerduty/v1`, variant === '-' ? 'collector' : variant))
       await c.stop()
     }

@@ -11,8 +11,8 @@ import path from 'node:path'
 import postgres from 'postgres'
 import { startTcpProxy } from '../test/helpers/tcp-proxy.ts'
 import { cpuSecondsOf, cpuSecondsOfPid, describeMachine, peakRss } from './lib/machine.ts'
-import { scrape, slowAnswers } from './lib/metrics.ts'
-import { BINARY, ROOT, UNIT_ENV, runPaced, startAckAfterCommit, startBare, startCollector, type Running } from './lib/processes.ts'
+import { scrape, slowAnswers, waitDrained } from './lib/metrics.ts'
+import { BINARY, ROOT, UNIT_ENV, UNREACHABLE_DATABASE, runPaced, startAckAfterCommit, startBare, startCollector, type Running } from './lib/processes.ts'
 import { writeTemplate } from './lib/template.ts'
 import { ensureWrk, runWrk } from './lib/wrk.ts'
 
@@ -54,16 +54,6 @@ async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> }
       await a.end()
     },
   }
-}
-
-/** Polls /metrics until the backlog is empty; returns when it emptied. */
-async function waitDrained(c: Running, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if ((await scrape(c.base)).backlog === 0) return
-    await Bun.sleep(50)
-  }
-  throw new Error('backlog did not drain')
 }
 
 async function main(): Promise<void> {
@@ -127,7 +117,7 @@ async function main(): Promise<void> {
     // The accept path on its own: the same load with the database unreachable (a closed
     // port), so the writer only waits to retry and every request is answered from the spool.
     {
-      const alone = await startCollector({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable', DATA_DIR: dataDir('alone') })
+      const alone = await startCollector({ DATABASE_URL: UNREACHABLE_DATABASE, DATA_DIR: dataDir('alone') })
       const aloneRun = await runWrk({ url: `${alone.base}/com.pagerduty/v1`, connections: CONNECTIONS, threads: 2, seconds: T.load, template: one, prefix: `${runId}-alone` })
       await alone.stop()
       record('accept rate with the database down (writer idle)', `${fmt(aloneRun.okRps / bareRun.okRps, 2)} (${fmt(aloneRun.okRps)} req/s)`,

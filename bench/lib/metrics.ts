@@ -20,3 +20,13 @@ export function slowAnswers(text: string, le: string, route = '/com.pagerduty/v1
   const total = bucket('+Inf')
   return { total, over: total - bucket(le) }
 }
+
+/** Polls /metrics until the backlog is empty; throws after `timeoutMs`. */
+export async function waitDrained(c: { base: string }, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if ((await scrape(c.base)).backlog === 0) return
+    await Bun.sleep(50)
+  }
+  throw new Error('backlog did not drain')
+}

@@ -19,6 +19,9 @@ export function unitEnvironment(unitText: string): Record<string, string> {
 }
 export const UNIT_ENV = unitEnvironment(fs.readFileSync(path.join(ROOT, 'deploy', 'collector.service'), 'utf8'))
 
+/** A database URL nobody listens on: the writer only waits, every request is answered from the spool. */
+export const UNREACHABLE_DATABASE = 'postgres://postgres@127.0.0.1:1/unreachable'
+
 export const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_000)
 
 export interface Running { pid: number; base: string; stop(): Promise<number>; proc: ReturnType<typeof Bun.spawn> }
