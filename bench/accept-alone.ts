@@ -1,5 +1,5 @@
 /**
- * `bun bench/accept-alone.ts [rounds] [seconds]`: the accept path on its own, A/B against the
+ * `bun bench/accept-alone.ts [rounds] [seconds] [VARIANT ...]`: the accept path on its own, A/B against the
  * bare Bun.serve, alternating, with the database unreachable (so the writer only waits).
  */
 import fs from 'node:fs'
@@ -7,10 +7,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { BINARY, ROOT, UNREACHABLE_DATABASE, startBare, startCollector } from './lib/processes.ts'
 import { writeTemplate } from './lib/template.ts'
+import { parseVariant } from './lib/variant.ts'
 import { runWrk } from './lib/wrk.ts'
 
 const rounds = Number(process.argv[2] ?? 3)
 const seconds = Number(process.argv[3] ?? 8)
+// Further arguments: collector variants, as bench/cost.ts takes them (bench/lib/variant.ts).
+const variants = (process.argv.length > 4 ? process.argv.slice(4) : ['-']).map(parseVariant)
 const command = process.env.FROM_SOURCE ? [process.execPath, path.join(ROOT, 'src/main.ts')] : [BINARY]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-alone-'))
 const template = writeTemplate(work, 1)
@@ -19,10 +22,14 @@ try {
     const bare = await startBare()
     const b = await runWrk({ url: `${bare.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `b${r}${Date.now()}` })
     await bare.stop()
-    const c = await startCollector({ DATABASE_URL: UNREACHABLE_DATABASE, DATA_DIR: fs.mkdtempSync(path.join(work, 'd-')) }, command)
-    const a = await runWrk({ url: `${c.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `a${r}${Date.now()}` })
-    await c.stop()
-    process.stdout.write(`bare ${Math.round(b.okRps)}  collector ${Math.round(a.okRps)} (non2xx ${a.non2xx}, p99 ${a.p99Ms.toFixed(1)} ms)  ratio ${(a.okRps / b.okRps).toFixed(2)}\n`)
+    const line = [`bare ${Math.round(b.okRps)}`]
+    for (const variant of variants) {
+      const c = await startCollector({ ...variant.env, DATABASE_URL: UNREACHABLE_DATABASE, DATA_DIR: fs.mkdtempSync(path.join(work, 'd-')) }, variant.command ?? command)
+      const a = await runWrk({ url: `${c.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `a${r}${Date.now()}` })
+      await c.stop()
+      line.push(`${variant.label} ${Math.round(a.okRps)} (non2xx ${a.non2xx}, p99 ${a.p99Ms.toFixed(1)} ms) ratio ${(a.okRps / b.okRps).toFixed(2)}`)
+    }
+    process.stdout.write(`${line.join('  ')}\n`)
   }
 } finally {
   fs.rmSync(work, { recursive: true, force: true })

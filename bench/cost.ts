@@ -2,7 +2,8 @@
  * `bun bench/cost.ts [VARIANT ...]`: CPU per request at a fixed offered rate (open loop,
  * bench/paced.ts), which is steadier on a shared machine than requests/s at saturation. Each
  * round measures the bare Bun.serve, then the collector once per variant (`-` for none, else
- * comma-separated ENV=value pairs given to the collector), from source unless BIN is set.
+ * comma-separated ENV=value pairs given to the collector, `BIN=path` for another binary; see
+ * bench/lib/variant.ts), from source unless BIN is set.
  * Per request it prints the collector's user and system CPU (all its threads, /proc), and
  * PostgreSQL's CPU (all its processes) when the database is up, with the backlog loaded.
  *
@@ -16,8 +17,9 @@ import { cpuSecondsOf, cpuTimesOfPid } from './lib/machine.ts'
 import { waitDrained } from './lib/metrics.ts'
 import { ROOT, UNREACHABLE_DATABASE, runPaced, startBare, startCollector, type Running } from './lib/processes.ts'
 import { writeTemplate } from './lib/template.ts'
+import { parseVariant } from './lib/variant.ts'
 
-const variants = process.argv.length > 2 ? process.argv.slice(2) : ['-']
+const variants = (process.argv.length > 2 ? process.argv.slice(2) : ['-']).map(parseVariant)
 const rate = Number(process.env.RATE ?? 3000)
 const seconds = Number(process.env.SECONDS ?? 6)
 const rounds = Number(process.env.ROUNDS ?? 3)
@@ -53,10 +55,8 @@ try {
     line.push(await measure(bare, `${bare.base}/com.pagerduty/v1`, 'bare'))
     await bare.stop()
     for (const variant of variants) {
-      const env: Record<string, string> = {}
-      if (variant !== '-') for (const pair of variant.split(',')) { const at = pair.indexOf('='); env[pair.slice(0, at)] = pair.slice(at + 1) }
-      const c = await startCollector({ DATABASE_URL: database ?? UNREACHABLE_DATABASE, DATA_DIR: fs.mkdtempSync(path.join(work, 'data-')), ...env }, command)
-      line.push(await measure(c, `${c.base}/com.pagerduty/v1`, variant === '-' ? 'collector' : variant))
+      const c = await startCollector({ DATABASE_URL: database ?? UNREACHABLE_DATABASE, DATA_DIR: fs.mkdtempSync(path.join(work, 'data-')), ...variant.env }, variant.command ?? command)
+      line.push(await measure(c, `${c.base}/com.pagerduty/v1`, variant.label))
       await c.stop()
     }
     process.stdout.write(`${line.join(' | ')}\n`)

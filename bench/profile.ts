@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
 import { scrape } from './lib/metrics.ts'
-import { ROOT, startCollector } from './lib/processes.ts'
+import { ROOT, startCollector, UNREACHABLE_DATABASE } from './lib/processes.ts'
 import { writeTemplate } from './lib/template.ts'
 import { runWrk } from './lib/wrk.ts'
 
@@ -16,6 +16,7 @@ interface Node { id: number; callFrame: { functionName: string; url: string; lin
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
 
 const seconds = Number(process.argv[2] ?? 10)
+const down = process.env.DOWN === '1'
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-profile-'))
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const name = `pdc_profile_${process.pid}`
@@ -25,10 +26,10 @@ const url = new URL(serverUrl)
 url.pathname = `/${name}`
 try {
   const template = writeTemplate(work, 1)
-  const c = await startCollector({ DATABASE_URL: url.href, DATA_DIR: path.join(work, 'data') }, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${work}`, path.join(ROOT, 'src/main.ts')])
+  const c = await startCollector({ DATABASE_URL: down ? UNREACHABLE_DATABASE : url.href, DATA_DIR: path.join(work, 'data') }, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${work}`, path.join(ROOT, 'src/main.ts')])
   const run = await runWrk({ url: `${c.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `p${Date.now()}` })
   process.stderr.write(`profile: ${Math.round(run.okRps)} req/s accepted\n`)
-  for (let i = 0; i < 600 && (await scrape(c.base)).backlog > 0; i++) await Bun.sleep(100)
+  for (let i = 0; i < 600 && !down && (await scrape(c.base)).backlog > 0; i++) await Bun.sleep(100)
   await c.stop()
   const file = fs.readdirSync(work).find((f) => f.endsWith('.cpuprofile'))
   if (!file) throw new Error('no .cpuprofile written')

@@ -66,6 +66,14 @@ export function atomicRow(ctx: RequestContext, eventId: string, schema: SchemaKe
   }
 }
 
+/** `ref_tree` of an entity, `["events","<schema name>"]`: one string per schema name. */
+const refTrees = new Map<string, string>()
+const refTree = (name: string): string => {
+  let tree = refTrees.get(name)
+  if (tree === undefined) refTrees.set(name, (tree = JSON.stringify(['events', name])))
+  return tree
+}
+
 /** Snowplow's shredded-table hierarchy columns for a context or unstruct entity. */
 export function hierarchyColumns(eventId: string, ctx: RequestContext, schema: SchemaKey): Row {
   return {
@@ -76,7 +84,7 @@ export function hierarchyColumns(eventId: string, ctx: RequestContext, schema: S
     root_id: eventId,
     root_tstamp: formatUtc(ctx.receivedAt),
     ref_root: 'events',
-    ref_tree: JSON.stringify(['events', schema.name]),
+    ref_tree: refTree(schema.name),
     ref_parent: 'events',
   }
 }

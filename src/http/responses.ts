@@ -32,8 +32,8 @@ export const RETRY_AFTER_SECONDS = 30
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
 
-export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } })
+export function json(status: number, body: unknown, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), { status, headers: headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers } })
 }
 
 export function errorResponse(code: ErrorCode, message: string, issues: readonly Issue[] = [], headers: Record<string, string> = {}): Response {

@@ -33,8 +33,13 @@ export interface Registry {
 
 interface Family { render(out: string[]): void }
 
-const keyOf = (labelNames: readonly string[], labels: Labels | undefined): string =>
-  labelNames.length === 0 ? '' : labelNames.map((n) => labels?.[n] ?? '').join('\u0001')
+/** The series key: label values in label-name order. Runs on every request (a loop, not map/join). */
+function keyOf(labelNames: readonly string[], labels: Labels | undefined): string {
+  if (labelNames.length === 0) return ''
+  let key = labels?.[labelNames[0] as string] ?? ''
+  for (let i = 1; i < labelNames.length; i++) key += `\u0001${labels?.[labelNames[i] as string] ?? ''}`
+  return key
+}
 
 const labelsOf = (labelNames: readonly string[], key: string): Labels => {
   if (labelNames.length === 0) return {}

@@ -31,8 +31,8 @@ export const encodeRecord = (body: RecordBody): string => JSON.stringify(body)
 
 /** The line before a stored webhook's body: what its events are built from. */
 export function encodeRequestHead(request: StoredRequest): string {
-  const { receivedAt, ...ctx } = request.ctx
-  return `${REQUEST}${JSON.stringify({ vendor: request.vendor, version: request.version, ctx: { ...ctx, receivedAt: receivedAt.toISOString() } })}\n`
+  const { query, ipAddress, userAgent, webhookId, requestId, receivedAt } = request.ctx
+  return `${REQUEST}${JSON.stringify({ vendor: request.vendor, version: request.version, ctx: { query, ipAddress, userAgent, webhookId, requestId, receivedAt: receivedAt.toISOString() } })}\n`
 }
 
 /** A webhook as received, with what its events are built from. */
