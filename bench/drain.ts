@@ -3,7 +3,8 @@
  * (stored as the collector stores them: the request as received, built by the real adapter
  * in the writer), then drains it into a fresh database on DATABASE_URL (default
  * the local PostgreSQL) and prints events/s committed. No HTTP, no load generator: what the
- * sink and the database can do, for comparing writer changes.
+ * sink and the database can do, for comparing writer changes. `COMPRESSION=pglz` (or `lz4`)
+ * sets the JSON columns' compression after migrating, to compare the two.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -50,6 +51,13 @@ try {
   await Promise.all(appends)
   const sink = createLazySink({ sql, dialect: 'postgres', schema: 'atomic', migrate: async () => { await migrate(sql, 'postgres', 'atomic') } })
   await sink.write({ events: [], badRows: [] }) // connect and migrate before the clock starts
+  // COMPRESSION=pglz: the shredded tables' JSON columns back on PostgreSQL's default method
+  // (migrating sets lz4 where the server has it, sql/postgres/10_json_compression.sql), for A/B.
+  if (process.env.COMPRESSION) {
+    for (const { table, column } of await sql`select table_name as table, column_name as column from information_schema.columns where table_schema = 'atomic' and data_type = 'jsonb'`) {
+      await sql.unsafe(`alter table atomic.${table} alter column "${column}" set compression ${process.env.COMPRESSION}`)
+    }
+  }
   const writer = createWriter({ spool, sink, rebuild: rebuildWith(createRegistry([adapter])), maxRows: batchRows, maxBatchBytes: batchBytes, maxWaitMs: 0, log: () => {} })
   const started = performance.now()
   const cpu0 = process.cpuUsage()

@@ -13,6 +13,7 @@ import pgIncident1 from '../../sql/postgres/02_com_pagerduty_incident_1.sql' wit
 import pgV2Message1 from '../../sql/postgres/03_com_pagerduty_webhook_v2_message_1.sql' with { type: 'text' }
 import pgV3Event1 from '../../sql/postgres/04_com_pagerduty_webhook_v3_event_1.sql' with { type: 'text' }
 import pgBadRows from '../../sql/postgres/09_bad_rows.sql' with { type: 'text' }
+import pgJsonCompression from '../../sql/postgres/10_json_compression.sql' with { type: 'text' }
 import pgView from '../../sql/postgres/20_pagerduty_incident_events.sql' with { type: 'text' }
 import rsEvents from '../../sql/redshift/01_events.sql' with { type: 'text' }
 import rsIncident1 from '../../sql/redshift/02_com_pagerduty_incident_1.sql' with { type: 'text' }
@@ -30,6 +31,8 @@ const FILES: Record<Dialect, DdlFile[]> = {
     { name: '03_com_pagerduty_webhook_v2_message_1.sql', sql: pgV2Message1 },
     { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: pgV3Event1 },
     { name: '09_bad_rows.sql', sql: pgBadRows },
+    // Storage tuning with no Redshift counterpart (Redshift compresses by column ENCODE).
+    { name: '10_json_compression.sql', sql: pgJsonCompression },
     { name: '20_pagerduty_incident_events.sql', sql: pgView, view: true },
   ],
   // The same tables and view, in Redshift's DDL (encodings, distribution and sort keys, SUPER).

@@ -15,8 +15,9 @@ function columns(sql: string): string[] {
 }
 
 describe('the Redshift DDL', () => {
-  test('has a file for each PostgreSQL file, in the same order', () => {
-    expect(redshift.map((f) => f.name)).toEqual(postgres.map((f) => f.name))
+  test('has a file for each PostgreSQL table and view file, in the same order', () => {
+    // 10_json_compression.sql is PostgreSQL's TOAST setting; Redshift has ENCODE per column.
+    expect(redshift.map((f) => f.name)).toEqual(postgres.map((f) => f.name).filter((n) => n !== '10_json_compression.sql'))
   })
 
   test.each([
