@@ -18,6 +18,7 @@ import { createLazySink } from './sink/lazy.ts'
 import { createWriter } from './sink/writer.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
 import { errorMessage } from './errors.ts'
+import { lockDataDir } from './data-dir-lock.ts'
 import { VERSION } from './version.ts'
 
 export interface Collector {
@@ -42,6 +43,19 @@ export async function openDatabase(config: Config): Promise<Database> {
 }
 
 export async function startCollector(config: Config, log: Log): Promise<Collector> {
+  // Before anything in DATA_DIR is opened: a second process there would share the spool
+  // (DATA_DIR_IN_USE, src/data-dir-lock.ts).
+  const lock = lockDataDir(config.dataDir)
+  if (!lock.held) log('warn', 'DATA_DIR is not locked: make sure no other collector uses it', { data_dir: config.dataDir, reason: lock.reason })
+  try {
+    return await start(config, log, lock.release)
+  } catch (error) {
+    lock.release()
+    throw error
+  }
+}
+
+async function start(config: Config, log: Log, releaseDataDir: () => void): Promise<Collector> {
   const spool = openSpool({
     dir: path.join(config.dataDir, 'spool'),
     maxBytes: config.spoolMaxBytes,
@@ -150,6 +164,7 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
       const left = spool.stats().backlogEvents
       await database.sql.end({ timeout: 5 }).catch(() => {})
       await database.embedded?.stop().catch((error) => log('warn', 'embedded database did not close cleanly', { error: errorMessage(error) }))
+      releaseDataDir()
       log('info', 'collector stopped', { backlog_events: left, loaded_events: writer.status().loadedEvents })
     },
   }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'DATABASE_REJECTED'
   | 'MIGRATION_FAILED'
   | 'EMBEDDED_DATABASE_FAILED'
+  | 'DATA_DIR_IN_USE'
 
 export class CollectorError extends Error {
   override readonly name = 'CollectorError'

@@ -1,7 +1,7 @@
 /**
  * The compiled binary, copied alone into an empty directory: it serves on its embedded
- * database, psql-style clients read the tables through --embedded-pg-port, SIGTERM exits 0,
- * and the data is still there after a restart.
+ * database, psql-style clients read the tables through --embedded-pg-port, a second binary on
+ * its DATA_DIR is refused, SIGTERM exits 0, and the data is still there after a restart.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fs from 'node:fs'
@@ -45,6 +45,9 @@ test('dist/collector alone in an empty directory serves, keeps its data across a
   expect(res.status).toBe(202)
   await eventually(async () => (await rowsVia(pgPort)).length === 1, 30_000, 'the row in the embedded database')
   expect(await rowsVia(pgPort)).toEqual([{ type: 'acknowledge', app_id: 'binary' }])
+  // The DATA_DIR lock is a flock(2) through bun:ffi: it must work in the compiled binary too.
+  const intruder = Bun.spawnSync([binary, 'serve'], { env: { ...env, PORT: '0', HOST: '127.0.0.1', PATH: process.env.PATH ?? '' }, stderr: 'pipe', stdout: 'pipe' })
+  expect([intruder.exitCode, intruder.stderr.toString()]).toEqual([1, expect.stringContaining(`"code":"DATA_DIR_IN_USE"`)])
   first.proc.kill('SIGTERM')
   expect(await first.proc.exited).toBe(0)
   expect(first.output()).toContain('"msg":"collector stopped"')

@@ -7,6 +7,7 @@ import path from 'node:path'
 import fs from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
+import { lockDataDir } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { loadPgliteAssets } from './pglite-assets.ts'
 import { keepProtocolSequencesWhole } from './protocol-queue.ts'
@@ -14,6 +15,18 @@ import { keepProtocolSequencesWhole } from './protocol-queue.ts'
 export interface EmbeddedDatabase { url: string; port: number; dataDir: string; stop(): Promise<void> }
 
 export async function startEmbedded(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
+  // Two PGlite instances on one directory corrupt it: `collector migrate` or `spool replay`
+  // next to a running collector must stop here (DATA_DIR_IN_USE), not open it.
+  const lock = lockDataDir(options.dataDir)
+  try {
+    return await openEmbedded(options, lock.release)
+  } catch (error) {
+    lock.release()
+    throw error
+  }
+}
+
+async function openEmbedded(options: { dataDir: string; port?: number }, release: () => void): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir, 'pglite')
   fs.mkdirSync(dataDir, { recursive: true })
   let db: PGlite
@@ -36,8 +49,12 @@ export async function startEmbedded(options: { dataDir: string; port?: number })
     port,
     dataDir,
     async stop() {
-      await server.stop()
-      await db.close()
+      try {
+        await server.stop()
+        await db.close()
+      } finally {
+        release()
+      }
     },
   }
 }
