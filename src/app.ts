@@ -77,6 +77,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
       for (const warning of await migrate(database.sql, config.dialect, config.dbSchema)) log('warn', warning)
     },
     onMissingColumns: (table, keys) => log('warn', 'table lacks columns: those values stay in its JSON column only', { table, columns: keys }),
+    onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
   })
   const metrics = createCollectorMetrics({
     version: VERSION,

@@ -11,6 +11,16 @@ export function isDataError(error: unknown): boolean {
   return e.code.startsWith('22') || e.code.startsWith('23') || e.code === '54000'
 }
 
+/**
+ * SQLSTATE class 42 (undefined column or table, a type that no longer matches): the tables
+ * changed under the writer, a DBA dropped a column or the table itself. The batch is fine;
+ * the writer's plan of the tables is stale and must be read again before the retry.
+ */
+export function isSchemaError(error: unknown): boolean {
+  const e = error as { name?: string; code?: unknown }
+  return e?.name === 'PostgresError' && typeof e.code === 'string' && e.code.startsWith('42')
+}
+
 /** The message a bad row records for a rejected event. */
 export function describeDatabaseError(error: unknown): string {
   const e = error as { code?: string; message?: string; detail?: string; column_name?: string }

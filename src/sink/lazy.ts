@@ -1,11 +1,15 @@
 /**
  * The sink as the writer sees it: connecting, migrating and reading the table columns happen
  * on first use and again after a failure, so a database that is down at start only delays
- * loading; webhooks are acknowledged from the spool meanwhile.
+ * loading; webhooks are acknowledged from the spool meanwhile. They happen again, too, after
+ * a write fails because the tables changed (a column or a table dropped): the retry then
+ * migrates (a dropped table comes back) and plans from the columns as they are now, instead
+ * of failing the same way until someone restarts the collector.
  */
 import type postgres from 'postgres'
 import type { Dialect } from '../config.ts'
 import type { Batch, Sink, WriteResult } from './batch.ts'
+import { isSchemaError } from './classify.ts'
 import { loadColumns } from './introspect.ts'
 import { createPostgresSink } from './postgres.ts'
 import { createRedshiftSink } from './redshift.ts'
@@ -17,6 +21,8 @@ export interface LazySinkOptions {
   schema: string
   migrate(): Promise<void>
   onMissingColumns?: (table: string, keys: string[]) => void
+  /** A write failed because the tables changed; they are read again before the next one. */
+  onTablesChanged?: (error: unknown) => void
 }
 
 export function createLazySink(options: LazySinkOptions): Sink {
@@ -38,7 +44,15 @@ export function createLazySink(options: LazySinkOptions): Sink {
         ready = null
         throw error
       }
-      return sink.write(batch)
+      try {
+        return await sink.write(batch)
+      } catch (error) {
+        if (isSchemaError(error)) {
+          ready = null
+          options.onTablesChanged?.(error)
+        }
+        throw error
+      }
     },
   }
 }

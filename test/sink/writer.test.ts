@@ -118,4 +118,43 @@ describe('the writer', () => {
     const [row] = await db.sql.unsafe(`select "data.incident.status" as status, raw_message->'data'->'incident'->>'status' as raw from w_width.com_pagerduty_incident_1`)
     expect([row?.status, row?.raw]).toEqual([Array.from(long).slice(0, 255).join(''), long])
   })
+
+  /** A v1 body whose one message has its own id. */
+  const message = (id: string) => {
+    const body = fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Record<string, unknown>[] }
+    body.messages = [{ ...body.messages[0], id }]
+    return body
+  }
+
+  /** Loads one message, runs `change` on the tables while the writer runs, then loads another. */
+  async function loadAcross(schema: string, change: string): Promise<Writer> {
+    const h = harness(schema)
+    h.writer.start()
+    await h.append(message('before'))
+    await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the first event to load')
+    await db.sql.unsafe(change)
+    await h.append(message('after'))
+    await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the event after the change to load')
+    await h.writer.stop(1000)
+    await h.spool.close()
+    return h.writer
+  }
+
+  test('a column dropped while it runs: the next batch is planned from the columns as they are, no restart', async () => {
+    const schema = 'w_dropped_column'
+    const writer = await loadAcross(schema, `alter table "${schema}".com_pagerduty_incident_1 drop column "data.incident.incident_key"`)
+    const rows = await db.sql.unsafe(`select id, raw_message->'data'->'incident'->>'incident_key' as key from "${schema}".com_pagerduty_incident_1 order by id`)
+    // The dropped column's value is still in raw_message.
+    expect(rows.map((r) => [r.id, r.key])).toEqual([['after', '17a02d0d370d4add8e53132199614121'], ['before', '17a02d0d370d4add8e53132199614121']])
+    expect(writer.status().loadedEvents).toBe(2)
+  })
+
+  test('a table dropped while it runs is created again and loads', async () => {
+    const schema = 'w_dropped_table'
+    await loadAcross(schema, `drop table "${schema}".com_pagerduty_incident_1 cascade`)
+    expect((await db.sql.unsafe(`select id from "${schema}".com_pagerduty_incident_1`)).map((r) => r.id)).toEqual(['after'])
+    expect(await count(schema, 'events')).toBe(2)
+    // The view went with the table (cascade) and came back with it.
+    expect(await db.sql.unsafe(`select incident_id from "${schema}".pagerduty_incident_events`)).toHaveLength(1)
+  })
 })
