@@ -1,6 +1,7 @@
 /**
- * `bun bench/accept-alone.ts [rounds] [seconds] [VARIANT ...]`: the accept path on its own, A/B against the
- * bare Bun.serve, alternating, with the database unreachable (so the writer only waits).
+ * `bun bench/accept-alone.ts [rounds] [seconds] [VARIANT ...]`: the accept path on its own,
+ * A/B against the bare Bun.serve, alternating, with the database unreachable (so the writer
+ * only waits).
  */
 import fs from 'node:fs'
 import os from 'node:os'
