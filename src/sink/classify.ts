@@ -6,9 +6,14 @@
  * sending every event to bad rows because of a schema problem would be the wrong outcome.
  */
 export function isDataError(error: unknown): boolean {
+  const code = sqlState(error)
+  return code !== null && (code.startsWith('22') || code.startsWith('23') || code === '54000')
+}
+
+/** The SQLSTATE of an error the database answered with; null for anything else (a lost connection). */
+function sqlState(error: unknown): string | null {
   const e = error as { name?: string; code?: unknown }
-  if (e?.name !== 'PostgresError' || typeof e.code !== 'string') return false
-  return e.code.startsWith('22') || e.code.startsWith('23') || e.code === '54000'
+  return e?.name === 'PostgresError' && typeof e.code === 'string' ? e.code : null
 }
 
 /**
@@ -17,8 +22,7 @@ export function isDataError(error: unknown): boolean {
  * the writer's plan of the tables is stale and must be read again before the retry.
  */
 export function isSchemaError(error: unknown): boolean {
-  const e = error as { name?: string; code?: unknown }
-  return e?.name === 'PostgresError' && typeof e.code === 'string' && e.code.startsWith('42')
+  return sqlState(error)?.startsWith('42') ?? false
 }
 
 /** The message a bad row records for a rejected event. */
