@@ -89,6 +89,22 @@ const sleep = (ms: number, sleepers: Set<() => void>) =>
 
 interface InFlight { next: Position; events: number; batchEvents: number; started: number; result: Promise<WriteResult | null> }
 
+/**
+ * A batch the database rejected for its data, in strictly smaller parts (it holds at least
+ * two rows): events apart from bad rows first, then halves. Every part must be smaller than
+ * the batch, or isolating an event would retry the same statement forever.
+ */
+export function splitBatch(batch: Batch): Batch[] {
+  const { events, badRows } = batch
+  if (events.length > 0 && badRows.length > 0) return [{ events, badRows: [] }, { events: [], badRows }]
+  if (events.length > 1) {
+    const half = Math.ceil(events.length / 2)
+    return [{ events: events.slice(0, half), badRows: [] }, { events: events.slice(half), badRows: [] }]
+  }
+  const half = Math.ceil(badRows.length / 2)
+  return [{ events: [], badRows: badRows.slice(0, half) }, { events: [], badRows: badRows.slice(half) }]
+}
+
 export function createWriter(options: WriterOptions): Writer {
   const { spool, sink, log } = options
   const backoff = options.backoff ?? { initialMs: 200, maxMs: 30_000 }
@@ -143,11 +159,7 @@ export function createWriter(options: WriterOptions): Writer {
         if (bad) await sink.write({ events: [], badRows: [{ ...bad, payload: null as unknown as string, detail: JSON.stringify([{ path: '', message: reason }]) }] })
         return { loaded: 0, duplicates: 0, badRows: 1 }
       }
-      const half = Math.ceil(batch.events.length / 2)
-      const badHalf = Math.ceil(batch.badRows.length / 2)
-      const parts: Batch[] = batch.events.length > 1
-        ? [{ events: batch.events.slice(0, half), badRows: batch.badRows }, { events: batch.events.slice(half), badRows: [] }]
-        : [{ events: batch.events, badRows: batch.badRows.slice(0, badHalf) }, { events: [], badRows: batch.badRows.slice(badHalf) }]
+      const parts = splitBatch(batch)
       const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
       for (const part of parts) {
         const r = await writeIsolating(part)

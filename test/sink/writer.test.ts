@@ -11,7 +11,8 @@ import { migrate } from '../../src/db/migrate.ts'
 import type { RequestContext } from '../../src/events/event.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
 import { encodeRecord } from '../../src/sink/records.ts'
-import { createWriter, type Writer } from '../../src/sink/writer.ts'
+import { createWriter, splitBatch, type Writer } from '../../src/sink/writer.ts'
+import type { Batch } from '../../src/sink/batch.ts'
 import { openSpool, type Spool } from '../../src/spool/spool.ts'
 import { eventually } from '../helpers/collector.ts'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
@@ -156,5 +157,55 @@ describe('the writer', () => {
     expect(await count(schema, 'events')).toBe(2)
     // The view went with the table (cascade) and came back with it.
     expect(await db.sql.unsafe(`select incident_id from "${schema}".pagerduty_incident_events`)).toHaveLength(1)
+  })
+
+  /**
+   * The database refuses a row for its data (here a CHECK constraint a DBA added): the batch is
+   * split until the row is alone. A batch of one event and one bad row used to split into
+   * itself and retry the same statement forever, stalling everything behind it.
+   */
+  test.each([
+    ['an event, next to a bad row of the same request', 'w_poison_event', `alter table w_poison_event.com_pagerduty_incident_1 add constraint no_poison check (id <> 'poison')`],
+    ['a bad row, next to an event of the same request', 'w_poison_bad', `alter table w_poison_bad.bad_rows add constraint no_poison check (payload not like '%"poison-bad"%')`],
+  ])('%s, refused by the database, is isolated; the rest loads, and what follows', async (_, schema, constraint) => {
+    await migrate(db.sql, 'postgres', schema)
+    await db.sql.unsafe(constraint)
+    const h = harness(schema)
+    const body = message('poison')
+    body.messages.push({ 'poison-bad': true })
+    await h.append(body)
+    await h.append(message('after'))
+    h.writer.start()
+    await eventually(() => h.spool.unreadEvents() === 0 && !h.spool.pending(), 20_000, 'the spool to drain')
+    const loaded = h.writer.status().loadedEvents
+    await h.writer.stop(1000)
+    await h.spool.close()
+    const ids = (await db.sql.unsafe(`select id from "${schema}".com_pagerduty_incident_1 order by id`)).map((r) => r.id)
+    const bad = (await db.sql.unsafe(`select reason, payload is null as no_payload from "${schema}".bad_rows order by reason`)).map((r) => [r.reason, r.no_payload])
+    if (schema === 'w_poison_event') {
+      expect(ids).toEqual(['after'])
+      expect(bad).toEqual([['DATABASE_REJECTED', false], ['UNKNOWN_WEBHOOK_VERSION', false]])
+      expect(loaded).toBe(1)
+    } else {
+      // A bad row the database refuses is kept without its payload.
+      expect(ids).toEqual(['after', 'poison'])
+      expect(bad).toEqual([['UNKNOWN_WEBHOOK_VERSION', true]])
+      expect(loaded).toBe(2)
+    }
+  })
+})
+
+describe('splitBatch', () => {
+  const event = (n: number) => ({ eventId: `e${n}`, rows: [] }) as unknown as Batch['events'][number]
+  const bad = (n: number) => ({ bad_row_id: `b${n}` }) as unknown as Batch['badRows'][number]
+  const size = (b: Batch) => b.events.length + b.badRows.length
+  test.each([
+    [1, 1], [1, 3], [2, 1], [5, 0], [0, 2], [0, 7], [4, 4], [2, 0],
+  ])('%i events and %i bad rows: parts strictly smaller, nothing lost or repeated', (e, b) => {
+    const batch: Batch = { events: Array.from({ length: e }, (_, i) => event(i)), badRows: Array.from({ length: b }, (_, i) => bad(i)) }
+    const parts = splitBatch(batch)
+    for (const part of parts) expect(size(part)).toBeLessThan(size(batch))
+    expect(parts.flatMap((p) => p.events)).toEqual(batch.events)
+    expect(parts.flatMap((p) => p.badRows)).toEqual(batch.badRows)
   })
 })
