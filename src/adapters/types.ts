@@ -25,6 +25,8 @@ export type AdapterResult =
        * (v2 basic-auth credentials in `webhook.endpoint_url`): the same events build from it.
        */
       storedBody?: string
+      /** What was loaded otherwise than asked (an unknown `p` as `srv`): logged, not refused. */
+      warnings?: Issue[]
     }
   | { ok: false; code: string; message: string; issues: Issue[]; version: string | null }
 

@@ -65,16 +65,25 @@ export function toUtcTimestamp(value: unknown): string | null {
 export function generalUtc(value: string): string | null {
   const m = ISO.exec(fixSpaceOffset(value.trim()))
   if (!m) return null
-  const [, y, mo, d, h, mi, s = '0', frac, offset] = m
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number]
+  const [frac, offset] = [m[7], m[8]]
   let offsetMinutes = 0
   if (offset && offset.toUpperCase() !== 'Z') {
     const digits = offset.replace(/[^0-9]/g, '')
     const sign = offset.startsWith('-') ? -1 : 1
-    offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'))
+    const [oh, om] = [Number(digits.slice(0, 2)), Number(digits.slice(2, 4) || '0')]
+    if (oh > 18 || om > 59) return null // as java.time: no zone is further than 18 hours from UTC
+    offsetMinutes = sign * (oh * 60 + om)
   }
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi) - offsetMinutes, Number(s))
-  const date = new Date(ms)
-  if (Number.isNaN(ms) || Number(mo) > 12 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return null
+  const days = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]
+  // In range, or null: a day past its month's end must not roll into the next month. A
+  // leap second (:60) is the next minute's first, as PostgreSQL reads it.
+  if (days === undefined || day < 1 || day > days || hour > 23 || minute > 59 || second > 60) return null
+  // setUTCFullYear, not Date.UTC: that reads years 0-99 as 1900-1999.
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  date.setUTCHours(hour, minute - offsetMinutes, second)
+  if (Number.isNaN(date.getTime())) return null
   const base = `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`
   return frac ? `${base}.${frac.slice(0, 6)}` : base
 }

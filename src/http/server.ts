@@ -16,6 +16,7 @@ import { isJsonContentType, parseBody, readLimited } from './body.ts'
 import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
 import { rateLimited } from '../log.ts'
+import { redactUrlCredentials } from '../events/redact.ts'
 
 /** One info line per bad-row reason per minute at most: a flood of bad webhooks must not flood the log. */
 const REASON_LOG_INTERVAL_MS = 60_000
@@ -54,8 +55,11 @@ const isV3Body = (body: unknown): boolean =>
 const WEBHOOK_PATH = /^\/([^/]+)\/([^/]+)\/?$/
 const lossy = new TextDecoder('utf-8', { fatal: false })
 
-/** Raw bytes as bad-row text: lossy UTF-8, NUL replaced (a text column cannot hold it). */
-const payloadText = (bytes: Uint8Array): string => lossy.decode(bytes).replaceAll('\u0000', '\uFFFD')
+/**
+ * Raw bytes as bad-row text: lossy UTF-8, NUL replaced (a text column cannot hold it), and
+ * credentials in URLs replaced (a rejected v2 body still names the subscription's URL).
+ */
+const payloadText = (bytes: Uint8Array): string => redactUrlCredentials(lossy.decode(bytes).replaceAll('\u0000', '\uFFFD'))
 
 function clientIp(req: Request, server: Server<unknown>): string | null {
   // Behind a load balancer the first X-Forwarded-For entry is the client (Snowplow does the same).
@@ -150,6 +154,7 @@ export function createHandler(deps: HttpDeps) {
       }
     }
     deps.metrics?.accepted(result.version, result.events.length, result.badRows.length, result.pings)
+    for (const warning of result.warnings ?? []) logReason(`warning${warning.path}`, 'warn', 'webhook loaded with a default: fix the webhook URL', { path: warning.path, message: warning.message })
     for (const row of result.badRows) logReason(`bad/${row.version}/${row.reason}`, 'info', 'webhook message sent to bad rows', { reason: row.reason, version: row.version })
     return json(202, { accepted: result.events.length, bad: result.badRows.length, pings: result.pings, version: result.version })
   }

@@ -7,6 +7,8 @@
 import type { BadRow, BuiltEvent, RequestContext } from '../../events/event.ts'
 import { PLATFORMS } from '../../events/event.ts'
 import { badRow } from '../../events/bad-row.ts'
+import { withoutUserinfo } from '../../events/redact.ts'
+import { mayHoldUnstorable, storableJson, storableString } from '../../events/storable.ts'
 import type { Adapter, AdapterInput, AdapterResult, Issue } from '../types.ts'
 import type { MessageOutcome } from './message.ts'
 import { v1Message } from './v1.ts'
@@ -17,12 +19,32 @@ export const VENDOR = 'com.pagerduty'
 
 const platforms = new Set<string>(PLATFORMS)
 
-/** `aid`, `p`, `cv`, `nuid` from the query string; `p` must be one of Snowplow's codes. */
-export function queryIssues(query: Record<string, string>): Issue[] {
-  if (query.p !== undefined && !platforms.has(query.p)) {
-    return [{ path: '/query/p', message: `platform must be one of ${PLATFORMS.join(', ')}; got ${JSON.stringify(query.p)}` }]
+/**
+ * `aid`, `p`, `cv`, `nuid` as the rows use them: every value storable, `p` one of Snowplow's
+ * codes (any case). Any other `p` loads as the default `srv` with a warning: the URL is the
+ * same for every delivery of a subscription, and answering 4xx would make PagerDuty drop
+ * them all and disable it after three.
+ */
+export function normalizeQuery(query: Record<string, string>): { query: Record<string, string>; warnings: Issue[] } {
+  let out = query
+  const warnings: Issue[] = []
+  for (const key in query) {
+    const value = query[key] as string
+    let fixed = storableString(value)
+    if (key === 'p' && !platforms.has(fixed)) {
+      const lower = fixed.toLowerCase()
+      if (platforms.has(lower)) fixed = lower
+      else {
+        warnings.push({ path: '/query/p', message: `platform must be one of ${PLATFORMS.join(', ')}; got ${JSON.stringify(value.slice(0, 64))}: loaded as srv` })
+        fixed = 'srv'
+      }
+    }
+    if (fixed !== value) {
+      if (out === query) out = { ...query }
+      out[key] = fixed
+    }
   }
-  return []
+  return { query: out, warnings }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -44,7 +66,7 @@ function messageVersion(message: Record<string, unknown>): { version: string; bu
 export function withoutUrlCredentials(message: unknown): unknown {
   if (!isObject(message) || !isObject(message.webhook) || typeof message.webhook.endpoint_url !== 'string') return message
   const url = message.webhook.endpoint_url
-  const redacted = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1***@')
+  const redacted = withoutUserinfo(url)
   return redacted === url ? message : { ...message, webhook: { ...message.webhook, endpoint_url: redacted } }
 }
 
@@ -96,12 +118,17 @@ export function createPagerDutyAdapter(collectorVersion: string): Adapter {
   return {
     vendor: VENDOR,
     versions: ['v1', 'v2', 'v3'],
-    toEvents(input: AdapterInput): AdapterResult {
-      const issues = queryIssues(input.ctx.query)
-      if (issues.length > 0) return { ok: false, code: 'INVALID_QUERY', message: 'invalid query string parameter', issues, version: null }
-      const body = input.body
-      if (isObject(body) && Array.isArray(body.messages)) return fromMessages(body.messages, input, collectorVersion)
-      if (isObject(body) && isObject(body.event)) return fromV3(body.event, input, collectorVersion)
+    toEvents(received: AdapterInput): AdapterResult {
+      const { query, warnings } = normalizeQuery(received.ctx.query)
+      const body = mayHoldUnstorable(received.rawBody) ? storableJson(received.body) : received.body
+      const input = query === received.ctx.query && body === received.body ? received : { ...received, body, ctx: { ...received.ctx, query } }
+      const result = isObject(body) && Array.isArray(body.messages) ? fromMessages(body.messages, input, collectorVersion)
+        : isObject(body) && isObject(body.event) ? fromV3(body.event, input, collectorVersion)
+        : null
+      if (result) {
+        if (result.ok && warnings.length > 0) result.warnings = warnings
+        return result
+      }
       return {
         ok: false,
         code: 'NOT_PAGERDUTY',

@@ -24,8 +24,9 @@ function rewrite(value: unknown): unknown {
   if (value === 'null') return null
   if (Array.isArray(value)) return value.map(rewrite)
   if (value !== null && typeof value === 'object') {
+    // defineProperty, not assignment: a `__proto__` key is data, never the copy's prototype.
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = rewrite(v)
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: rewrite(v), enumerable: true, writable: true, configurable: true })
     return out
   }
   return value

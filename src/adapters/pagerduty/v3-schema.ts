@@ -65,8 +65,10 @@ export const V3_DATA: Record<string, TSchema> = {
 export const V3_DATA_CHECKS: ReadonlyMap<string, TypeCheck<TSchema>> = new Map(Object.entries(V3_DATA).map(([k, s]) => [k, TypeCompiler.Compile(s)]))
 
 export const V3Event = Type.Object({
-  // Opaque: ULIDs, UUIDs and 38-digit decimals seen; never pattern-checked.
-  id: Type.Union([Type.String({ minLength: 1 }), Type.Number()]),
+  // Opaque: ULIDs, UUIDs and 38-digit decimals seen, always as strings; never pattern-checked.
+  // A number is taken only while exact: past 2^53 JSON.parse rounds it, and two events
+  // would get one event_id (the second silently dropped as a duplicate).
+  id: Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER })]),
   event_type: Type.String({ minLength: 1 }),
   resource_type: Opt(Str),
   occurred_at: Opt(Str),

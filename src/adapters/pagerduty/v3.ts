@@ -74,7 +74,7 @@ export function v3Event(raw: Record<string, unknown>, ctx: RequestContext, colle
   if (typeof type !== 'string' || type === '') {
     return { ok: false, reason: 'MISSING_EVENT_TYPE', issues: [{ path: '/event/event_type', message: 'cannot determine event type: event_type not provided or empty' }] }
   }
-  if (!(type in V3_TYPES)) {
+  if (!Object.hasOwn(V3_TYPES, type)) {
     return { ok: false, reason: 'UNKNOWN_EVENT_TYPE', issues: [{ path: '/event/event_type', message: `no schema for v3 event type ${JSON.stringify(type)}` }] }
   }
   if (!V3EventCheck.Check(raw)) return { ok: false, reason: 'INVALID_EVENT', issues: schemaIssues(V3EventCheck, raw, '/event') }

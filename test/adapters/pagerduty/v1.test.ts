@@ -70,12 +70,22 @@ describe('the atomic.events row', () => {
     expect([a.platform, a.v_collector, a.app_id]).toEqual(['web', 'pagerduty-collector-9.9.9', null])
   })
 
-  test('rejects a platform Snowplow does not know, naming the parameter', () => {
+  test('a platform Snowplow does not know loads as srv with a warning (a 4xx would get the subscription disabled); case is ignored', () => {
     const r = run(fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json'), { p: 'desktop' })
-    expect(r).toEqual({
-      ok: false, code: 'INVALID_QUERY', message: 'invalid query string parameter', version: null,
-      issues: [{ path: '/query/p', message: 'platform must be one of web, mob, pc, srv, app, tv, cnsl, iot, headset; got "desktop"' }],
-    })
+    expect(r.ok && [atomic(r).platform, r.warnings]).toEqual(['srv', [{ path: '/query/p', message: 'platform must be one of web, mob, pc, srv, app, tv, cnsl, iot, headset; got "desktop": loaded as srv' }]])
+    const upper = run(fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json'), { p: 'WEB' })
+    expect(upper.ok && [atomic(upper).platform, upper.warnings]).toEqual(['web', undefined])
+  })
+
+  test('a `__proto__` key is data: it cannot stand in for a message\'s missing fields, "null" strings or not', () => {
+    const body = JSON.parse('{"messages":[{"type":"incident.trigger","id":"P-1","x":"null","__proto__":{"data":{"incident":{"id":"FROM_PROTO"}}}}]}')
+    const r = run(body)
+    expect(r.ok && [r.events.length, r.badRows.map((b) => b.reason)]).toEqual([0, ['INVALID_MESSAGE']])
+  })
+
+  test('a NUL in a query value (%00) is stored as U+FFFD: PostgreSQL text cannot hold it', () => {
+    const a = atomic(run(fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json'), { aid: 'a\u0000b' }))
+    expect(a.app_id).toBe('a\uFFFDb')
   })
 })
 

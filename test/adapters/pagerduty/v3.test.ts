@@ -86,6 +86,18 @@ describe('v3 events', () => {
     ])
   })
 
+  test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('an event type named like an Object method (%s) is unknown, not loaded', (type) => {
+    const result = toEvents({ event: { ...triggered.event, event_type: type } })
+    expect(result.ok && [result.events.length, result.badRows.map((b) => b.reason)]).toEqual([0, ['UNKNOWN_EVENT_TYPE']])
+  })
+
+  test('a numeric event id loads while exact; past 2^53 (JSON.parse rounds it, two events would share an event_id) it is a bad row', () => {
+    const exact = toEvents({ event: { ...triggered.event, id: 12345 } })
+    expect(exact.ok && exact.events.map((e) => e.eventId)).toEqual([pagerdutyEventId('v3', '12345', null)])
+    const rounded = adapter.toEvents({ body: JSON.parse('{"event":' + JSON.stringify({ ...triggered.event, id: 0 }).replace('"id":0', '"id":32743190385439511823355034091750713370') + '}'), rawBody: '', ctx: testContext() })
+    expect(rounded.ok && [rounded.events.length, rounded.badRows.map((b) => [b.reason, JSON.parse(b.detail)[0].path])]).toEqual([0, [['INVALID_EVENT', '/event/id']]])
+  })
+
   test('a v3 event without event_type is a bad row', () => {
     const { event_type: _, ...event } = triggered.event
     const result = toEvents({ event })

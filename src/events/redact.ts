@@ -1,0 +1,17 @@
+/**
+ * Credentials in URLs (`https://user:password@host/...`): the README tells v1/v2 users to put
+ * basic auth in the webhook URL, and v2 messages repeat that URL. They are replaced by `***`
+ * before anything is stored, the spool on disk included.
+ */
+
+/** A URL's userinfo, after its scheme. */
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i
+
+/** `url` with its userinfo replaced by `***` (unchanged when it has none). */
+export const withoutUserinfo = (url: string): string => url.replace(URL_USERINFO, '$1***@')
+
+/** Userinfo of any URL inside text (JSON too, where `/` may be escaped as `\/`). */
+const TEXT_USERINFO = /\b([a-z][a-z0-9+.-]*:(?:\\?\/){2})[^/\\@\s"]+@/gi
+
+/** Text, a request body that could not be parsed say, with every URL's userinfo replaced. */
+export const redactUrlCredentials = (text: string): string => (text.includes('@') ? text.replace(TEXT_USERINFO, '$1***@') : text)
