@@ -2,6 +2,7 @@
  * Wires the path of one webhook: http -> adapter -> event -> spool -> sink -> database.
  * `startCollector` is what `collector serve` runs; tests start it in-process too.
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import type postgres from 'postgres'
 import type { Config } from './config.ts'
@@ -55,6 +56,16 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
   }
 }
 
+/** Bytes an unprivileged process may still write on the file system holding `dir` (null: unknown). */
+function freeBytes(dir: string): number | null {
+  try {
+    const stats = fs.statfsSync(dir)
+    return stats.bavail * stats.bsize
+  } catch {
+    return null
+  }
+}
+
 async function start(config: Config, log: Log, releaseDataDir: () => void): Promise<Collector> {
   const spool = openSpool({
     dir: path.join(config.dataDir, 'spool'),
@@ -68,6 +79,10 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     checkpointIntervalMs: 100,
     onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
   })
+  const free = freeBytes(config.dataDir)
+  if (free !== null && free + spool.stats().bytes < config.spoolMaxBytes) {
+    log('warn', 'the disk holding DATA_DIR fills before SPOOL_MAX_BYTES: in a long outage webhooks get 503 once it is full, until the backlog loads', { data_dir: config.dataDir, free_bytes: free, spool_max_bytes: config.spoolMaxBytes })
+  }
   const database = await openDatabase(config)
   const sink = createLazySink({
     sql: database.sql,

@@ -87,3 +87,14 @@ describe('log lines', () => {
     expect(messages().indexOf('shutting down: finishing in-flight requests')).toBeLessThan(messages().indexOf('collector stopped'))
   })
 })
+
+test('a DATA_DIR on a disk with less room than SPOOL_MAX_BYTES is named at start', async () => {
+  const own: Record<string, unknown>[] = []
+  const spoolDir = tempDir('loglines-disk')
+  const config = testConfig({ DATABASE_URL: db.url, DATA_DIR: spoolDir, LOG_LEVEL: 'info', SPOOL_MAX_BYTES: '8000TiB' })
+  const small = await startCollector({ ...config }, createLog('info', (line) => { own.push(JSON.parse(line)) }))
+  await small.stop()
+  fs.rmSync(spoolDir, { recursive: true, force: true })
+  const warning = own.find((l) => String(l.msg).startsWith('the disk holding DATA_DIR fills before SPOOL_MAX_BYTES')) as Record<string, unknown>
+  expect([warning?.level, typeof warning?.free_bytes, warning?.spool_max_bytes]).toEqual(['warn', 'number', 8000 * 2 ** 40])
+})

@@ -87,7 +87,8 @@ const sleep = (ms: number, sleepers: Set<() => void>) =>
     sleepers.add(done)
   })
 
-interface InFlight { next: Position; events: number; batchEvents: number; started: number; result: Promise<WriteResult | null> }
+/** A batch being written, or (`result` null) a move past bytes with no records, committed in its turn. */
+interface InFlight { next: Position; events: number; batchEvents: number; started: number; result: Promise<WriteResult | null> | null }
 
 /**
  * A batch the database rejected for its data, in strictly smaller parts (it holds at least
@@ -219,6 +220,11 @@ export function createWriter(options: WriterOptions): Writer {
   /** Waits for the oldest batch in flight and moves the checkpoint past it. */
   async function settleOldest(position: Position): Promise<Position> {
     const oldest = inflight[0] as InFlight
+    if (oldest.result === null) {
+      inflight.shift()
+      spool.commit(oldest.next, 0).catch(() => { /* the next commit's checkpoint covers it */ })
+      return position
+    }
     const result = await oldest.result
     if (!result) {
       // Stopping before it committed: it, and everything after it, stays in the spool.
@@ -259,8 +265,12 @@ export function createWriter(options: WriterOptions): Writer {
     }
     const { records, next } = spool.read(position, options.maxRows, maxBatchBytes)
     if (records.length === 0) {
-      if (inflight.length === 0 && (next.segment !== position.segment || next.offset !== position.offset)) {
-        await spool.commit(next, 0) // skipped over damaged bytes or an empty segment
+      if (next.segment !== position.segment || next.offset !== position.offset) {
+        // Skipped over damaged bytes or into the next segment: the move is committed in spool
+        // order, after the batches in flight. Left uncommitted, the spool would look pending
+        // (a shutdown waited out its whole drain time) and the segment behind it would stay.
+        if (inflight.length === 0) await spool.commit(next, 0)
+        else inflight.push({ next, events: 0, batchEvents: 0, started: performance.now(), result: null })
       }
       return next
     }

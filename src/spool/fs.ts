@@ -36,6 +36,16 @@ export interface SpoolIo {
 
 export const nodeSpoolIo: SpoolIo = { write: writeAllSync, fsync: fsyncFd, ftruncate: ftruncateFd }
 
+/** The same, blocking: for start-up, before any request is taken. */
+export function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 /** Makes a directory entry (a new or renamed file) durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.promises.open(dir, 'r')

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
-import { fsyncDir, nodeSpoolIo, type SpoolIo } from './fs.ts'
+import { fsyncDir, fsyncDirSync, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
 import { fileSize, listSegments, segmentPath } from './segments.ts'
 
@@ -37,6 +37,13 @@ export interface SpoolOptions {
    * covered (loads are idempotent), so the collector paces them.
    */
   checkpointIntervalMs?: number
+  /**
+   * Bytes of records that may wait in memory for the group commit after the one in progress
+   * (default 32 MiB). An fsync that hangs (a dying disk, a stalled network volume) would
+   * otherwise hold every request that arrives meanwhile: past the bound they get SPOOL_IO
+   * (503, PagerDuty retries) at once.
+   */
+  maxPendingBytes?: number
 }
 
 export interface SpoolStats {
@@ -112,6 +119,10 @@ export function openSpool(options: SpoolOptions): Spool {
 
   let active = { seq: activeSeq, fd: fs.openSync(segmentPath(dir, activeSeq), 'wx'), durable: 0 }
   sizes.set(activeSeq, 0)
+  // The new segment's directory entry (and the spool directory's own, on a first start) must
+  // be durable before a record in it is acknowledged: a file's fsync alone does not promise it.
+  fsyncDirSync(dir)
+  fsyncDirSync(path.dirname(dir))
   let activeNeedsRoll = false
 
   const stats = {
@@ -132,6 +143,7 @@ export function openSpool(options: SpoolOptions): Spool {
   const dataWaiters = new Set<() => void>()
   // Memos of durable records not yet read, in spool order (a Map keeps insertion order).
   const memoMaxBytes = options.memoMaxBytes ?? 2 * 1024 * 1024
+  const maxPendingBytes = options.maxPendingBytes ?? 32 * 1024 * 1024
   const memos = new Map<string, Memo>()
   let memoBytes = 0
   const takeMemo = (key: string): Memo | undefined => {
@@ -168,6 +180,12 @@ export function openSpool(options: SpoolOptions): Spool {
       fs.closeSync(fd)
       fs.rmSync(file, { force: true })
       throw error
+    }
+    if (activeNeedsRoll) {
+      // After a failed write or fsync, bytes past `durable` may be on disk: records that got
+      // a 503. Cut them off (best effort: the disk is failing) so a restart does not load
+      // what PagerDuty will send again (its bad rows have no id to dedupe them by).
+      await io.ftruncate(active.fd, active.durable).then(() => io.fsync(active.fd)).catch(() => {})
     }
     try { fs.closeSync(active.fd) } catch { /* already unusable */ }
     sizes.set(active.seq, active.durable)
@@ -275,21 +293,31 @@ export function openSpool(options: SpoolOptions): Spool {
         await writeCheckpoint(dir, target)
         lastCheckpointAt = performance.now()
         durable = target
-        // Segments go only once a durable checkpoint is past them.
-        for (const seq of [...sizes.keys()]) {
-          if (seq < durable.segment && seq !== active.seq) {
-            // Async: unlinking a 64 MiB segment can hold the event loop for milliseconds.
-            await fs.promises.rm(segmentPath(dir, seq), { force: true })
-            sizes.delete(seq)
-            refusedFull = false
-          }
-        }
+        // Segments go once a durable checkpoint is past them.
+        await removeSegmentsBefore(durable.segment)
       }
     } catch (error) {
-      // ENOSPC or EIO writing the checkpoint: try again shortly even if no batch commits
-      // meanwhile (a full spool frees space only through this), and tell the caller.
+      // ENOSPC or EIO writing the checkpoint. On a disk the spool itself filled, the
+      // checkpoint's temp file has no block to go to, and only deleting segments would give
+      // it one: the segments wholly before the in-memory position are loaded, so they go now.
+      // A restart from the older checkpoint file then starts at the first segment left
+      // (see recovery above), which is where loading stopped or earlier: nothing is skipped.
+      await removeSegmentsBefore(committed.segment).catch(() => {})
+      // Try again shortly even if no batch commits meanwhile, and tell the caller.
       retryTimer ??= setTimeout(() => { retryTimer = null; startCheckpoint().catch(() => {}) }, 1000)
       throw error
+    }
+  }
+
+  /** Deletes the segments before `segment` (never the active one): their records are loaded. */
+  async function removeSegmentsBefore(segment: number): Promise<void> {
+    for (const seq of [...sizes.keys()]) {
+      if (seq < segment && seq !== active.seq) {
+        // Async: unlinking a 64 MiB segment can hold the event loop for milliseconds.
+        await fs.promises.rm(segmentPath(dir, seq), { force: true })
+        sizes.delete(seq)
+        refusedFull = false
+      }
     }
   }
 
@@ -303,6 +331,9 @@ export function openSpool(options: SpoolOptions): Spool {
       if (closed) return Promise.reject(new CollectorError('SPOOL_CLOSED', 'the collector is shutting down', true))
       const length = payloadLength(payload)
       const size = HEADER_BYTES + length
+      if (pendingBytes + size > maxPendingBytes && pending.length > 0) {
+        return Promise.reject(new CollectorError('SPOOL_IO', `the disk is not keeping up: ${pendingBytes} bytes already wait for the fsync in progress`, true))
+      }
       if (totalBytes() + pendingBytes + size > options.maxBytes) {
         refusedFull = true
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))

@@ -9,6 +9,7 @@ import { openSpool, type Spool, type SpoolOptions, type SpoolRecord } from '../.
 import { HEADER_BYTES } from '../../src/spool/frame.ts'
 import { nodeSpoolIo, type SpoolIo } from '../../src/spool/fs.ts'
 import { listSegments, segmentPath } from '../../src/spool/segments.ts'
+import { readCheckpoint } from '../../src/spool/checkpoint.ts'
 import { CollectorError } from '../../src/errors.ts'
 import { tempDir } from '../helpers/database.ts'
 
@@ -353,21 +354,54 @@ describe('a full budget and a failing disk', () => {
     await expectCode(spool.append(payload(2), 1), 'SPOOL_IO')
     await appendEach(spool, 3, 3)
     expect(listSegments(dir)).toEqual([...before, (before[0] as number) + 1])
-    // Record 2 was never acknowledged: this process does not read it as durable.
+    // Record 2 was never acknowledged: this process does not read it as durable,
     expect(texts(spool)).toEqual([1, 3].map((i) => payload(i).toString()))
+    // and the old segment was cut back to its durable records, so a restart does not either.
+    expect(fs.statSync(segmentPath(dir, before[0] as number)).size).toBe(HEADER_BYTES + payload(1).length)
+    await spool.close()
+    expect(texts(spoolIn(dir))).toEqual([1, 3].map((i) => payload(i).toString()))
   })
 
-  const tmpfs = path.join('/tmp', `pdc-tmpfs-${process.pid}`)
-  const canMount = (() => {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) return false
-    fs.mkdirSync(tmpfs, { recursive: true })
-    const ok = Bun.spawnSync(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tmpfs]).exitCode === 0
-    if (!ok) fs.rmSync(tmpfs, { recursive: true, force: true })
-    return ok
-  })()
+  test('while an fsync hangs, what waits in memory for the next group is bounded: past it, SPOOL_IO at once', async () => {
+    const dir = newDir('spool-hung-fsync')
+    let release: () => void = () => {}
+    let hang = false
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      fsync(fd) {
+        if (!hang) return nodeSpoolIo.fsync(fd)
+        return new Promise<void>((resolve) => { release = () => { hang = false; nodeSpoolIo.fsync(fd).then(resolve) } })
+      },
+    }
+    const spool = spoolIn(dir, { io, maxPendingBytes: 10 * 1024 })
+    hang = true
+    const record = Buffer.alloc(1024, 'h')
+    const first = spool.append(record, 1) // its group's fsync hangs
+    await Bun.sleep(10)
+    const waiting = Array.from({ length: 9 }, () => spool.append(record, 1)) // 9 x (1 KiB + header) fit
+    const refused = await expectCode(spool.append(record, 1), 'SPOOL_IO')
+    expect(refused.message).toStartWith('the disk is not keeping up')
+    release()
+    await Promise.all([first, ...waiting])
+    expect(spool.read(spool.checkpoint(), 100, 1 << 30).records.length).toBe(10)
+    await spool.close()
+  })
+
+  /** A real file system that fills up: a tmpfs of `size` mounted for `run` (root on Linux only). */
+  const canMount = process.platform === 'linux' && process.getuid?.() === 0
+  async function onTmpfs(size: string, run: (root: string) => Promise<void>): Promise<void> {
+    const root = fs.mkdtempSync(path.join('/tmp', 'pdc-tmpfs-'))
+    if (Bun.spawnSync(['mount', '-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', root]).exitCode !== 0) throw new Error(`cannot mount a tmpfs on ${root}`)
+    try {
+      await run(root)
+    } finally {
+      Bun.spawnSync(['umount', root])
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  }
 
   test.skipIf(!canMount)('ENOSPC on a real 256 KiB tmpfs surfaces as SPOOL_IO, leaves no partial record, and the spool recovers when space returns', async () => {
-    try {
+    await onTmpfs('256k', async (tmpfs) => {
       const dir = path.join(tmpfs, 'spool')
       const spool = openSpool({ dir, maxBytes: 1024 * 1024 * 1024, segmentBytes: 1024 * 1024 })
       try {
@@ -391,9 +425,52 @@ describe('a full budget and a failing disk', () => {
       } finally {
         await spool.close()
       }
-    } finally {
-      Bun.spawnSync(['umount', tmpfs])
-      fs.rmSync(tmpfs, { recursive: true, force: true })
-    }
+    })
   })
+
+  test.skipIf(!canMount)('a spool that filled its disk frees it once loaded, though the checkpoint file cannot be written on the full disk', async () => {
+    await onTmpfs('512k', async (tmpfs) => {
+      const dir = path.join(tmpfs, 'spool')
+      const spool = openSpool({ dir, maxBytes: 1024 * 1024 * 1024, segmentBytes: 64 * 1024 })
+      try {
+        // The database is down: appends until the disk is full.
+        const record = Buffer.alloc(4 * 1024, 'r')
+        let acked = 0
+        for (;;) {
+          const refused = await spool.append(record, 1).then(() => false, () => true)
+          if (refused) break
+          acked++
+        }
+        expect(acked).toBeGreaterThan(50)
+        expect(spool.stats().writable).toBe(false)
+        // The database is back: everything loads, and the writer commits up to the end.
+        let at = spool.checkpoint()
+        for (let read = spool.read(at, 1000, 1 << 30); read.records.length > 0; read = spool.read(at, 1000, 1 << 30)) at = read.next
+        expect(spool.unreadEvents()).toBe(acked)
+        await spool.commit(at, acked).catch(() => {}) // the checkpoint's temp file may not fit yet
+        expect(spool.unreadEvents()).toBe(0)
+        // Space comes back, and with it the checkpoint and new appends.
+        await eventuallyTrue(async () => (await spool.append(record, 1).then(() => true, () => false)), 5000)
+        expect(listSegments(dir).length).toBeLessThanOrEqual(2)
+        await eventuallyTrue(async () => JSON.stringify(readCheckpoint(dir)) === JSON.stringify(at), 5000)
+      } finally {
+        await spool.close()
+      }
+      // A restart resumes after the loaded records: only the one appended afterwards is left.
+      const again = openSpool({ dir, maxBytes: 1024 * 1024 * 1024, segmentBytes: 64 * 1024 })
+      try {
+        expect(again.unreadEvents()).toBe(1)
+      } finally {
+        await again.close()
+      }
+    })
+  }, 20_000)
 })
+
+async function eventuallyTrue(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`not true within ${timeoutMs} ms`)
+    await Bun.sleep(50)
+  }
+}
