@@ -18,15 +18,21 @@ export function storableString(s: string): string {
   return noNul.isWellFormed() ? noNul : noNul.toWellFormed()
 }
 
-/** A parsed JSON value with every string, object keys included, made storable. */
-export function storableJson(value: unknown): unknown {
-  if (typeof value === 'string') return storableString(value)
-  if (Array.isArray(value)) return value.map(storableJson)
+/**
+ * A parsed JSON value with `leaf` applied to every string and `key` to every object key: a
+ * copy where anything changed. A `__proto__` key is data: it is defined, never assigned
+ * (assigning it would set the copy's prototype).
+ */
+export function mapJsonStrings(value: unknown, leaf: (s: string) => unknown, key: (k: string) => string = (k) => k): unknown {
+  if (typeof value === 'string') return leaf(value)
+  if (Array.isArray(value)) return value.map((v) => mapJsonStrings(v, leaf, key))
   if (value === null || typeof value !== 'object') return value
   const out: Record<string, unknown> = {}
-  for (const [key, v] of Object.entries(value)) {
-    // A `__proto__` key is data: define it, never assign it (that would set the prototype).
-    Object.defineProperty(out, storableString(key), { value: storableJson(v), enumerable: true, writable: true, configurable: true })
+  for (const [k, v] of Object.entries(value)) {
+    Object.defineProperty(out, key(k), { value: mapJsonStrings(v, leaf, key), enumerable: true, writable: true, configurable: true })
   }
   return out
 }
+
+/** A parsed JSON value with every string, object keys included, made storable. */
+export const storableJson = (value: unknown): unknown => mapJsonStrings(value, storableString, storableString)

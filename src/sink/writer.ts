@@ -217,12 +217,23 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
+  /**
+   * Not awaited: the spool folds commits that arrive during a checkpoint write into the next
+   * one, so the pipeline does not stall on an fsync per batch. A failed write is retried by
+   * the spool; until then a crash would replay a few batches, idempotently.
+   */
+  function commit(next: Position, events: number): void {
+    spool.commit(next, events).catch((error: unknown) => {
+      log('error', 'writer: checkpoint write failed, retrying', { error: errorMessage(error) })
+    })
+  }
+
   /** Waits for the oldest batch in flight and moves the checkpoint past it. */
   async function settleOldest(position: Position): Promise<Position> {
     const oldest = inflight[0] as InFlight
     if (oldest.result === null) {
       inflight.shift()
-      spool.commit(oldest.next, 0).catch(() => { /* the next commit's checkpoint covers it */ })
+      commit(oldest.next, 0)
       return position
     }
     const result = await oldest.result
@@ -232,12 +243,7 @@ export function createWriter(options: WriterOptions): Writer {
       return position
     }
     inflight.shift()
-    // Not awaited: the spool folds commits that arrive during a checkpoint write into the
-    // next one, so the pipeline does not stall on an fsync per batch. A failed write is
-    // retried by the spool; until then a crash would replay a few batches, idempotently.
-    spool.commit(oldest.next, oldest.events).catch((error: unknown) => {
-      log('error', 'writer: checkpoint write failed, retrying', { error: errorMessage(error) })
-    })
+    commit(oldest.next, oldest.events)
     status.batches++
     status.loadedEvents += result.loaded
     status.duplicateEvents += result.duplicates

@@ -2,6 +2,7 @@
  * Snowplow's PagerdutyAdapter rewrites (reference/snowplow_pagerduty.md section 1), applied
  * to the values that go into columns; the JSON column keeps the message as received.
  */
+import { mapJsonStrings } from '../../events/storable.ts'
 
 /** Does `value` hold the string "null" anywhere? (Walks without allocating.) */
 function holdsNullString(value: unknown): boolean {
@@ -17,19 +18,7 @@ function holdsNullString(value: unknown): boolean {
  * itself when there is nothing to rewrite (nearly always), else a rewritten copy.
  */
 export function nullifyNullStrings(value: unknown): unknown {
-  return holdsNullString(value) ? rewrite(value) : value
-}
-
-function rewrite(value: unknown): unknown {
-  if (value === 'null') return null
-  if (Array.isArray(value)) return value.map(rewrite)
-  if (value !== null && typeof value === 'object') {
-    // defineProperty, not assignment: a `__proto__` key is data, never the copy's prototype.
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: rewrite(v), enumerable: true, writable: true, configurable: true })
-    return out
-  }
-  return value
+  return holdsNullString(value) ? mapJsonStrings(value, (s) => (s === 'null' ? null : s)) : value
 }
 
 /** `incident.trigger` -> `trigger`, as Snowplow stores v1 types. */
