@@ -197,6 +197,10 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     else issues.push({ option: label, message: parsed.message })
   }
   raw.dialect ??= defaultDialect(raw.databaseUrl as string | undefined)
+  // Redshift folds identifiers to lower case, quoted or not (unless a cluster sets
+  // enable_case_sensitive_identifier): DB_SCHEMA=Atomic creates "atomic" there, and the
+  // writer must look its tables up under that name.
+  if (raw.dialect === 'redshift' && typeof raw.dbSchema === 'string') raw.dbSchema = raw.dbSchema.toLowerCase()
 
   if (!checkConfig.Check(raw)) {
     for (const error of checkConfig.Errors(raw)) {

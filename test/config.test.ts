@@ -75,4 +75,10 @@ describe('loadConfig', () => {
     const r = loadConfig({ DATABASE_URL: 'postgres://u@c1.abc.us-east-1.redshift.amazonaws.com:5439/dev', DB_DIALECT: 'postgres' }, [])
     expect(r.ok && r.config.dialect).toBe('postgres')
   })
+
+  test('on Redshift, which folds identifiers to lower case, DB_SCHEMA is lower-cased; PostgreSQL keeps its case', () => {
+    const rs = loadConfig({ DATABASE_URL: 'postgres://u@c1.abc.us-east-1.redshift.amazonaws.com:5439/dev', DB_SCHEMA: 'PagerDuty_Atomic' }, [])
+    const pg = loadConfig({ DATABASE_URL: 'postgres://u@db.internal/dev', DB_SCHEMA: 'PagerDuty_Atomic' }, [])
+    expect([rs.ok && rs.config.dbSchema, pg.ok && pg.config.dbSchema]).toEqual(['pagerduty_atomic', 'PagerDuty_Atomic'])
+  })
 })

@@ -3,6 +3,9 @@
 -- resolution - trigger, using PagerDuty's own event times (occurred_at). Incidents without a
 -- trigger event in the table (triggered before the collector ran) are left out; an
 -- unacknowledged or unresolved incident counts in `incidents` but not in the mean it lacks.
+-- A reopened incident (v3 incident.reopened) counts to its first resolution; use MAX for
+-- the last. `::numeric`: before PostgreSQL 14 EXTRACT gives double precision, which
+-- ROUND(x, 3) does not take.
 WITH incidents AS (
   SELECT
     incident_id,
@@ -17,8 +20,8 @@ WITH incidents AS (
 SELECT
   service_name,
   COUNT(*) AS incidents,
-  ROUND(AVG(EXTRACT(EPOCH FROM acknowledged_at - triggered_at)), 3) AS mtta_seconds,
-  ROUND(AVG(EXTRACT(EPOCH FROM resolved_at - triggered_at)), 3) AS mttr_seconds
+  ROUND(AVG(EXTRACT(EPOCH FROM acknowledged_at - triggered_at))::numeric, 3) AS mtta_seconds,
+  ROUND(AVG(EXTRACT(EPOCH FROM resolved_at - triggered_at))::numeric, 3) AS mttr_seconds
 FROM incidents
 WHERE triggered_at IS NOT NULL
 GROUP BY service_name

@@ -28,6 +28,8 @@ export interface CollectorMetrics {
 /** Seconds: a request answered from the spool takes about one fsync (0.1 to 10 ms on SSDs). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000]
+/** Seconds: a commit is milliseconds on PostgreSQL, seconds on Redshift, and retries (backoff up to 30 s) count in. */
+const COMMIT_BUCKETS = [...LATENCY_BUCKETS, 10, 30, 60, 120, 300]
 
 export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMetrics {
   const r = createRegistry()
@@ -43,7 +45,7 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   const badRowsLoaded = r.counter({ name: 'collector_bad_rows_loaded_total', help: 'Rows inserted into the bad rows table.' })
   r.counter({ name: 'collector_events_rejected_total', help: 'Events the database refused for their data, isolated and sent to bad rows.', collect: () => deps.writerStatus().rejectedEvents })
   const batchEvents = r.histogram({ name: 'collector_batch_events', help: 'Events per committed batch.', buckets: BATCH_BUCKETS })
-  const commitSeconds = r.histogram({ name: 'collector_batch_commit_seconds', help: 'Time to write and commit one batch, retries included.', buckets: LATENCY_BUCKETS })
+  const commitSeconds = r.histogram({ name: 'collector_batch_commit_seconds', help: 'Time to write and commit one batch, retries included.', buckets: COMMIT_BUCKETS })
   r.gauge({ name: 'collector_database_up', help: '1 when the last database write succeeded, 0 while it is down or not yet tried.', collect: () => (deps.writerStatus().database === 'up' ? 1 : 0) })
   r.gauge({
     name: 'collector_last_commit_timestamp_seconds', help: 'Unix time of the last committed batch; 0 before the first.',

@@ -14,6 +14,10 @@ export interface WriteResult {
 }
 
 /** Adds `b` into `a` (both per-version counts). */
+/** `v_tracker` is `com.pagerduty-v1` (`-v2`, `-v3`): the part after the dash is the version. */
+export const webhookVersion = (tracker: unknown): string =>
+  typeof tracker === 'string' && tracker.includes('-') ? tracker.slice(tracker.lastIndexOf('-') + 1) : 'unknown'
+
 export function addByVersion(a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> {
   for (const [version, n] of Object.entries(b ?? {})) a[version] = (a[version] ?? 0) + n
   return a

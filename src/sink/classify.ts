@@ -6,8 +6,30 @@
  * sending every event to bad rows because of a schema problem would be the wrong outcome.
  */
 export function isDataError(error: unknown): boolean {
+  if (error instanceof RowRejectedError) return true
   const code = sqlState(error)
+  if (code === 'XX000') return isRedshiftValueTooLong(error)
   return code !== null && (code.startsWith('22') || code.startsWith('23') || code === '54000')
+}
+
+/**
+ * A row the sink refuses before sending it, because the database could never take it (a
+ * JSON value longer than Redshift's JSON_PARSE reads): isolated and kept in bad rows like a
+ * row the database refused.
+ */
+export class RowRejectedError extends Error {
+  override name = 'RowRejectedError'
+}
+
+/**
+ * Redshift reports a value too long for its column from its executor as SQLSTATE XX000 with
+ * its own error code 8001 in the message or detail (awslabs/amazon-redshift-utils#716,
+ * metabase/metabase#49147), not as 22001. Any other XX000 (an internal error, or 1023, a
+ * serialization conflict) stays retryable.
+ */
+function isRedshiftValueTooLong(error: unknown): boolean {
+  const e = error as { message?: unknown; detail?: unknown }
+  return /value too long for (?:character )?type|\bcode:\s*8001\b/i.test(`${String(e.message ?? '')}\n${String(e.detail ?? '')}`)
 }
 
 /** The SQLSTATE of an error the database answered with; null for anything else (a lost connection). */

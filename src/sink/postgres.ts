@@ -15,13 +15,10 @@
  */
 import type postgres from 'postgres'
 import type { Row } from '../events/event.ts'
-import { uniqueEvents, type Batch, type Sink, type WriteResult } from './batch.ts'
+import { uniqueEvents, webhookVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import { qualified, quoteIdent } from './sql-text.ts'
 import { BAD_ROWS_TABLE, EVENTS_TABLE, type TablePlan, type TablePlans } from './tables.ts'
 
-/** `v_tracker` is `com.pagerduty-v1` (`-v2`, `-v3`): the part after the dash is the version. */
-export const webhookVersion = (tracker: unknown): string =>
-  typeof tracker === 'string' && tracker.includes('-') ? tracker.slice(tracker.lastIndexOf('-') + 1) : 'unknown'
 
 export interface PostgresSinkOptions {
   sql: postgres.Sql

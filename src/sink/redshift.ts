@@ -13,15 +13,21 @@
  *   5. bad rows take the same staging path, keyed by bad_row_id.
  *
  * AWS's documented upsert pattern (t_updating-inserting-using-staging-tables-.html), keeping
- * the first copy of an event rather than replacing it. Two collectors loading the same event
- * at once are serialised by Redshift's serializable isolation: one fails (error 1023, not a
- * data error), the writer retries it, and it then finds the event loaded.
+ * the first copy of an event rather than replacing it. Two transactions loading the same event
+ * at once (two collectors, or one collector's two batches in flight) must not both find it
+ * new: under snapshot isolation, Redshift's default for new clusters since 2024 and
+ * Serverless's always, neither would see the other's row and both would insert it. So each
+ * transaction first LOCKs the tables it dedupes against, before any statement takes its
+ * snapshot (c_serial_isolation.html): the second waits for the first to commit, then sees
+ * its rows. Under serializable isolation the lock also spares the retry of a 1023 conflict.
  * Strings are cut to their column's width in bytes (Redshift's varchar(n) counts bytes);
- * JSON columns are SUPER, filled with JSON_PARSE.
+ * JSON columns are SUPER, filled with JSON_PARSE, which reads at most 65,535 bytes: an event
+ * with a longer JSON value is refused before sending (RowRejectedError) and kept in bad rows.
  */
 import type postgres from 'postgres'
 import type { Row } from '../events/event.ts'
-import { uniqueEvents, type Batch, type Sink, type WriteResult } from './batch.ts'
+import { uniqueEvents, webhookVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
+import { RowRejectedError } from './classify.ts'
 import { fitStatements, REDSHIFT_BUDGET, type StatementBudget } from './budget.ts'
 import { qualified, quoteIdent } from './sql-text.ts'
 import { BAD_ROWS_TABLE, EVENTS_TABLE, rowValues, type TablePlan, type TablePlans } from './tables.ts'
@@ -34,6 +40,25 @@ export interface RedshiftSinkOptions {
 }
 
 type Tx = postgres.TransactionSql
+
+/** The longest text JSON_PARSE takes: Redshift's largest VARCHAR (limitations-super.html). */
+export const JSON_PARSE_MAX_BYTES = 65_535
+
+/** Refuses a batch holding an event that cannot load: the writer isolates it into bad rows. */
+function checkJsonWidths(plans: TablePlans, events: Batch['events']): void {
+  for (const event of events) {
+    for (const { table, row } of event.rows) {
+      for (const c of plans.planFor(table, row).columns) {
+        const value = row[c.key]
+        if (!c.json || typeof value !== 'string' || value.length * 3 <= JSON_PARSE_MAX_BYTES) continue
+        const bytes = Buffer.byteLength(value)
+        if (bytes > JSON_PARSE_MAX_BYTES) {
+          throw new RowRejectedError(`${table}.${c.column}: a JSON value of ${bytes} bytes; Redshift's JSON_PARSE reads at most ${JSON_PARSE_MAX_BYTES}`)
+        }
+      }
+    }
+  }
+}
 
 /** `($1,JSON_PARSE($2)),(...)` for `rows` rows of `plan`'s columns. */
 function tuples(plan: TablePlan, rows: number): string {
@@ -86,7 +111,11 @@ export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGE
       const events = uniqueEvents(batch.events)
       const seenBad = new Set<string>()
       const badRows = batch.badRows.filter((b) => (seenBad.has(b.bad_row_id) ? false : (seenBad.add(b.bad_row_id), true)))
+      checkJsonWidths(plans, events)
       return await sql.begin(async (tx) => {
+        // First, before any statement takes the transaction's snapshot (see above).
+        const locked = [...(events.length > 0 ? [EVENTS_TABLE] : []), ...(badRows.length > 0 ? [BAD_ROWS_TABLE] : [])]
+        if (locked.length > 0) await tx.unsafe(`LOCK ${locked.map((t) => qualified(schema, t)).join(', ')}`)
         const fresh = events.length > 0
           ? await stageAndLoad(tx, EVENTS_TABLE, 'event_id', events.map((e) => (e.rows[0] as { row: Row }).row))
           : new Set<string>()
@@ -103,7 +132,13 @@ export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGE
           await insertRows(tx, qualified(schema, table), plans.planFor(table, rows[0] as Row), rows)
         }
         if (badRows.length > 0) await stageAndLoad(tx, BAD_ROWS_TABLE, 'bad_row_id', badRows as unknown as Row[])
-        return { loaded: fresh.size, duplicates: batch.events.length - fresh.size, badRows: batch.badRows.length }
+        const loadedByVersion: Record<string, number> = {}
+        for (const event of events) {
+          if (!fresh.has(event.eventId)) continue
+          const version = webhookVersion((event.rows[0] as { row: Row }).row.v_tracker)
+          loadedByVersion[version] = (loadedByVersion[version] ?? 0) + 1
+        }
+        return { loaded: fresh.size, duplicates: batch.events.length - fresh.size, badRows: batch.badRows.length, loadedByVersion }
       })
     },
   }

@@ -35,11 +35,13 @@ export async function installShim(sql: postgres.Sql): Promise<void> {
     create schema if not exists ${SHIM_SCHEMA};
     create domain ${SHIM_SCHEMA}.super as jsonb;
     -- Redshift: "a single string value loaded to SUPER is limited to the maximum VARCHAR
-    -- length of 65535 bytes" (limitations-super.html); JSON_PARSE refuses longer input.
+    -- length of 65535 bytes" (limitations-super.html); JSON_PARSE refuses longer input, and
+    -- Redshift's executor reports it as XX000 with its own code 8001, not as 22001
+    -- (awslabs/amazon-redshift-utils#716).
     create function ${SHIM_SCHEMA}.json_parse(text) returns ${SHIM_SCHEMA}.super language plpgsql immutable as $$
     begin
       if octet_length($1) > 65535 then
-        raise exception 'value too long for type character varying(65535)' using errcode = '22001';
+        raise exception 'Value too long for character type' using errcode = 'XX000', detail = E'  error:  Value too long for character type\n  code:      8001\n';
       end if;
       return $1::jsonb;
     end $$;

@@ -1,6 +1,6 @@
 /** Which database errors blame the rows (isolate them), the tables (re-plan), or neither (retry). */
 import { describe, expect, test } from 'bun:test'
-import { isDataError, isSchemaError } from '../../src/sink/classify.ts'
+import { isDataError, isSchemaError, RowRejectedError } from '../../src/sink/classify.ts'
 
 const pg = (code: string) => Object.assign(new Error(`SQLSTATE ${code}`), { name: 'PostgresError', code })
 
@@ -21,5 +21,17 @@ describe('database error classes', () => {
   test('an error the database did not answer with (a lost connection) is neither', () => {
     const lost = Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' })
     expect([isDataError(lost), isSchemaError(lost), isDataError(undefined), isSchemaError(null)]).toEqual([false, false, false, false])
+  })
+
+  test('Redshift: XX000 is a data error only for its value-too-long (8001); a serialization conflict (1023) or an internal error is retried', () => {
+    const xx = (message: string, detail: string) => Object.assign(pg('XX000'), { message, detail })
+    expect(isDataError(xx('Value too long for character type', '  error:  Value too long for character type\n  code:      8001\n'))).toBe(true)
+    expect(isDataError(xx('internal error', '  code:      8001\n'))).toBe(true)
+    expect(isDataError(xx('1023', 'Serializable isolation violation on table - 123, transactions forming the cycle are: 1, 2 (pid:3)'))).toBe(false)
+    expect(isDataError(xx('Assert', '  code:      1000\n'))).toBe(false)
+  })
+
+  test('a row the sink refuses before sending it is a data error (isolated into bad rows)', () => {
+    expect(isDataError(new RowRejectedError('a JSON value of 70000 bytes'))).toBe(true)
   })
 })

@@ -64,7 +64,7 @@ describe('a 10,000-event batch of 50 KB messages in the redshift dialect', () =>
   test('is split into statements under 16 MB and 32,767 parameters, and loads', async () => {
     expect(JSON.parse(String(events[0]?.rows[1]?.row.raw_message)).data.incident.trigger_summary_data.description.length).toBe(MESSAGE_BYTES / 2)
     const result = await sink().write({ events, badRows: [] })
-    expect(result).toEqual({ loaded: EVENTS, duplicates: 0, badRows: 0 })
+    expect(result).toEqual({ loaded: EVENTS, duplicates: 0, badRows: 0, loadedByVersion: { v1: EVENTS } })
     const inserts = log.statements.filter((s) => s.text.startsWith('INSERT INTO "atomic"."com_pagerduty_incident_1"'))
     // ~500 MB of messages over a 15 MiB budget: at least 32 statements.
     expect(inserts.length).toBeGreaterThanOrEqual(32)
@@ -86,7 +86,7 @@ describe('a 10,000-event batch of 50 KB messages in the redshift dialect', () =>
     const started = performance.now()
     const result = await sink().write({ events, badRows: [] })
     expect(performance.now() - started).toBeLessThan(30_000)
-    expect(result).toEqual({ loaded: 0, duplicates: EVENTS, badRows: 0 })
+    expect(result).toEqual({ loaded: 0, duplicates: EVENTS, badRows: 0, loadedByVersion: {} })
     expect(await count('select count(*) as n from atomic.com_pagerduty_incident_1')).toBe(EVENTS)
     expect(await count('select count(*) as n from atomic.events')).toBe(EVENTS)
   }, 300_000)
