@@ -4,6 +4,7 @@
 -- than the default pglz, the table the same size (docs/benchmark.md). Applied only to an
 -- empty table whose JSON columns have no method of their own, so a table already in use, or
 -- one a DBA has set, is left as it is; values already stored keep their compression either way.
+-- Tables the collector's login does not own (a DBA created them) are not touched either.
 DO $$
 DECLARE
   tbl regclass;
@@ -14,6 +15,7 @@ BEGIN
     RETURN;
   END IF;
   FOREACH tbl IN ARRAY ARRAY['atomic.com_pagerduty_incident_1', 'atomic.com_pagerduty_webhook_v2_message_1', 'atomic.com_pagerduty_webhook_v3_event_1']::regclass[] LOOP
+    CONTINUE WHEN NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE');
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', tbl) INTO in_use;
     CONTINUE WHEN in_use;
     FOR col IN SELECT attname FROM pg_attribute

@@ -22,27 +22,27 @@ import rsV3Event1 from '../../sql/redshift/04_com_pagerduty_webhook_v3_event_1.s
 import rsBadRows from '../../sql/redshift/09_bad_rows.sql' with { type: 'text' }
 import rsView from '../../sql/redshift/20_pagerduty_incident_events.sql' with { type: 'text' }
 
-/** A DDL file; `view` names the view it creates, if it creates one. */
-export interface DdlFile { name: string; sql: string; view?: string }
+/** A DDL file: the table or view it creates, if it creates one (else a step after new tables). */
+export interface DdlFile { name: string; sql: string; table?: string; view?: string }
 
 const FILES: Record<Dialect, DdlFile[]> = {
   postgres: [
-    { name: '01_events.sql', sql: pgEvents },
-    { name: '02_com_pagerduty_incident_1.sql', sql: pgIncident1 },
-    { name: '03_com_pagerduty_webhook_v2_message_1.sql', sql: pgV2Message1 },
-    { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: pgV3Event1 },
-    { name: '09_bad_rows.sql', sql: pgBadRows },
+    { name: '01_events.sql', sql: pgEvents, table: 'events' },
+    { name: '02_com_pagerduty_incident_1.sql', sql: pgIncident1, table: 'com_pagerduty_incident_1' },
+    { name: '03_com_pagerduty_webhook_v2_message_1.sql', sql: pgV2Message1, table: 'com_pagerduty_webhook_v2_message_1' },
+    { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: pgV3Event1, table: 'com_pagerduty_webhook_v3_event_1' },
+    { name: '09_bad_rows.sql', sql: pgBadRows, table: 'bad_rows' },
     // Storage tuning with no Redshift counterpart (Redshift compresses by column ENCODE).
     { name: '10_json_compression.sql', sql: pgJsonCompression },
     { name: '20_pagerduty_incident_events.sql', sql: pgView, view: 'pagerduty_incident_events' },
   ],
   // The same tables and view, in Redshift's DDL (encodings, distribution and sort keys, SUPER).
   redshift: [
-    { name: '01_events.sql', sql: rsEvents },
-    { name: '02_com_pagerduty_incident_1.sql', sql: rsIncident1 },
-    { name: '03_com_pagerduty_webhook_v2_message_1.sql', sql: rsV2Message1 },
-    { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: rsV3Event1 },
-    { name: '09_bad_rows.sql', sql: rsBadRows },
+    { name: '01_events.sql', sql: rsEvents, table: 'events' },
+    { name: '02_com_pagerduty_incident_1.sql', sql: rsIncident1, table: 'com_pagerduty_incident_1' },
+    { name: '03_com_pagerduty_webhook_v2_message_1.sql', sql: rsV2Message1, table: 'com_pagerduty_webhook_v2_message_1' },
+    { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: rsV3Event1, table: 'com_pagerduty_webhook_v3_event_1' },
+    { name: '09_bad_rows.sql', sql: rsBadRows, table: 'bad_rows' },
     { name: '20_pagerduty_incident_events.sql', sql: rsView, view: 'pagerduty_incident_events' },
   ],
 }
@@ -64,32 +64,80 @@ export interface MigrateOptions {
   transform?: (sql: string) => string
 }
 
-/** Applies the DDL; returns warnings for views that could not be created over older tables. */
+/** What exists in `schema` already, and whether the collector's login owns it. */
+interface Existing { schema: boolean; relations: Map<string, { owned: boolean }> }
+
+async function existing(sql: postgres.Sql | postgres.TransactionSql, schema: string): Promise<Existing> {
+  // pg_namespace and pg_class: on PostgreSQL and on Redshift alike, and unlike
+  // information_schema they list what the login may not use as well.
+  const rows = await sql.unsafe(
+    `select n.nspname is not null as schema, c.relname, pg_get_userbyid(c.relowner) = current_user as owned
+     from (select 1) one left join pg_namespace n on n.nspname = $1 left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r', 'v', 'p')`,
+    [schema],
+  )
+  const relations = new Map<string, { owned: boolean }>()
+  for (const r of rows) if (r.relname !== null) relations.set(String(r.relname), { owned: r.owned === true })
+  return { schema: rows[0]?.schema === true, relations }
+}
+
+/**
+ * Creates what is missing, and nothing else: a login that only holds SELECT and INSERT on
+ * tables a DBA created (with `collector migrate` or from `migrate --print`, or Snowplow's
+ * DDL) must be able to load, and PostgreSQL checks the privilege to create before it sees
+ * that an `IF NOT EXISTS` object exists. The view is replaced when the login owns it (a newer
+ * collector's definition), left alone when it does not. Returns warnings: a view that could
+ * not be created over older tables.
+ */
 export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: string, options: MigrateOptions = {}): Promise<string[]> {
   const warnings: string[] = []
   const transform = options.transform ?? ((text: string) => text)
+  const files = ddlFor(dialect, schema)
+  const views = files.filter((f) => f.view)
+  const todo = (now: Existing) => ({
+    tables: files.filter((f) => f.table && !now.relations.has(f.table)),
+    views: views.filter((f) => now.relations.get(f.view as string)?.owned !== false),
+  })
+  const before = todo(await existing(sql, schema))
+  if (before.tables.length === 0 && before.views.length === 0) return warnings
+
+  /** Creates one view and reads it once (a late-binding view is checked only when queried). */
+  async function createView(tx: postgres.Sql | postgres.TransactionSql, file: DdlFile): Promise<void> {
+    await tx.unsafe(transform(file.sql)).simple()
+    // Redshift checks a late-binding view only when it is queried: a table deployed from
+    // Snowplow's DDL lacks a column the view reads, and every query on the view would fail.
+    await tx.unsafe(`select * from ${quoteIdent(schema)}.${quoteIdent(file.view as string)} where 1 = 0`)
+  }
+  const viewFailed = (file: DdlFile, error: unknown) =>
+    warnings.push(`view from ${file.name} not created: ${errorMessage(error)} (an older table lacks a column the view reads)`)
+
   try {
     await sql.begin(async (tx) => {
-      // Several instances may start at once: one migrates, the others wait for it. Redshift
-      // has no advisory locks; there a concurrent CREATE fails serialisation and is retried.
+      // Several instances may start at once: one migrates, the others wait for it and then
+      // find the tables there. Redshift has no advisory locks; there a concurrent CREATE
+      // fails serialisation and is retried.
       if (dialect === 'postgres') await tx.unsafe('select pg_advisory_xact_lock(7242011)')
-      await tx.unsafe(`create schema if not exists ${quoteIdent(schema)}`)
-      for (const file of ddlFor(dialect, schema)) {
-        if (file.view) continue
-        await tx.unsafe(transform(file.sql)).simple()
+      const found = await existing(tx, schema)
+      const now = todo(found)
+      if (!found.schema) await tx.unsafe(`create schema if not exists ${quoteIdent(schema)}`)
+      for (const file of now.tables) await tx.unsafe(transform(file.sql)).simple()
+      // Steps that are neither a table nor a view (storage settings): they check for themselves
+      // which tables they may change.
+      for (const file of files.filter((f) => !f.table && !f.view)) await tx.unsafe(transform(file.sql)).simple()
+      // PostgreSQL: the view in the same locked transaction, in a savepoint of its own, so
+      // instances starting together do not race on it and a failure costs only the view.
+      if (dialect === 'postgres') {
+        for (const file of now.views) {
+          await tx.savepoint((sp) => createView(sp, file)).catch((error: unknown) => viewFailed(file, error))
+        }
       }
     })
   } catch (error) {
     throw new CollectorError('MIGRATION_FAILED', `cannot create the tables in schema ${schema}: ${errorMessage(error)}`, (error as { name?: string }).name !== 'PostgresError', { cause: error })
   }
-  for (const file of ddlFor(dialect, schema).filter((f) => f.view)) {
-    try {
-      await sql.unsafe(transform(file.sql)).simple()
-      // Redshift checks a late-binding view only when it is queried: a table deployed from
-      // Snowplow's DDL lacks a column the view reads, and every query on the view would fail.
-      await sql.unsafe(`select * from ${quoteIdent(schema)}.${quoteIdent(file.view as string)} where 1 = 0`)
-    } catch (error) {
-      warnings.push(`view from ${file.name} not created: ${errorMessage(error)} (an older table lacks a column the view reads)`)
+  // Redshift has no savepoints: its views after the tables' transaction.
+  if (dialect === 'redshift') {
+    for (const file of todo(await existing(sql, schema)).views) {
+      await createView(sql, file).catch((error: unknown) => viewFailed(file, error))
     }
   }
   return warnings

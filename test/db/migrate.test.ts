@@ -1,0 +1,65 @@
+/**
+ * `collector migrate` and the migration at start: what exists is left alone, so a login that
+ * only holds SELECT and INSERT on tables a DBA created loads; instances starting together
+ * create everything once, without warnings.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import postgres from 'postgres'
+import { COLUMN_TYPES } from '../../src/db/connect.ts'
+import { migrate } from '../../src/db/migrate.ts'
+import { createLazySink } from '../../src/sink/lazy.ts'
+import { freshDatabase, hasServer, type TestDatabase } from '../helpers/database.ts'
+import { readFixture } from '../helpers/fixtures.ts'
+import { recordFor } from '../helpers/load.ts'
+
+let db: TestDatabase
+beforeAll(async () => { db = await freshDatabase('migrate') })
+afterAll(async () => { await db.drop() })
+
+const asUser = (user: string, max = 1) => {
+  const url = new URL(db.url)
+  url.username = user
+  return postgres(url.href, { max, onnotice: () => {}, types: COLUMN_TYPES })
+}
+
+describe('migrate', () => {
+  // Roles and a second login: a PostgreSQL server (PGlite serves one user).
+  test.skipIf(!hasServer())('a login with only SELECT, INSERT and TEMP on tables a DBA created migrates (nothing to do) and loads', async () => {
+    await migrate(db.sql, 'postgres', 'dba')
+    const role = `t_writer_${process.pid}`
+    const name = new URL(db.url).pathname.slice(1)
+    await db.sql.unsafe(`create role ${role} login`)
+    const writer = asUser(role)
+    try {
+      await db.sql.unsafe(`revoke create on database "${name}" from public; revoke create on schema public from public;
+        grant usage on schema dba to ${role}; grant select, insert on all tables in schema dba to ${role}; grant temp on database "${name}" to ${role}`).simple()
+      expect(await migrate(writer, 'postgres', 'dba')).toEqual([])
+      const sink = createLazySink({ sql: writer, dialect: 'postgres', schema: 'dba', migrate: async () => { await migrate(writer, 'postgres', 'dba') } })
+      const record = recordFor('grants', readFixture('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json'))
+      expect(await sink.write({ events: record.events, badRows: [] })).toMatchObject({ loaded: 1 })
+      expect((await db.sql.unsafe('select count(*)::int as n from dba.pagerduty_incident_events'))[0]?.n).toBe(1)
+    } finally {
+      await writer.end({ timeout: 1 })
+      await db.sql.unsafe(`drop owned by ${role}; drop role ${role}`).simple()
+    }
+  })
+
+  test.skipIf(!hasServer())('four instances migrating a fresh database at once create everything once, with no warning', async () => {
+    const clients = [0, 1, 2, 3].map(() => asUser(new URL(db.url).username || 'postgres'))
+    try {
+      const warnings = await Promise.all(clients.map((sql) => migrate(sql, 'postgres', 'together')))
+      expect(warnings).toEqual([[], [], [], []])
+      const [row] = await db.sql.unsafe(`select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'together' and c.relkind in ('r', 'v')`)
+      expect(row?.n).toBe(6)
+    } finally {
+      await Promise.all(clients.map((sql) => sql.end({ timeout: 1 })))
+    }
+  })
+
+  test('migrating again changes nothing and warns of nothing', async () => {
+    expect(await migrate(db.sql, 'postgres', 'again')).toEqual([])
+    const before = await db.sql.unsafe(`select c.relname, c.oid::int from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'again' and c.relkind = 'r' order by 1`)
+    expect(await migrate(db.sql, 'postgres', 'again')).toEqual([])
+    expect(await db.sql.unsafe(`select c.relname, c.oid::int from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'again' and c.relkind = 'r' order by 1`)).toEqual(before)
+  })
+})
