@@ -26,6 +26,8 @@ export function addByVersion(a: Record<string, number>, b: Record<string, number
 export interface Sink {
   readonly dialect: 'postgres' | 'redshift'
   write(batch: Batch): Promise<WriteResult>
+  /** Gets ready to write (tables created, columns read) before the first batch, if it can. */
+  prepare?(): Promise<void>
 }
 
 /** Keeps the first event of each event_id: a retry may land in the same batch as the original. */

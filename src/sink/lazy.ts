@@ -1,7 +1,8 @@
 /**
  * The sink as the writer sees it: connecting, migrating and reading the table columns happen
- * on first use and again after a failure, so a database that is down at start only delays
- * loading; webhooks are acknowledged from the spool meanwhile. They happen again, too, after
+ * when the writer starts (`prepare`), or on first use, and again after a failure, so a
+ * database that is down at start only delays loading; webhooks are acknowledged from the
+ * spool meanwhile. They happen again, too, after
  * a write fails because the tables changed (a column or a table dropped): the retry then
  * migrates (a dropped table comes back) and plans from the columns as they are now, instead
  * of failing the same way until someone restarts the collector.
@@ -33,17 +34,22 @@ export function createLazySink(options: LazySinkOptions): Sink {
     const create = options.dialect === 'redshift' ? createRedshiftSink : createPostgresSink
     return create({ sql: options.sql, schema: options.schema, plans })
   }
+  async function current(): Promise<Sink> {
+    ready ??= init()
+    try {
+      return await ready
+    } catch (error) {
+      ready = null
+      throw error
+    }
+  }
   return {
     dialect: options.dialect,
+    async prepare() {
+      await current()
+    },
     async write(batch: Batch): Promise<WriteResult> {
-      ready ??= init()
-      let sink: Sink
-      try {
-        sink = await ready
-      } catch (error) {
-        ready = null
-        throw error
-      }
+      const sink = await current()
       try {
         return await sink.write(batch)
       } catch (error) {

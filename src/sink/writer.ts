@@ -80,6 +80,9 @@ export function backoffCeiling(attempt: number, error: unknown, backoff: NonNull
 }
 
 /** A sleep that `wakeAll` ends early (on stop), whoever is sleeping. */
+/** Between half and all of `ms`: instances retrying after one outage do not retry in step. */
+const jittered = (ms: number): number => Math.round(ms * (0.5 + Math.random() / 2))
+
 const sleep = (ms: number, sleepers: Set<() => void>) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(done, ms)
@@ -183,8 +186,7 @@ export function createWriter(options: WriterOptions): Writer {
       } catch (error) {
         markDown(error)
         if (!running || stopping()) return null
-        const ms = backoffCeiling(attempt, error, backoff)
-        await sleep(Math.round(ms * (0.5 + Math.random() / 2)), retrying)
+        await sleep(jittered(backoffCeiling(attempt, error, backoff)), retrying)
         if (!running || stopping()) return null
       }
     }
@@ -196,7 +198,27 @@ export function createWriter(options: WriterOptions): Writer {
   const concurrency = Math.max(1, options.concurrency ?? 2)
   const inflight: InFlight[] = []
 
+  /**
+   * The tables are created (when missing) and read at start, not at the first webhook: an
+   * operator sees the tables, and a database that cannot be reached or used (a wrong
+   * password, missing grants) in /ready and the log at once. Retried like a batch.
+   */
+  async function prepare(): Promise<void> {
+    if (!sink.prepare) return
+    for (let attempt = 0; running && !stopping(); attempt++) {
+      try {
+        await sink.prepare()
+        markUp()
+        return
+      } catch (error) {
+        markDown(error)
+        await sleep(jittered(backoffCeiling(attempt, error, backoff)), retrying)
+      }
+    }
+  }
+
   async function run(): Promise<void> {
+    await prepare()
     let position: Position = spool.checkpoint()
     let failures = 0
     while (running && !stopping()) {

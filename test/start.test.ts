@@ -1,0 +1,44 @@
+/**
+ * At start, before any webhook: the tables are created (DESIGN.md: "applied by `collector
+ * migrate` and at start when missing"), and a database that cannot be reached shows in
+ * /ready at once instead of at the first delivery.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import type { Collector } from '../src/app.ts'
+import { eventually, startInProcess } from './helpers/collector.ts'
+import { freshDatabase, tempDir, type TestDatabase } from './helpers/database.ts'
+
+let db: TestDatabase
+const dirs: string[] = []
+const started: Collector[] = []
+beforeAll(async () => { db = await freshDatabase('start') })
+afterAll(async () => {
+  for (const c of started) await c.stop()
+  await db.drop()
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
+async function start(env: Record<string, string>): Promise<Collector> {
+  const dir = tempDir('start')
+  dirs.push(dir)
+  const c = await startInProcess({ DATA_DIR: dir, ...env })
+  started.push(c)
+  return c
+}
+
+const database = (c: Collector) => (c.ready().body as { database: { state: string; last_error: string | null } }).database
+
+test('the tables and the view exist, and the database shows up, before the first webhook', async () => {
+  const c = await start({ DATABASE_URL: db.url })
+  await eventually(() => database(c).state === 'up', 20_000, 'the database to be up')
+  const rows = await db.sql`select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'atomic' and c.relkind in ('r', 'v') order by 1`
+  expect(rows.map((r) => r.relname)).toEqual(['bad_rows', 'com_pagerduty_incident_1', 'com_pagerduty_webhook_v2_message_1', 'com_pagerduty_webhook_v3_event_1', 'events', 'pagerduty_incident_events'])
+})
+
+test('a database that cannot be reached is down in /ready, with its error, before the first webhook', async () => {
+  const c = await start({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' })
+  await eventually(() => database(c).state === 'down', 20_000, 'the database to show down')
+  expect(database(c).last_error).toContain('ECONNREFUSED')
+  expect(c.ready().ready).toBe(true) // webhooks are still taken into the spool
+})
