@@ -41,7 +41,7 @@ export type Command =
   | { name: 'serve' }
   | { name: 'migrate'; print: boolean }
   | { name: 'spool-status' }
-  | { name: 'spool-replay'; file: string }
+  | { name: 'spool-replay'; file: string; query: Record<string, string> }
   | { name: 'help' }
   | { name: 'version' }
 
@@ -146,8 +146,13 @@ function parseCommand(positionals: string[], flags: Set<string>): { command?: Co
       return second === undefined ? { command: { name: 'migrate', print: flags.has('--print') } } : extra([second])
     case 'spool':
       if (second === 'status' && third === undefined) return { command: { name: 'spool-status' } }
-      if (second === 'replay' && third !== undefined && rest.length === 0) return { command: { name: 'spool-replay', file: third } }
-      return { issue: { option: 'command', message: 'expected "spool status" or "spool replay FILE.ndjson"' } }
+      if (second === 'replay' && third !== undefined && rest.length <= 1) {
+        // The query string of the subscription the file was recorded from (aid, p, cv, nuid),
+        // so replayed events carry the app_id they would have had over HTTP.
+        const query = Object.fromEntries([...new URLSearchParams(rest[0] ?? '')].filter(([k]) => ['aid', 'p', 'cv', 'nuid'].includes(k)))
+        return { command: { name: 'spool-replay', file: third, query } }
+      }
+      return { issue: { option: 'command', message: 'expected "spool status" or "spool replay FILE.ndjson [QUERY]"' } }
     case 'help':
       return { command: { name: 'help' } }
     default:
@@ -241,7 +246,9 @@ export function helpText(version: string): string {
     '  collector [serve] [flags]       receive webhooks (default command)',
     '  collector migrate [--print]     create or upgrade the tables, then exit (--print: only print the DDL)',
     '  collector spool status          print the spool backlog',
-    '  collector spool replay FILE     load recorded webhooks, one raw JSON body per line',
+    '  collector spool replay FILE [QUERY]',
+    '                                  load recorded webhooks, one raw JSON body per line; QUERY is',
+    '                                  the webhook URL\'s query string (aid=acme&p=srv), as over HTTP',
     '  collector --help | --version',
     '',
     'Flags and environment variables (a flag wins over its variable):',

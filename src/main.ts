@@ -90,7 +90,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
     case 'spool-status':
       return spoolStatus(config)
     case 'spool-replay':
-      return replayFile(config, command.file)
+      return replayFile(config, command.file, command.query)
     case 'serve':
       return serve(config)
   }

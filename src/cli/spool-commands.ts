@@ -15,7 +15,7 @@ import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import { parseBody } from '../http/body.ts'
 import { badRow } from '../events/bad-row.ts'
 import { uuidV5 } from '../events/event-id.ts'
-import { openSpool } from '../spool/spool.ts'
+import { openSpool, type Spool } from '../spool/spool.ts'
 import { createLazySink } from '../sink/lazy.ts'
 import { createWriter } from '../sink/writer.ts'
 import { encodeRecord } from '../sink/records.ts'
@@ -54,25 +54,29 @@ function progress(done: number, total: number): void {
   if (done === total) process.stderr.write('\n')
 }
 
-export async function replayFile(config: Config, file: string): Promise<number> {
+export async function replayFile(config: Config, file: string, query: Record<string, string> = {}): Promise<number> {
   const log = createLog(config.logLevel)
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '')
+  // Numbered as in the file (blank lines skipped, still counted), so a rejected line is findable.
+  const lines = fs.readFileSync(file, 'utf8').split('\n').map((text, i) => ({ text, number: i + 1 })).filter((l) => l.text.trim() !== '')
+  // The database first: with the embedded one it takes the DATA_DIR lock, and a replay that
+  // is refused (DATA_DIR_IN_USE) must leave nothing behind in DATA_DIR.
+  const database = await openDatabase(config)
   // A private spool: the running collector owns DATA_DIR/spool.
   const dir = path.join(config.dataDir, `replay-${process.pid}`)
-  const spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes })
-  const database = await openDatabase(config)
-  const sink = createLazySink({
-    sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
-    migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
-  })
-  const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, log })
-  const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
+  let spool: Spool | null = null
   let accepted = 0
   let bad = 0
   try {
+    spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes })
+    const sink = createLazySink({
+      sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
+      migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
+    })
+    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, log })
+    const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
     writer.start()
-    for (const [index, line] of lines.entries()) {
-      const ctx = { receivedAt: new Date(), query: {}, ipAddress: null, userAgent: 'collector-replay', webhookId: null, requestId: uuidV5(`replay/${line}`) } // replaying a file twice stores its bad rows once
+    for (const [index, { text: line, number }] of lines.entries()) {
+      const ctx = { receivedAt: new Date(), query, ipAddress: null, userAgent: 'collector-replay', webhookId: null, requestId: uuidV5(`replay/${line}`) } // replaying a file twice stores its bad rows once
       const body = parseBody(Buffer.from(line))
       const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
       if (result?.ok) {
@@ -84,7 +88,7 @@ export async function replayFile(config: Config, file: string): Promise<number> 
         const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
         await spool.append(encodeRecord({ events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, line)] }), 0)
         bad++
-        log('warn', 'replay line rejected', { line: index + 1, reason: code })
+        log('warn', 'replay line rejected', { line: number, reason: code })
       }
       progress(index + 1, lines.length)
     }
@@ -96,7 +100,7 @@ export async function replayFile(config: Config, file: string): Promise<number> 
     process.stdout.write(`replayed ${lines.length} lines: ${accepted} events (${w.loadedEvents} new, ${w.duplicateEvents} already loaded), ${bad} bad${notLoaded}\n`)
     return left > 0 ? 1 : 0
   } finally {
-    await spool.close()
+    await spool?.close()
     // The file is the source, and replaying it again is idempotent (deterministic event and
     // bad-row ids): a private spool left behind would only be a copy no one reads.
     fs.rmSync(dir, { recursive: true, force: true })

@@ -66,4 +66,19 @@ describe('collector spool replay', () => {
     expect(out).toMatch(/NOT loaded \(.+\): run the same replay again once the database is reachable/)
     expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([])
   }, 30_000)
+
+  test('the webhook URL\'s query string gives replayed events their app_id and platform; a rejected line is named by its line in the file', async () => {
+    const dir = tempDir('replay-query')
+    const file = path.join(dir, 'recorded.ndjson')
+    const body = readFixture('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json').replace('01DEN0V2VIFEN5871PQGX72URP', 'REPLAY-QUERY-1')
+    fs.writeFileSync(file, `\n\n${JSON.stringify(JSON.parse(body))}\n\nnot json\n`)
+    const proc = cli(['spool', 'replay', file, 'aid=acme&p=WEB&other=x'], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: db.url, LOG_LEVEL: 'warn' })
+    const out = (await new Response(proc.stdout).text()).split('\n').filter(Boolean)
+    expect(await proc.exited).toBe(0)
+    // The log (JSON lines on stdout), then the summary.
+    expect(out.at(-1)).toBe('replayed 2 lines: 1 events (1 new, 0 already loaded), 1 bad')
+    expect(out.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'replay line rejected').map((l) => [l.line, l.reason])).toEqual([[5, 'INVALID_JSON']])
+    const [row] = await db.sql`select e.app_id, e.platform from atomic.events e join atomic.com_pagerduty_webhook_v3_event_1 v on v.root_id = e.event_id where v.id = 'REPLAY-QUERY-1'`
+    expect(row).toEqual({ app_id: 'acme', platform: 'web' })
+  })
 })

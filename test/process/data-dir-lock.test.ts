@@ -89,6 +89,13 @@ describe('one process per DATA_DIR', () => {
       const migrate = await run({ DATA_DIR: dataDir }, ['migrate'])
       expect(migrate.code).toBe(1)
       expect(migrate.out).toContain('DATA_DIR_IN_USE')
+      // So is a replay into it, and it leaves nothing behind in DATA_DIR (no private spool).
+      const before = fs.readdirSync(dataDir).sort()
+      const file = path.join(dataDir, '..', `${path.basename(dataDir)}.ndjson`)
+      fs.writeFileSync(file, '{"messages":[]}\n')
+      const replay = await run({ DATA_DIR: dataDir }, ['spool', 'replay', file])
+      expect([replay.code, replay.out.includes('DATA_DIR_IN_USE')]).toEqual([1, true])
+      expect(fs.readdirSync(dataDir).sort()).toEqual(before)
       expect((await fetch(`${collector.url}/ready`)).status).toBe(200)
     } finally {
       collector.proc.kill('SIGTERM')
