@@ -18,7 +18,7 @@ import { createCollectorMetrics, type CollectorMetrics } from './metrics/index.t
 import { createLazySink } from './sink/lazy.ts'
 import { createWriter } from './sink/writer.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
-import { errorMessage } from './errors.ts'
+import { CollectorError, errorMessage } from './errors.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { VERSION } from './version.ts'
 
@@ -54,6 +54,21 @@ export async function startCollector(config: Config, log: Log): Promise<Collecto
     lock.release()
     throw error
   }
+}
+
+/** Bun.serve, its failure named by address (Bun says `EEXIST ... listen` for a host it cannot resolve). */
+function listen(config: Config, options: Omit<Parameters<typeof Bun.serve>[0], 'port' | 'hostname'>): ReturnType<typeof Bun.serve> {
+  try {
+    return Bun.serve({ ...options, port: config.port, hostname: config.host } as Parameters<typeof Bun.serve>[0])
+  } catch (error) {
+    throw new CollectorError('LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${errorMessage(error)}`, true, { cause: error })
+  }
+}
+
+/** Where this host reaches the server: a wildcard address as loopback, IPv6 in brackets. */
+export function localUrl(host: string, port: number): URL {
+  const reach = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return new URL(`http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`)
 }
 
 /** Bytes an unprivileged process may still write on the file system holding `dir` (null: unknown). */
@@ -146,9 +161,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     shuttingDown: () => shuttingDown,
     log,
   })
-  const server = Bun.serve({
-    port: config.port,
-    hostname: config.host,
+  const server = listen(config, {
     // Bodies up to this size reach the handler, which answers 413 with our error envelope
     // past MAX_BODY_BYTES; beyond it Bun itself refuses with a bare 413.
     maxRequestBodySize: Math.max(2 * config.maxBodyBytes, config.maxBodyBytes + 16 * 1024 * 1024),
@@ -159,7 +172,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
       return new Response(JSON.stringify({ error: { code: 'SPOOL_IO', message: 'internal error; retry later', issues: [] } }), { status: 503, headers: { 'retry-after': '30', 'content-type': 'application/json; charset=utf-8' } })
     },
   })
-  const url = new URL(`http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}`)
+  const url = localUrl(config.host, server.port as number)
   log('info', 'collector started', {
     version: VERSION, url: url.href, database: database.describe, dialect: config.dialect, schema: config.dbSchema,
     embedded_pg_port: database.embedded?.port ?? null, data_dir: path.resolve(config.dataDir), backlog_events: spool.stats().backlogEvents,

@@ -48,7 +48,13 @@ export type Command =
 export interface ConfigIssue { option: string; message: string }
 
 export type LoadResult =
-  | { ok: true; command: Command; config: Config }
+  | {
+      ok: true
+      command: Command
+      config: Config
+      /** The flag or variable a setting came from (or would), to name it in a later error. */
+      source(key: keyof Config): string
+    }
   | { ok: false; issues: ConfigIssue[] }
 
 type Parsed = { ok: true; value: unknown } | { ok: false; message: string }
@@ -218,12 +224,21 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   if (typeof raw.databaseUrl === 'string' && !/^postgres(ql)?:\/\//.test(raw.databaseUrl)) {
     issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'must be a postgres:// or postgresql:// URL' })
+  } else if (typeof raw.databaseUrl === 'string' && !URL.canParse(raw.databaseUrl)) {
+    issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'is not a valid URL (check the port, and brackets around an IPv6 address)' })
+  }
+  if (typeof raw.dbSchema === 'string' && /^pg_/i.test(raw.dbSchema)) {
+    issues.push({ option: sourceOf.get('dbSchema') ?? 'DB_SCHEMA', message: 'must not start with pg_ (reserved for system schemas)' })
   }
   if (raw.databaseUrl !== undefined && raw.embeddedPgPort !== undefined) {
     issues.push({ option: sourceOf.get('embeddedPgPort') ?? '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' })
   }
   if (issues.length > 0 || !command) return { ok: false, issues }
-  return { ok: true, command, config: raw as Config }
+  const source = (key: keyof Config): string => {
+    const option = OPTIONS.find((o) => o.key === key)
+    return sourceOf.get(key) ?? option?.env ?? key
+  }
+  return { ok: true, command, config: raw as Config, source }
 }
 
 function describeValueError(key: string, message: string): string {

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'MIGRATION_FAILED'
   | 'EMBEDDED_DATABASE_FAILED'
   | 'DATA_DIR_IN_USE'
+  | 'LISTEN_FAILED'
 
 export class CollectorError extends Error {
   override readonly name = 'CollectorError'

@@ -3,6 +3,9 @@
  * signals. `bun src/main.ts ...` and the compiled `dist/collector ...` are the same program.
  * Exit codes: 0 done, 1 runtime failure, 2 bad configuration.
  */
+import dns from 'node:dns'
+import fs from 'node:fs'
+import { isIP } from 'node:net'
 import { helpText, loadConfig, type Config } from './config.ts'
 import { startCollector, openDatabase } from './app.ts'
 import { migrate, printableDdl } from './db/migrate.ts'
@@ -27,6 +30,38 @@ export function isPostgresNullSocketWrite(error: unknown): boolean {
   return /socket\.write|reading 'write'/.test(error instanceof Error ? error.message : '') && /nextWrite/.test(stack)
 }
 
+/** DATA_DIR as a directory the collector can write in (created when missing), or why not. */
+function dataDirProblem(dir: string): string | null {
+  try {
+    fs.mkdirSync(dir, { recursive: true })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} is not a directory` : `cannot create ${dir} (${code ?? errorMessage(error)})`
+  }
+  if (!fs.statSync(dir).isDirectory()) return `${dir} is not a directory`
+  try {
+    fs.accessSync(dir, fs.constants.W_OK)
+  } catch (error) {
+    return `cannot write in ${dir} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`
+  }
+  return null
+}
+
+/**
+ * A HOST that names no address at all is a configuration error (exit 2: systemd does not
+ * restart it); one that cannot be resolved right now (no DNS yet at boot) is not, and the
+ * listen failure that follows exits 1 and is retried.
+ */
+async function hostProblem(host: string): Promise<string | null> {
+  if (isIP(host) !== 0) return null
+  try {
+    await dns.promises.lookup(host)
+    return null
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOTFOUND' ? `cannot resolve ${JSON.stringify(host)} to an address to listen on` : null
+  }
+}
+
 async function serve(config: Config): Promise<number> {
   const log = createLog(config.logLevel)
   process.on('uncaughtException', (error) => {
@@ -37,10 +72,16 @@ async function serve(config: Config): Promise<number> {
     log('error', 'uncaught exception', { error: errorMessage(error), stack: (error as Error)?.stack })
     process.exit(1)
   })
+  // Signals are taken from the start: one that arrives while the collector starts (PGlite
+  // takes a second or two) stops it as soon as it has started, and the exit is still 0.
+  let signalled: string | null = null
+  let onSignal: (signal: string) => void = (signal) => { signalled ??= signal }
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  process.on('SIGINT', () => onSignal('SIGINT'))
   const collector = await startCollector(config, log)
   return await new Promise<number>((resolve) => {
     let stopping = false
-    const onSignal = (signal: string) => {
+    onSignal = (signal: string) => {
       if (stopping) return
       stopping = true
       log('info', 'signal received', { signal })
@@ -49,8 +90,7 @@ async function serve(config: Config): Promise<number> {
         resolve(1)
       })
     }
-    process.on('SIGTERM', () => onSignal('SIGTERM'))
-    process.on('SIGINT', () => onSignal('SIGINT'))
+    if (signalled) onSignal(signalled)
   })
 }
 
@@ -78,6 +118,15 @@ export async function main(argv: readonly string[], env: Record<string, string |
     return 2
   }
   const { command, config } = loaded
+  const usesDataDir = command.name === 'serve' || command.name === 'spool-replay' || (command.name === 'migrate' && !command.print && config.databaseUrl === undefined)
+  const problems = [
+    ...(usesDataDir ? [dataDirProblem(config.dataDir)].filter((p) => p !== null).map((message) => ({ option: loaded.source('dataDir'), message })) : []),
+    ...(command.name === 'serve' ? [await hostProblem(config.host)].filter((p) => p !== null).map((message) => ({ option: loaded.source('host'), message })) : []),
+  ]
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`collector: ${p.option}: ${p.message}\n`)
+    return 2
+  }
   switch (command.name) {
     case 'help':
       process.stdout.write(`${helpText(VERSION)}\n`)

@@ -61,7 +61,8 @@ describe('loadConfig', () => {
     [['migrate'], { name: 'migrate', print: false }],
     [['migrate', '--print'], { name: 'migrate', print: true }],
     [['spool', 'status'], { name: 'spool-status' }],
-    [['spool', 'replay', 'x.ndjson'], { name: 'spool-replay', file: 'x.ndjson' }],
+    [['spool', 'replay', 'x.ndjson'], { name: 'spool-replay', file: 'x.ndjson', query: {} }],
+    [['spool', 'replay', 'x.ndjson', 'aid=acme&p=web&x=1'], { name: 'spool-replay', file: 'x.ndjson', query: { aid: 'acme', p: 'web' } }],
     [['--help'], { name: 'help' }],
     [['serve', '--version'], { name: 'version' }],
   ])('argv %p is the command %p', (argv, command) => {

@@ -42,3 +42,9 @@ test('a database that cannot be reached is down in /ready, with its error, befor
   expect(database(c).last_error).toContain('ECONNREFUSED')
   expect(c.ready().ready).toBe(true) // webhooks are still taken into the spool
 })
+
+test.each([['::1', 'http://[::1]:'], ['::', 'http://[::1]:'], ['0.0.0.0', 'http://127.0.0.1:']])('HOST=%s: the collector starts and names the URL it answers on', async (host, prefix) => {
+  const c = await start({ DATABASE_URL: db.url, HOST: host, PORT: '0' })
+  expect(c.url.href.startsWith(prefix)).toBe(true)
+  expect((await fetch(new URL('/health', c.url))).status).toBe(200)
+})

@@ -1,0 +1,42 @@
+/**
+ * Bad configuration found only by looking (a DATA_DIR that is a file, a HOST no resolver
+ * knows, a URL that does not parse, a reserved schema name) exits 2 with one line naming the
+ * flag or variable, as DESIGN.md asks, so systemd does not restart it (RestartPreventExitStatus=2).
+ * And a signal during start-up still ends in exit 0.
+ */
+import { describe, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import path from 'node:path'
+import { BUN, ROOT } from '../helpers/collector.ts'
+import { tempDir } from '../helpers/database.ts'
+
+async function run(args: string[], env: Record<string, string>): Promise<{ code: number; err: string }> {
+  const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts'), ...args], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', PORT: '0', ...env }, stdout: 'ignore', stderr: 'pipe' })
+  const err = await new Response(proc.stderr).text()
+  return { code: await proc.exited, err }
+}
+
+describe('bad configuration exits 2 naming the flag or variable', () => {
+  const file = path.join(tempDir('bad-config'), 'a-file')
+  fs.writeFileSync(file, '')
+  test.each([
+    ['a DATA_DIR that is a file', [], { DATA_DIR: file }, `collector: DATA_DIR: ${file} is not a directory\n`],
+    ['--data-dir that is a file', ['--data-dir', file], {}, `collector: --data-dir: ${file} is not a directory\n`],
+    ['a HOST nothing resolves', [], { HOST: 'no-such-host.invalid', DATA_DIR: tempDir('bad-host') }, 'collector: HOST: cannot resolve "no-such-host.invalid" to an address to listen on\n'],
+    ['a DATABASE_URL with a port that is not a number', [], { DATABASE_URL: 'postgres://127.0.0.1:abc/db' }, 'collector: DATABASE_URL: is not a valid URL (check the port, and brackets around an IPv6 address)\n'],
+    ['a schema PostgreSQL reserves', ['--db-schema', 'pg_collector'], {}, 'collector: --db-schema: must not start with pg_ (reserved for system schemas)\n'],
+  ])('%s', async (_name, args, env, message) => {
+    expect(await run(args, env)).toEqual({ code: 2, err: message })
+  })
+})
+
+test('SIGTERM while the embedded database is still starting: it starts, stops, and exits 0', async () => {
+  const dataDir = tempDir('early-term')
+  const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts')], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir }, stdout: 'pipe', stderr: 'pipe' })
+  await Bun.sleep(300)
+  proc.kill('SIGTERM')
+  expect(await proc.exited).toBe(0)
+  const lines = (await new Response(proc.stdout).text()).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg)
+  expect(lines).toEqual(expect.arrayContaining(['collector started', 'signal received', 'collector stopped']))
+  fs.rmSync(dataDir, { recursive: true, force: true })
+}, 60_000)
