@@ -108,6 +108,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     },
     onMissingColumns: (table, keys) => log('warn', 'table lacks columns: those values stay in its JSON column only', { table, columns: keys }),
     onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
+    onCannotSerialise: (error) => log('warn', 'cannot LOCK the bad rows table: with several collectors on one Redshift, a retried delivery loading on two at the same moment could load twice; grant this login the right to lock it, or run one collector', { error: errorMessage(error) }),
   })
   const metrics = createCollectorMetrics({
     version: VERSION,
@@ -123,6 +124,9 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     maxRows: config.batchMaxRows,
     maxBatchBytes: config.batchMaxBytes,
     maxWaitMs: config.batchMaxWaitMs,
+    // Redshift: one batch at a time, so two batches of one collector never dedupe against
+    // each other's uncommitted rows (snapshot isolation; see sink/redshift.ts).
+    concurrency: config.dialect === 'redshift' ? 1 : 2,
     log,
     onCommit: metrics.onCommit,
   })

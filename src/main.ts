@@ -74,8 +74,15 @@ async function serve(config: Config): Promise<number> {
   })
   // Signals are taken from the start: one that arrives while the collector starts (PGlite
   // takes a second or two) stops it as soon as it has started, and the exit is still 0.
+  // A second one, if start hangs (a database that does not answer), ends it at once.
   let signalled: string | null = null
-  let onSignal: (signal: string) => void = (signal) => { signalled ??= signal }
+  let onSignal: (signal: string) => void = (signal) => {
+    if (signalled) {
+      log('warn', 'second signal while starting: exiting without a clean stop', { signal })
+      process.exit(1)
+    }
+    signalled = signal
+  }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))
   const collector = await startCollector(config, log)

@@ -13,7 +13,7 @@ import { openDatabase } from '../app.ts'
 import { createRegistry } from '../adapters/registry.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import { parseBody } from '../http/body.ts'
-import { badRow } from '../events/bad-row.ts'
+import { badRow, rawPayload } from '../events/bad-row.ts'
 import { uuidV5 } from '../events/event-id.ts'
 import { openSpool, type Spool } from '../spool/spool.ts'
 import { createLazySink } from '../sink/lazy.ts'
@@ -72,7 +72,7 @@ export async function replayFile(config: Config, file: string, query: Record<str
       sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
       migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
     })
-    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, log })
+    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log })
     const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
     writer.start()
     for (const [index, { text: line, number }] of lines.entries()) {
@@ -86,7 +86,7 @@ export async function replayFile(config: Config, file: string, query: Record<str
       } else {
         // As over HTTP: a request that cannot load keeps its raw body in bad rows.
         const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
-        await spool.append(encodeRecord({ events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, line)] }), 0)
+        await spool.append(encodeRecord({ events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))] }), 0)
         bad++
         log('warn', 'replay line rejected', { line: number, reason: code })
       }

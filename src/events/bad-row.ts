@@ -5,8 +5,15 @@
  */
 import type { Issue } from '../adapters/types.ts'
 import { uuidV5 } from './event-id.ts'
+import { redactUrlCredentials } from './redact.ts'
 import { formatUtc } from './timestamp.ts'
 import type { BadRow, RequestContext } from './event.ts'
+
+/**
+ * A rejected request's raw body as bad-row text: NUL replaced (a text column cannot hold it)
+ * and credentials in URLs replaced (a rejected v2 body still names the subscription's URL).
+ */
+export const rawPayload = (text: string): string => redactUrlCredentials(text.replaceAll('\u0000', '\uFFFD'))
 
 export function badRow(
   ctx: RequestContext,

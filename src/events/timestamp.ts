@@ -83,7 +83,8 @@ export function generalUtc(value: string): string | null {
   const date = new Date(0)
   date.setUTCFullYear(year, month - 1, day)
   date.setUTCHours(hour, minute - offsetMinutes, second)
-  if (Number.isNaN(date.getTime())) return null
+  // Year 0 (1 BC) is not a year PostgreSQL's ISO text takes without a BC suffix: NULL.
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1) return null
   const base = `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`
   return frac ? `${base}.${frac.slice(0, 6)}` : base
 }

@@ -7,7 +7,7 @@
 import type { Server } from 'bun'
 import type { Registry } from '../adapters/registry.ts'
 import type { Issue } from '../adapters/types.ts'
-import { badRow } from '../events/bad-row.ts'
+import { badRow, rawPayload } from '../events/bad-row.ts'
 import type { BadRow, RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { encodeRecord, encodeRequest, requestParts, type RecordBody } from '../sink/records.ts'
@@ -16,7 +16,6 @@ import { isJsonContentType, parseBody, readLimited } from './body.ts'
 import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
 import { rateLimited } from '../log.ts'
-import { redactUrlCredentials } from '../events/redact.ts'
 
 /** One info line per bad-row reason per minute at most: a flood of bad webhooks must not flood the log. */
 const REASON_LOG_INTERVAL_MS = 60_000
@@ -55,11 +54,8 @@ const isV3Body = (body: unknown): boolean =>
 const WEBHOOK_PATH = /^\/([^/]+)\/([^/]+)\/?$/
 const lossy = new TextDecoder('utf-8', { fatal: false })
 
-/**
- * Raw bytes as bad-row text: lossy UTF-8, NUL replaced (a text column cannot hold it), and
- * credentials in URLs replaced (a rejected v2 body still names the subscription's URL).
- */
-const payloadText = (bytes: Uint8Array): string => redactUrlCredentials(lossy.decode(bytes).replaceAll('\u0000', '\uFFFD'))
+/** Raw bytes as bad-row text: lossy UTF-8, then as `rawPayload` keeps any rejected body. */
+const payloadText = (bytes: Uint8Array): string => rawPayload(lossy.decode(bytes))
 
 function clientIp(req: Request, server: Server<unknown>): string | null {
   // Behind a load balancer the first X-Forwarded-For entry is the client (Snowplow does the same).

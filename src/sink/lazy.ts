@@ -13,7 +13,7 @@ import type { Batch, Sink, WriteResult } from './batch.ts'
 import { isSchemaError } from './classify.ts'
 import { loadColumns } from './introspect.ts'
 import { createPostgresSink } from './postgres.ts'
-import { createRedshiftSink } from './redshift.ts'
+import { createRedshiftSink, lockRefusal } from './redshift.ts'
 import { createTablePlans } from './tables.ts'
 
 export interface LazySinkOptions {
@@ -24,6 +24,8 @@ export interface LazySinkOptions {
   onMissingColumns?: (table: string, keys: string[]) => void
   /** A write failed because the tables changed; they are read again before the next one. */
   onTablesChanged?: (error: unknown) => void
+  /** Redshift: this login may not LOCK the bad rows table; loads go unserialised (redshift.ts). */
+  onCannotSerialise?: (error: unknown) => void
 }
 
 export function createLazySink(options: LazySinkOptions): Sink {
@@ -31,8 +33,10 @@ export function createLazySink(options: LazySinkOptions): Sink {
   const init = async (): Promise<Sink> => {
     await options.migrate()
     const plans = createTablePlans(options.schema, await loadColumns(options.sql, options.schema), options.onMissingColumns)
-    const create = options.dialect === 'redshift' ? createRedshiftSink : createPostgresSink
-    return create({ sql: options.sql, schema: options.schema, plans })
+    if (options.dialect === 'postgres') return createPostgresSink({ sql: options.sql, schema: options.schema, plans })
+    const refusal = await lockRefusal(options.sql, options.schema)
+    if (refusal) options.onCannotSerialise?.(refusal)
+    return createRedshiftSink({ sql: options.sql, schema: options.schema, plans, serialise: refusal === null })
   }
   async function current(): Promise<Sink> {
     ready ??= init()

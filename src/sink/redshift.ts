@@ -16,10 +16,13 @@
  * the first copy of an event rather than replacing it. Two transactions loading the same event
  * at once (two collectors, or one collector's two batches in flight) must not both find it
  * new: under snapshot isolation, Redshift's default for new clusters since 2024 and
- * Serverless's always, neither would see the other's row and both would insert it. So each
- * transaction first LOCKs the tables it dedupes against, before any statement takes its
- * snapshot (c_serial_isolation.html): the second waits for the first to commit, then sees
- * its rows. Under serializable isolation the lock also spares the retry of a 1023 conflict.
+ * Serverless's always, neither would see the other's row and both would insert it. So a
+ * collector writes one batch at a time (the writer's concurrency is 1 on Redshift), and each
+ * transaction first LOCKs the bad rows table, before any statement takes its snapshot
+ * (c_serial_isolation.html): a second collector's load waits for the first to commit, then
+ * sees its rows. The bad rows table, not events: LOCK is ACCESS EXCLUSIVE and blocks reads,
+ * and analysts read events. A login that may not lock it (the owner may; with only SELECT
+ * and INSERT it may not) loads without the lock, with a warning at start.
  * Strings are cut to their column's width in bytes (Redshift's varchar(n) counts bytes);
  * JSON columns are SUPER, filled with JSON_PARSE, which reads at most 65,535 bytes: an event
  * with a longer JSON value is refused before sending (RowRejectedError) and kept in bad rows.
@@ -37,6 +40,22 @@ export interface RedshiftSinkOptions {
   schema: string
   plans: TablePlans
   budget?: StatementBudget
+  /** LOCK the bad rows table first in each transaction (see above); default true. */
+  serialise?: boolean
+}
+
+/**
+ * Whether this login may LOCK the bad rows table: tried once, in a transaction of its own.
+ * Returns the refusal (SQLSTATE 42501) when it may not; any other failure is thrown.
+ */
+export async function lockRefusal(sql: postgres.Sql, schema: string): Promise<unknown> {
+  try {
+    await sql.begin(async (tx) => { await tx.unsafe(`LOCK ${qualified(schema, BAD_ROWS_TABLE)}`) })
+    return null
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '42501') return error
+    throw error
+  }
 }
 
 type Tx = postgres.TransactionSql
@@ -68,7 +87,7 @@ function tuples(plan: TablePlan, rows: number): string {
   return out.join(',')
 }
 
-export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGET }: RedshiftSinkOptions): Sink {
+export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGET, serialise = true }: RedshiftSinkOptions): Sink {
   let stages = 0
 
   /** Multi-row INSERTs of `rows` into `target` (a qualified table or a staging table). */
@@ -114,8 +133,7 @@ export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGE
       checkJsonWidths(plans, events)
       return await sql.begin(async (tx) => {
         // First, before any statement takes the transaction's snapshot (see above).
-        const locked = [...(events.length > 0 ? [EVENTS_TABLE] : []), ...(badRows.length > 0 ? [BAD_ROWS_TABLE] : [])]
-        if (locked.length > 0) await tx.unsafe(`LOCK ${locked.map((t) => qualified(schema, t)).join(', ')}`)
+        if (serialise) await tx.unsafe(`LOCK ${qualified(schema, BAD_ROWS_TABLE)}`)
         const fresh = events.length > 0
           ? await stageAndLoad(tx, EVENTS_TABLE, 'event_id', events.map((e) => (e.rows[0] as { row: Row }).row))
           : new Set<string>()

@@ -13,6 +13,7 @@ import { badRowForRejected, decodeRecord, type Rebuild } from './records.ts'
 import { describeDatabaseError, isDataError } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
+import type { BadRow } from '../events/event.ts'
 import { errorMessage } from '../errors.ts'
 
 export interface WriterOptions {
@@ -140,6 +141,32 @@ export function createWriter(options: WriterOptions): Writer {
     status.database = 'down'
   }
 
+  /**
+   * A bad row, or, if the database refuses it too (its payload carries what the event's
+   * value did: a character the database's encoding lacks, say), its essentials.
+   */
+  async function writeBadRow(row: BadRow): Promise<void> {
+    try {
+      await sink.write({ events: [], badRows: [row] })
+    } catch (error) {
+      if (!isDataError(error)) throw error
+      log('error', 'database rejected a bad row: stored without its payload', errorCodeOf(error))
+      await writeEssentials(row, describeDatabaseError(error))
+    }
+  }
+
+  /** A bad row without its payload, its detail the database's error; the last resort, never stalling the pipeline. */
+  async function writeEssentials(row: BadRow, reason: string): Promise<void> {
+    const detail = (message: string) => JSON.stringify([{ path: '', message }])
+    try {
+      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, detail: detail(reason) }] })
+    } catch (error) {
+      if (!isDataError(error)) throw error
+      // Even the error's text is refused (it quotes the value): the SQLSTATE alone.
+      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, detail: detail(`SQLSTATE ${String(errorCodeOf(error).sqlstate ?? 'unknown')}`) }] })
+    }
+  }
+
   /** Writes `batch`, isolating rows the database rejects; throws only for non-data errors. */
   async function writeIsolating(batch: Batch): Promise<WriteResult> {
     try {
@@ -153,14 +180,13 @@ export function createWriter(options: WriterOptions): Writer {
         if (event) {
           // The database's message can quote the value; the bad row keeps it, the log does not.
           log('warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, ...errorCodeOf(error) })
-          const result = await sink.write({ events: [], badRows: [badRowForRejected(event, reason)] })
+          await writeBadRow(badRowForRejected(event, reason))
           status.rejectedEvents++
-          return { ...result, loaded: 0, duplicates: 0, loadedByVersion: {} }
+          return { loaded: 0, duplicates: 0, badRows: 1, loadedByVersion: {} }
         }
-        // A bad row the database refuses: keep its essentials, never stall the pipeline.
-        const bad = batch.badRows[0]
+        const bad = batch.badRows[0] as BadRow
         log('error', 'database rejected a bad row: stored without its payload', errorCodeOf(error))
-        if (bad) await sink.write({ events: [], badRows: [{ ...bad, payload: null as unknown as string, detail: JSON.stringify([{ path: '', message: reason }]) }] })
+        await writeEssentials(bad, reason)
         return { loaded: 0, duplicates: 0, badRows: 1 }
       }
       const parts = splitBatch(batch)

@@ -181,12 +181,6 @@ export function openSpool(options: SpoolOptions): Spool {
       fs.rmSync(file, { force: true })
       throw error
     }
-    if (activeNeedsRoll) {
-      // After a failed write or fsync, bytes past `durable` may be on disk: records that got
-      // a 503. Cut them off (best effort: the disk is failing) so a restart does not load
-      // what PagerDuty will send again (its bad rows have no id to dedupe them by).
-      await io.ftruncate(active.fd, active.durable).then(() => io.fsync(active.fd)).catch(() => {})
-    }
     try { fs.closeSync(active.fd) } catch { /* already unusable */ }
     sizes.set(active.seq, active.durable)
     active = { seq: next, fd, durable: 0 }
@@ -230,8 +224,12 @@ export function openSpool(options: SpoolOptions): Spool {
         await io.fsync(active.fd)
       } catch (error) {
         // After a failed fsync the page cache is no longer trustworthy (fsyncgate):
-        // never append behind it; later appends go to a fresh segment.
+        // never append behind it; later appends go to a fresh segment. The bytes written
+        // past `durable` are records that get a 503: cut them off now (best effort, the
+        // disk is failing) so a restart does not load what PagerDuty will send again (its
+        // bad rows have no id to dedupe them by).
         activeNeedsRoll = true
+        await io.ftruncate(active.fd, active.durable).then(() => io.fsync(active.fd)).catch(() => {})
         throw error
       }
     } catch (error) {

@@ -71,7 +71,7 @@ describe('collector spool replay', () => {
     const dir = tempDir('replay-query')
     const file = path.join(dir, 'recorded.ndjson')
     const body = readFixture('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json').replace('01DEN0V2VIFEN5871PQGX72URP', 'REPLAY-QUERY-1')
-    fs.writeFileSync(file, `\n\n${JSON.stringify(JSON.parse(body))}\n\nnot json\n`)
+    fs.writeFileSync(file, `\n\n${JSON.stringify(JSON.parse(body))}\n\nnot json https://alice:S3cret@collector.example/com.pagerduty/v1\n`)
     const proc = cli(['spool', 'replay', file, 'aid=acme&p=WEB&other=x'], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: db.url, LOG_LEVEL: 'warn' })
     const out = (await new Response(proc.stdout).text()).split('\n').filter(Boolean)
     expect(await proc.exited).toBe(0)
@@ -80,5 +80,8 @@ describe('collector spool replay', () => {
     expect(out.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'replay line rejected').map((l) => [l.line, l.reason])).toEqual([[5, 'INVALID_JSON']])
     const [row] = await db.sql`select e.app_id, e.platform from atomic.events e join atomic.com_pagerduty_webhook_v3_event_1 v on v.root_id = e.event_id where v.id = 'REPLAY-QUERY-1'`
     expect(row).toEqual({ app_id: 'acme', platform: 'web' })
+    // The rejected line's bad row keeps it, credentials in URLs replaced, as over HTTP.
+    const bad = await db.sql`select payload from atomic.bad_rows where payload like 'not json%'`
+    expect(bad.map((b) => b.payload)).toEqual(['not json https://***@collector.example/com.pagerduty/v1'])
   })
 })

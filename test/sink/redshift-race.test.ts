@@ -48,6 +48,27 @@ describe('the redshift dialect under snapshot isolation', () => {
     }
   }, 30_000)
 
+  test.skipIf(!hasServer())('a login that may not LOCK the bad rows table (SELECT, INSERT, TEMP only) loads, unserialised, with a warning', async () => {
+    await migrate(shim.rs, 'redshift', 'atomic', { transform: shimDdl })
+    const role = `t_rs_writer_${process.pid}`
+    const name = new URL(shim.db.url).pathname.slice(1)
+    await shim.db.sql.unsafe(`create role ${role} login; grant usage on schema atomic, redshift_shim to ${role};
+      grant select, insert on all tables in schema atomic to ${role}; grant temp on database "${name}" to ${role}`).simple()
+    const url = new URL(shim.db.url)
+    url.username = role
+    const sql = connect({ url: url.href, dialect: 'redshift', max: 1, overrides: { ssl: false } })
+    const refusals: unknown[] = []
+    try {
+      const sink = createLazySink({ sql, dialect: 'redshift', schema: 'atomic', migrate: async () => { await migrate(sql, 'redshift', 'atomic', { transform: shimDdl }) }, onCannotSerialise: (e) => refusals.push(e) })
+      const record = recordFor('no-lock', V3.replace('01DEN0V2VIFEN5871PQGX72URP', 'NO-LOCK-1'))
+      expect(await sink.write(record)).toMatchObject({ loaded: 1 })
+      expect(refusals.map((e) => (e as { code?: string }).code)).toEqual(['42501'])
+    } finally {
+      await sql.end({ timeout: 1 })
+      await shim.db.sql.unsafe(`drop owned by ${role}; drop role ${role}`).simple()
+    }
+  }, 30_000)
+
   test('an event whose JSON is longer than JSON_PARSE reads goes to bad rows; the others of its batch load', async () => {
     const big = JSON.parse(V3) as { event: { id: string; data: Record<string, unknown> } }
     big.event.id = 'TOO-BIG'

@@ -15,7 +15,9 @@ import { createWriter, splitBatch, type Writer } from '../../src/sink/writer.ts'
 import type { Batch } from '../../src/sink/batch.ts'
 import { openSpool, type Spool } from '../../src/spool/spool.ts'
 import { eventually } from '../helpers/collector.ts'
-import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
+import postgres from 'postgres'
+import { COLUMN_TYPES } from '../../src/db/connect.ts'
 import { fixtureFiles, fixtureJson } from '../helpers/fixtures.ts'
 
 let db: TestDatabase
@@ -45,6 +47,13 @@ function harness(schema: string, maxRows = 100): { spool: Spool; writer: Writer;
 }
 
 const count = async (schema: string, table: string) => (await db.sql.unsafe(`select count(*)::int as n from "${schema}"."${table}"`))[0]?.n as number
+
+/** A v1 body whose one message has its own id. */
+const message = (id: string) => {
+  const body = fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Record<string, unknown>[] }
+  body.messages = [{ ...body.messages[0], id }]
+  return body
+}
 
 describe('the writer', () => {
   test('loads every v1 fixture once, even when each is delivered twice, in batches shared by concurrent requests', async () => {
@@ -120,12 +129,6 @@ describe('the writer', () => {
     expect([row?.status, row?.raw]).toEqual([Array.from(long).slice(0, 255).join(''), long])
   })
 
-  /** A v1 body whose one message has its own id. */
-  const message = (id: string) => {
-    const body = fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Record<string, unknown>[] }
-    body.messages = [{ ...body.messages[0], id }]
-    return body
-  }
 
   /** Loads one message, runs `change` on the tables while the writer runs, then loads another. */
   async function loadAcross(schema: string, change: string): Promise<Writer> {
@@ -193,6 +196,42 @@ describe('the writer', () => {
       expect(loaded).toBe(2)
     }
   })
+})
+
+describe('a database that refuses the bad row too', () => {
+  // A LATIN1 database cannot hold an emoji: not the event, not its bad row's payload.
+  test.skipIf(!hasServer())('keeps the bad row without its payload instead of retrying it forever', async () => {
+    const server = new URL(process.env.TEST_DATABASE_URL as string)
+    const name = `t_latin1_${process.pid}`
+    const admin = postgres(server.href, { max: 1, onnotice: () => {} })
+    await admin.unsafe(`create database ${name} encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' template template0`)
+    const url = new URL(server.href)
+    url.pathname = `/${name}`
+    const sql = postgres(url.href, { max: 2, onnotice: () => {}, types: COLUMN_TYPES })
+    try {
+      const spool = openSpool({ dir: path.join(tempDir('writer-latin1'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+      const sink = createLazySink({ sql, dialect: 'postgres', schema: 'atomic', migrate: async () => { await migrate(sql, 'postgres', 'atomic') } })
+      const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 5, log: () => {}, backoff: { initialMs: 10, maxMs: 50 } })
+      const emoji = message('emoji')
+      ;(emoji.messages[0] as { data: { incident: { trigger_summary_data: { subject: string } } } }).data.incident.trigger_summary_data.subject = 'disk full \u{1F525}'
+      for (const body of [emoji, message('plain')]) {
+        const r = build(body)
+        await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+      }
+      writer.start()
+      await eventually(() => spool.unreadEvents() === 0 && !spool.pending(), 20_000, 'the spool to drain')
+      expect(writer.status()).toMatchObject({ loadedEvents: 1, rejectedEvents: 1, database: 'up' })
+      await writer.stop(1000)
+      await spool.close()
+      const bad = await sql.unsafe(`select reason, payload is null as no_payload, detail from atomic.bad_rows`)
+      expect(bad.map((r) => [r.reason, r.no_payload, String(r.detail).includes('SQLSTATE 22P05')])).toEqual([['DATABASE_REJECTED', true, true]])
+      expect((await sql.unsafe(`select id from atomic.com_pagerduty_incident_1`)).map((r) => r.id)).toEqual(['plain'])
+    } finally {
+      await sql.end({ timeout: 1 })
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
+    }
+  }, 30_000)
 })
 
 describe('splitBatch', () => {

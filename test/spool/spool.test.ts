@@ -336,21 +336,27 @@ describe('a full budget and a failing disk', () => {
     expect(texts(spool)).toEqual([1, 3].map((i) => payload(i).toString()))
   })
 
-  test('a failed fsync surfaces as SPOOL_IO and later appends go to a fresh segment, never behind it', async () => {
-    const dir = newDir('spool-eio-fsync')
-    let failNext = false
+  /** The file calls of a disk whose next fsync, once armed, fails with EIO. */
+  function fsyncFailingOnce(): { io: SpoolIo; failNext(): void } {
+    let armed = false
     const io: SpoolIo = {
       ...nodeSpoolIo,
       fsync(fd) {
-        if (!failNext) return nodeSpoolIo.fsync(fd)
-        failNext = false
+        if (!armed) return nodeSpoolIo.fsync(fd)
+        armed = false
         return Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
       },
     }
+    return { io, failNext: () => { armed = true } }
+  }
+
+  test('a failed fsync surfaces as SPOOL_IO and later appends go to a fresh segment, never behind it', async () => {
+    const dir = newDir('spool-eio-fsync')
+    const { io, failNext } = fsyncFailingOnce()
     const spool = spoolIn(dir, { io })
     await appendEach(spool, 1, 1)
     const before = listSegments(dir)
-    failNext = true
+    failNext()
     await expectCode(spool.append(payload(2), 1), 'SPOOL_IO')
     await appendEach(spool, 3, 3)
     expect(listSegments(dir)).toEqual([...before, (before[0] as number) + 1])
@@ -360,6 +366,17 @@ describe('a full budget and a failing disk', () => {
     expect(fs.statSync(segmentPath(dir, before[0] as number)).size).toBe(HEADER_BYTES + payload(1).length)
     await spool.close()
     expect(texts(spoolIn(dir))).toEqual([1, 3].map((i) => payload(i).toString()))
+  })
+
+  test('a record whose fsync failed is cut off at once: a restart right after does not load it', async () => {
+    const dir = newDir('spool-eio-fsync-restart')
+    const { io, failNext } = fsyncFailingOnce()
+    const spool = spoolIn(dir, { io })
+    await appendEach(spool, 1, 1)
+    failNext()
+    await expectCode(spool.append(payload(2), 1), 'SPOOL_IO')
+    await spool.close() // no append after the failure: no roll
+    expect(texts(spoolIn(dir))).toEqual([payload(1).toString()])
   })
 
   test('while an fsync hangs, what waits in memory for the next group is bounded: past it, SPOOL_IO at once', async () => {
