@@ -3,7 +3,7 @@
  * where a ratio is meaningful (the machine is shared, absolute numbers drift).
  * Needs PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; a
  * scratch database is created and dropped), wrk, psql, and dist/collector (built if missing).
- * `--quick`: shorter phases (about 2 minutes instead of about 6).
+ * `--quick`: shorter phases (about 3 minutes instead of about 7).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -12,7 +12,7 @@ import postgres from 'postgres'
 import { startTcpProxy } from '../test/helpers/tcp-proxy.ts'
 import { cpuSecondsOf, cpuSecondsOfPid, describeMachine, peakRss } from './lib/machine.ts'
 import { scrape, slowAnswers, waitDrained } from './lib/metrics.ts'
-import { BINARY, ROOT, UNIT_ENV, UNREACHABLE_DATABASE, runPaced, startAckAfterCommit, startBare, startCollector, type Running } from './lib/processes.ts'
+import { BINARY, ROOT, UNIT_ENV, UNREACHABLE_DATABASE, runPaced, startAckAfterCommit, startBare, startCollector, waitDatabaseUp, type Running } from './lib/processes.ts'
 import { writeTemplate } from './lib/template.ts'
 import { ensureWrk, runWrk } from './lib/wrk.ts'
 
@@ -24,12 +24,18 @@ const CONNECTIONS = 64
 
 const runId = `b${Date.now().toString(36)}`
 const rows: [string, string, string][] = []
+/** Every step of the sustained search, for RESULTS.md (the headline can be checked against them). */
+const steps_: string[] = []
 const record = (measure: string, value: string, note = '') => {
   rows.push([measure, value, note])
   process.stderr.write(`bench: ${measure}: ${value}${note ? ` (${note})` : ''}\n`)
 }
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const mib = (bytes: number) => `${fmt(bytes / 1024 ** 2, 1)} MiB`
+/** Memory as the issue states its target (MB, 10^6 bytes), with MiB beside it. */
+const mb = (bytes: number) => `${fmt(bytes / 1e6, 1)} MB (${mib(bytes)})`
+const RSS_TARGET_BYTES = 150e6
+const rssVerdict = (bytes: number) => `target < 150 MB: ${bytes < RSS_TARGET_BYTES ? 'met' : 'MISSED'}`
 
 /** Always builds: a dist/collector left from an older checkout would measure old code. */
 function ensureBinary(): void {
@@ -66,17 +72,25 @@ async function main(): Promise<void> {
   const ten = writeTemplate(work, 10)
   const dataDir = (label: string) => fs.mkdtempSync(path.join(work, `${label}-`))
   const started = new Date()
+  let rssOutageFull = NaN
   try {
     record('binary size (dist/collector)', mib(fs.statSync(BINARY).size))
 
     // ---- cold start to /ready ------------------------------------------------------
     {
-      const ext = await startCollector({ DATABASE_URL: db.url, DATA_DIR: dataDir('cold-ext') })
+      // /ready answers 200 once webhooks are taken (the spool is writable); the database may
+      // still be connecting. The second figure is until it is up: connected, tables created
+      // (a fresh database here) and read, ready to load.
+      const coldDb = await scratchDatabase()
+      const ext = await startCollector({ DATABASE_URL: coldDb.url, DATA_DIR: dataDir('cold-ext') })
+      const extUp = await waitDatabaseUp(ext)
       await ext.stop()
-      record('cold start to /ready, external PostgreSQL', `${fmt(ext.readyMs)} ms`, 'fresh DATA_DIR')
+      await coldDb.drop()
+      record('cold start to /ready, external PostgreSQL', `${fmt(ext.readyMs)} ms`, `fresh DATA_DIR; accepting webhooks; database up (tables created in an empty database) at ${fmt(extUp)} ms`)
       const emb = await startCollector({ DATA_DIR: dataDir('cold-emb') })
+      const embUp = await waitDatabaseUp(emb)
       await emb.stop()
-      record('cold start to /ready, embedded database', `${fmt(emb.readyMs)} ms`, 'fresh DATA_DIR: includes creating the PGlite cluster')
+      record('cold start to /ready, embedded database', `${fmt(emb.readyMs)} ms`, `fresh DATA_DIR: includes creating the PGlite cluster; tables created and database up at ${fmt(embUp)} ms`)
     }
 
     // ---- accept rate: collector vs bare Bun.serve, same wrk load -------------------
@@ -119,20 +133,25 @@ async function main(): Promise<void> {
     {
       const alone = await startCollector({ DATABASE_URL: UNREACHABLE_DATABASE, DATA_DIR: dataDir('alone') })
       const aloneRun = await runWrk({ url: `${alone.base}/com.pagerduty/v1`, connections: CONNECTIONS, threads: 2, seconds: T.load, template: one, prefix: `${runId}-alone` })
+      rssOutageFull = peakRss(alone.pid)
       await alone.stop()
       record('accept rate with the database down (writer idle)', `${fmt(aloneRun.okRps / bareRun.okRps, 2)} (${fmt(aloneRun.okRps)} req/s)`,
-        `same wrk load; p99 ${fmt(aloneRun.p99Ms, 1)} ms, ${fmt(aloneRun.non2xx)} non-2xx: what a burst or an outage is absorbed at`)
+        `same wrk load; p99 ${fmt(aloneRun.p99Ms, 1)} ms, ${fmt(aloneRun.non2xx)} non-2xx: what a burst or an outage is absorbed at; not the issue's accept rate (that is the row above, with PostgreSQL loading)`)
     }
 
     // ---- sustained end-to-end: step the offered rate -------------------------------
     // The headline is 1 event per request (PagerDuty v3 sends one event per delivery, and
     // v1/v2 mostly one message). v1/v2 may batch messages in one delivery: 10 per request
     // measures the same pipeline with a tenth of the HTTP and fsync work per event.
-    const sustained1 = await sustainedEndToEnd(collector, one, 1, quick ? [40, 80, 120, 160, 200] : [40, 60, 80, 100, 120, 140, 160, 200, 240])
-    record('sustained end-to-end, events/s committed', fmt(sustained1.rate), `backlog not growing at ${fmt(sustained1.offered)} req/s offered, 1 event/request (the headline); target >= 17,000`)
+    const stepped1 = await sustainedEndToEnd(collector, one, 1, quick ? [40, 80, 120, 160, 200] : [40, 60, 80, 100, 120, 140, 160, 200, 240])
+    // The unpaced saturating load above is the top step: it counts when its backlog, too,
+    // grew by less than half a second of its traffic.
+    const saturationSteady = after.backlog - before.backlog <= 0.5 * loadRun.okRps && loadRun.non2xx === 0
+    const sustained1 = saturationSteady && committedDuringLoad > stepped1.rate ? { rate: committedDuringLoad, offered: loadRun.okRps, how: `the saturating load (wrk -c${CONNECTIONS}, unpaced)` } : { ...stepped1, how: 'a paced step' }
+    record('sustained end-to-end, events/s committed', fmt(sustained1.rate), `backlog not growing at ${fmt(sustained1.offered)} req/s, in ${sustained1.how}; 1 event/request (the headline); target >= 17,000`)
     const sustained10 = await sustainedEndToEnd(collector, ten, 10, quick ? [8, 16, 24, 32, 48] : [4, 8, 12, 16, 20, 24, 32, 40, 48])
     record('sustained end-to-end, 10 events/request, events/s committed', fmt(sustained10.rate),
-      `backlog not growing at ${fmt(sustained10.offered)} req/s offered, v1 webhooks of 10 messages each (PagerDuty v1/v2 may batch); not comparable to the 1-event figure: a tenth of the requests and fsync groups per event`)
+      `backlog not growing at ${fmt(sustained10.offered)} req/s, v1 webhooks of 10 messages each (PagerDuty v1/v2 may batch); not comparable to the 1-event figure: a tenth of the requests and fsync groups per event`)
     const sustained = sustained1
 
     // ---- latency at a fixed offered rate -------------------------------------------
@@ -176,8 +195,10 @@ async function main(): Promise<void> {
     record('psql \\copy of the same rows, events/s', fmt(copyRate), `${fmt(n)} events + their incident rows into copies of the same tables (LIKE ... INCLUDING ALL)`)
     record('sustained (1 event/request) / \\copy', fmt(sustained.rate / copyRate, 2))
 
-    record('peak RSS at full load (VmHWM)', mib(rssFull), `after the saturating load (wrk -c${CONNECTIONS}, 1 event/request); target < 150 MiB`)
-    record('peak RSS over all the phases above (VmHWM)', mib(peakRss(collector.pid)), 'includes the 10-events/request steps (bodies and spool records 10x larger)')
+    record('peak RSS at full load (VmHWM)', mb(rssFull), `after the saturating load (wrk -c${CONNECTIONS}, 1 event/request); ${rssVerdict(rssFull)}`)
+    const rssAll = peakRss(collector.pid)
+    record('peak RSS over all the phases above (VmHWM)', mb(rssAll), `includes the 10-events/request steps (bodies and spool records 10x larger); ${rssVerdict(rssAll)}`)
+    record('peak RSS, database down under the saturating load (VmHWM)', mb(rssOutageFull), `the outage at full load: every request answered from the spool, wrk -c${CONNECTIONS}; ${rssVerdict(rssOutageFull)}`)
     await collector.stop()
     {
       // The outage phase measures the collector, not PostgreSQL writing out the \copy
@@ -202,21 +223,29 @@ async function main(): Promise<void> {
       const during = await scrape(outageCollector.base)
       record(`outage of ${T.outage} s under ${fmt(OUTAGE_RATE)} req/s`, `${fmt(outage.ok)} acknowledged, ${outage.non2xx + outage.errors} refused`,
         `p99 ${fmt(outage.p99_ms, 1)} ms; backlog ${fmt(during.backlog)} events, database_up=${during.up}`)
-      record('peak RSS during the outage (VmHWM)', mib(peakRss(outageCollector.pid)), 'target < 150 MiB')
+      const rssOutage = peakRss(outageCollector.pid)
+      record(`peak RSS during the outage at ${fmt(OUTAGE_RATE)} req/s (VmHWM)`, mb(rssOutage), rssVerdict(rssOutage))
+      // The database returns while PagerDuty keeps sending: the same 2,000 req/s go on during
+      // the drain. Drained = the backlog back under half a second of that traffic.
       proxy.open()
       const reopened = performance.now()
+      const keepSending = runPaced(`${outageCollector.base}/com.pagerduty/v1`, OUTAGE_RATE, T.outage, one, `${runId}-after`)
       let firstCommit = 0
-      const loaded0 = during.loaded
+      let firstCommitLoaded = during.loaded
+      let firstCommitBacklog = during.backlog
+      let last = during
       for (;;) {
         const s = await scrape(outageCollector.base)
-        if (!firstCommit && s.loaded > loaded0) firstCommit = performance.now()
-        if (s.backlog === 0) break
+        if (!firstCommit && s.loaded > during.loaded) [firstCommit, firstCommitLoaded, firstCommitBacklog] = [performance.now(), s.loaded, s.backlog]
+        last = s
+        if (firstCommit && s.backlog < OUTAGE_RATE / 2) break
         if (performance.now() - reopened > 300_000) throw new Error('outage backlog did not drain')
         await Bun.sleep(20)
       }
-      const drained = performance.now()
-      record('drain after the outage, events/s', fmt(during.backlog / ((drained - (firstCommit || reopened)) / 1000)),
-        `from the first commit; the writer's backoff took ${fmt((firstCommit - reopened) / 1000, 1)} s to retry after the database returned`)
+      const drainSeconds = (performance.now() - firstCommit) / 1000
+      const afterOutage = await keepSending
+      record('drain after the outage, events/s', fmt((firstCommitBacklog - last.backlog) / drainSeconds),
+        `net (the backlog's fall, ${fmt(firstCommitBacklog)} -> ${fmt(last.backlog)} events in ${fmt(drainSeconds, 1)} s) while ${fmt(OUTAGE_RATE)} req/s keep arriving (p99 ${fmt(afterOutage.p99_ms, 1)} ms, ${afterOutage.non2xx + afterOutage.errors} refused); committed ${fmt((last.loaded - firstCommitLoaded) / drainSeconds)} events/s; the writer's backoff took ${fmt((firstCommit - reopened) / 1000, 1)} s to retry after the database returned`)
     } finally {
       await outageCollector.stop()
       proxy.stop()
@@ -236,19 +265,29 @@ async function main(): Promise<void> {
  */
 async function sustainedEndToEnd(collector: Running, template: string, eventsPerRequest: number, steps: number[]): Promise<{ rate: number; offered: number }> {
   let best = { rate: 0, offered: 0 }
-  for (const connections of steps) {
+  let retried = false
+  for (let i = 0; i < steps.length; i++) {
+    const connections = steps[i] as number
     const s0 = await scrape(collector.base)
     const t0 = performance.now()
-    const run = await runWrk({ url: `${collector.base}/com.pagerduty/v1`, connections, threads: 2, seconds: T.step, template, prefix: `${runId}-s${eventsPerRequest}x${connections}`, delayMs: 10 })
+    const run = await runWrk({ url: `${collector.base}/com.pagerduty/v1`, connections, threads: 2, seconds: T.step, template, prefix: `${runId}-s${eventsPerRequest}x${connections}${retried ? 'r' : ''}`, delayMs: 10 })
     const s1 = await scrape(collector.base)
     const seconds = (performance.now() - t0) / 1000
     const committed = (s1.loaded - s0.loaded) / seconds
     const growth = s1.backlog - s0.backlog
     const steady = growth <= 0.5 * run.okRps * eventsPerRequest && run.non2xx === 0
-    process.stderr.write(`bench:   ${eventsPerRequest} event(s)/request, ${connections} paced connections: ${fmt(run.okRps)} req/s accepted, ${fmt(committed)} events/s committed, backlog +${fmt(growth)}${steady ? '' : ' (growing)'}\n`)
+    const line = `${eventsPerRequest} event(s)/request, ${connections} paced connections: ${fmt(run.okRps)} req/s accepted, ${fmt(committed)} events/s committed, backlog +${fmt(growth)}${steady ? '' : ' (growing)'}`
+    steps_.push(line)
+    process.stderr.write(`bench:   ${line}\n`)
     if (steady && committed > best.rate) best = { rate: committed, offered: run.okRps }
-    if (!steady) break
     await waitDrained(collector, 120_000)
+    if (!steady) {
+      // One noisy step (a checkpoint, a neighbour on the host) must not end the search:
+      // the same step once more; two in a row end it.
+      if (retried) break
+      retried = true
+      i--
+    } else retried = false
   }
   await waitDrained(collector, 300_000)
   return best
@@ -271,6 +310,17 @@ async function copyBaseline(url: string, work: string): Promise<number> {
   return (performance.now() - t0) / 1000
 }
 
+/** The file system the spools live on: on tmpfs an fsync flushes nothing, and every figure would flatter. */
+function spoolFileSystem(): string {
+  const names: Record<number, string> = { 0xef53: 'ext2/3/4', 0x01021994: 'tmpfs (fsync flushes nothing: the figures are not durable ones)', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x2fc12fc1: 'zfs', 0x6969: 'nfs' }
+  try {
+    const type = fs.statfsSync(os.tmpdir()).type
+    return names[type] ?? `file system type 0x${type.toString(16)}`
+  } catch {
+    return 'an unknown file system'
+  }
+}
+
 function writeResults(started: Date): void {
   const table = ['| measure | value | note |', '| --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
   const text = [
@@ -280,8 +330,13 @@ function writeResults(started: Date): void {
     `Machine: ${describeMachine()}`,
     `Database: PostgreSQL ${process.env.DATABASE_URL ? 'from DATABASE_URL' : 'on 127.0.0.1:5432'}, same machine. Load generators (wrk, bench/paced.ts) share the machine's cores with the collector and the database.`,
     `Collector: dist/collector with the environment deploy/collector.service sets (${Object.entries(UNIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}).`,
+    `Spool: DATA_DIR under ${os.tmpdir()}, on ${spoolFileSystem()}.`,
     '',
     table,
+    '',
+    'Steps of the sustained search (paced wrk connections, each waiting 10 ms after a response; a step that grows the backlog is run once more before the search ends):',
+    '',
+    ...steps_.map((l) => `- ${l}`),
     '',
   ].join('\n')
   process.stdout.write(`\n${table}\n`)

@@ -24,7 +24,7 @@ export const UNREACHABLE_DATABASE = 'postgres://postgres@127.0.0.1:1/unreachable
 
 export const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_000)
 
-export interface Running { pid: number; base: string; stop(): Promise<number>; proc: ReturnType<typeof Bun.spawn> }
+export interface Running { pid: number; base: string; stop(): Promise<number>; proc: ReturnType<typeof Bun.spawn>; spawnedAt?: number }
 
 /** Polls GET /ready until it answers 200; returns the milliseconds since `since`. */
 export async function waitReady(base: string, since: number, timeoutMs = 60_000): Promise<number> {
@@ -60,7 +60,21 @@ async function startOnce(env: Record<string, string>, command: string[], port: n
   const base = `http://127.0.0.1:${port}`
   const exited = proc.exited.then((code) => { throw new Error(`collector exited with ${code} before /ready`) })
   const readyMs = await Promise.race([waitReady(base, started), exited]).catch(async (error) => { proc.kill('SIGKILL'); throw error })
-  return { pid: proc.pid, base, proc, readyMs, stop: () => stopProcess(proc) }
+  return { pid: proc.pid, base, proc, readyMs, spawnedAt: started, stop: () => stopProcess(proc) }
+}
+
+/**
+ * Milliseconds from spawn until /ready reports the database up: connected, tables created
+ * when missing and read (the writer prepares them at start), ready to load, not only to accept.
+ */
+export async function waitDatabaseUp(c: Running, timeoutMs = 60_000): Promise<number> {
+  const since = c.spawnedAt ?? performance.now()
+  for (;;) {
+    const body = (await (await fetch(`${c.base}/ready`)).json()) as { database?: { state?: string } }
+    if (body.database?.state === 'up') return performance.now() - since
+    if (performance.now() - since > timeoutMs) throw new Error(`${c.base}: database not up after ${timeoutMs} ms`)
+    await Bun.sleep(5)
+  }
 }
 
 export async function startBare(): Promise<Running> {
