@@ -82,6 +82,7 @@ function freeBytes(dir: string): number | null {
 }
 
 async function start(config: Config, log: Log, releaseDataDir: () => void): Promise<Collector> {
+  let embedded: EmbeddedDatabase | null = null
   const spool = openSpool({
     dir: path.join(config.dataDir, 'spool'),
     maxBytes: config.spoolMaxBytes,
@@ -90,8 +91,10 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     // records by default; their built rows took ~7 MiB of peak RSS in a 20 s outage at
     // 2,000 req/s, which is when the bound is reached).
     memoMaxBytes: 4 * config.batchMaxBytes,
-    // At most ten checkpoint writes (two fsyncs and a rename each) a second, not one per batch.
-    checkpointIntervalMs: 100,
+    // At most ten checkpoint writes (two fsyncs and a rename each) a second, not one per
+    // batch; with the embedded database one a second, each after flushing PGlite's files.
+    checkpointIntervalMs: config.databaseUrl === undefined ? 1000 : 100,
+    beforeCheckpoint: async () => { await embedded?.flush() },
     onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
   })
   const free = freeBytes(config.dataDir)
@@ -99,6 +102,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     log('warn', 'the disk holding DATA_DIR fills before SPOOL_MAX_BYTES: in a long outage webhooks get 503 once it is full, until the backlog loads', { data_dir: config.dataDir, free_bytes: free, spool_max_bytes: config.spoolMaxBytes })
   }
   const database = await openDatabase(config)
+  embedded = database.embedded
   const sink = createLazySink({
     sql: database.sql,
     dialect: config.dialect,

@@ -95,6 +95,8 @@ export async function replayFile(config: Config, file: string, query: Record<str
     while (spool.pending() && writer.status().database !== 'down') await Bun.sleep(50)
     const left = spool.unreadEvents()
     await writer.stop(0)
+    // The embedded database never fsyncs on its own: what the summary calls loaded is on disk.
+    await database.embedded?.flush()
     const w = writer.status()
     const notLoaded = left > 0 ? `, ${left} NOT loaded (${w.lastError}): run the same replay again once the database is reachable; what did load is not loaded twice` : ''
     process.stdout.write(`replayed ${lines.length} lines: ${accepted} events (${w.loadedEvents} new, ${w.duplicateEvents} already loaded), ${bad} bad${notLoaded}\n`)

@@ -12,7 +12,26 @@ import { CollectorError, errorMessage } from '../errors.ts'
 import { loadPgliteAssets } from './pglite-assets.ts'
 import { keepProtocolSequencesWhole } from './protocol-queue.ts'
 
-export interface EmbeddedDatabase { url: string; port: number; dataDir: string; stop(): Promise<void> }
+export interface EmbeddedDatabase {
+  url: string
+  port: number
+  dataDir: string
+  /**
+   * Makes what PGlite committed durable. PGlite runs with fsync off and writes through
+   * Emscripten's file system, which never calls fsync: a commit is in the page cache only,
+   * safe from a process crash but not from a power loss. This flushes the file system that
+   * holds its files (syncfs(2), through `sync -f`, in a child process so the event loop
+   * does not wait on the disk).
+   */
+  flush(): Promise<void>
+  stop(): Promise<void>
+}
+
+async function syncFileSystemOf(dir: string): Promise<void> {
+  const proc = Bun.spawn(['sync', '-f', dir], { stdout: 'ignore', stderr: 'pipe' })
+  const code = await proc.exited
+  if (code !== 0) throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot flush the embedded database to disk (sync -f ${dir}: exit ${code}): ${(await new Response(proc.stderr).text()).trim()}`, true)
+}
 
 export async function startEmbedded(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
   // Two PGlite instances on one directory corrupt it: `collector migrate` or `spool replay`
@@ -48,6 +67,7 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
+    flush: () => syncFileSystemOf(dataDir),
     async stop() {
       try {
         await server.stop()

@@ -98,14 +98,14 @@ export function createHandler(deps: HttpDeps) {
 
   function unavailable(error: unknown): Response {
     const code: ErrorCode = error instanceof CollectorError && (error.code === 'SPOOL_FULL' || error.code === 'SPOOL_CLOSED') ? error.code : 'SPOOL_IO'
-    deps.log('warn', 'webhook refused: cannot make it durable', { code, error: errorMessage(error) })
+    logReason(`refused/${code}`, 'warn', 'webhook refused: cannot make it durable', { code, error: errorMessage(error) })
     return errorResponse(code, error instanceof CollectorError ? error.message : 'cannot make the event durable')
   }
 
   /** 401 and nothing stored: only a counter and a log line. */
   function unauthorized(denied: Denied): Response {
     deps.metrics?.authFailure(denied.kind)
-    deps.log('warn', 'webhook unauthorized', { kind: denied.kind })
+    logReason(`unauthorized/${denied.kind}`, 'warn', 'webhook unauthorized', { kind: denied.kind })
     return errorResponse(denied.code, denied.message, [], denied.headers)
   }
 

@@ -38,6 +38,14 @@ export interface SpoolOptions {
    */
   checkpointIntervalMs?: number
   /**
+   * Runs before each checkpoint write, which lets loaded segments be deleted: it must make
+   * what the database committed durable first, where the database does not do that itself
+   * (the embedded PGlite never fsyncs). A failure keeps the checkpoint and the segments.
+   */
+  beforeCheckpoint?: () => Promise<void>
+  /** After a disk error, how often the disk is tried again while no append comes (default 5 s). */
+  probeIntervalMs?: number
+  /**
    * Bytes of records that may wait in memory for the group commit after the one in progress
    * (default 32 MiB). An fsync that hangs (a dying disk, a stalled network volume) would
    * otherwise hold every request that arrives meanwhile: past the bound they get SPOOL_IO
@@ -69,6 +77,12 @@ const KEEP_GROUP_BUFFER_BYTES = 1024 * 1024
 interface Memo { position: Position; next: Position; events: number; memo: unknown; size: number }
 
 const memoKey = (p: Position) => `${p.segment}:${p.offset}`
+
+/** Room for a typical webhook (a v3 delivery is a few KB; PagerDuty's largest, 256 KB, are rare). */
+const READY_ROOM_BYTES = 64 * 1024
+
+/** How often a spool whose disk failed tries it again while no webhook arrives (/ready is 503, a load balancer may send none). */
+const PROBE_INTERVAL_MS = 5000
 const EMPTY = new Uint8Array(0)
 
 export interface Spool {
@@ -137,9 +151,11 @@ export function openSpool(options: SpoolOptions): Spool {
   let pendingBytes = 0
   let flushing: Promise<void> | null = null
   let closed = false
-  // Set when an append is refused for space, cleared when space is freed: /ready answers 503
-  // while requests are being refused, not only once not even a header would fit.
-  let refusedFull = false
+  // The smallest record refused for space since space last changed (0: none). /ready answers
+  // 503 while a record of that size (or of a typical webhook, whichever is smaller) would be
+  // refused: not only once not even a header fits, and not for as long as one huge webhook
+  // does not fit while ordinary ones still do.
+  let refusedSize = 0
   const dataWaiters = new Set<() => void>()
   // Memos of durable records not yet read, in spool order (a Map keeps insertion order).
   const memoMaxBytes = options.memoMaxBytes ?? 2 * 1024 * 1024
@@ -199,6 +215,33 @@ export function openSpool(options: SpoolOptions): Spool {
     return kept.subarray(0, bytes)
   }
 
+  // After a failed write or fsync, /ready is 503 until an append succeeds; a load balancer
+  // that routes by /ready then sends none. So the disk is tried on its own every few seconds
+  // (a small file written and fsync'd); when that works, the error is cleared (the next
+  // append still goes to a fresh segment).
+  let probeTimer: ReturnType<typeof setTimeout> | null = null
+  function scheduleProbe(): void {
+    if (probeTimer || closed) return
+    probeTimer = setTimeout(async () => {
+      probeTimer = null
+      if (closed || stats.lastError === null) return
+      const file = path.join(dir, 'probe.tmp')
+      try {
+        const handle = await fs.promises.open(file, 'w')
+        try {
+          await handle.write(Buffer.from('probe'))
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+        await fs.promises.rm(file, { force: true })
+        stats.lastError = null
+      } catch {
+        scheduleProbe()
+      }
+    }, options.probeIntervalMs ?? PROBE_INTERVAL_MS)
+  }
+
   async function flushGroup(group: Waiter[]): Promise<void> {
     let total = 0
     let events = 0
@@ -235,6 +278,7 @@ export function openSpool(options: SpoolOptions): Spool {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
       stats.lastError = `spool ${code}: ${errorMessage(error)}`
+      scheduleProbe()
       const failure = new CollectorError('SPOOL_IO', `cannot make the event durable: ${code}`, true, { cause: error })
       for (const w of group) w.reject(failure)
       return
@@ -254,7 +298,8 @@ export function openSpool(options: SpoolOptions): Spool {
     stats.appendedEvents += events
     backlogEvents += events
     stats.lastError = null
-    refusedFull = false
+    refusedSize = 0
+    if (probeTimer) { clearTimeout(probeTimer); probeTimer = null }
     for (const w of group) w.resolve()
     for (const wake of dataWaiters) wake()
     dataWaiters.clear()
@@ -281,6 +326,10 @@ export function openSpool(options: SpoolOptions): Spool {
   const checkpointInterval = options.checkpointIntervalMs ?? 0
   let lastCheckpointAt = -Infinity
 
+  // The position up to which the loaded data is known durable in the database (the
+  // `beforeCheckpoint` hook succeeded for it): only segments before it may ever go.
+  let synced: Position = committed
+
   async function persistCheckpoint(): Promise<void> {
     try {
       while (comparePositions(committed, durable) > 0) {
@@ -288,6 +337,8 @@ export function openSpool(options: SpoolOptions): Spool {
         const wait = lastCheckpointAt + checkpointInterval - performance.now()
         if (wait > 0 && !closed) await Bun.sleep(wait)
         const target = committed
+        await options.beforeCheckpoint?.()
+        synced = target
         await writeCheckpoint(dir, target)
         lastCheckpointAt = performance.now()
         durable = target
@@ -300,7 +351,8 @@ export function openSpool(options: SpoolOptions): Spool {
       // it one: the segments wholly before the in-memory position are loaded, so they go now.
       // A restart from the older checkpoint file then starts at the first segment left
       // (see recovery above), which is where loading stopped or earlier: nothing is skipped.
-      await removeSegmentsBefore(committed.segment).catch(() => {})
+      // Only as far as the database is known durable (the hook may be what failed).
+      await removeSegmentsBefore(synced.segment).catch(() => {})
       // Try again shortly even if no batch commits meanwhile, and tell the caller.
       retryTimer ??= setTimeout(() => { retryTimer = null; startCheckpoint().catch(() => {}) }, 1000)
       throw error
@@ -314,7 +366,7 @@ export function openSpool(options: SpoolOptions): Spool {
         // Async: unlinking a 64 MiB segment can hold the event loop for milliseconds.
         await fs.promises.rm(segmentPath(dir, seq), { force: true })
         sizes.delete(seq)
-        refusedFull = false
+        refusedSize = 0
       }
     }
   }
@@ -333,7 +385,7 @@ export function openSpool(options: SpoolOptions): Spool {
         return Promise.reject(new CollectorError('SPOOL_IO', `the disk is not keeping up: ${pendingBytes} bytes already wait for the fsync in progress`, true))
       }
       if (totalBytes() + pendingBytes + size > options.maxBytes) {
-        refusedFull = true
+        refusedSize = refusedSize === 0 ? size : Math.min(refusedSize, size)
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
       return new Promise<void>((resolve, reject) => {
@@ -407,7 +459,7 @@ export function openSpool(options: SpoolOptions): Spool {
         backlogEvents,
         backlogBytes,
         ...stats,
-        writable: !closed && stats.lastError === null && !refusedFull && totalBytes() + HEADER_BYTES < options.maxBytes,
+        writable: !closed && stats.lastError === null && options.maxBytes - totalBytes() >= (refusedSize === 0 ? HEADER_BYTES + 1 : Math.min(refusedSize, READY_ROOM_BYTES)),
       }
     },
 
@@ -417,6 +469,7 @@ export function openSpool(options: SpoolOptions): Spool {
       memos.clear()
       memoBytes = 0
       if (retryTimer) clearTimeout(retryTimer)
+      if (probeTimer) clearTimeout(probeTimer)
       await checkpointing?.catch(() => {})
       for (const wake of dataWaiters) wake()
       try { fs.closeSync(active.fd) } catch { /* ignore */ }

@@ -41,3 +41,16 @@ test('three clients interleaving parameterised queries and transactions all get 
   expect(count?.n).toBe(3 * 10 * 2)
   await Promise.all(clients.map((s) => s.end()))
 }, 60_000)
+
+test('flush makes PGlite\'s files durable: syncfs(2) on their file system (PGlite itself never fsyncs)', async () => {
+  const strace = Bun.which('strace')
+  if (!strace) {
+    await db.flush() // at least it succeeds
+    return
+  }
+  // The flush runs `sync -f` in a child process: trace that it calls syncfs and succeeds.
+  const traced = Bun.spawnSync([strace, '-f', '-e', 'trace=syncfs', 'sync', '-f', `${dir}/pglite`], { stderr: 'pipe' })
+  expect(traced.exitCode).toBe(0)
+  expect(traced.stderr.toString()).toMatch(/syncfs\(\d+\)\s+= 0/)
+  await db.flush()
+})

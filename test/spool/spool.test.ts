@@ -336,6 +336,66 @@ describe('a full budget and a failing disk', () => {
     expect(texts(spool)).toEqual([1, 3].map((i) => payload(i).toString()))
   })
 
+  test('the checkpoint is written only after beforeCheckpoint (the database made durable); when that fails, no checkpoint and no segment goes', async () => {
+    const dir = newDir('spool-before-checkpoint')
+    const order: string[] = []
+    let fail = true
+    const spool = spoolIn(dir, {
+      segmentBytes: 4096,
+      beforeCheckpoint: async () => {
+        order.push(`hook at ${JSON.stringify(readCheckpoint(dir))}`)
+        if (fail) throw Object.assign(new Error('sync failed'), { code: 'EIO' })
+      },
+    })
+    const record = Buffer.alloc(3000, 'c')
+    for (let i = 0; i < 4; i++) await spool.append(record, 1) // one record per segment
+    let at = spool.checkpoint()
+    for (let r = spool.read(at, 100, 1 << 30); r.records.length > 0; r = spool.read(at, 100, 1 << 30)) at = r.next
+    const segments = listSegments(dir)
+    const before = JSON.stringify(readCheckpoint(dir))
+    await expect(spool.commit(at, 4)).rejects.toThrow('sync failed')
+    expect([JSON.stringify(readCheckpoint(dir)), listSegments(dir)]).toEqual([before, segments])
+    fail = false
+    await spool.commit(at, 0).catch(() => {}) // the retry
+    await Bun.sleep(1200) // the spool retries a failed checkpoint after a second
+    expect(readCheckpoint(dir)).toEqual(at)
+    expect(order.every((line) => line === `hook at ${before}`)).toBe(true) // each hook ran before the file moved
+    expect(listSegments(dir).length).toBeLessThan(segments.length)
+    await spool.close()
+  })
+
+  test('/ready (writable) tells whether an ordinary webhook fits: one huge refused record does not make it 503', async () => {
+    const dir = newDir('spool-ready-room')
+    const spool = spoolIn(dir, { maxBytes: 512 * 1024, segmentBytes: 64 * 1024 })
+    await spool.append(Buffer.alloc(100 * 1024, 'a'), 1)
+    await expectCode(spool.append(Buffer.alloc(450 * 1024, 'h'), 1), 'SPOOL_FULL') // a 450 KB body does not fit
+    expect(spool.stats().writable).toBe(true) // 64 KB still do
+    await spool.append(Buffer.alloc(2 * 1024, 's'), 1)
+    await spool.close()
+  })
+
+  test('after a disk error with no webhook arriving, the disk is tried again on its own and /ready recovers', async () => {
+    const dir = newDir('spool-probe')
+    let failNext = false
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      write(fd, buf, position) {
+        if (!failNext) return nodeSpoolIo.write(fd, buf, position)
+        failNext = false
+        throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      },
+    }
+    const spool = spoolIn(dir, { io, probeIntervalMs: 50 })
+    failNext = true
+    await expectCode(spool.append(payload(1), 1), 'SPOOL_IO')
+    expect(spool.stats().writable).toBe(false)
+    await Bun.sleep(300)
+    expect(spool.stats()).toMatchObject({ writable: true, lastError: null })
+    await appendEach(spool, 2, 2)
+    expect(texts(spool)).toEqual([payload(2).toString()])
+    await spool.close()
+  })
+
   /** The file calls of a disk whose next fsync, once armed, fails with EIO. */
   function fsyncFailingOnce(): { io: SpoolIo; failNext(): void } {
     let armed = false
