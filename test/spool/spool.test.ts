@@ -311,21 +311,27 @@ describe('a full budget and a failing disk', () => {
     expect(spool.read(spool.checkpoint(), 100, 1 << 30).records.length).toBe(1)
   })
 
-  test('a failed write surfaces as SPOOL_IO, the partial write is taken back, and the next append succeeds', async () => {
-    const dir = newDir('spool-eio-write')
-    let failNext = false
+  /** The file calls of a disk whose next write, once armed, writes `partial` bytes and fails with EIO. */
+  function writeFailingOnce(partial: number): { io: SpoolIo; failNext(): void } {
+    let armed = false
     const io: SpoolIo = {
       ...nodeSpoolIo,
       write(fd, buf, position) {
-        if (!failNext) return nodeSpoolIo.write(fd, buf, position)
-        failNext = false
-        nodeSpoolIo.write(fd, buf.subarray(0, 7), position) // a short write, then the error
+        if (!armed) return nodeSpoolIo.write(fd, buf, position)
+        armed = false
+        if (partial > 0) nodeSpoolIo.write(fd, buf.subarray(0, partial), position)
         throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
       },
     }
+    return { io, failNext: () => { armed = true } }
+  }
+
+  test('a failed write surfaces as SPOOL_IO, the partial write is taken back, and the next append succeeds', async () => {
+    const dir = newDir('spool-eio-write')
+    const { io, failNext } = writeFailingOnce(7) // a short write, then the error
     const spool = spoolIn(dir, { io })
     await appendEach(spool, 1, 1)
-    failNext = true
+    failNext()
     const error = await expectCode(spool.append(payload(2), 1), 'SPOOL_IO')
     expect(error.message).toBe('cannot make the event durable: EIO')
     expect(spool.stats()).toMatchObject({ writable: false, lastError: 'spool EIO: EIO: i/o error, write' })
@@ -376,17 +382,9 @@ describe('a full budget and a failing disk', () => {
 
   test('after a disk error with no webhook arriving, the disk is tried again on its own and /ready recovers', async () => {
     const dir = newDir('spool-probe')
-    let failNext = false
-    const io: SpoolIo = {
-      ...nodeSpoolIo,
-      write(fd, buf, position) {
-        if (!failNext) return nodeSpoolIo.write(fd, buf, position)
-        failNext = false
-        throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
-      },
-    }
+    const { io, failNext } = writeFailingOnce(0)
     const spool = spoolIn(dir, { io, probeIntervalMs: 50 })
-    failNext = true
+    failNext()
     await expectCode(spool.append(payload(1), 1), 'SPOOL_IO')
     expect(spool.stats().writable).toBe(false)
     await Bun.sleep(300)
