@@ -40,7 +40,10 @@ export async function openDatabase(config: Config): Promise<Database> {
     return { sql: connect({ url: config.databaseUrl, dialect: config.dialect }), embedded: null, describe: describeUrl(config.databaseUrl) }
   }
   const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}) })
-  return { sql: connect({ url: embedded.url, dialect: 'postgres', max: 1 }), embedded, describe: `embedded PGlite in ${embedded.dataDir}` }
+  // The writer keeps its one connection for good: the embedded server takes 16 clients in
+  // all, and psql users holding the others must not lock the writer out after an idle close.
+  const sql = connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null } })
+  return { sql, embedded, describe: `embedded PGlite in ${embedded.dataDir}` }
 }
 
 export async function startCollector(config: Config, log: Log): Promise<Collector> {
