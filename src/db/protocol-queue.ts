@@ -35,6 +35,46 @@ const SYNC = 0x53 // 'S'
 const QUERY = 0x51 // 'Q'
 const TERMINATE = 0x58 // 'X'
 
+/**
+ * Frontend messages passed to PGlite: a startup packet (first byte 0), then Query, Parse,
+ * Bind, Describe, Execute, Close, Sync, Flush, Terminate, FunctionCall, password. Anything
+ * else (a client's CopyData/CopyDone/CopyFail, or garbage) is never passed: PGlite answers it
+ * with a FATAL, and the message after that spins inside the WebAssembly for good, the whole
+ * collector with it. Such a message is dropped; that client's session is its own problem.
+ */
+const FORWARDED = new Set([0, ...'QPBDECSHXFp'].map((c) => (typeof c === 'number' ? c : c.charCodeAt(0))))
+
+/** A backend message: type byte, length, body. */
+function backendMessage(type: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + body.length)
+  out[0] = type.charCodeAt(0)
+  new DataView(out.buffer).setInt32(1, 4 + body.length)
+  out.set(body, 5)
+  return out
+}
+
+/** ErrorResponse (feature not supported) then ReadyForQuery, as the server would answer a refused query. */
+function refusal(message: string, inTransaction: boolean): Uint8Array {
+  const fields = new TextEncoder().encode(`SERROR\0VERROR\0C0A000\0M${message}\0\0`)
+  const error = backendMessage('E', fields)
+  const ready = backendMessage('Z', new Uint8Array([(inTransaction ? 'T' : 'I').charCodeAt(0)]))
+  const out = new Uint8Array(error.length + ready.length)
+  out.set(error)
+  out.set(ready, error.length)
+  return out
+}
+
+/**
+ * A simple Query that would start COPY ... FROM STDIN (psql's `\copy ... from`): PGlite
+ * cannot take it over the wire (it exits, or loses the protocol's sync and spins for good,
+ * the whole collector with it), so it is answered here instead of passed on.
+ */
+function copyFromStdin(message: Uint8Array): boolean {
+  if (message[0] !== QUERY) return false
+  const text = new TextDecoder().decode(message.subarray(5)).replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ')
+  return /^\s*copy\b[\s\S]*\bfrom\s+stdin\b/i.test(text)
+}
+
 /** Does this message end a unit of work? Startup packets begin with a length, first byte 0. */
 const endsSequence = (message: Uint8Array): boolean => {
   const type = message[0]
@@ -61,6 +101,16 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
         const index = holder === null ? 0 : q.queue.findIndex((item) => item.handlerId === holder)
         if (index === -1) break // the holder's next message will restart the queue
         const [item] = q.queue.splice(index, 1) as [QueueItem]
+        if (!FORWARDED.has(item.message[0] as number)) {
+          item.resolve(0)
+          continue
+        }
+        if (copyFromStdin(item.message)) {
+          const answer = refusal('COPY FROM STDIN is not supported on the embedded database port; use COPY TO, or PostgreSQL', q.db.isInTransaction())
+          item.onData(answer)
+          item.resolve(answer.length)
+          continue
+        }
         let bytes = 0
         try {
           await q.db.runExclusive(() => q.db.execProtocolRawStream(item.message, {

@@ -54,3 +54,46 @@ test('flush makes PGlite\'s files durable: syncfs(2) on their file system (PGlit
   expect(traced.stderr.toString()).toMatch(/syncfs\(\d+\)\s+= 0/)
   await db.flush()
 })
+
+/** A raw wire-protocol client: the startup packet, then `messages` one by one; returns what came back. */
+async function rawSession(port: number, messages: Uint8Array[]): Promise<string> {
+  const enc = new TextEncoder()
+  const params = enc.encode('user\0postgres\0database\0postgres\0\0')
+  const startup = new Uint8Array(8 + params.length)
+  new DataView(startup.buffer).setInt32(0, 8 + params.length)
+  new DataView(startup.buffer).setInt32(4, 196608)
+  startup.set(params, 8)
+  let received = ''
+  const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data(_s, data) { received += new TextDecoder().decode(data) } } })
+  socket.write(startup)
+  await Bun.sleep(200)
+  for (const m of messages) {
+    socket.write(m)
+    await Bun.sleep(200)
+  }
+  socket.end()
+  return received
+}
+
+const frontend = (type: string, text: string): Uint8Array => {
+  const body = new TextEncoder().encode(text)
+  const out = new Uint8Array(5 + body.length)
+  out[0] = type.charCodeAt(0)
+  new DataView(out.buffer).setInt32(1, 4 + body.length)
+  out.set(body, 5)
+  return out
+}
+
+test('a client\'s COPY FROM STDIN is refused with an error, and a message of no known type is dropped: the database serves on (PGlite spun for good on both)', async () => {
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} })
+  try {
+    await sql`create table if not exists copy_target (a int)`
+    const copy = await rawSession(db.port, [frontend('Q', 'copy copy_target from stdin\0'), frontend('d', '1\n'), frontend('c', '')])
+    expect(copy).toContain('COPY FROM STDIN is not supported on the embedded database port')
+    await rawSession(db.port, [new Uint8Array([0x79, 0, 0, 0, 4])])
+    expect([...await sql`select count(*)::int as n from copy_target`]).toEqual([{ n: 0 }])
+    expect([...await sql`select 1 as one`]).toEqual([{ one: 1 }])
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+}, 20_000)
