@@ -27,6 +27,9 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>
 }
 
+/** The longest a stop waits for the socket server, then for PGlite, to close. */
+const STOP_WAIT_MS = 5000
+
 async function syncFileSystemOf(dir: string): Promise<void> {
   const proc = Bun.spawn(['sync', '-f', dir], { stdout: 'ignore', stderr: 'pipe' })
   const code = await proc.exited
@@ -70,8 +73,10 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
     flush: () => syncFileSystemOf(dataDir),
     async stop() {
       try {
-        await server.stop()
-        await db.close()
+        // Bounded: the socket server's close waits for its clients (a psql session left
+        // open), and a stop must not hang the collector's exit on one.
+        await Promise.race([server.stop(), Bun.sleep(STOP_WAIT_MS)])
+        await Promise.race([db.close(), Bun.sleep(STOP_WAIT_MS)])
       } finally {
         release()
       }
