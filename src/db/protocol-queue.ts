@@ -113,6 +113,13 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
         }
         let bytes = 0
         try {
+          // The session passes to another connection: settings one client SET (psql's
+          // client_encoding, default_transaction_read_only) must not apply to the next one,
+          // the writer included. Outside a transaction only; costs nothing while one client
+          // (the writer) has the session to itself.
+          if (q.lastHandlerId !== null && item.handlerId !== q.lastHandlerId && !q.db.isInTransaction()) {
+            await q.db.exec('RESET ALL')
+          }
           await q.db.runExclusive(() => q.db.execProtocolRawStream(item.message, {
             onRawData: (data: Uint8Array) => { bytes += data.length; item.onData(data) },
           }))

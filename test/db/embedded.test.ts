@@ -97,3 +97,18 @@ test('a client\'s COPY FROM STDIN is refused with an error, and a message of no 
     await sql.end({ timeout: 1 })
   }
 }, 20_000)
+
+test('a SET by one client does not carry over to another: text from the writer is not read as LATIN1 because psql asked for it', async () => {
+  const writer = postgres(db.url, { max: 1, onnotice: () => {} })
+  const user = postgres(db.url, { max: 1, onnotice: () => {} })
+  try {
+    await writer`create table if not exists encoded (t text)`
+    await user.unsafe(`set client_encoding = 'LATIN1'`)
+    await user.unsafe(`set default_transaction_read_only = on`)
+    await writer`insert into encoded values (${'café ☕'})`
+    expect([...await writer`select t, octet_length(t) as bytes from encoded`]).toEqual([{ t: 'café ☕', bytes: 9 }])
+  } finally {
+    await writer.end({ timeout: 1 })
+    await user.end({ timeout: 1 })
+  }
+}, 20_000)

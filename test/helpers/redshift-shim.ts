@@ -38,7 +38,10 @@ export async function installShim(sql: postgres.Sql): Promise<void> {
     -- length of 65535 bytes" (limitations-super.html); JSON_PARSE refuses longer input, and
     -- Redshift's executor reports it as XX000 with its own code 8001, not as 22001
     -- (awslabs/amazon-redshift-utils#716).
-    create function ${SHIM_SCHEMA}.json_parse(text) returns ${SHIM_SCHEMA}.super language plpgsql immutable as $$
+    -- In public, found with the default search_path: the embedded database's one session is
+    -- shared, and its settings (a SET search_path) are reset whenever another connection
+    -- takes it (src/db/protocol-queue.ts).
+    create function public.json_parse(text) returns ${SHIM_SCHEMA}.super language plpgsql immutable as $$
     begin
       if octet_length($1) > 65535 then
         raise exception 'Value too long for character type' using errcode = 'XX000', detail = E'  error:  Value too long for character type\n  code:      8001\n';
