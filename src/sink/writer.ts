@@ -34,6 +34,13 @@ export interface WriterOptions {
    * the database nothing then, and the cap is how long loading lags once it is back.
    */
   backoff?: { initialMs: number; maxMs: number; refusedMaxMs?: number }
+  /**
+   * A write still waiting after this long is logged and shown as the last error (default
+   * 30 s): a lock held elsewhere (a psql transaction left open on the embedded port), or a
+   * connection the network dropped without a reset, which the kernel gives up on only after
+   * its retransmission timeout. Loading waits; webhooks are still taken into the spool.
+   */
+  slowWriteMs?: number
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
   onCommit?: (result: WriteResult & { batchEvents: number; ms: number }) => void
   /** Builds the events of records stored as received webhooks (the adapter registry). */
@@ -203,10 +210,25 @@ export function createWriter(options: WriterOptions): Writer {
   }
 
   /** Retries until the batch commits or the drain deadline passes (then returns false). */
+  /** `writeIsolating`, saying so once if it is still waiting after `slowWriteMs`. */
+  async function watchedWrite(batch: Batch): Promise<WriteResult> {
+    const waited = options.slowWriteMs ?? 30_000
+    const timer = setTimeout(() => {
+      status.lastError = `a database write has waited ${waited / 1000} s: a lock held elsewhere (an open transaction?) or a connection dropped without a reset`
+      status.lastErrorAt = new Date().toISOString()
+      log('warn', 'database write still waiting', { seconds: waited / 1000, events: batch.events.length })
+    }, waited)
+    try {
+      return await writeIsolating(batch)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   async function writeWithRetry(batch: Batch): Promise<WriteResult | null> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await writeIsolating(batch)
+        const result = await watchedWrite(batch)
         markUp()
         return result
       } catch (error) {

@@ -31,3 +31,24 @@ test('a backlog from before a restart is committed to its end: nothing looks pen
   expect(performance.now() - stopping).toBeLessThan(1000)
   await spool.close()
 }, 15_000)
+
+test('a write still waiting after slowWriteMs is logged once and shown as the last error; it loads when it returns', async () => {
+  const dir = path.join(tempDir('writer-slow'), 'spool')
+  const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  await spool.append(encodeRecord({ events: [], badRows: [badRow(1)] }), 1)
+  let release: () => void = () => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const sink: Sink = { dialect: 'postgres', write: async (b: Batch) => { await held; return { loaded: 0, duplicates: 0, badRows: b.badRows.length, loadedByVersion: {} } } }
+  const lines: string[] = []
+  const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, slowWriteMs: 50, log: (_level, msg) => { lines.push(msg) } })
+  writer.start()
+  await Bun.sleep(300)
+  expect(lines.filter((l) => l === 'database write still waiting')).toHaveLength(1)
+  expect(writer.status().lastError).toStartWith('a database write has waited 0.05 s')
+  release()
+  const until = Date.now() + 5000
+  while (spool.pending() && Date.now() < until) await Bun.sleep(20)
+  expect(writer.status().badRows).toBe(1)
+  await writer.stop(1000)
+  await spool.close()
+})
