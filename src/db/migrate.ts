@@ -22,7 +22,7 @@ import rsV3Event1 from '../../sql/redshift/04_com_pagerduty_webhook_v3_event_1.s
 import rsBadRows from '../../sql/redshift/09_bad_rows.sql' with { type: 'text' }
 import rsView from '../../sql/redshift/20_pagerduty_incident_events.sql' with { type: 'text' }
 
-/** A DDL file: the table or view it creates, if it creates one (else a step after new tables). */
+/** A DDL file: the table or view it creates, if it creates one (else a step run at every migration). */
 export interface DdlFile { name: string; sql: string; table?: string; view?: string }
 
 const FILES: Record<Dialect, DdlFile[]> = {
