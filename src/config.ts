@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { QUERY_PARAMETERS } from './events/event.ts'
 
 export const Dialect = Type.Union([Type.Literal('postgres'), Type.Literal('redshift')])
 export type Dialect = Static<typeof Dialect>
@@ -155,7 +156,7 @@ function parseCommand(positionals: string[], flags: Set<string>): { command?: Co
       if (second === 'replay' && third !== undefined && rest.length <= 1) {
         // The query string of the subscription the file was recorded from (aid, p, cv, nuid),
         // so replayed events carry the app_id they would have had over HTTP.
-        const query = Object.fromEntries([...new URLSearchParams(rest[0] ?? '')].filter(([k]) => ['aid', 'p', 'cv', 'nuid'].includes(k)))
+        const query = Object.fromEntries([...new URLSearchParams(rest[0] ?? '')].filter(([k]) => QUERY_PARAMETERS.includes(k)))
         return { command: { name: 'spool-replay', file: third, query } }
       }
       return { issue: { option: 'command', message: 'expected "spool status" or "spool replay FILE.ndjson [QUERY]"' } }

@@ -40,6 +40,9 @@ export interface SchemaKey { vendor: string; name: string; format: 'jsonschema';
 export const COLLECTOR_NAME = 'pagerduty-collector'
 
 /** Snowplow's platform codes (tracker protocol); `p` defaults to `srv`. */
+/** The webhook URL's query parameters that become columns: aid -> app_id, p -> platform, cv -> v_collector, nuid -> network_userid. */
+export const QUERY_PARAMETERS: readonly string[] = ['aid', 'p', 'cv', 'nuid']
+
 export const PLATFORMS = ['web', 'mob', 'pc', 'srv', 'app', 'tv', 'cnsl', 'iot', 'headset'] as const
 
 /** The `atomic.events` row for one self-describing (unstruct) event. */

@@ -8,7 +8,7 @@ import type { Server } from 'bun'
 import type { Registry } from '../adapters/registry.ts'
 import type { Issue } from '../adapters/types.ts'
 import { badRow, rawPayload } from '../events/bad-row.ts'
-import type { BadRow, RequestContext } from '../events/event.ts'
+import { QUERY_PARAMETERS, type BadRow, type RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { encodeRecord, encodeRequest, requestParts, type RecordBody } from '../sink/records.ts'
 import type { Payload } from '../spool/frame.ts'
@@ -65,7 +65,7 @@ function clientIp(req: Request, server: Server<unknown>): string | null {
 
 function queryOf(url: URL): Record<string, string> {
   const query: Record<string, string> = {}
-  for (const key of ['aid', 'p', 'cv', 'nuid']) {
+  for (const key of QUERY_PARAMETERS) {
     const value = url.searchParams.get(key)
     if (value !== null) query[key] = value
   }
