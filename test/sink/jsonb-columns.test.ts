@@ -1,0 +1,73 @@
+/**
+ * The PostgreSQL sink sends a jsonb column as one JSON array per batch (no text[] escaping):
+ * every row must read back its own value, SQL NULL as NULL, and a cell that is not exactly
+ * one JSON value must fail the batch as a data error (which the writer isolates) instead of
+ * shifting the values of the rows after it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { migrate } from '../../src/db/migrate.ts'
+import type { BuiltEvent } from '../../src/events/event.ts'
+import { isDataError } from '../../src/sink/classify.ts'
+import { createLazySink } from '../../src/sink/lazy.ts'
+import type { Sink } from '../../src/sink/batch.ts'
+import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
+import { readFixture } from '../helpers/fixtures.ts'
+import { recordFor } from '../helpers/load.ts'
+
+const INCIDENT = 'com_pagerduty_incident_1'
+
+/** A v1 trigger with its own message id, and `assigned_to` set or absent (SQL NULL). */
+function event(n: number, assigned: boolean): BuiltEvent {
+  const body = JSON.parse(readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')) as { messages: Record<string, any>[] }
+  const message = body.messages[0] as Record<string, any>
+  message.id = `jsonb-${n}`
+  message.data.incident.assigned_to = assigned ? [{ at: `2026-03-01T12:00:0${n}Z`, object: { id: `P${n}`, note: 'say "hi"\n' } }] : null
+  const [built] = recordFor(`jsonb-${n}`, JSON.stringify(body)).events
+  return built as BuiltEvent
+}
+
+const incidentRow = (e: BuiltEvent): Record<string, unknown> => (e.rows.find((r) => r.table === INCIDENT) as { row: Record<string, unknown> }).row
+
+describe('jsonb columns in the PostgreSQL sink', () => {
+  let db: TestDatabase
+  let sink: Sink
+  beforeAll(async () => {
+    db = await freshDatabase('jsonb_columns')
+    sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema: 'atomic', migrate: async () => { await migrate(db.sql, 'postgres', 'atomic') } })
+  }, 60_000)
+  afterAll(async () => { await db?.drop() })
+
+  test('each row reads back its own JSON values, and NULL as NULL', async () => {
+    const events = [event(1, true), event(2, false), event(3, true)]
+    const result = await sink.write({ events, badRows: [] })
+    expect(result.loaded).toBe(3)
+    const rows = await db.sql.unsafe(`select root_id, raw_message, "data.incident.assigned_to" as assigned from atomic.${INCIDENT} order by "data.incident.id"`)
+    const byRoot = new Map(rows.map((r) => [r.root_id, r]))
+    for (const e of events) {
+      const row = byRoot.get(e.eventId)
+      const sent = incidentRow(e)
+      expect(row?.raw_message).toEqual(JSON.parse(String(sent.raw_message)))
+      expect(row?.assigned).toEqual(sent['data.incident.assigned_to'] === null ? null : JSON.parse(String(sent['data.incident.assigned_to'])))
+    }
+    expect(byRoot.get(events[1]!.eventId)?.assigned).toBeNull()
+  })
+
+  test('a cell holding two JSON values fails the whole batch as a data error, loading nothing', async () => {
+    const events = [event(4, true), event(5, true), event(6, true)]
+    incidentRow(events[1]!)['data.incident.assigned_to'] = '{"a":1},{"b":2}'
+    const error = await sink.write({ events, badRows: [] }).then(() => null, (e: unknown) => e)
+    expect(error).not.toBeNull()
+    expect(isDataError(error)).toBe(true)
+    const [count] = await db.sql.unsafe(`select count(*)::int as n from atomic.events where event_id = any($1)`, [events.map((e) => e.eventId)])
+    expect(count?.n).toBe(0)
+
+    // Without it, the other two load with their own values (what the writer's split does).
+    const result = await sink.write({ events: [events[0]!, events[2]!], badRows: [] })
+    expect(result.loaded).toBe(2)
+    const rows = await db.sql.unsafe(`select root_id, "data.incident.assigned_to" as assigned from atomic.${INCIDENT} where root_id = any($1)`, [[events[0]!.eventId, events[2]!.eventId]])
+    for (const r of rows) {
+      const e = events.find((x) => x.eventId === r.root_id) as BuiltEvent
+      expect(r.assigned).toEqual(JSON.parse(String(incidentRow(e)['data.incident.assigned_to'])))
+    }
+  })
+})
