@@ -28,8 +28,8 @@ export interface PostgresSinkOptions {
 }
 
 /**
- * A jsonb column's values go as ONE jsonb array, not as text[]: the cells are JSON text
- * already (the adapters' JSON.stringify), so the array is their join, with nothing escaped,
+ * A jsonb column the adapters fill (JSON_TEXT_KEYS) goes as ONE jsonb array, not as text[]:
+ * the cells are JSON text already (JSON.stringify), so the array is their join, nothing escaped,
  * and PostgreSQL parses each value once. As a text[] element every quote of a message was
  * escaped in JavaScript and unescaped by the array parser before jsonb parsed it again, and
  * raw_message is most of a batch's bytes. SQL NULL goes as JSON null (the adapters store
@@ -37,7 +37,7 @@ export interface PostgresSinkOptions {
  * v1 events per batch: PostgreSQL 46-50 us of CPU per event against 52-56, the writer's
  * JavaScript 15-16 us against 19-20.
  */
-const jsonbArray = (c: PlannedColumn): boolean => c.json && c.typeName === 'jsonb'
+const jsonbArray = (c: PlannedColumn): boolean => c.jsonText && c.typeName === 'jsonb'
 
 /** The value of one column, read as text from its array (or as jsonb from its jsonb array) and made to fit the column. */
 function columnExpression(c: PlannedColumn, i: number): string {
@@ -51,11 +51,10 @@ function columnExpression(c: PlannedColumn, i: number): string {
 /**
  * `INSERT INTO t (cols) SELECT ... FROM ROWS FROM (unnest($n::text[]), ...) AS u(c0, ...)`:
  * one text[] per column, or one jsonb array expanded by jsonb_array_elements, side by side.
- * ROWS FROM pads a shorter source with NULLs, so a jsonb array longer than the batch (a cell
- * that was not exactly one JSON value: the adapters' always are, but a DBA may retype a text
- * column as jsonb) gives extra rows whose key (event_id, root_id, bad_row_id) is NULL. They
- * must reach the table and fail on its NOT NULL, a data error the writer isolates, rather
- * than be filtered out while the values before them shifted between rows.
+ * ROWS FROM pads a shorter source with NULLs. Should a cell ever be more than one JSON value
+ * (the adapters' never are), the extra rows, whose key (event_id, root_id, bad_row_id) is
+ * NULL, reach the table and fail on its NOT NULL, a data error the writer isolates, rather
+ * than being filtered out while values shifted between rows.
  */
 function insertFrom(schema: string, plan: TablePlan, firstParam: number): string {
   const columns = plan.columns.map((c) => quoteIdent(c.column)).join(', ')

@@ -19,6 +19,18 @@ export const LEGACY_COLUMNS: Record<string, Record<string, readonly string[]>> =
   },
 }
 
+/**
+ * The keys the adapters fill with JSON text of their own making (JSON.stringify of one parsed
+ * value), per table: the collector's own JSON columns. Only these may travel as one JSON array
+ * per batch (postgres.ts), which needs each cell to be exactly one JSON value. A column a DBA
+ * retyped as jsonb gets text that need not be, and is cast row by row as before.
+ */
+export const JSON_TEXT_KEYS: Record<string, readonly string[]> = {
+  com_pagerduty_incident_1: ['data.incident.assigned_to', 'data.incident.pending_actions', 'raw_message'],
+  com_pagerduty_webhook_v2_message_1: ['incident.assignments', 'incident.acknowledgements', 'incident.teams', 'incident.resolve_reason', 'log_entries', 'raw_message'],
+  com_pagerduty_webhook_v3_event_1: ['incident.assignees', 'data', 'raw_message'],
+}
+
 /** information_schema data_type of JSON columns ("super" on Redshift). */
 const JSON_TYPES = /^(json|jsonb|super)$/i
 
@@ -39,6 +51,8 @@ export interface PlannedColumn {
   width: number | null
   /** A JSON column (jsonb on PostgreSQL, SUPER on Redshift): its value is JSON text. */
   json: boolean
+  /** A JSON column the adapters fill with one JSON value each (JSON_TEXT_KEYS). */
+  jsonText: boolean
   /** The column's type name for a cast, when known. */
   typeName?: string
 }
@@ -55,8 +69,9 @@ export function planTable(table: string, infos: readonly ColumnInfo[], keys: rea
     const info = byName.get(key) ?? (legacy[key] ?? []).map((name) => byName.get(name)).find((i) => i !== undefined)
     if (!info) { missing.push(key); continue }
     const bounded = /char/i.test(info.dataType) && info.maxLength !== null
+    const json = JSON_TYPES.test(info.dataType)
     columns.push({
-      key, column: info.column, width: bounded ? info.maxLength : null, json: JSON_TYPES.test(info.dataType),
+      key, column: info.column, width: bounded ? info.maxLength : null, json, jsonText: json && (JSON_TEXT_KEYS[table] ?? []).includes(key),
       ...(info.typeName ? { typeName: info.typeName } : {}),
     })
   }

@@ -1,18 +1,23 @@
 /**
- * The PostgreSQL sink sends a jsonb column as one JSON array per batch (no text[] escaping):
- * every row must read back its own value, SQL NULL as NULL, and a cell that is not exactly
- * one JSON value must fail the batch as a data error (which the writer isolates) instead of
- * shifting the values of the rows after it.
+ * The PostgreSQL sink sends the collector's own jsonb columns as one JSON array per batch (no
+ * text[] escaping), which needs every cell to be exactly one JSON value: every row must read
+ * back its own value, SQL NULL as NULL; only the columns the adapters fill with JSON.stringify
+ * go that way (a column a DBA retyped as jsonb does not); and a cell that is more than one
+ * JSON value fails the batch as a data error (which the writer isolates) instead of shifting
+ * the values of the rows after it.
  */
+import fs from 'node:fs'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { migrate } from '../../src/db/migrate.ts'
 import type { BuiltEvent } from '../../src/events/event.ts'
 import { isDataError } from '../../src/sink/classify.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
+import { JSON_TEXT_KEYS, planTable } from '../../src/sink/tables.ts'
 import type { Sink } from '../../src/sink/batch.ts'
 import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
-import { recordFor } from '../helpers/load.ts'
+import { fixtureRecords, recordFor } from '../helpers/load.ts'
 
 const INCIDENT = 'com_pagerduty_incident_1'
 
@@ -27,6 +32,46 @@ function event(n: number, assigned: boolean): BuiltEvent {
 }
 
 const incidentRow = (e: BuiltEvent): Record<string, unknown> => (e.rows.find((r) => r.table === INCIDENT) as { row: Record<string, unknown> }).row
+
+describe('the JSON cells the adapters make', () => {
+  test('are exactly the jsonb columns of the collector\'s DDL', () => {
+    const dir = path.join(import.meta.dir, '..', '..', 'sql', 'postgres')
+    const fromDdl: Record<string, string[]> = {}
+    for (const file of fs.readdirSync(dir)) {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8')
+      const table = /CREATE TABLE IF NOT EXISTS atomic\.(\w+)/.exec(text)?.[1]
+      const columns = [...text.matchAll(/^\s+"?([\w.]+)"? jsonb\b/gm)].map((m) => m[1] as string)
+      if (table && columns.length > 0) fromDdl[table] = columns
+    }
+    expect(Object.fromEntries(Object.entries(JSON_TEXT_KEYS).map(([t, keys]) => [t, [...keys].sort()]))).toEqual(Object.fromEntries(Object.entries(fromDdl).map(([t, keys]) => [t, keys.sort()])))
+  })
+
+  test('are one JSON value each, or NULL, in every fixture of every version', () => {
+    let checked = 0
+    for (const record of fixtureRecords()) {
+      for (const e of record.events) {
+        for (const { table, row } of e.rows) {
+          for (const key of JSON_TEXT_KEYS[table] ?? []) {
+            const cell = row[key]
+            if (cell === null || cell === undefined) continue
+            expect(typeof cell).toBe('string')
+            expect(JSON.stringify(JSON.parse(cell as string))).toBe(cell as string)
+            checked++
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50)
+  })
+
+  test('a column a DBA retyped as jsonb is cast row by row, not sent as one JSON array', () => {
+    const plan = planTable(INCIDENT, [
+      { column: 'data.incident.status', dataType: 'jsonb', typeName: 'jsonb', maxLength: null },
+      { column: 'raw_message', dataType: 'jsonb', typeName: 'jsonb', maxLength: null },
+    ], ['data.incident.status', 'raw_message'])
+    expect(plan.columns.map((c) => [c.key, c.json, c.jsonText])).toEqual([['data.incident.status', true, false], ['raw_message', true, true]])
+  })
+})
 
 describe('jsonb columns in the PostgreSQL sink', () => {
   let db: TestDatabase
