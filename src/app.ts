@@ -86,6 +86,13 @@ function freeBytes(dir: string): number | null {
 
 async function start(config: Config, log: Log, releaseDataDir: () => void): Promise<Collector> {
   let embedded: EmbeddedDatabase | null = null
+  // Read at scrape time: the spool and the writer below exist by the first scrape.
+  const metrics = createCollectorMetrics({
+    version: VERSION,
+    spoolStats: () => spool.stats(),
+    writerStatus: () => writer.status(),
+    rss: () => process.memoryUsage.rss(),
+  })
   const spool = openSpool({
     dir: path.join(config.dataDir, 'spool'),
     maxBytes: config.spoolMaxBytes,
@@ -99,6 +106,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     checkpointIntervalMs: config.databaseUrl === undefined ? 1000 : 100,
     beforeCheckpoint: async () => { await embedded?.flush() },
     onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
+    onGroupCommit: metrics.onSpoolSync,
   })
   const free = freeBytes(config.dataDir)
   if (free !== null && free + spool.stats().bytes < config.spoolMaxBytes) {
@@ -116,12 +124,6 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     onMissingColumns: (table, keys) => log('warn', 'table lacks columns: those values stay in its JSON column only', { table, columns: keys }),
     onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
     onCannotSerialise: (error) => log('warn', 'cannot LOCK the bad rows table: with several collectors on one Redshift, a retried delivery loading on two at the same moment could load twice; grant this login the right to lock it, or run one collector', { error: errorMessage(error) }),
-  })
-  const metrics = createCollectorMetrics({
-    version: VERSION,
-    spoolStats: () => spool.stats(),
-    writerStatus: () => writer.status(),
-    rss: () => process.memoryUsage.rss(),
   })
   const registry = createRegistry([createPagerDutyAdapter(VERSION)])
   const writer = createWriter({

@@ -22,12 +22,16 @@ export interface CommitObservation extends WriteResult { batchEvents: number; ms
 export interface CollectorMetrics {
   http: HttpMetrics
   onCommit(result: CommitObservation): void
+  /** One group commit of the spool: the records one fsync made durable, and how long it took. */
+  onSpoolSync(group: { records: number; seconds: number }): void
   text(): string
 }
 
 /** Seconds: a request answered from the spool takes about one fsync (0.1 to 10 ms on SSDs). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000]
+/** Seconds: one write and fsync of the spool, 0.1 to 10 ms on SSDs; more is a slow or failing disk. */
+const SYNC_BUCKETS = [0.0001, 0.00025, ...LATENCY_BUCKETS]
 /** Seconds: a commit is milliseconds on PostgreSQL, seconds on Redshift, and retries (backoff up to 30 s) count in. */
 const COMMIT_BUCKETS = [...LATENCY_BUCKETS, 10, 30, 60, 120, 300]
 
@@ -51,6 +55,8 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
     name: 'collector_last_commit_timestamp_seconds', help: 'Unix time of the last committed batch; 0 before the first.',
     collect: () => { const at = deps.writerStatus().lastCommitAt; return at ? Date.parse(at) / 1000 : 0 },
   })
+  const syncSeconds = r.histogram({ name: 'collector_spool_sync_seconds', help: 'Time to write and fsync one group commit of the spool: every webhook answered 2xx waited for one.', buckets: SYNC_BUCKETS })
+  const groupRecords = r.histogram({ name: 'collector_spool_group_records', help: 'Webhooks (and rejected bodies) made durable by one fsync of the spool.', buckets: BATCH_BUCKETS })
   r.gauge({ name: 'collector_spool_bytes', help: 'Bytes in spool segment files.', collect: () => deps.spoolStats().bytes })
   r.gauge({ name: 'collector_spool_segments', help: 'Spool segment files.', collect: () => deps.spoolStats().segments })
   r.gauge({ name: 'collector_spool_backlog_events', help: 'Events durable in the spool and not yet committed to the database.', collect: () => deps.spoolStats().backlogEvents })
@@ -80,6 +86,10 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
       if (result.badRows > 0) badRowsLoaded.inc(undefined, result.badRows)
       batchEvents.observe(result.batchEvents)
       commitSeconds.observe(result.ms / 1000)
+    },
+    onSpoolSync(group) {
+      syncSeconds.observe(group.seconds)
+      groupRecords.observe(group.records)
     },
     text: () => r.text(),
   }

@@ -52,6 +52,8 @@ export interface SpoolOptions {
    * (503, PagerDuty retries) at once.
    */
   maxPendingBytes?: number
+  /** After each group commit made durable: its records and bytes, and the seconds its write and fsync took. */
+  onGroupCommit?: (group: { records: number; bytes: number; seconds: number }) => void
 }
 
 export interface SpoolStats {
@@ -254,8 +256,10 @@ export function openSpool(options: SpoolOptions): Spool {
       for (const w of group) w.reject(error)
       return
     }
+    let started = 0
     try {
       if (activeNeedsRoll || (active.durable > 0 && active.durable + frames.length > segmentBytes)) await roll()
+      started = performance.now()
       try {
         io.write(active.fd, frames, active.durable)
       } catch (error) {
@@ -283,6 +287,7 @@ export function openSpool(options: SpoolOptions): Spool {
       for (const w of group) w.reject(failure)
       return
     }
+    options.onGroupCommit?.({ records: group.length, bytes: frames.length, seconds: (performance.now() - started) / 1000 })
     let offset = active.durable
     for (const w of group) {
       if (w.memo !== undefined && memoBytes + w.size <= memoMaxBytes) {

@@ -41,6 +41,8 @@ describe('GET /metrics', () => {
     expect(sampleValue(m, 'collector_events_duplicate_total')).toBe(0)
     expect(sampleValue(m, 'collector_batch_events_count')).toBe(0)
     expect(m.get('collector_batch_commit_seconds')?.type).toBe('histogram')
+    expect(sampleValue(m, 'collector_spool_sync_seconds_count')).toBe(0)
+    expect(m.get('collector_spool_group_records')?.type).toBe('histogram')
     expect(sampleValue(m, 'process_resident_memory_bytes')).toBeGreaterThan(1_000_000)
   })
 
@@ -71,6 +73,12 @@ describe('GET /metrics', () => {
     expect(batches).toBeGreaterThanOrEqual(1)
     expect(sampleValue(m, 'collector_batch_commit_seconds_count')).toBe(batches)
     expect(sampleValue(m, 'collector_batch_events_sum')).toBe(3)
+    // Every 202 waited for a spool fsync; the 400's raw body was spooled too (for bad rows).
+    const syncs = sampleValue(m, 'collector_spool_sync_seconds_count') as number
+    expect(syncs).toBeGreaterThanOrEqual(1)
+    expect(sampleValue(m, 'collector_spool_group_records_count')).toBe(syncs)
+    expect(sampleValue(m, 'collector_spool_group_records_sum')).toBe(4)
+    expect(sampleValue(m, 'collector_spool_sync_seconds_sum')).toBeGreaterThan(0)
     const n = (await db.sql`select count(*)::int as n from atomic.events`)[0]?.n
     expect(n).toBe(1)
   })

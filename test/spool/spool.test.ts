@@ -85,6 +85,20 @@ describe('append, read and commit', () => {
     expect(fsyncs).toBe(5)
   })
 
+  test('each group commit is reported once durable, with its records, bytes and time; a failed fsync reports none', async () => {
+    const groups: { records: number; bytes: number; seconds: number }[] = []
+    let failNext = false
+    const io: SpoolIo = { ...nodeSpoolIo, fsync: (fd) => (failNext ? ((failNext = false), Promise.reject(Object.assign(new Error('EIO'), { code: 'EIO' }))) : nodeSpoolIo.fsync(fd)) }
+    const spool = spoolIn(newDir('spool-report'), { io, onGroupCommit: (g) => groups.push(g) })
+    await Promise.all(Array.from({ length: 20 }, (_, i) => spool.append(payload(i), 1)))
+    expect(groups.map((g) => g.records)).toEqual([1, 19])
+    expect(groups.reduce((n, g) => n + g.bytes, 0)).toBe(spool.stats().bytes)
+    for (const g of groups) expect(g.seconds).toBeGreaterThan(0)
+    failNext = true
+    await expectCode(spool.append(payload(20), 1), 'SPOOL_IO')
+    expect(groups).toHaveLength(2)
+  })
+
   test('a group is framed into one buffer: text, bytes and parts read back exactly, in groups larger than the kept buffer and after them', async () => {
     const spool = spoolIn(newDir('spool-frames'), { maxBytes: 64 * 1024 * 1024, segmentBytes: 64 * 1024 * 1024 })
     const big = 'é'.repeat(400 * 1024) // 800 KiB of UTF-8: three of them exceed the 1 MiB kept buffer
