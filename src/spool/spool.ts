@@ -287,7 +287,7 @@ export function openSpool(options: SpoolOptions): Spool {
       for (const w of group) w.reject(failure)
       return
     }
-    options.onGroupCommit?.({ records: group.length, bytes: frames.length, seconds: (performance.now() - started) / 1000 })
+    const seconds = (performance.now() - started) / 1000
     let offset = active.durable
     for (const w of group) {
       if (w.memo !== undefined && memoBytes + w.size <= memoMaxBytes) {
@@ -308,6 +308,11 @@ export function openSpool(options: SpoolOptions): Spool {
     for (const w of group) w.resolve()
     for (const wake of dataWaiters) wake()
     dataWaiters.clear()
+    try {
+      options.onGroupCommit?.({ records: group.length, bytes: frames.length, seconds })
+    } catch {
+      // An observer's failure must not touch the spool: the group is durable and answered.
+    }
   }
 
   async function flushLoop(): Promise<void> {
