@@ -17,7 +17,7 @@
 import type postgres from 'postgres'
 import type { Row } from '../events/event.ts'
 import { uniqueEvents, webhookVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
-import { qualified, quoteIdent } from './sql-text.ts'
+import { qualified, quoteIdent, quoteLiteral } from './sql-text.ts'
 import { BAD_ROWS_TABLE, EVENTS_TABLE, type PlannedColumn, type TablePlan, type TablePlans } from './tables.ts'
 
 
@@ -39,10 +39,20 @@ export interface PostgresSinkOptions {
  */
 const jsonbArray = (c: PlannedColumn): boolean => c.jsonText && c.typeName === 'jsonb'
 
-/** The value of one column, read as text from its array (or as jsonb from its jsonb array) and made to fit the column. */
-function columnExpression(c: PlannedColumn, i: number): string {
+/**
+ * The value of one column, read as text from its array (or as jsonb from its jsonb array) and
+ * made to fit the column. A jsonb value that is SQL NULL (not JSON null) is ROWS FROM's
+ * padding: its array was shorter than the batch, so it fails the batch as a data error (the
+ * row's text in the message: a constant error would be raised while planning).
+ */
+function columnExpression(c: PlannedColumn, i: number, plan: TablePlan): string {
   const value = `u.c${i}`
-  if (jsonbArray(c)) return `nullif(${value}, 'null'::jsonb)`
+  if (jsonbArray(c)) {
+    const message = quoteLiteral(`a jsonb array of ${plan.table} is shorter than its batch (a cell was not one JSON value); column ${c.column}, row `)
+    const rootId = plan.columns.findIndex((x) => x.key === 'root_id')
+    const row = `u.c${rootId >= 0 ? rootId : plan.columns.findIndex((x) => !jsonbArray(x))}`
+    return `case when ${value} is null then (${message} || coalesce(${row}, ''))::int::text::jsonb else nullif(${value}, 'null'::jsonb) end`
+  }
   if (c.width !== null) return `left(${value}, ${c.width})`
   const type = c.typeName ?? 'text'
   return type === 'text' || type === 'varchar' || type === 'bpchar' ? value : `${value}::${quoteIdent(type)}`
@@ -51,17 +61,20 @@ function columnExpression(c: PlannedColumn, i: number): string {
 /**
  * `INSERT INTO t (cols) SELECT ... FROM ROWS FROM (unnest($n::text[]), ...) AS u(c0, ...)`:
  * one text[] per column, or one jsonb array expanded by jsonb_array_elements, side by side.
- * ROWS FROM pads a shorter source with NULLs. Should a cell ever be more than one JSON value
- * (the adapters' never are), the extra rows, whose key (event_id, root_id, bad_row_id) is
- * NULL, reach the table and fail on its NOT NULL, a data error the writer isolates, rather
- * than being filtered out while values shifted between rows.
+ * ROWS FROM pads a shorter source with NULLs. Should a cell ever not be one JSON value (the
+ * adapters' always are), the jsonb array is longer or shorter than the batch: a longer one
+ * gives extra rows whose key (event_id, root_id, bad_row_id) is NULL, which reach the table
+ * and fail on its NOT NULL, and a shorter one fails in columnExpression. Either is a data
+ * error the writer isolates, rather than values shifted between rows. (Only cells that are
+ * not JSON on their own can merge, `[1` and `2]`, and only a merge and a split together keep
+ * the length.) `tail` follows the FROM clause.
  */
-function insertFrom(schema: string, plan: TablePlan, firstParam: number): string {
+function insertFrom(schema: string, plan: TablePlan, firstParam: number, tail = ''): string {
   const columns = plan.columns.map((c) => quoteIdent(c.column)).join(', ')
-  const select = plan.columns.map(columnExpression).join(', ')
+  const select = plan.columns.map((c, i) => columnExpression(c, i, plan)).join(', ')
   const sources = plan.columns.map((c, i) => (jsonbArray(c) ? `jsonb_array_elements($${firstParam + i}::jsonb)` : `unnest($${firstParam + i}::text[])`)).join(', ')
   const names = plan.columns.map((_, i) => `c${i}`).join(', ')
-  return `insert into ${qualified(schema, plan.table)} (${columns}) select ${select} from rows from (${sources}) as u(${names})`
+  return `insert into ${qualified(schema, plan.table)} (${columns}) select ${select} from rows from (${sources}) as u(${names})${tail}`
 }
 
 /** One jsonb array of a column's JSON texts, `null` for SQL NULL. */
@@ -132,8 +145,11 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
     }
     entityPlans.forEach((plan, i) => {
       const rootId = plan.columns.findIndex((c) => c.key === 'root_id')
-      // A row without root_id is kept, to fail on its NOT NULL (see insertFrom).
-      ctes.push(`e${i} as (${insertFrom(schema, plan, param)} where u.c${rootId} is null or u.c${rootId} in (select event_id from ins))`)
+      // Only the rows of events inserted now; a row without root_id is kept, to fail on its
+      // NOT NULL (see insertFrom). A join, not `IN` under an OR, which PostgreSQL runs as a
+      // SubPlan that rescans `ins` per row once it does not fit work_mem.
+      const r = `u.c${rootId}`
+      ctes.push(`e${i} as (${insertFrom(schema, plan, param, ` left join ins on ins.event_id = ${r} where ${r} is null or ins.event_id is not null`)})`)
       param += plan.columns.length
     })
     if (badPlan) ctes.push(`bad as (${insertFrom(schema, badPlan, param)} on conflict (bad_row_id) do nothing)`)

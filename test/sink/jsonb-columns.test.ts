@@ -9,11 +9,14 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type postgres from 'postgres'
 import { migrate } from '../../src/db/migrate.ts'
 import type { BuiltEvent } from '../../src/events/event.ts'
 import { isDataError } from '../../src/sink/classify.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
-import { JSON_TEXT_KEYS, planTable } from '../../src/sink/tables.ts'
+import { loadColumns } from '../../src/sink/introspect.ts'
+import { createPostgresSink } from '../../src/sink/postgres.ts'
+import { createTablePlans, JSON_TEXT_KEYS, planTable } from '../../src/sink/tables.ts'
 import type { Sink } from '../../src/sink/batch.ts'
 import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
@@ -97,6 +100,22 @@ describe('jsonb columns in the PostgreSQL sink', () => {
     expect(byRoot.get(events[1]!.eventId)?.assigned).toBeNull()
   })
 
+  test('the entity rows join the inserted events by hash, at any work_mem: never a rescan per row', async () => {
+    let text = ''
+    let params: unknown[] = []
+    const capture = { unsafe: async (t: string, p: unknown[]) => { text = t; params = p; return [] } } as unknown as postgres.Sql
+    const plans = createTablePlans('atomic', await loadColumns(db.sql, 'atomic'))
+    const events = Array.from({ length: 400 }, (_, n) => event(100 + n, n % 2 === 0))
+    await createPostgresSink({ sql: capture, schema: 'atomic', plans }).write({ events, badRows: [] })
+    const plan = await db.sql.begin(async (tx) => {
+      await tx.unsafe(`set local work_mem = '64kB'`)
+      const rows = await tx.unsafe(`explain (costs off) ${text}`, params as string[])
+      return rows.map((r) => r['QUERY PLAN'] as string).join('\n')
+    })
+    expect(plan).not.toContain('SubPlan')
+    expect(plan).toMatch(/Hash (Right |Left )?Join/)
+  })
+
   test('a cell holding two JSON values fails the whole batch as a data error, loading nothing', async () => {
     const events = [event(4, true), event(5, true), event(6, true)]
     incidentRow(events[1]!)['data.incident.assigned_to'] = '{"a":1},{"b":2}'
@@ -105,6 +124,17 @@ describe('jsonb columns in the PostgreSQL sink', () => {
     expect(isDataError(error)).toBe(true)
     const [count] = await db.sql.unsafe(`select count(*)::int as n from atomic.events where event_id = any($1)`, [events.map((e) => e.eventId)])
     expect(count?.n).toBe(0)
+
+    // Two cells that are not JSON alone merge into one element ('[1' and '2]'): the array is
+    // shorter than the batch, which fails it too instead of shifting the values after them.
+    const merged = [event(7, true), event(8, true), event(9, true)]
+    incidentRow(merged[0]!)['data.incident.assigned_to'] = '[1'
+    incidentRow(merged[1]!)['data.incident.assigned_to'] = '2]'
+    const mergeError = await sink.write({ events: merged, badRows: [] }).then(() => null, (e: unknown) => e)
+    expect(isDataError(mergeError)).toBe(true)
+    expect(String((mergeError as Error).message)).toContain('shorter than its batch')
+    const [none] = await db.sql.unsafe(`select count(*)::int as n from atomic.events where event_id = any($1)`, [merged.map((e) => e.eventId)])
+    expect(none?.n).toBe(0)
 
     // Without it, the other two load with their own values (what the writer's split does).
     const result = await sink.write({ events: [events[0]!, events[2]!], badRows: [] })
