@@ -32,18 +32,42 @@ export interface Collector {
   stop(): Promise<void>
 }
 
-export interface Database { sql: postgres.Sql; embedded: EmbeddedDatabase | null; describe: string }
+export interface Database {
+  /** The pool in use: read it for each use, `reconnect` replaces it. */
+  readonly sql: postgres.Sql
+  /**
+   * Closes the pool's connections at once, failing what is in flight on them, and opens a new
+   * pool: the only way to leave a connection that went silent (postgres.js has no query
+   * timeout, and the kernel gives up on it only after ~15 minutes).
+   */
+  reconnect(): void
+  embedded: EmbeddedDatabase | null
+  describe: string
+}
+
+function database(open: () => postgres.Sql, embedded: EmbeddedDatabase | null, describe: string): Database {
+  let sql = open()
+  return {
+    get sql() { return sql },
+    reconnect() {
+      const old = sql
+      sql = open()
+      old.end({ timeout: 0 }).catch(() => {})
+    },
+    embedded,
+    describe,
+  }
+}
 
 /** The external database from DATABASE_URL, or the embedded PGlite in DATA_DIR/pglite. */
 export async function openDatabase(config: Config): Promise<Database> {
-  if (config.databaseUrl) {
-    return { sql: connect({ url: config.databaseUrl, dialect: config.dialect }), embedded: null, describe: describeUrl(config.databaseUrl) }
-  }
+  const url = config.databaseUrl
+  if (url) return database(() => connect({ url, dialect: config.dialect }), null, describeUrl(url))
   const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}) })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.
-  const sql = connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null } })
-  return { sql, embedded, describe: `embedded PGlite in ${embedded.dataDir}` }
+  const open = () => connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null } })
+  return database(open, embedded, `embedded PGlite in ${embedded.dataDir}`)
 }
 
 export async function startCollector(config: Config, log: Log): Promise<Collector> {
@@ -116,6 +140,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   embedded = database.embedded
   const sink = createLazySink({
     sql: database.sql,
+    reconnect: () => { database.reconnect(); return database.sql },
     dialect: config.dialect,
     schema: config.dbSchema,
     migrate: async () => {
@@ -136,6 +161,8 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     // Redshift: one batch at a time, so two batches of one collector never dedupe against
     // each other's uncommitted rows (snapshot isolation; see sink/redshift.ts).
     concurrency: config.dialect === 'redshift' ? 1 : 2,
+    // A connection to another host can go silent; the embedded database's cannot.
+    writeTimeoutMs: config.databaseUrl ? config.dbWriteTimeoutMs : 0,
     log,
     onCommit: metrics.onCommit,
   })

@@ -34,6 +34,7 @@ export const Config = Type.Object({
   spoolSegmentBytes: Int(1024, 2 ** 31),
   maxBodyBytes: Int(1, 64 * 1024 * 1024),
   shutdownDrainMs: Int(0, 600_000),
+  dbWriteTimeoutMs: Int(0, 3_600_000),
   logLevel: LogLevel,
 })
 export type Config = Static<typeof Config>
@@ -107,6 +108,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'spoolSegmentBytes', flag: '--spool-segment-bytes', env: 'SPOOL_SEGMENT_BYTES', describe: 'spool segment file size (default 64MiB)', parse: bytes },
   { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', describe: 'largest accepted request body (default 1MiB)', parse: bytes },
   { key: 'shutdownDrainMs', flag: '--shutdown-drain-ms', env: 'SHUTDOWN_DRAIN_MS', describe: 'on SIGTERM, how long the writer may drain the spool (default 5000)', parse: integer },
+  { key: 'dbWriteTimeoutMs', flag: '--db-write-timeout-ms', env: 'DB_WRITE_TIMEOUT_MS', describe: 'a batch with no answer from DATABASE_URL after this long is retried on new connections, the limit doubling per timeout (default 60000; 0: never)', parse: integer },
   { key: 'logLevel', flag: '--log-level', env: 'LOG_LEVEL', describe: 'debug, info, warn or error (default info)', parse: text },
 ]
 
@@ -124,6 +126,7 @@ const DEFAULTS: Omit<Config, 'dialect'> = {
   spoolSegmentBytes: 64 * 1024 ** 2,
   maxBodyBytes: 1024 ** 2,
   shutdownDrainMs: 5000,
+  dbWriteTimeoutMs: 60_000,
   logLevel: 'info',
 }
 

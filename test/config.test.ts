@@ -14,7 +14,7 @@ describe('loadConfig', () => {
       port: 8080, host: '0.0.0.0', dataDir: './data', dbSchema: 'atomic', dialect: 'postgres',
       webhookSecrets: [], basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20, batchMaxBytes: 256 * 1024,
       spoolMaxBytes: 10 * 1024 ** 3, spoolSegmentBytes: 64 * 1024 ** 2, maxBodyBytes: 1024 ** 2,
-      shutdownDrainMs: 5000, logLevel: 'info',
+      shutdownDrainMs: 5000, dbWriteTimeoutMs: 60_000, logLevel: 'info',
     })
   })
 

@@ -9,7 +9,8 @@ import { createLog } from '../src/log.ts'
 import { eventually, postJson, testConfig } from './helpers/collector.ts'
 import { freshDatabase, tempDir, type TestDatabase } from './helpers/database.ts'
 import { fixtureJson } from './helpers/fixtures.ts'
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts'
+import { proxiedDatabase } from './helpers/outage.ts'
+import type { TcpProxy } from './helpers/tcp-proxy.ts'
 
 /** Personal data a webhook might carry; it must never reach an info line. */
 const MARKER = 'jane.doe.private@example.com'
@@ -24,13 +25,10 @@ const messages = () => lines.map((l) => l.msg)
 
 beforeAll(async () => {
   db = await freshDatabase('loglines')
-  const target = new URL(db.url)
-  proxy = startTcpProxy({ hostname: target.hostname === 'localhost' ? '127.0.0.1' : target.hostname, port: Number(target.port) })
-  const viaProxy = new URL(db.url)
-  viaProxy.hostname = '127.0.0.1'
-  viaProxy.port = String(proxy.port)
+  const proxied = proxiedDatabase(db)
+  proxy = proxied.proxy
   dir = tempDir('loglines')
-  const config = testConfig({ DATABASE_URL: viaProxy.href, DATA_DIR: dir, LOG_LEVEL: 'info' })
+  const config = testConfig({ DATABASE_URL: proxied.url, DATA_DIR: dir, LOG_LEVEL: 'info' })
   collector = await startCollector({ ...config }, createLog('info', (line) => { raw.push(line); lines.push(JSON.parse(line)) }))
 })
 afterAll(async () => {

@@ -69,10 +69,10 @@ export async function replayFile(config: Config, file: string, query: Record<str
   try {
     spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes })
     const sink = createLazySink({
-      sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
+      sql: database.sql, reconnect: () => { database.reconnect(); return database.sql }, dialect: config.dialect, schema: config.dbSchema,
       migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
     })
-    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log })
+    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, writeTimeoutMs: config.databaseUrl ? config.dbWriteTimeoutMs : 0, log })
     const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
     writer.start()
     for (const [index, { text: line, number }] of lines.entries()) {

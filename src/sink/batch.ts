@@ -28,6 +28,11 @@ export interface Sink {
   write(batch: Batch): Promise<WriteResult>
   /** Gets ready to write (tables created, columns read) before the first batch, if it can. */
   prepare?(): Promise<void>
+  /**
+   * Gives up on the writes in flight (one timed out): closes the connections, which fails
+   * them at once, and writes again on new ones.
+   */
+  abandon?(): void
 }
 
 /** Keeps the first event of each event_id: a retry may land in the same batch as the original. */

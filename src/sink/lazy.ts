@@ -5,7 +5,8 @@
  * spool meanwhile. They happen again, too, after
  * a write fails because the tables changed (a column or a table dropped): the retry then
  * migrates (a dropped table comes back) and plans from the columns as they are now, instead
- * of failing the same way until someone restarts the collector.
+ * of failing the same way until someone restarts the collector. `abandon` (a write timed out)
+ * closes the connections and starts over on new ones.
  */
 import type postgres from 'postgres'
 import type { Dialect } from '../config.ts'
@@ -18,6 +19,11 @@ import { createTablePlans } from './tables.ts'
 
 export interface LazySinkOptions {
   sql: postgres.Sql
+  /**
+   * Closes the pool's connections, failing what is in flight on them, and returns a new pool
+   * to write with (without it, `abandon` only reads the tables again).
+   */
+  reconnect?: () => postgres.Sql
   dialect: Dialect
   schema: string
   migrate(): Promise<void>
@@ -29,21 +35,23 @@ export interface LazySinkOptions {
 }
 
 export function createLazySink(options: LazySinkOptions): Sink {
+  let sql = options.sql
   let ready: Promise<Sink> | null = null
   const init = async (): Promise<Sink> => {
     await options.migrate()
-    const plans = createTablePlans(options.schema, await loadColumns(options.sql, options.schema), options.onMissingColumns)
-    if (options.dialect === 'postgres') return createPostgresSink({ sql: options.sql, schema: options.schema, plans })
-    const refusal = await lockRefusal(options.sql, options.schema)
+    const plans = createTablePlans(options.schema, await loadColumns(sql, options.schema), options.onMissingColumns)
+    if (options.dialect === 'postgres') return createPostgresSink({ sql, schema: options.schema, plans })
+    const refusal = await lockRefusal(sql, options.schema)
     if (refusal) options.onCannotSerialise?.(refusal)
-    return createRedshiftSink({ sql: options.sql, schema: options.schema, plans, serialise: refusal === null })
+    return createRedshiftSink({ sql, schema: options.schema, plans, serialise: refusal === null })
   }
   async function current(): Promise<Sink> {
-    ready ??= init()
+    const attempt = (ready ??= init())
     try {
-      return await ready
+      return await attempt
     } catch (error) {
-      ready = null
+      // Unless a newer attempt has begun meanwhile (after `abandon`).
+      if (ready === attempt) ready = null
       throw error
     }
   }
@@ -63,6 +71,10 @@ export function createLazySink(options: LazySinkOptions): Sink {
         }
         throw error
       }
+    },
+    abandon() {
+      ready = null
+      if (options.reconnect) sql = options.reconnect()
     },
   }
 }

@@ -41,6 +41,17 @@ export interface WriterOptions {
    * its retransmission timeout. Loading waits; webhooks are still taken into the spool.
    */
   slowWriteMs?: number
+  /**
+   * A write (one batch, its isolation included, or the start's table check) not finished after
+   * this long is given up: the sink closes its connections, which fails the write at once, and
+   * the batch is retried on new ones like any failed write. A connection the network dropped
+   * without a reset (a NAT or firewall that forgot it, a failed-over server) would otherwise
+   * hold the batch, and the checkpoint behind it, until the kernel's retransmission timeout
+   * (~15 minutes). Each timeout of the same batch doubles its next attempt's limit (up to
+   * 16x), so a write that is only slow (a lock held elsewhere, a busy cluster) gets through.
+   * Unset or 0: never.
+   */
+  writeTimeoutMs?: number
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
   onCommit?: (result: WriteResult & { batchEvents: number; ms: number }) => void
   /** Builds the events of records stored as received webhooks (the adapter registry). */
@@ -86,6 +97,26 @@ export function backoffCeiling(attempt: number, error: unknown, backoff: NonNull
   const cap = refused ? Math.min(backoff.maxMs, backoff.refusedMaxMs ?? 1000) : backoff.maxMs
   return Math.min(cap, backoff.initialMs * 2 ** Math.min(attempt, 20))
 }
+
+/** A write given up after `writeTimeoutMs` (or its doubling). */
+export class WriteTimeoutError extends Error {
+  override name = 'WriteTimeoutError'
+  constructor(readonly ms: number) {
+    super(`no answer from the database in ${ms / 1000} s: its connections were closed and the write is retried on new ones`)
+  }
+}
+
+/** `work`, or a WriteTimeoutError after `ms` (0: never); the work's later failure is ignored. */
+export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  if (!(ms > 0)) return work
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const expired = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new WriteTimeoutError(ms)), ms) })
+  work.catch(() => {})
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer))
+}
+
+/** The limit of attempt `timeouts` + 1 of a batch whose write timed out `timeouts` times. */
+export const timeoutAfter = (baseMs: number, timeouts: number): number => baseMs * 2 ** Math.min(timeouts, 4)
 
 /** A sleep that `wakeAll` ends early (on stop), whoever is sleeping. */
 /** Between half and all of `ms`: instances retrying after one outage do not retry in step. */
@@ -209,9 +240,11 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  /** Retries until the batch commits or the drain deadline passes (then returns false). */
-  /** `writeIsolating`, saying so once if it is still waiting after `slowWriteMs`. */
-  async function watchedWrite(batch: Batch): Promise<WriteResult> {
+  /**
+   * `writeIsolating`, saying so once if it is still waiting after `slowWriteMs`, given up after
+   * `limitMs`.
+   */
+  async function watchedWrite(batch: Batch, limitMs: number): Promise<WriteResult> {
     const waited = options.slowWriteMs ?? 30_000
     const timer = setTimeout(() => {
       status.lastError = `a database write has waited ${waited / 1000} s: a lock held elsewhere (an open transaction?) or a connection dropped without a reset`
@@ -219,20 +252,31 @@ export function createWriter(options: WriterOptions): Writer {
       log('warn', 'database write still waiting', { seconds: waited / 1000, events: batch.events.length })
     }, waited)
     try {
-      return await writeIsolating(batch)
+      return await withTimeout(writeIsolating(batch), limitMs)
     } finally {
       clearTimeout(timer)
     }
   }
 
+  /** After a timeout: close the connections (failing what waits on them) and use new ones. */
+  function abandonOnTimeout(error: unknown, fields: Record<string, unknown>): number {
+    if (!(error instanceof WriteTimeoutError)) return 0
+    log('warn', 'database write timed out: closing the connections and retrying on new ones', { seconds: error.ms / 1000, ...fields })
+    sink.abandon?.()
+    return 1
+  }
+
+  /** Retries until the batch commits or the drain deadline passes (then returns null). */
   async function writeWithRetry(batch: Batch): Promise<WriteResult | null> {
+    let timeouts = 0
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await watchedWrite(batch)
+        const result = await watchedWrite(batch, timeoutAfter(options.writeTimeoutMs ?? 0, timeouts))
         markUp()
         return result
       } catch (error) {
         markDown(error)
+        timeouts += abandonOnTimeout(error, { events: batch.events.length, bad_rows: batch.badRows.length })
         if (!running || stopping()) return null
         await sleep(jittered(backoffCeiling(attempt, error, backoff)), retrying)
         if (!running || stopping()) return null
@@ -253,13 +297,14 @@ export function createWriter(options: WriterOptions): Writer {
    */
   async function prepare(): Promise<void> {
     if (!sink.prepare) return
-    for (let attempt = 0; running && !stopping(); attempt++) {
+    for (let attempt = 0, timeouts = 0; running && !stopping(); attempt++) {
       try {
-        await sink.prepare()
+        await withTimeout(sink.prepare(), timeoutAfter(options.writeTimeoutMs ?? 0, timeouts))
         markUp()
         return
       } catch (error) {
         markDown(error)
+        timeouts += abandonOnTimeout(error, { step: 'preparing the tables' })
         await sleep(jittered(backoffCeiling(attempt, error, backoff)), retrying)
       }
     }

@@ -1,14 +1,17 @@
 /**
  * A loopback TCP proxy we can cut: `close()` drops every connection and stops listening
  * (the database "goes away" for the collector), `open()` listens again on the same port.
- * Used to simulate a database outage in tests and in the benchmark.
+ * `freeze()` silences the connections open now without closing them (what a NAT or firewall
+ * that forgot them, or a failed-over server, looks like: no reset, no answer), while new
+ * connections work. Used to simulate a database outage in tests and in the benchmark.
  */
 import type { Socket, TCPSocketListener } from 'bun'
 
 /** `queue`: bytes waiting to be written to this socket; `early`: bytes read before the upstream connected. */
-interface Pipe { peer: Socket<Pipe> | null; queue: Uint8Array[]; early: Uint8Array[] }
+interface Pipe { peer: Socket<Pipe> | null; queue: Uint8Array[]; early: Uint8Array[]; frozen?: boolean }
 
 function send(socket: Socket<Pipe>, data: Uint8Array): void {
+  if (socket.data.frozen) return
   // Copies: Bun may reuse a read buffer once the data callback returns.
   if (socket.data.queue.length > 0) { socket.data.queue.push(data.slice()); return }
   const written = socket.write(data)
@@ -29,6 +32,8 @@ export interface TcpProxy {
   port: number
   open(): void
   close(): void
+  /** The connections open now go silent (bytes either way are dropped), still open. */
+  freeze(): void
   stop(): void
 }
 
@@ -84,6 +89,7 @@ export function startTcpProxy(target: { hostname: string; port: number }, port =
       for (const s of sockets) s.terminate()
       sockets.clear()
     },
+    freeze() { for (const s of sockets) s.data.frozen = true },
     stop() { this.close() },
   }
 }

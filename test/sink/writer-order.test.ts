@@ -4,9 +4,9 @@
  */
 import { expect, test } from 'bun:test'
 import path from 'node:path'
-import type { Batch, Sink } from '../../src/sink/batch.ts'
+import type { Batch, Sink, WriteResult } from '../../src/sink/batch.ts'
 import { encodeRecord } from '../../src/sink/records.ts'
-import { createWriter } from '../../src/sink/writer.ts'
+import { createWriter, timeoutAfter } from '../../src/sink/writer.ts'
 import { openSpool } from '../../src/spool/spool.ts'
 import { tempDir } from '../helpers/database.ts'
 
@@ -51,4 +51,58 @@ test('a write still waiting after slowWriteMs is logged once and shown as the la
   expect(writer.status().badRows).toBe(1)
   await writer.stop(1000)
   await spool.close()
+})
+
+test('a write with no answer is given up after writeTimeoutMs: the sink abandons its connections and the batch is retried, its limit doubling per timeout', async () => {
+  const dir = path.join(tempDir('writer-timeout'), 'spool')
+  const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  await spool.append(encodeRecord({ events: [], badRows: [badRow(1)] }), 1)
+  // Like a silent connection: a write never settles until the sink's connections are closed,
+  // which fails it. The first two writes go silent, the third answers.
+  const hung = new Set<(e: Error) => void>()
+  let calls = 0
+  let abandoned = 0
+  let written = 0
+  const sink: Sink = {
+    dialect: 'postgres',
+    write: (b: Batch) => ++calls <= 2
+      ? new Promise<WriteResult>((_, reject) => { hung.add(reject) })
+      : Promise.resolve((written += b.badRows.length, { loaded: 0, duplicates: 0, badRows: b.badRows.length, loadedByVersion: {} })),
+    abandon: () => { abandoned++; for (const fail of hung) fail(new Error('CONNECTION_DESTROYED')); hung.clear() },
+  }
+  const lines: { msg: string; fields?: Record<string, unknown> }[] = []
+  const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, writeTimeoutMs: 100, backoff: { initialMs: 10, maxMs: 20 }, log: (_level, msg, fields) => { lines.push({ msg, fields }) } })
+  writer.start()
+  const until = Date.now() + 5000
+  while (spool.pending() && Date.now() < until) await Bun.sleep(20)
+  expect([calls, abandoned, written, spool.pending()]).toEqual([3, 2, 1, false])
+  const timeouts = lines.filter((l) => l.msg === 'database write timed out: closing the connections and retrying on new ones')
+  expect(timeouts.map((l) => l.fields?.seconds)).toEqual([0.1, 0.2])
+  expect(writer.status().database).toBe('up')
+  await writer.stop(1000)
+  await spool.close()
+})
+
+test('a start whose table check gets no answer is given up the same way', async () => {
+  const spool = openSpool({ dir: path.join(tempDir('writer-prepare-timeout'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  let prepares = 0
+  let abandoned = 0
+  const sink: Sink = {
+    dialect: 'postgres',
+    write: async (b: Batch) => ({ loaded: 0, duplicates: 0, badRows: b.badRows.length, loadedByVersion: {} }),
+    prepare: () => (++prepares === 1 ? new Promise<void>(() => {}) : Promise.resolve()),
+    abandon: () => { abandoned++ },
+  }
+  const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, writeTimeoutMs: 100, backoff: { initialMs: 10, maxMs: 20 }, log: () => {} })
+  writer.start()
+  const until = Date.now() + 5000
+  while (writer.status().database !== 'up' && Date.now() < until) await Bun.sleep(20)
+  expect([prepares, abandoned, writer.status().database]).toEqual([2, 1, 'up'])
+  await writer.stop(1000)
+  await spool.close()
+})
+
+test('the limit doubles per timeout of the same batch, up to 16 times the setting', () => {
+  expect([0, 1, 2, 3, 4, 5, 10].map((n) => timeoutAfter(60_000, n))).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, 960_000, 960_000])
+  expect(timeoutAfter(0, 3)).toBe(0)
 })
