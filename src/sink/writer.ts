@@ -70,6 +70,8 @@ export interface WriterStatus {
   loadedEvents: number
   duplicateEvents: number
   rejectedEvents: number
+  /** Writes given up after `writeTimeoutMs` (their connections closed, retried on new ones). */
+  writeTimeouts: number
   badRows: number
   batches: number
 }
@@ -154,7 +156,7 @@ export function createWriter(options: WriterOptions): Writer {
   const maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024
   const status: WriterStatus = {
     database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null,
-    loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0, badRows: 0, batches: 0,
+    loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0, writeTimeouts: 0, badRows: 0, batches: 0,
   }
   let running = false
   let deadline = Infinity
@@ -262,6 +264,7 @@ export function createWriter(options: WriterOptions): Writer {
   function abandonOnTimeout(error: unknown, fields: Record<string, unknown>): number {
     if (!(error instanceof WriteTimeoutError)) return 0
     log('warn', 'database write timed out: closing the connections and retrying on new ones', { seconds: error.ms / 1000, ...fields })
+    status.writeTimeouts++
     sink.abandon?.()
     return 1
   }

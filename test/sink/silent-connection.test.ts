@@ -56,6 +56,7 @@ describe.skipIf(!hasServer())('a silent or slow database connection', () => {
     await eventually(async () => (await loaded('silent-')) === 3, 15_000, 'the batch to load on a new connection')
     expect(timeouts()).toEqual([1])
     expect(collector!.ready().body).toMatchObject({ database: { state: 'up' }, spool: { backlog_events: 0 } })
+    expect(collector!.metrics.text()).toContain('\ncollector_database_write_timeouts_total 1\n')
   }, 30_000)
 
   test('a write that is only slow (a lock held elsewhere) gets through as its limit doubles, and loads once', async () => {
