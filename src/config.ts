@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { QUERY_PARAMETERS } from './events/event.ts'
+import { tlsSettings } from './db/tls.ts'
 
 export const Dialect = Type.Union([Type.Literal('postgres'), Type.Literal('redshift')])
 export type Dialect = Static<typeof Dialect>
@@ -230,6 +231,10 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'must be a postgres:// or postgresql:// URL' })
   } else if (typeof raw.databaseUrl === 'string' && !URL.canParse(raw.databaseUrl)) {
     issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'is not a valid URL (check the port, and brackets around an IPv6 address)' })
+  }
+  else if (typeof raw.databaseUrl === 'string') {
+    const tls = tlsSettings(raw.databaseUrl, raw.dialect === 'redshift' ? 'redshift' : 'postgres')
+    if ('issue' in tls) issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: tls.issue })
   }
   if (typeof raw.dbSchema === 'string' && /^pg_/i.test(raw.dbSchema)) {
     issues.push({ option: sourceOf.get('dbSchema') ?? 'DB_SCHEMA', message: 'must not start with pg_ (reserved for system schemas)' })

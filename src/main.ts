@@ -9,6 +9,7 @@ import { isIP } from 'node:net'
 import { helpText, loadConfig, type Config } from './config.ts'
 import { startCollector, openDatabase } from './app.ts'
 import { migrate, printableDdl } from './db/migrate.ts'
+import { sslOption, tlsSettings } from './db/tls.ts'
 import { createLog } from './log.ts'
 import { errorMessage } from './errors.ts'
 import { spoolStatus, replayFile } from './cli/spool-commands.ts'
@@ -45,6 +46,18 @@ function dataDirProblem(dir: string): string | null {
     return `cannot write in ${dir} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`
   }
   return null
+}
+
+/** A certificate file DATABASE_URL names (sslrootcert, sslcert, sslkey) that cannot be read. */
+function tlsFileProblem(url: string, dialect: Config['dialect']): string | null {
+  const settings = tlsSettings(url, dialect)
+  if ('issue' in settings) return settings.issue
+  try {
+    sslOption(settings)
+    return null
+  } catch (error) {
+    return errorMessage(error).replace(/^DATABASE_URL /, '')
+  }
 }
 
 /**
@@ -129,6 +142,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
   const problems = [
     ...(usesDataDir ? [dataDirProblem(config.dataDir)].filter((p) => p !== null).map((message) => ({ option: loaded.source('dataDir'), message })) : []),
     ...(command.name === 'serve' ? [await hostProblem(config.host)].filter((p) => p !== null).map((message) => ({ option: loaded.source('host'), message })) : []),
+    ...(config.databaseUrl !== undefined && !(command.name === 'migrate' && command.print) ? [tlsFileProblem(config.databaseUrl, config.dialect)].filter((p) => p !== null).map((message) => ({ option: loaded.source('databaseUrl'), message })) : []),
   ]
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`collector: ${p.option}: ${p.message}\n`)

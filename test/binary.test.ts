@@ -1,14 +1,18 @@
 /**
  * The compiled binary, copied alone into an empty directory: it serves on its embedded
  * database, psql-style clients read the tables through --embedded-pg-port, a second binary on
- * its DATA_DIR is refused, SIGTERM exits 0, and the data is still there after a restart.
+ * its DATA_DIR is refused, SIGTERM exits 0, and the data is still there after a restart. It
+ * loads over TLS into a PostgreSQL that takes TLS only, verifying the server as DATABASE_URL's
+ * sslmode says.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
 import postgres from 'postgres'
 import pkg from '../package.json' with { type: 'json' }
-import { BUN, ROOT, eventually, postJson, spawnCollector } from './helpers/collector.ts'
+import { BUN, ROOT, eventually, postJson, spawnCollector, type Spawned } from './helpers/collector.ts'
+import { CLUSTER_BIN, createCluster } from './helpers/cluster.ts'
+import { connect } from '../src/db/connect.ts'
 import { tempDir } from './helpers/database.ts'
 import { readFixture } from './helpers/fixtures.ts'
 
@@ -72,3 +76,40 @@ test('the binary keeps function names, which the postgres.js closed-socket guard
   expect(source).toMatch(/function nextWrite\(/)
   expect(Buffer.from(await Bun.file(binary).arrayBuffer()).includes('function nextWrite(')).toBe(true)
 })
+
+test.skipIf(!CLUSTER_BIN || !Bun.which('openssl'))('over TLS: verify-full checks the host name, verify-ca the chain, NODE_EXTRA_CA_CERTS adds a CA, and what waits for a verifiable server is not lost', async () => {
+  // TLS only, with a certificate for the name localhost (not for 127.0.0.1) from a CA of its own.
+  const cluster = createCluster('tls', { tls: true })
+  const ca = cluster.caFile as string
+  const url = (host: string, query: string) => `postgres://postgres@${host}:${cluster.port}/postgres?${query}`
+  const env = { DATA_DIR: path.join(dir, 'tls-data') }
+  const ready = async (c: Spawned) => (await (await fetch(`${c.url}/ready`)).json()) as { database: { state: string; last_error: string | null }; spool: { backlog_events: number } }
+  const stop = async (c: Spawned) => { c.proc.kill('SIGTERM'); expect(await c.proc.exited).toBe(0) }
+  const sql = connect({ url: url('localhost', `sslmode=verify-full&sslrootcert=${ca}`), dialect: 'postgres', max: 1 })
+  const loaded = async () => (await sql`select count(*)::int as n from atomic.events`.catch(() => [{ n: 0 }]))[0]?.n as number
+  try {
+    // 127.0.0.1 is not the name in the certificate: refused, the webhook waits in the spool.
+    const wrongName = await spawnCollector({ ...env, DATABASE_URL: url('127.0.0.1', `sslmode=verify-full&sslrootcert=${ca}`) }, [binary])
+    expect((await postJson(`${wrongName.url}/com.pagerduty/v1`, readFixture('v1', 'incident.acknowledge__pagerduty-developer-docs.json'))).status).toBe(202)
+    await eventually(async () => /altnames|hostname|host name/i.test((await ready(wrongName)).database.last_error ?? ''), 30_000, 'the host name mismatch in /ready')
+    expect((await ready(wrongName)).spool.backlog_events).toBe(1)
+    await stop(wrongName)
+
+    // verify-ca checks the chain only: the same address loads what waited.
+    const chainOnly = await spawnCollector({ ...env, DATABASE_URL: url('127.0.0.1', `sslmode=verify-ca&sslrootcert=${ca}`) }, [binary])
+    await eventually(async () => (await loaded()) === 1, 30_000, 'the spooled event to load over verify-ca').catch(async (error) => { throw new Error(`${String(error)}; /ready: ${JSON.stringify(await ready(chainOnly))}`) })
+    await stop(chainOnly)
+
+    // The CA from NODE_EXTRA_CA_CERTS instead of sslrootcert, the right name: loads, encrypted.
+    const extraCa = await spawnCollector({ ...env, NODE_EXTRA_CA_CERTS: ca, DATABASE_URL: url('localhost', 'sslmode=verify-full') }, [binary])
+    expect((await postJson(`${extraCa.url}/com.pagerduty/v1`, readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json'))).status).toBe(202)
+    await eventually(async () => (await loaded()) === 2, 30_000, 'the second event to load over verify-full')
+    const connections = await sql`select s.ssl from pg_stat_ssl s join pg_stat_activity a using (pid) where a.application_name = 'pagerduty-collector'`
+    expect(connections.length).toBeGreaterThan(0)
+    expect(connections.every((c) => c.ssl === true)).toBe(true)
+    await stop(extraCa)
+  } finally {
+    await sql.end({ timeout: 1 })
+    cluster.destroy()
+  }
+}, 120_000)

@@ -2,6 +2,7 @@
 import postgres from 'postgres'
 import type { Dialect } from '../config.ts'
 import { formatUtc } from '../events/timestamp.ts'
+import { sslOption, tlsSettings } from './tls.ts'
 
 /**
  * Values reach the database as the text the adapters built. postgres.js would otherwise
@@ -29,7 +30,9 @@ export interface ConnectOptions {
 }
 
 export function connect({ url, dialect, max, overrides }: ConnectOptions): postgres.Sql {
-  return postgres(url, {
+  const settings = tlsSettings(url, dialect)
+  if ('issue' in settings) throw new Error(`DATABASE_URL: ${settings.issue}`)
+  return postgres(settings.url, {
     max: max ?? 2,
     // Statements are prepared once per connection: a batch's rows travel as one text[] per
     // column, so the statement text depends only on the tables' columns, not on row counts.
@@ -46,7 +49,8 @@ export function connect({ url, dialect, max, overrides }: ConnectOptions): postg
     onnotice: () => {},
     // Redshift has no pg_type.typarray (porsager/postgres#957): never fetch array types there.
     fetch_types: dialect === 'postgres',
-    ...(dialect === 'redshift' ? { ssl: 'require' as const } : {}),
+    // From the URL's sslmode and certificate files (src/db/tls.ts); Redshift: TLS by default.
+    ssl: sslOption(settings),
     connection: { application_name: 'pagerduty-collector' },
     ...overrides,
   })

@@ -47,4 +47,13 @@ describe('deploy/collector.env', () => {
     expect(loaded.ok ? null : loaded.issues).toBeNull()
     if (loaded.ok) expect([loaded.config.host, loaded.config.port, loaded.config.dialect]).toEqual(['127.0.0.1', 8080, 'postgres'])
   })
+
+  test('each commented-out example is accepted too, when uncommented', () => {
+    const examples = [...envFile.matchAll(/^#([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string] as const)
+    expect(examples.length).toBeGreaterThan(5)
+    for (const [key, value] of examples) {
+      const loaded = loadConfig({ ...env, DATA_DIR: '/var/lib/collector', [key]: value }, ['serve'])
+      expect([key, loaded.ok ? null : loaded.issues]).toEqual([key, null])
+    }
+  })
 })
