@@ -70,6 +70,17 @@ export async function openDatabase(config: Config): Promise<Database> {
   return database(open, embedded, `embedded PGlite in ${embedded.dataDir}`)
 }
 
+/**
+ * DB_WRITE_TIMEOUT_MS where it can help: PostgreSQL over the network. The embedded database's
+ * connection cannot go silent. On Redshift a batch is a transaction holding a LOCK: a session
+ * the network cut off keeps it (idle in transaction) until the server notices, so retries
+ * would only queue behind it, and a write abandoned while it commits could load a batch twice
+ * where the collector may not LOCK; there the kernel's timeout decides.
+ */
+export function writeTimeoutFor(config: Config): number {
+  return config.databaseUrl !== undefined && config.dialect === 'postgres' ? config.dbWriteTimeoutMs : 0
+}
+
 export async function startCollector(config: Config, log: Log): Promise<Collector> {
   // Before anything in DATA_DIR is opened: a second process there would share the spool
   // (DATA_DIR_IN_USE, src/data-dir-lock.ts).
@@ -148,6 +159,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     },
     onMissingColumns: (table, keys) => log('warn', 'table lacks columns: those values stay in its JSON column only', { table, columns: keys }),
     onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
+    onReadOnly: (error) => log('warn', 'the database refused a write as read-only (a failover?): retrying on new connections', { error: errorMessage(error) }),
     onCannotSerialise: (error) => log('warn', 'cannot LOCK the bad rows table: with several collectors on one Redshift, a retried delivery loading on two at the same moment could load twice; grant this login the right to lock it, or run one collector', { error: errorMessage(error) }),
   })
   const registry = createRegistry([createPagerDutyAdapter(VERSION)])
@@ -161,8 +173,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     // Redshift: one batch at a time, so two batches of one collector never dedupe against
     // each other's uncommitted rows (snapshot isolation; see sink/redshift.ts).
     concurrency: config.dialect === 'redshift' ? 1 : 2,
-    // A connection to another host can go silent; the embedded database's cannot.
-    writeTimeoutMs: config.databaseUrl ? config.dbWriteTimeoutMs : 0,
+    writeTimeoutMs: writeTimeoutFor(config),
     log,
     onCommit: metrics.onCommit,
   })

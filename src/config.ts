@@ -109,7 +109,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'spoolSegmentBytes', flag: '--spool-segment-bytes', env: 'SPOOL_SEGMENT_BYTES', describe: 'spool segment file size (default 64MiB)', parse: bytes },
   { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', describe: 'largest accepted request body (default 1MiB)', parse: bytes },
   { key: 'shutdownDrainMs', flag: '--shutdown-drain-ms', env: 'SHUTDOWN_DRAIN_MS', describe: 'on SIGTERM, how long the writer may drain the spool (default 5000)', parse: integer },
-  { key: 'dbWriteTimeoutMs', flag: '--db-write-timeout-ms', env: 'DB_WRITE_TIMEOUT_MS', describe: 'a batch with no answer from DATABASE_URL after this long is retried on new connections, the limit doubling per timeout (default 60000; 0: never)', parse: integer },
+  { key: 'dbWriteTimeoutMs', flag: '--db-write-timeout-ms', env: 'DB_WRITE_TIMEOUT_MS', describe: 'a PostgreSQL batch with no answer after this long is cancelled and retried on new connections, the limit doubling while writes time out (default 60000; 0: never)', parse: integer },
   { key: 'logLevel', flag: '--log-level', env: 'LOG_LEVEL', describe: 'debug, info, warn or error (default info)', parse: text },
 ]
 
@@ -235,6 +235,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   else if (typeof raw.databaseUrl === 'string') {
     const tls = tlsSettings(raw.databaseUrl, raw.dialect === 'redshift' ? 'redshift' : 'postgres')
     if ('issue' in tls) issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: tls.issue })
+  }
+  if (typeof raw.dbWriteTimeoutMs === 'number' && raw.dbWriteTimeoutMs > 0 && raw.dbWriteTimeoutMs < 1000) {
+    issues.push({ option: sourceOf.get('dbWriteTimeoutMs') ?? 'DB_WRITE_TIMEOUT_MS', message: `is in milliseconds: 0 (never) or at least 1000, got ${raw.dbWriteTimeoutMs}` })
   }
   if (typeof raw.dbSchema === 'string' && /^pg_/i.test(raw.dbSchema)) {
     issues.push({ option: sourceOf.get('dbSchema') ?? 'DB_SCHEMA', message: 'must not start with pg_ (reserved for system schemas)' })

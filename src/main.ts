@@ -31,6 +31,16 @@ export function isPostgresNullSocketWrite(error: unknown): boolean {
   return /socket\.write|reading 'write'/.test(error instanceof Error ? error.message : '') && /nextWrite/.test(stack)
 }
 
+/**
+ * A postgres.js connection error (its codes, or a socket's). A query postgres.js runs on its
+ * own and nobody awaits, failing when the writer closes a pool (a write timeout), must not
+ * end the process: whatever a write was waiting for failed to that write, which retries.
+ */
+export function isDatabaseConnectionError(reason: unknown): boolean {
+  const code = (reason as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^(CONNECTION_(DESTROYED|CLOSED|ENDED)|CONNECT_TIMEOUT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(code)
+}
+
 /** DATA_DIR as a directory the collector can write in (created when missing), or why not. */
 function dataDirProblem(dir: string): string | null {
   try {
@@ -83,6 +93,14 @@ async function serve(config: Config): Promise<number> {
       return
     }
     log('error', 'uncaught exception', { error: errorMessage(error), stack: (error as Error)?.stack })
+    process.exit(1)
+  })
+  process.on('unhandledRejection', (reason) => {
+    if (isDatabaseConnectionError(reason)) {
+      log('warn', 'database connection error that no write waited for: ignored', { error: errorMessage(reason), code: (reason as { code?: unknown }).code })
+      return
+    }
+    log('error', 'unhandled rejection', { error: errorMessage(reason), stack: (reason as Error)?.stack })
     process.exit(1)
   })
   // Signals are taken from the start: one that arrives while the collector starts (PGlite

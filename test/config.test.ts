@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { defaultDialect, loadConfig } from '../src/config.ts'
+import { writeTimeoutFor } from '../src/app.ts'
 
 const issuesOf = (env: Record<string, string>, argv: string[] = []) => {
   const r = loadConfig(env, argv)
@@ -81,5 +82,20 @@ describe('loadConfig', () => {
     const rs = loadConfig({ DATABASE_URL: 'postgres://u@c1.abc.us-east-1.redshift.amazonaws.com:5439/dev', DB_SCHEMA: 'PagerDuty_Atomic' }, [])
     const pg = loadConfig({ DATABASE_URL: 'postgres://u@db.internal/dev', DB_SCHEMA: 'PagerDuty_Atomic' }, [])
     expect([rs.ok && rs.config.dbSchema, pg.ok && pg.config.dbSchema]).toEqual(['pagerduty_atomic', 'PagerDuty_Atomic'])
+  })
+})
+
+describe('DB_WRITE_TIMEOUT_MS', () => {
+  test('is milliseconds: 0 or at least a second, so that 60 meant as seconds is refused', () => {
+    expect(issuesOf({ DB_WRITE_TIMEOUT_MS: '60' })).toEqual([{ option: 'DB_WRITE_TIMEOUT_MS', message: 'is in milliseconds: 0 (never) or at least 1000, got 60' }])
+    expect(issuesOf({ DB_WRITE_TIMEOUT_MS: '0' })).toEqual([])
+    expect(issuesOf({ DB_WRITE_TIMEOUT_MS: '1000' })).toEqual([])
+  })
+
+  test('applies to PostgreSQL over the network only: not to the embedded database, not to Redshift', () => {
+    const of = (env: Record<string, string>) => { const r = loadConfig({ DB_WRITE_TIMEOUT_MS: '5000', ...env }, []); return r.ok ? writeTimeoutFor(r.config) : null }
+    expect(of({ DATABASE_URL: 'postgres://u@db.example.com/d' })).toBe(5000)
+    expect(of({})).toBe(0)
+    expect(of({ DATABASE_URL: 'postgres://u@x.abc.eu-west-1.redshift.amazonaws.com:5439/d' })).toBe(0)
   })
 })

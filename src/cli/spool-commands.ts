@@ -69,10 +69,13 @@ export async function replayFile(config: Config, file: string, query: Record<str
   try {
     spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes })
     const sink = createLazySink({
-      sql: database.sql, reconnect: () => { database.reconnect(); return database.sql }, dialect: config.dialect, schema: config.dbSchema,
+      sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
       migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
     })
-    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, writeTimeoutMs: config.databaseUrl ? config.dbWriteTimeoutMs : 0, log })
+    // No write timeout: the replay ends at the first database error, and a write that is only
+    // slow (a lock held elsewhere) must load, not be reported NOT loaded. Interrupted, the same
+    // replay runs again idempotently.
+    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log })
     const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
     writer.start()
     for (const [index, { text: line, number }] of lines.entries()) {

@@ -47,8 +47,11 @@ export function connect({ url, dialect, max, overrides }: ConnectOptions): postg
     idle_timeout: 60,
     max_lifetime: 60 * 30,
     onnotice: () => {},
-    // Redshift has no pg_type.typarray (porsager/postgres#957): never fetch array types there.
-    fetch_types: dialect === 'postgres',
+    // The collector reads no arrays (it sends its own text[] literals), so it never fetches the
+    // array types: Redshift has no pg_type.typarray (porsager/postgres#957), and on PostgreSQL
+    // that fetch is a query postgres.js runs unawaited on each new connection, whose failure
+    // (the pool closed under it after a write timeout) was an unhandled rejection.
+    fetch_types: false,
     // From the URL's sslmode and certificate files (src/db/tls.ts); Redshift: TLS by default.
     ssl: sslOption(settings),
     connection: { application_name: 'pagerduty-collector' },

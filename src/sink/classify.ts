@@ -47,6 +47,15 @@ export function isSchemaError(error: unknown): boolean {
   return sqlState(error)?.startsWith('42') ?? false
 }
 
+/**
+ * SQLSTATE 25006 (read_only_sql_transaction): the server no longer takes writes on this
+ * connection, a primary that failed over and came back as a replica (an Aurora writer turned
+ * reader keeps its connections). New connections find the new primary; these never will.
+ */
+export function isReadOnlyError(error: unknown): boolean {
+  return sqlState(error) === '25006'
+}
+
 /** The message a bad row records for a rejected event. */
 export function describeDatabaseError(error: unknown): string {
   const e = error as { code?: string; message?: string; detail?: string; column_name?: string }

@@ -6,12 +6,13 @@
  * a write fails because the tables changed (a column or a table dropped): the retry then
  * migrates (a dropped table comes back) and plans from the columns as they are now, instead
  * of failing the same way until someone restarts the collector. `abandon` (a write timed out)
- * closes the connections and starts over on new ones.
+ * closes the connections and starts over on new ones, and so does a write refused because the
+ * server turned read-only (a failover), so that the retry finds the new primary.
  */
 import type postgres from 'postgres'
 import type { Dialect } from '../config.ts'
 import type { Batch, Sink, WriteResult } from './batch.ts'
-import { isSchemaError } from './classify.ts'
+import { isReadOnlyError, isSchemaError } from './classify.ts'
 import { loadColumns } from './introspect.ts'
 import { createPostgresSink } from './postgres.ts'
 import { createRedshiftSink, lockRefusal } from './redshift.ts'
@@ -28,6 +29,8 @@ export interface LazySinkOptions {
   schema: string
   migrate(): Promise<void>
   onMissingColumns?: (table: string, keys: string[]) => void
+  /** The server refused a write as read-only; the connections are replaced before the retry. */
+  onReadOnly?: (error: unknown) => void
   /** A write failed because the tables changed; they are read again before the next one. */
   onTablesChanged?: (error: unknown) => void
   /** Redshift: this login may not LOCK the bad rows table; loads go unserialised (redshift.ts). */
@@ -37,7 +40,9 @@ export interface LazySinkOptions {
 export function createLazySink(options: LazySinkOptions): Sink {
   let sql = options.sql
   let ready: Promise<Sink> | null = null
-  const init = async (): Promise<Sink> => {
+  /** The last dialect sink built, whose writes in flight `abandon` gives up. */
+  let built: Sink | null = null
+  const build = async (): Promise<Sink> => {
     await options.migrate()
     const plans = createTablePlans(options.schema, await loadColumns(sql, options.schema), options.onMissingColumns)
     if (options.dialect === 'postgres') return createPostgresSink({ sql, schema: options.schema, plans })
@@ -45,6 +50,7 @@ export function createLazySink(options: LazySinkOptions): Sink {
     if (refusal) options.onCannotSerialise?.(refusal)
     return createRedshiftSink({ sql, schema: options.schema, plans, serialise: refusal === null })
   }
+  const init = async (): Promise<Sink> => (built = await build())
   async function current(): Promise<Sink> {
     const attempt = (ready ??= init())
     try {
@@ -55,12 +61,29 @@ export function createLazySink(options: LazySinkOptions): Sink {
       throw error
     }
   }
+  function abandon(): void {
+    built?.abandon?.()
+    built = null
+    ready = null
+    if (options.reconnect) sql = options.reconnect()
+  }
+  async function leavingReadOnly<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (error) {
+      if (isReadOnlyError(error)) {
+        options.onReadOnly?.(error)
+        abandon()
+      }
+      throw error
+    }
+  }
   return {
     dialect: options.dialect,
     async prepare() {
-      await current()
+      await leavingReadOnly(current)
     },
-    async write(batch: Batch): Promise<WriteResult> {
+    write: (batch: Batch): Promise<WriteResult> => leavingReadOnly(async () => {
       const sink = await current()
       try {
         return await sink.write(batch)
@@ -71,10 +94,7 @@ export function createLazySink(options: LazySinkOptions): Sink {
         }
         throw error
       }
-    },
-    abandon() {
-      ready = null
-      if (options.reconnect) sql = options.reconnect()
-    },
+    }),
+    abandon,
   }
 }

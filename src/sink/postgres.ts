@@ -28,6 +28,19 @@ export interface PostgresSinkOptions {
 }
 
 /**
+ * `query.cancel()`, whose promise postgres.js drops (3.4.x: `cancel()` returns nothing), so a
+ * server that cannot be reached would reject it unhandled: the query's canceller, caught.
+ * Without one (another postgres.js), nothing is cancelled.
+ */
+export function cancelQuietly(query: object): void {
+  const q = query as { canceller?: unknown }
+  const cancel = q.canceller
+  if (typeof cancel !== 'function') return
+  q.canceller = null
+  Promise.resolve(cancel.call(null, query)).catch(() => {})
+}
+
+/**
  * A jsonb column the adapters fill (JSON_TEXT_KEYS) goes as ONE jsonb array, not as text[]:
  * the cells are JSON text already (JSON.stringify), so the array is their join, nothing escaped,
  * and PostgreSQL parses each value once. As a text[] element every quote of a message was
@@ -158,8 +171,20 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
     return text
   }
 
+  /** The statements in flight, for `abandon`. */
+  const inFlight = new Set<object>()
+
   return {
     dialect: 'postgres',
+    /**
+     * Cancels the statements in flight (a CancelRequest on a new connection, which the server
+     * honours even if the statement's own connection went silent): a write abandoned while it
+     * waits on a lock would otherwise keep its session, and the rows it inserted so far locked,
+     * until the lock is released. Best effort: an unreachable server cancels nothing.
+     */
+    abandon() {
+      for (const query of inFlight) cancelQuietly(query)
+    },
     async write(batch: Batch): Promise<WriteResult> {
       const events = uniqueEvents(batch.events)
       const eventRows = events.map((e) => (e.rows[0] as { row: Row }).row)
@@ -184,7 +209,9 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
       if (badPlan) params.push(...columnArrays(badPlan, badRows))
       // Prepared once per connection (sql.unsafe's default is unnamed: every batch then paid a
       // Parse and Describe round trip and PostgreSQL planned the statement again).
-      const inserted = await sql.unsafe(statement(eventsPlan, entities.map((e) => e.plan), badPlan), params, { prepare: true })
+      const query = sql.unsafe(statement(eventsPlan, entities.map((e) => e.plan), badPlan), params, { prepare: true })
+      inFlight.add(query)
+      const inserted = await query.finally(() => inFlight.delete(query))
 
       const loadedByVersion: Record<string, number> = {}
       let loaded = 0

@@ -47,9 +47,8 @@ export interface WriterOptions {
    * the batch is retried on new ones like any failed write. A connection the network dropped
    * without a reset (a NAT or firewall that forgot it, a failed-over server) would otherwise
    * hold the batch, and the checkpoint behind it, until the kernel's retransmission timeout
-   * (~15 minutes). Each timeout of the same batch doubles its next attempt's limit (up to
-   * 16x), so a write that is only slow (a lock held elsewhere, a busy cluster) gets through.
-   * Unset or 0: never.
+   * (~15 minutes). Each timeout doubles the limit (up to 16x) until a write succeeds, so a
+   * write that is only slow (a lock held elsewhere) gets through. Unset or 0: never.
    */
   writeTimeoutMs?: number
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
@@ -117,7 +116,7 @@ export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, expired]).finally(() => clearTimeout(timer))
 }
 
-/** The limit of attempt `timeouts` + 1 of a batch whose write timed out `timeouts` times. */
+/** The limit of a write after `timeouts` writes in a row timed out. */
 export const timeoutAfter = (baseMs: number, timeouts: number): number => baseMs * 2 ** Math.min(timeouts, 4)
 
 /** A sleep that `wakeAll` ends early (on stop), whoever is sleeping. */
@@ -166,7 +165,12 @@ export function createWriter(options: WriterOptions): Writer {
   const retrying = new Set<() => void>()
   const stopping = () => Date.now() >= deadline
 
+  /** Writes timed out since the last that succeeded: each doubles the next one's limit. */
+  let timeoutsInARow = 0
+  const writeLimit = () => timeoutAfter(options.writeTimeoutMs ?? 0, timeoutsInARow)
+
   function markUp() {
+    timeoutsInARow = 0
     if (status.database !== 'up') log('info', 'database reachable', { previous: status.database })
     status.database = 'up'
     // The other batch in flight may be sleeping out a long backoff: retry it now, or the
@@ -261,25 +265,24 @@ export function createWriter(options: WriterOptions): Writer {
   }
 
   /** After a timeout: close the connections (failing what waits on them) and use new ones. */
-  function abandonOnTimeout(error: unknown, fields: Record<string, unknown>): number {
-    if (!(error instanceof WriteTimeoutError)) return 0
+  function abandonOnTimeout(error: unknown, fields: Record<string, unknown>): void {
+    if (!(error instanceof WriteTimeoutError)) return
     log('warn', 'database write timed out: closing the connections and retrying on new ones', { seconds: error.ms / 1000, ...fields })
     status.writeTimeouts++
+    timeoutsInARow++
     sink.abandon?.()
-    return 1
   }
 
   /** Retries until the batch commits or the drain deadline passes (then returns null). */
   async function writeWithRetry(batch: Batch): Promise<WriteResult | null> {
-    let timeouts = 0
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await watchedWrite(batch, timeoutAfter(options.writeTimeoutMs ?? 0, timeouts))
+        const result = await watchedWrite(batch, writeLimit())
         markUp()
         return result
       } catch (error) {
         markDown(error)
-        timeouts += abandonOnTimeout(error, { events: batch.events.length, bad_rows: batch.badRows.length })
+        abandonOnTimeout(error, { events: batch.events.length, bad_rows: batch.badRows.length })
         if (!running || stopping()) return null
         await sleep(jittered(backoffCeiling(attempt, error, backoff)), retrying)
         if (!running || stopping()) return null
@@ -300,14 +303,14 @@ export function createWriter(options: WriterOptions): Writer {
    */
   async function prepare(): Promise<void> {
     if (!sink.prepare) return
-    for (let attempt = 0, timeouts = 0; running && !stopping(); attempt++) {
+    for (let attempt = 0; running && !stopping(); attempt++) {
       try {
-        await withTimeout(sink.prepare(), timeoutAfter(options.writeTimeoutMs ?? 0, timeouts))
+        await withTimeout(sink.prepare(), writeLimit())
         markUp()
         return
       } catch (error) {
         markDown(error)
-        timeouts += abandonOnTimeout(error, { step: 'preparing the tables' })
+        abandonOnTimeout(error, { step: 'preparing the tables' })
         await sleep(jittered(backoffCeiling(attempt, error, backoff)), retrying)
       }
     }

@@ -3,7 +3,9 @@
  * (the database "goes away" for the collector), `open()` listens again on the same port.
  * `freeze()` silences the connections open now without closing them (what a NAT or firewall
  * that forgot them, or a failed-over server, looks like: no reset, no answer), while new
- * connections work. Used to simulate a database outage in tests and in the benchmark.
+ * connections work. `retarget()` sends new connections to another server, the open ones
+ * staying where they are (a DNS name moved by a failover). Used to simulate a database
+ * outage in tests and in the benchmark.
  */
 import type { Socket, TCPSocketListener } from 'bun'
 
@@ -34,10 +36,13 @@ export interface TcpProxy {
   close(): void
   /** The connections open now go silent (bytes either way are dropped), still open. */
   freeze(): void
+  /** New connections go to `to`; the open ones stay connected where they are. */
+  retarget(to: { hostname: string; port: number }): void
   stop(): void
 }
 
-export function startTcpProxy(target: { hostname: string; port: number }, port = 0): TcpProxy {
+export function startTcpProxy(initialTarget: { hostname: string; port: number }, port = 0): TcpProxy {
+  let target = initialTarget
   const sockets = new Set<Socket<Pipe>>()
   let listener: TCPSocketListener<Pipe> | null = null
   let boundPort = port
@@ -90,6 +95,7 @@ export function startTcpProxy(target: { hostname: string; port: number }, port =
       sockets.clear()
     },
     freeze() { for (const s of sockets) s.data.frozen = true },
+    retarget(to) { target = to },
     stop() { this.close() },
   }
 }

@@ -139,7 +139,8 @@ describe('the statement log', () => {
   test('flags the postgres dialect, which Redshift could not run', async () => {
     const pgLog = statementLog()
     const other = await freshDatabase('redshift_detector')
-    const pg = connect({ url: other.url, dialect: 'postgres', max: 1, overrides: { debug: pgLog.debug } })
+    // fetch_types on (the collector turns it off everywhere): the detector must see that too.
+    const pg = connect({ url: other.url, dialect: 'postgres', max: 1, overrides: { debug: pgLog.debug, fetch_types: true } })
     try {
       await drain(records.slice(0, 2), { sql: pg, dialect: 'postgres' })
     } finally {

@@ -2,8 +2,9 @@
  * A database connection that goes silent in the middle of a batch (no reset: a NAT or
  * firewall that forgot it, a failed-over server) and a write that is only slow (a lock held
  * elsewhere), against a real PostgreSQL behind a TCP proxy: after DB_WRITE_TIMEOUT_MS the
- * collector closes its connections and retries on new ones, instead of waiting ~15 minutes
- * for the kernel; a slow write gets through as its limit doubles; everything loads once.
+ * collector cancels the statement, closes its connections and retries on new ones, instead of
+ * waiting ~15 minutes for the kernel; a slow write gets through as its limit doubles, with no
+ * abandoned statement left waiting beside it; everything loads once.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
@@ -59,18 +60,24 @@ describe.skipIf(!hasServer())('a silent or slow database connection', () => {
     expect(collector!.metrics.text()).toContain('\ncollector_database_write_timeouts_total 1\n')
   }, 30_000)
 
-  test('a write that is only slow (a lock held elsewhere) gets through as its limit doubles, and loads once', async () => {
+  test('a write that is only slow (a lock held elsewhere) gets through as its limit doubles, abandoned attempts cancelled, and loads once', async () => {
     lines.length = 0
     // SHARE blocks the INSERT but not what the retry's table check takes.
+    let waiting = -1
     const holding = db.sql.begin(async (tx) => {
       await tx`lock table atomic.events in share mode`
       await post('locked-0')
-      await Bun.sleep(2500)
+      await eventually(() => timeouts().length >= 2, 10_000, 'two timeouts while the lock is held')
+      await Bun.sleep(300)
+      // The abandoned statements were cancelled: only the attempt in progress waits.
+      const sessions = await db.sql`select count(*)::int as n from pg_stat_activity where application_name = 'pagerduty-collector' and wait_event_type = 'Lock'`
+      waiting = sessions[0]?.n as number
     })
     await holding
     await eventually(async () => (await loaded('locked-')) === 1, 20_000, 'the event to load after the lock')
+    expect(waiting).toBeLessThanOrEqual(1)
     const seen = timeouts()
-    expect(seen.length).toBeGreaterThanOrEqual(1)
+    expect(seen.slice(0, 2)).toEqual([1, 2])
     expect(seen).toEqual([1, 2, 4, 8, 16].slice(0, seen.length))
     // The warm-up, the three silent ones and this one: each once.
     expect((await db.sql`select count(*)::int as n from atomic.events`)[0]?.n).toBe(5)

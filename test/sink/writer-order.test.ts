@@ -53,19 +53,20 @@ test('a write still waiting after slowWriteMs is logged once and shown as the la
   await spool.close()
 })
 
-test('a write with no answer is given up after writeTimeoutMs: the sink abandons its connections and the batch is retried, its limit doubling per timeout', async () => {
+test('a write with no answer is given up after writeTimeoutMs: the sink abandons its connections and the batch is retried, the limit doubling until a write succeeds', async () => {
   const dir = path.join(tempDir('writer-timeout'), 'spool')
   const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
   await spool.append(encodeRecord({ events: [], badRows: [badRow(1)] }), 1)
   // Like a silent connection: a write never settles until the sink's connections are closed,
-  // which fails it. The first two writes go silent, the third answers.
+  // which fails it. The first two writes go silent, the third answers, the fourth (the next
+  // batch) goes silent again and the fifth answers.
   const hung = new Set<(e: Error) => void>()
   let calls = 0
   let abandoned = 0
   let written = 0
   const sink: Sink = {
     dialect: 'postgres',
-    write: (b: Batch) => ++calls <= 2
+    write: (b: Batch) => ++calls <= 2 || calls === 4
       ? new Promise<WriteResult>((_, reject) => { hung.add(reject) })
       : Promise.resolve((written += b.badRows.length, { loaded: 0, duplicates: 0, badRows: b.badRows.length, loadedByVersion: {} })),
     abandon: () => { abandoned++; for (const fail of hung) fail(new Error('CONNECTION_DESTROYED')); hung.clear() },
@@ -76,9 +77,13 @@ test('a write with no answer is given up after writeTimeoutMs: the sink abandons
   const until = Date.now() + 5000
   while (spool.pending() && Date.now() < until) await Bun.sleep(20)
   expect([calls, abandoned, written, spool.pending()]).toEqual([3, 2, 1, false])
+  await spool.append(encodeRecord({ events: [], badRows: [badRow(2)] }), 1)
+  while ((spool.pending() || written < 2) && Date.now() < until) await Bun.sleep(20)
+  expect([calls, abandoned, written]).toEqual([5, 3, 2])
+  // The limit doubled while writes timed out, and is back to the setting after a success.
   const timeouts = lines.filter((l) => l.msg === 'database write timed out: closing the connections and retrying on new ones')
-  expect(timeouts.map((l) => l.fields?.seconds)).toEqual([0.1, 0.2])
-  expect(writer.status().database).toBe('up')
+  expect(timeouts.map((l) => l.fields?.seconds)).toEqual([0.1, 0.2, 0.1])
+  expect(writer.status()).toMatchObject({ database: 'up', writeTimeouts: 3 })
   await writer.stop(1000)
   await spool.close()
 })
@@ -102,7 +107,7 @@ test('a start whose table check gets no answer is given up the same way', async 
   await spool.close()
 })
 
-test('the limit doubles per timeout of the same batch, up to 16 times the setting', () => {
+test('the limit doubles per timeout in a row, up to 16 times the setting', () => {
   expect([0, 1, 2, 3, 4, 5, 10].map((n) => timeoutAfter(60_000, n))).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, 960_000, 960_000])
   expect(timeoutAfter(0, 3)).toBe(0)
 })
