@@ -231,8 +231,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'must be a postgres:// or postgresql:// URL' })
   } else if (typeof raw.databaseUrl === 'string' && !URL.canParse(raw.databaseUrl)) {
     issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'is not a valid URL (check the port, and brackets around an IPv6 address)' })
-  }
-  else if (typeof raw.databaseUrl === 'string') {
+  } else if (typeof raw.databaseUrl === 'string') {
     const tls = tlsSettings(raw.databaseUrl, raw.dialect === 'redshift' ? 'redshift' : 'postgres')
     if ('issue' in tls) issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: tls.issue })
   }
