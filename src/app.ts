@@ -9,6 +9,7 @@ import type { Config } from './config.ts'
 import { createRegistry, rebuildWith } from './adapters/registry.ts'
 import { createPagerDutyAdapter } from './adapters/pagerduty/index.ts'
 import { connect, describeUrl } from './db/connect.ts'
+import { databaseTls } from './db/tls.ts'
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.ts'
 import { migrate } from './db/migrate.ts'
 import { basicAuth } from './http/auth.ts'
@@ -62,7 +63,10 @@ function database(open: () => postgres.Sql, embedded: EmbeddedDatabase | null, d
 /** The external database from DATABASE_URL, or the embedded PGlite in DATA_DIR/pglite. */
 export async function openDatabase(config: Config): Promise<Database> {
   const url = config.databaseUrl
-  if (url) return database(() => connect({ url, dialect: config.dialect }), null, describeUrl(url))
+  if (url) {
+    const tls = databaseTls(url, config.dialect)
+    return database(() => connect({ url, dialect: config.dialect, tls }), null, describeUrl(url))
+  }
   const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}) })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.

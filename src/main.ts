@@ -9,7 +9,7 @@ import { isIP } from 'node:net'
 import { helpText, loadConfig, type Config } from './config.ts'
 import { startCollector, openDatabase } from './app.ts'
 import { migrate, printableDdl } from './db/migrate.ts'
-import { sslOption, tlsSettings } from './db/tls.ts'
+import { databaseTls } from './db/tls.ts'
 import { createLog } from './log.ts'
 import { errorMessage } from './errors.ts'
 import { spoolStatus, replayFile } from './cli/spool-commands.ts'
@@ -38,7 +38,9 @@ export function isPostgresNullSocketWrite(error: unknown): boolean {
  */
 export function isDatabaseConnectionError(reason: unknown): boolean {
   const code = (reason as { code?: unknown } | null)?.code
-  return typeof code === 'string' && /^(CONNECTION_(DESTROYED|CLOSED|ENDED)|CONNECT_TIMEOUT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(code)
+  // 57P01-57P03: the server shutting down or not yet taking connections (a failover), as
+  // postgres.js's own unawaited queries on a new connection can meet them.
+  return typeof code === 'string' && /^(CONNECTION_(DESTROYED|CLOSED|ENDED)|CONNECT_TIMEOUT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|57P0[123])$/.test(code)
 }
 
 /** DATA_DIR as a directory the collector can write in (created when missing), or why not. */
@@ -58,15 +60,13 @@ function dataDirProblem(dir: string): string | null {
   return null
 }
 
-/** A certificate file DATABASE_URL names (sslrootcert, sslcert, sslkey) that cannot be read. */
+/** A certificate file DATABASE_URL names (sslrootcert, sslcert, sslkey, sslcrl) that cannot be read or used. */
 function tlsFileProblem(url: string, dialect: Config['dialect']): string | null {
-  const settings = tlsSettings(url, dialect)
-  if ('issue' in settings) return settings.issue
   try {
-    sslOption(settings)
+    databaseTls(url, dialect)
     return null
   } catch (error) {
-    return errorMessage(error).replace(/^DATABASE_URL /, '')
+    return errorMessage(error).replace(/^DATABASE_URL:? /, '')
   }
 }
 

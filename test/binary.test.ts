@@ -67,6 +67,10 @@ test('the binary prints its version and refuses bad configuration with exit 2, n
   expect([version.exitCode, version.stdout.toString().trim()]).toEqual([0, pkg.version])
   const bad = Bun.spawnSync([binary, '--port', 'x'], { env: { PORT: '99999', PATH: process.env.PATH ?? '' } })
   expect([bad.exitCode, bad.stderr.toString()]).toEqual([2, 'collector: --port: must be an integer, got "x"\n'])
+  // A CA file that is no certificate: refused at start (exit 2, no restart loop), not at the first connection.
+  const notPem = path.join(ROOT, 'test/fixtures/tls/not-pem.txt')
+  const badCa = Bun.spawnSync([binary, 'serve'], { env: { DATABASE_URL: `postgres://u@127.0.0.1:1/d?sslmode=verify-full&sslrootcert=${notPem}`, DATA_DIR: path.join(dir, 'bad-ca'), PATH: process.env.PATH ?? '' } })
+  expect([badCa.exitCode, badCa.stderr.toString()]).toEqual([2, expect.stringContaining(`collector: DATABASE_URL: sslrootcert=${notPem}: not usable (`)])
 })
 
 test('the binary keeps function names, which the postgres.js closed-socket guard in main.ts matches on', async () => {

@@ -2,7 +2,7 @@
 import postgres from 'postgres'
 import type { Dialect } from '../config.ts'
 import { formatUtc } from '../events/timestamp.ts'
-import { sslOption, tlsSettings } from './tls.ts'
+import { databaseTls, type DatabaseTls } from './tls.ts'
 
 /**
  * Values reach the database as the text the adapters built. postgres.js would otherwise
@@ -22,6 +22,8 @@ export interface ConnectOptions {
   dialect: Dialect
   /** PGlite serves one session at a time: the embedded database gets a single connection. */
   max?: number
+  /** `url`'s TLS worked out beforehand (`databaseTls`), so that opening a pool again reads no files. */
+  tls?: DatabaseTls
   /**
    * postgres.js options applied last. Tests use it to record every statement (`debug`) and
    * to run the redshift dialect against a local PostgreSQL without TLS (`ssl: false`).
@@ -29,10 +31,9 @@ export interface ConnectOptions {
   overrides?: postgres.Options<Record<string, postgres.PostgresType>>
 }
 
-export function connect({ url, dialect, max, overrides }: ConnectOptions): postgres.Sql {
-  const settings = tlsSettings(url, dialect)
-  if ('issue' in settings) throw new Error(`DATABASE_URL: ${settings.issue}`)
-  return postgres(settings.url, {
+export function connect({ url, dialect, max, tls, overrides }: ConnectOptions): postgres.Sql {
+  const { url: bare, ssl } = tls ?? databaseTls(url, dialect)
+  return postgres(bare, {
     max: max ?? 2,
     // Statements are prepared once per connection: a batch's rows travel as one text[] per
     // column, so the statement text depends only on the tables' columns, not on row counts.
@@ -53,7 +54,7 @@ export function connect({ url, dialect, max, overrides }: ConnectOptions): postg
     // (the pool closed under it after a write timeout) was an unhandled rejection.
     fetch_types: false,
     // From the URL's sslmode and certificate files (src/db/tls.ts); Redshift: TLS by default.
-    ssl: sslOption(settings),
+    ssl,
     connection: { application_name: 'pagerduty-collector' },
     ...overrides,
   })

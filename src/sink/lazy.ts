@@ -68,10 +68,12 @@ export function createLazySink(options: LazySinkOptions): Sink {
     if (options.reconnect) sql = options.reconnect()
   }
   async function leavingReadOnly<T>(work: () => Promise<T>): Promise<T> {
+    const pool = sql
     try {
       return await work()
     } catch (error) {
-      if (isReadOnlyError(error)) {
+      // Once per pool: the other batch's refusal from the same old pool must not end the new one.
+      if (isReadOnlyError(error) && sql === pool) {
         options.onReadOnly?.(error)
         abandon()
       }
