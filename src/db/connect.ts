@@ -34,6 +34,8 @@ export interface ConnectOptions {
 export function connect({ url, dialect, max, tls, overrides }: ConnectOptions): postgres.Sql {
   const { url: bare, ssl } = tls ?? databaseTls(url, dialect)
   return postgres(bare, {
+    // postgres.js takes host and port arrays (index.js parseOptions); its typings say string.
+    ...(ipv6Host(bare) as object),
     max: max ?? 2,
     // Statements are prepared once per connection: a batch's rows travel as one text[] per
     // column, so the statement text depends only on the tables' columns, not on row counts.
@@ -58,6 +60,15 @@ export function connect({ url, dialect, max, tls, overrides }: ConnectOptions): 
     connection: { application_name: 'pagerduty-collector' },
     ...overrides,
   })
+}
+
+/**
+ * postgres.js reads a URL's hosts as `host:port` pairs split on ':', so `[::1]` became the
+ * host `[`: an IPv6 address goes as the host and port options instead, which it takes as is.
+ */
+export function ipv6Host(url: string): { host?: string[]; port?: number[] } {
+  const { hostname, port } = new URL(url)
+  return hostname.startsWith('[') ? { host: [hostname.slice(1, -1)], port: [Number(port || 5432)] } : {}
 }
 
 /** Host and port of a URL, for logs (never the password). */

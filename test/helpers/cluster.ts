@@ -57,7 +57,7 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string 
   return { ca: file('ca.pem'), cert: file('server.crt'), key: file('server.key') }
 }
 
-export function createCluster(label: string, { tls = false }: { tls?: boolean } = {}): Cluster {
+export function createCluster(label: string, { tls = false, listen = '127.0.0.1' }: { tls?: boolean; listen?: '127.0.0.1' | '::1' } = {}): Cluster {
   if (!CLUSTER_BIN) throw new Error('initdb not found under /usr/lib/postgresql/*/bin')
   const bin = CLUSTER_BIN
   const root = process.getuid?.() === 0
@@ -74,14 +74,14 @@ export function createCluster(label: string, { tls = false }: { tls?: boolean } 
     fs.chmodSync(path.join(data, 'server.key'), 0o600)
     if (root) Bun.spawnSync(['chown', 'postgres:postgres', path.join(data, 'server.crt'), path.join(data, 'server.key')])
     // TCP over TLS only: a client that does not ask for it is refused.
-    fs.writeFileSync(path.join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n')
+    fs.writeFileSync(path.join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n')
     tlsOptions = ' -c ssl=on'
   }
   const port = freePort()
   // fsync off: the database's own durability is not under test here, and the machine is shared.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB -c max_connections=20${tlsOptions}`
+  const options = `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c shared_buffers=16MB -c max_connections=20${tlsOptions}`
   const cluster: Cluster = {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres@${listen.includes(':') ? `[${listen}]` : listen}:${port}/postgres`,
     port,
     caFile,
     start() { run([path.join(bin, 'pg_ctl'), '-D', data, '-l', path.join(dir, 'log'), '-o', options, '-w', '-t', '30', 'start'], root) },
