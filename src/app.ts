@@ -70,8 +70,8 @@ export async function openDatabase(config: Config): Promise<Database> {
   const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}) })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.
-  const open = () => connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null } })
-  return database(open, embedded, `embedded PGlite in ${embedded.dataDir}`)
+  const open = () => connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null, ...(embedded.socketPath ? { path: embedded.socketPath } : {}) } })
+  return database(open, embedded, `embedded PGlite in ${embedded.dataDir}${embedded.socketPath ? ` (socket ${embedded.socketPath})` : ''}`)
 }
 
 /**
@@ -229,7 +229,8 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   })
   const url = localUrl(config.host, server.port as number)
   log('info', 'collector started', {
-    version: VERSION, url: url.href, database: database.describe, dialect: config.dialect, schema: config.dbSchema,
+    // url: where this host reaches it; listen: what it is bound to (0.0.0.0: every interface).
+    version: VERSION, url: url.href, listen: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${String(server.port)}`, database: database.describe, dialect: config.dialect, schema: config.dbSchema,
     embedded_pg_port: database.embedded?.port ?? null, data_dir: path.resolve(config.dataDir), backlog_events: spool.stats().backlogEvents,
   })
 

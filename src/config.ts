@@ -97,7 +97,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: '--host', env: 'HOST', describe: 'HTTP bind address (default 0.0.0.0)', parse: text },
   { key: 'dataDir', flag: '--data-dir', env: 'DATA_DIR', describe: 'spool and embedded database directory (default ./data)', parse: text },
   { key: 'databaseUrl', flag: '--database-url', env: 'DATABASE_URL', describe: 'postgres:// URL; unset: embedded PGlite in DATA_DIR/pglite', parse: text },
-  { key: 'embeddedPgPort', flag: '--embedded-pg-port', env: 'EMBEDDED_PG_PORT', describe: 'also serve the embedded database on 127.0.0.1:N for psql', parse: integer },
+  { key: 'embeddedPgPort', flag: '--embedded-pg-port', env: 'EMBEDDED_PG_PORT', describe: 'serve the embedded database on 127.0.0.1:N (psql from any local account, no password) instead of its private Unix socket in DATA_DIR/socket', parse: integer },
   { key: 'dbSchema', flag: '--db-schema', env: 'DB_SCHEMA', describe: 'schema for the tables (default atomic)', parse: text },
   { key: 'dialect', flag: '--dialect', env: 'DB_DIALECT', describe: 'postgres or redshift (default: redshift for *.redshift.amazonaws.com hosts)', parse: text },
   { key: 'webhookSecrets', env: 'PAGERDUTY_WEBHOOK_SECRETS', describe: 'comma-separated v3 signing secrets; when set, v3 requests must be signed', parse: list },

@@ -46,6 +46,8 @@ describe('log lines', () => {
     expect(Object.keys(started).slice(0, 3)).toEqual(['time', 'level', 'msg'])
     expect(started.level).toBe('info')
     expect(started.data_dir).toBe(fs.realpathSync(dir))
+    // Where it is bound, beside where this host reaches it.
+    expect(started.listen).toBe(`127.0.0.1:${new URL(String(started.url)).port}`)
     expect(raw.every((line) => line.endsWith('\n') && line.indexOf('\n') === line.length - 1)).toBe(true)
   })
 

@@ -23,11 +23,16 @@ import { migrate } from '../db/migrate.ts'
 import { createLog } from '../log.ts'
 import { VERSION } from '../version.ts'
 
+/**
+ * A DATA_DIR without a spool is not taken for an empty backlog: run from the wrong directory
+ * (the unit sets DATA_DIR, a shell does not), "nothing waiting" would invite deleting the
+ * real one. Exit 1, saying where it looked.
+ */
 export function spoolStatus(config: Config): number {
-  const dir = path.join(config.dataDir, 'spool')
+  const dir = path.resolve(config.dataDir, 'spool')
   if (!fs.existsSync(dir)) {
-    process.stdout.write(`no spool in ${dir}: nothing waiting\n`)
-    return 0
+    process.stderr.write(`collector: no spool in ${dir}: DATA_DIR (${path.resolve(config.dataDir)}) is not where a collector ran. Set DATA_DIR to the collector's (under systemd: sudo DATA_DIR=/var/lib/collector collector spool status)\n`)
+    return 1
   }
   const checkpoint = readCheckpoint(dir)
   const sizes = new Map(listSegments(dir).filter((s) => s >= checkpoint.segment).map((s) => [s, fileSize(segmentPath(dir, s))]))

@@ -1,10 +1,14 @@
 /**
  * The embedded default database: PGlite (PostgreSQL compiled to WebAssembly) in
- * DATA_DIR/pglite, served over the PostgreSQL wire protocol on 127.0.0.1 so the same
- * postgres.js writer talks to it, and so `psql` can read the tables (--embedded-pg-port).
+ * DATA_DIR/pglite, served over the PostgreSQL wire protocol so the same postgres.js writer
+ * talks to it. The server has no authentication (any client is the superuser), so by default
+ * it listens on a Unix socket in DATA_DIR/socket that only the collector's user can open;
+ * with a port (--embedded-pg-port) it listens on 127.0.0.1:port instead, where `psql` from
+ * any local account can read the tables.
  */
 import path from 'node:path'
 import fs from 'node:fs'
+import os from 'node:os'
 import { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { lockDataDir } from '../data-dir-lock.ts'
@@ -14,7 +18,10 @@ import { keepProtocolSequencesWhole } from './protocol-queue.ts'
 
 export interface EmbeddedDatabase {
   url: string
-  port: number
+  /** The TCP port on 127.0.0.1, when asked for one; null: the Unix socket only. */
+  port: number | null
+  /** The Unix socket file (postgres.js's `path` option); null when on TCP. */
+  socketPath: string | null
   dataDir: string
   /**
    * Makes what PGlite committed durable. PGlite runs with fsync off and writes through
@@ -57,18 +64,26 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
   } catch (error) {
     throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, false, { cause: error })
   }
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 16 })
+  const socket = options.port === undefined ? privateSocket(options.dataDir) : null
+  const server = socket
+    ? new PGLiteSocketServer({ db, path: socket.file, maxConnections: 16 })
+    : new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 16 })
   keepProtocolSequencesWhole(server)
   try {
     await server.start()
+    // Connecting to a Unix socket takes write permission on it: the owner's alone.
+    if (socket) fs.chmodSync(socket.file, 0o600)
   } catch (error) {
+    await Promise.race([server.stop(), Bun.sleep(STOP_WAIT_MS)])
     await db.close()
-    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot serve the embedded database on 127.0.0.1:${options.port ?? 0}: ${errorMessage(error)}`, false, { cause: error })
+    socket?.remove()
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot serve the embedded database on ${socket ? socket.file : `127.0.0.1:${options.port ?? 0}`}: ${errorMessage(error)}`, false, { cause: error })
   }
-  const port = Number(server.getServerConn().split(':').pop())
+  const port = socket ? null : Number(server.getServerConn().split(':').pop())
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: port === null ? 'postgres://postgres@localhost/postgres' : `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    socketPath: socket?.file ?? null,
     dataDir,
     flush: () => syncFileSystemOf(dataDir),
     async stop() {
@@ -78,8 +93,37 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
         await Promise.race([server.stop(), Bun.sleep(STOP_WAIT_MS)])
         await Promise.race([db.close(), Bun.sleep(STOP_WAIT_MS)])
       } finally {
+        socket?.remove()
         release()
       }
+    },
+  }
+}
+
+/** Unix socket paths are at most 107 bytes (sun_path); a longer DATA_DIR gets one under the temporary directory. */
+const MAX_SOCKET_PATH = 107
+
+/**
+ * Where the embedded database's Unix socket goes: DATA_DIR/socket/.s.PGSQL.5432 (the name
+ * psql looks for: `psql -h DATA_DIR/socket -U postgres`), in a directory only the owner may
+ * enter. A socket file left by a crash is removed first: the DATA_DIR lock says no one else
+ * serves it.
+ */
+function privateSocket(dataDir: string): { file: string; remove(): void } {
+  let dir = path.resolve(dataDir, 'socket')
+  let temporary = false
+  if (path.join(dir, '.s.PGSQL.5432').length > MAX_SOCKET_PATH) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-pg-'))
+    temporary = true
+  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  fs.chmodSync(dir, 0o700)
+  const file = path.join(dir, '.s.PGSQL.5432')
+  fs.rmSync(file, { force: true })
+  return {
+    file,
+    remove() {
+      fs.rmSync(temporary ? dir : file, { recursive: true, force: true })
     },
   }
 }

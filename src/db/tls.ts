@@ -67,6 +67,12 @@ export interface TlsSettings {
 export function tlsSettings(url: string, dialect: Dialect): TlsSettings | { issue: string } {
   const parsed = new URL(url)
   const get = (name: string): string | null => parsed.searchParams.get(name)
+  // Any other parameter goes to the server as a setting (application_name, options, ...): a
+  // misspelt TLS one would then fail every connection at run time, so it stops the start.
+  const known = new Set<string>([...READ, ...IGNORED, ...Object.keys(REFUSED), 'sslnegotiation'])
+  for (const name of parsed.searchParams.keys()) {
+    if (/^(ssl|gss)/i.test(name) && !known.has(name)) return { issue: `unknown parameter ${name}${name.toLowerCase().startsWith('sslm') ? ' (sslmode?)' : ''}: not a libpq TLS parameter` }
+  }
   for (const [name, refused] of Object.entries(REFUSED)) {
     const value = get(name)
     if (value !== null && refused(value)) return { issue: `${name}=${value} is not supported (postgres.js cannot honour it); remove it` }
@@ -79,7 +85,7 @@ export function tlsSettings(url: string, dialect: Dialect): TlsSettings | { issu
   const clientCert = get('sslcert')
   const clientKey = get('sslkey')
   if ((clientCert === null) !== (clientKey === null)) return { issue: 'sslcert and sslkey go together' }
-  if (clientCert !== null && (mode === 'allow' || mode === 'prefer' || mode === 'disable')) return { issue: `a client certificate (sslcert) needs sslmode=require or stronger, got ${mode}` }
+  if (clientCert !== null && (mode === 'allow' || mode === 'prefer' || mode === 'disable')) return { issue: `a client certificate (sslcert) needs sslmode=require or stronger, ${get('sslmode') === null ? 'and no sslmode means disable here' : `got ${mode}`}` }
   const version = (name: string): tls.SecureVersion | null | { issue: string } => {
     const v = get(name)
     return v === null || v === '' ? null : (PROTOCOLS as readonly string[]).includes(v) ? (v as tls.SecureVersion) : { issue: `${name} must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(v)}` }

@@ -32,6 +32,15 @@ describe('collector spool status', () => {
     expect(out).toContain('corrupt records set aside  0\n')
     expect(fs.readdirSync(path.join(dataDir, 'spool')).sort()).toEqual(before)
   })
+
+  test('a DATA_DIR with no spool is an error naming where it looked, not "nothing waiting" (the wrong directory would invite deleting the real one)', async () => {
+    const elsewhere = tempDir('status-elsewhere')
+    const proc = cli(['spool', 'status'], { DATA_DIR: elsewhere })
+    const err = await new Response(proc.stderr).text()
+    expect(await proc.exited).toBe(1)
+    expect(err).toStartWith(`collector: no spool in ${elsewhere}/spool: DATA_DIR (${elsewhere}) is not where a collector ran.`)
+    expect(fs.readdirSync(elsewhere)).toEqual([])
+  })
 })
 
 describe('collector spool replay', () => {

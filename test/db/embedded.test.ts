@@ -1,7 +1,8 @@
 /**
  * The embedded database over the wire protocol, with several clients at once (the writer
  * and a psql user): each client's extended-protocol sequence (Parse/Bind/Execute ... Sync)
- * must reach PGlite's single session without another client's messages in the middle.
+ * must reach PGlite's single session without another client's messages in the middle. With
+ * no port asked for, it listens on a Unix socket only its owner can open, not on TCP.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fs from 'node:fs'
@@ -13,7 +14,7 @@ let dir: string
 let db: EmbeddedDatabase
 beforeAll(async () => {
   dir = tempDir('embedded')
-  db = await startEmbedded({ dataDir: dir })
+  db = await startEmbedded({ dataDir: dir, port: 0 })
 })
 afterAll(async () => {
   await db.stop()
@@ -88,9 +89,10 @@ test('a client\'s COPY FROM STDIN is refused with an error, and a message of no 
   const sql = postgres(db.url, { max: 1, onnotice: () => {} })
   try {
     await sql`create table if not exists copy_target (a int)`
-    const copy = await rawSession(db.port, [frontend('Q', 'copy copy_target from stdin\0'), frontend('d', '1\n'), frontend('c', '')])
+    const port = db.port as number
+    const copy = await rawSession(port, [frontend('Q', 'copy copy_target from stdin\0'), frontend('d', '1\n'), frontend('c', '')])
     expect(copy).toContain('COPY FROM STDIN is not supported on the embedded database port')
-    await rawSession(db.port, [new Uint8Array([0x79, 0, 0, 0, 4])])
+    await rawSession(port, [new Uint8Array([0x79, 0, 0, 0, 4])])
     expect([...await sql`select count(*)::int as n from copy_target`]).toEqual([{ n: 0 }])
     expect([...await sql`select 1 as one`]).toEqual([{ one: 1 }])
   } finally {
@@ -112,3 +114,34 @@ test('a SET by one client does not carry over to another: text from the writer i
     await user.end({ timeout: 1 })
   }
 }, 20_000)
+
+/** Listening TCP sockets (IPv4 and IPv6) of this process, from /proc. */
+function listeningTcp(): number {
+  const mine = new Set(fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) } catch { return '' } }).filter((l) => l.startsWith('socket:[')).map((l) => l.slice(8, -1)))
+  const rows = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(1) : []))
+  return rows.map((r) => r.trim().split(/\s+/)).filter((c) => c[3] === '0A' && mine.has(c[9] ?? '')).length
+}
+
+test('without a port it listens on no TCP port: a Unix socket in DATA_DIR/socket that only its owner can open, removed at stop', async () => {
+  const own = tempDir('embedded-socket')
+  const before = listeningTcp()
+  const socketDb = await startEmbedded({ dataDir: own })
+  try {
+    expect([socketDb.port, socketDb.socketPath]).toEqual([null, `${own}/socket/.s.PGSQL.5432`])
+    const file = socketDb.socketPath as string
+    expect(fs.statSync(file).isSocket()).toBe(true)
+    expect((fs.statSync(file).mode & 0o777).toString(8)).toBe('600')
+    expect((fs.statSync(`${own}/socket`).mode & 0o777).toString(8)).toBe('700')
+    expect(listeningTcp()).toBe(before)
+    const sql = postgres({ path: file, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+    try {
+      expect([...await sql`select 1 as one`]).toEqual([{ one: 1 }])
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+  } finally {
+    await socketDb.stop()
+  }
+  expect(fs.existsSync(`${own}/socket/.s.PGSQL.5432`)).toBe(false)
+  fs.rmSync(own, { recursive: true, force: true })
+}, 60_000)

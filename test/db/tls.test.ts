@@ -94,6 +94,9 @@ describe('DATABASE_URL TLS parameters', () => {
   test('what postgres.js cannot honour is refused, not ignored', () => {
     expect(issue('postgres://u@h/d?channel_binding=require')).toEqual({ issue: 'channel_binding=require is not supported (postgres.js cannot honour it); remove it' })
     expect(issue('postgres://u@h/d?sslcrldir=/etc/crl')).toEqual({ issue: 'sslcrldir=/etc/crl is not supported (postgres.js cannot honour it); remove it' })
+    // A misspelt TLS parameter would reach the server as a setting and fail every connection.
+    expect(issue('postgres://u@h/d?sslmod=verify-full')).toEqual({ issue: 'unknown parameter sslmod (sslmode?): not a libpq TLS parameter' })
+    expect(issue('postgres://u@h/d?sslnegotiation=direct&application_name=x')).toMatchObject({ mode: 'disable' })
   })
 
   test('a certificate file that cannot be read, or used, is named with its parameter', () => {

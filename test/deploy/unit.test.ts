@@ -34,10 +34,10 @@ describe('deploy/collector.service', () => {
     expect(directives.get(key)).toContain(value)
   })
 
-  test('TimeoutStopSec leaves room for the request grace (10 s) plus the default drain', () => {
+  test('TimeoutStopSec leaves room for the request grace (10 s), the default drain (+1 s), closing the database (5 s) and the embedded one (10 s)', () => {
     const loaded = loadConfig({}, [])
     if (!loaded.ok) throw new Error('defaults do not load')
-    expect(Number(directives.get('TimeoutStopSec')?.[0]) * 1000).toBeGreaterThan(10_000 + loaded.config.shutdownDrainMs)
+    expect(Number(directives.get('TimeoutStopSec')?.[0]) * 1000).toBeGreaterThan(10_000 + loaded.config.shutdownDrainMs + 1_000 + 5_000 + 10_000)
   })
 })
 

@@ -42,7 +42,8 @@ export async function freshDatabase(label: string): Promise<TestDatabase> {
     }
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pdc-${label}-`))
-  const embedded = await startEmbedded({ dataDir: dir })
+  // On TCP, as an external server is: tests point a collector at its URL, some through a proxy.
+  const embedded = await startEmbedded({ dataDir: dir, port: 0 })
   const sql = postgres(embedded.url, { max: 1, onnotice: () => {}, types: COLUMN_TYPES })
   return {
     url: embedded.url,
