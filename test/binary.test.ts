@@ -62,6 +62,27 @@ test('dist/collector alone in an empty directory serves, keeps its data across a
   expect(await second.proc.exited).toBe(0)
 }, 120_000)
 
+test('by default the binary serves its embedded database on a Unix socket in DATA_DIR only its user can open, and loads through it', async () => {
+  const env = { DATA_DIR: path.join(dir, 'socket-data') }
+  const c = await spawnCollector(env, [binary])
+  const socketPath = path.join(env.DATA_DIR, 'socket', '.s.PGSQL.5432')
+  try {
+    expect(c.output()).toContain('"embedded_pg_port":null')
+    expect((fs.statSync(socketPath).mode & 0o777).toString(8)).toBe('600')
+    expect((await postJson(`${c.url}/com.pagerduty/v1`, readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json'))).status).toBe(202)
+    const sql = postgres({ path: socketPath, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+    try {
+      await eventually(async () => (await sql`select count(*)::int as n from atomic.events`)[0]?.n === 1, 30_000, 'the row through the socket')
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+  } finally {
+    c.proc.kill('SIGTERM')
+    expect(await c.proc.exited).toBe(0)
+  }
+  expect(fs.existsSync(socketPath)).toBe(false)
+}, 120_000)
+
 test('the binary prints its version and refuses bad configuration with exit 2, naming the flag', async () => {
   const version = Bun.spawnSync([binary, '--version'])
   expect([version.exitCode, version.stdout.toString().trim()]).toEqual([0, pkg.version])

@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import postgres from 'postgres'
 import { startEmbedded, type EmbeddedDatabase } from '../../src/db/embedded.ts'
 import { tempDir } from '../helpers/database.ts'
@@ -115,6 +117,16 @@ test('a SET by one client does not carry over to another: text from the writer i
   }
 }, 20_000)
 
+/** `select 1` over the Unix socket `file`. */
+async function selectOneVia(file: string): Promise<unknown[]> {
+  const sql = postgres({ path: file, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+  try {
+    return [...await sql`select 1 as one`]
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+}
+
 /** Listening TCP sockets (IPv4 and IPv6) of this process, from /proc. */
 function listeningTcp(): number {
   const mine = new Set(fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) } catch { return '' } }).filter((l) => l.startsWith('socket:[')).map((l) => l.slice(8, -1)))
@@ -133,15 +145,27 @@ test('without a port it listens on no TCP port: a Unix socket in DATA_DIR/socket
     expect((fs.statSync(file).mode & 0o777).toString(8)).toBe('600')
     expect((fs.statSync(`${own}/socket`).mode & 0o777).toString(8)).toBe('700')
     expect(listeningTcp()).toBe(before)
-    const sql = postgres({ path: file, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
-    try {
-      expect([...await sql`select 1 as one`]).toEqual([{ one: 1 }])
-    } finally {
-      await sql.end({ timeout: 1 })
-    }
+    expect(await selectOneVia(file)).toEqual([{ one: 1 }])
   } finally {
     await socketDb.stop()
   }
   expect(fs.existsSync(`${own}/socket/.s.PGSQL.5432`)).toBe(false)
+  fs.rmSync(own, { recursive: true, force: true })
+}, 60_000)
+
+test('a DATA_DIR too long for a Unix socket path (107 bytes) gets a private directory under the temporary one, removed at stop', async () => {
+  const own = tempDir('embedded-long')
+  const deep = `${own}/${'d'.repeat(60)}/${'e'.repeat(40)}`
+  const socketDb = await startEmbedded({ dataDir: deep })
+  const file = socketDb.socketPath as string
+  try {
+    expect(file).toStartWith(path.join(os.tmpdir(), 'pdc-pg-'))
+    expect(file.length).toBeLessThanOrEqual(107)
+    expect((fs.statSync(path.dirname(file)).mode & 0o777).toString(8)).toBe('700')
+    expect(await selectOneVia(file)).toEqual([{ one: 1 }])
+  } finally {
+    await socketDb.stop()
+  }
+  expect(fs.existsSync(path.dirname(file))).toBe(false)
   fs.rmSync(own, { recursive: true, force: true })
 }, 60_000)
