@@ -216,17 +216,28 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     shuttingDown: () => shuttingDown,
     log,
   })
-  const server = listen(config, {
-    // Bodies up to this size reach the handler, which answers 413 with our error envelope
-    // past MAX_BODY_BYTES; beyond it Bun itself refuses with a bare 413.
-    maxRequestBodySize: Math.max(2 * config.maxBodyBytes, config.maxBodyBytes + 16 * 1024 * 1024),
-    idleTimeout: 30,
-    fetch: handler,
-    error: (error) => {
-      log('error', 'unhandled server error', { error: errorMessage(error) })
-      return new Response(JSON.stringify({ error: { code: 'SPOOL_IO', message: 'internal error; retry later', issues: [] } }), { status: 503, headers: { 'retry-after': '30', 'content-type': 'application/json; charset=utf-8' } })
-    },
-  })
+  let server: ReturnType<typeof Bun.serve>
+  try {
+    server = listen(config, {
+      // Bodies up to this size reach the handler, which answers 413 with our error envelope
+      // past MAX_BODY_BYTES; beyond it Bun itself refuses with a bare 413.
+      maxRequestBodySize: Math.max(2 * config.maxBodyBytes, config.maxBodyBytes + 16 * 1024 * 1024),
+      idleTimeout: 30,
+      fetch: handler,
+      error: (error) => {
+        log('error', 'unhandled server error', { error: errorMessage(error) })
+        return new Response(JSON.stringify({ error: { code: 'SPOOL_IO', message: 'internal error; retry later', issues: [] } }), { status: 503, headers: { 'retry-after': '30', 'content-type': 'application/json; charset=utf-8' } })
+      },
+    })
+  } catch (error) {
+    // Nothing to serve: what was opened is closed (the embedded database's socket included),
+    // so a start retried in a loop leaves nothing behind.
+    await writer.stop(0)
+    await spool.close().catch(() => {})
+    await database.sql.end({ timeout: 1 }).catch(() => {})
+    await database.embedded?.stop().catch(() => {})
+    throw error
+  }
   const url = localUrl(config.host, server.port as number)
   log('info', 'collector started', {
     // url: where this host reaches it; listen: what it is bound to (0.0.0.0: every interface).

@@ -22,17 +22,31 @@ import { encodeRecord } from '../sink/records.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLog } from '../log.ts'
 import { VERSION } from '../version.ts'
+import { errorMessage } from '../errors.ts'
 
 /**
  * A DATA_DIR without a spool is not taken for an empty backlog: run from the wrong directory
  * (the unit sets DATA_DIR, a shell does not), "nothing waiting" would invite deleting the
- * real one. Exit 1, saying where it looked.
+ * real one. Exit 1, saying where it looked; likewise when it may not look (no sudo). A
+ * collector's DATA_DIR (its lock file there) that never served has nothing waiting.
  */
 export function spoolStatus(config: Config): number {
-  const dir = path.resolve(config.dataDir, 'spool')
-  if (!fs.existsSync(dir)) {
-    process.stderr.write(`collector: no spool in ${dir}: DATA_DIR (${path.resolve(config.dataDir)}) is not where a collector ran. Set DATA_DIR to the collector's (under systemd: sudo DATA_DIR=/var/lib/collector collector spool status)\n`)
+  const dataDir = path.resolve(config.dataDir)
+  const dir = path.join(dataDir, 'spool')
+  const fail = (why: string) => {
+    process.stderr.write(`collector: ${why}. Set DATA_DIR to the collector's (under systemd: sudo DATA_DIR=/var/lib/collector collector spool status)\n`)
     return 1
+  }
+  try {
+    fs.statSync(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT') return fail(`cannot read ${dir} (${code ?? errorMessage(error)})`)
+    if (fs.existsSync(path.join(dataDir, 'collector.lock'))) {
+      process.stdout.write(`no spool in ${dir} yet (the collector has not served from this DATA_DIR): nothing waiting\n`)
+      return 0
+    }
+    return fail(`no spool in ${dir}: DATA_DIR (${dataDir}) is not where a collector ran`)
   }
   const checkpoint = readCheckpoint(dir)
   const sizes = new Map(listSegments(dir).filter((s) => s >= checkpoint.segment).map((s) => [s, fileSize(segmentPath(dir, s))]))

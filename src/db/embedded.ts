@@ -58,13 +58,19 @@ export async function startEmbedded(options: { dataDir: string; port?: number })
 async function openEmbedded(options: { dataDir: string; port?: number }, release: () => void): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir, 'pglite')
   fs.mkdirSync(dataDir, { recursive: true })
+  let socket: PrivateSocket | null = null
+  try {
+    socket = options.port === undefined ? privateSocket(options.dataDir) : null
+  } catch (error) {
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot make the embedded database's socket: ${errorMessage(error)}`, false, { cause: error })
+  }
   let db: PGlite
   try {
     db = await PGlite.create({ dataDir, ...(await loadPgliteAssets()) })
   } catch (error) {
+    socket?.remove()
     throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, false, { cause: error })
   }
-  const socket = options.port === undefined ? privateSocket(options.dataDir) : null
   const server = socket
     ? new PGLiteSocketServer({ db, path: socket.file, maxConnections: 16 })
     : new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 16 })
@@ -103,27 +109,28 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
 /** Unix socket paths are at most 107 bytes (sun_path); a longer DATA_DIR gets one under the temporary directory. */
 const MAX_SOCKET_PATH = 107
 
+interface PrivateSocket { file: string; remove(): void }
+
 /**
  * Where the embedded database's Unix socket goes: DATA_DIR/socket/.s.PGSQL.5432 (the name
- * psql looks for: `psql -h DATA_DIR/socket -U postgres`), in a directory only the owner may
- * enter. A socket file left by a crash is removed first: the DATA_DIR lock says no one else
- * serves it.
+ * psql looks for: `psql -h DATA_DIR/socket -U postgres`), in a directory only this user owns
+ * and may enter; removed at stop. One left by a crash is reused, its socket file removed: the
+ * DATA_DIR lock says no one else serves it. A `socket` that is a symlink, not a directory, or
+ * another user's (who could then swap the socket for a listener of their own) is refused.
  */
-function privateSocket(dataDir: string): { file: string; remove(): void } {
+function privateSocket(dataDir: string): PrivateSocket {
   let dir = path.resolve(dataDir, 'socket')
-  let temporary = false
-  if (path.join(dir, '.s.PGSQL.5432').length > MAX_SOCKET_PATH) {
+  if (Buffer.byteLength(path.join(dir, '.s.PGSQL.5432')) > MAX_SOCKET_PATH) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-pg-'))
-    temporary = true
+  } else {
+    const found = fs.lstatSync(dir, { throwIfNoEntry: false })
+    if (found && (!found.isDirectory() || found.uid !== process.getuid?.())) {
+      throw new Error(`${dir} exists and is not a directory of this user's (uid ${process.getuid?.()}): remove it`)
+    }
+    if (!found) fs.mkdirSync(dir, { mode: 0o700 })
   }
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   fs.chmodSync(dir, 0o700)
   const file = path.join(dir, '.s.PGSQL.5432')
   fs.rmSync(file, { force: true })
-  return {
-    file,
-    remove() {
-      fs.rmSync(temporary ? dir : file, { recursive: true, force: true })
-    },
-  }
+  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) }
 }

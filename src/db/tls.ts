@@ -71,7 +71,10 @@ export function tlsSettings(url: string, dialect: Dialect): TlsSettings | { issu
   // misspelt TLS one would then fail every connection at run time, so it stops the start.
   const known = new Set<string>([...READ, ...IGNORED, ...Object.keys(REFUSED), 'sslnegotiation'])
   for (const name of parsed.searchParams.keys()) {
-    if (/^(ssl|gss)/i.test(name) && !known.has(name)) return { issue: `unknown parameter ${name}${name.toLowerCase().startsWith('sslm') ? ' (sslmode?)' : ''}: not a libpq TLS parameter` }
+    if (/^(ssl|gss)/i.test(name) && !known.has(name)) {
+      const hint = name === 'ssl' ? ' (node-postgres style: use sslmode=require to encrypt, sslmode=verify-full to verify too)' : name.toLowerCase().startsWith('sslm') ? ' (sslmode?)' : ''
+      return { issue: `unknown parameter ${name}${hint}: not a libpq TLS parameter` }
+    }
   }
   for (const [name, refused] of Object.entries(REFUSED)) {
     const value = get(name)

@@ -41,6 +41,15 @@ describe('collector spool status', () => {
     expect(err).toStartWith(`collector: no spool in ${elsewhere}/spool: DATA_DIR (${elsewhere}) is not where a collector ran.`)
     expect(fs.readdirSync(elsewhere)).toEqual([])
   })
+
+  test('a collector\'s DATA_DIR that has not served yet (its lock file, no spool) has nothing waiting', async () => {
+    const fresh = tempDir('status-fresh')
+    fs.writeFileSync(path.join(fresh, 'collector.lock'), '')
+    const proc = cli(['spool', 'status'], { DATA_DIR: fresh })
+    const out = await new Response(proc.stdout).text()
+    expect(await proc.exited).toBe(0)
+    expect(out).toBe(`no spool in ${fresh}/spool yet (the collector has not served from this DATA_DIR): nothing waiting\n`)
+  })
 })
 
 describe('collector spool replay', () => {

@@ -155,12 +155,14 @@ test('without a port it listens on no TCP port: a Unix socket in DATA_DIR/socket
 
 test('a DATA_DIR too long for a Unix socket path (107 bytes) gets a private directory under the temporary one, removed at stop', async () => {
   const own = tempDir('embedded-long')
-  const deep = `${own}/${'d'.repeat(60)}/${'e'.repeat(40)}`
+  // Short in characters, too long in bytes (sun_path counts bytes): 'é' is two.
+  const deep = `${own}/${'é'.repeat(45)}`
   const socketDb = await startEmbedded({ dataDir: deep })
   const file = socketDb.socketPath as string
   try {
     expect(file).toStartWith(path.join(os.tmpdir(), 'pdc-pg-'))
-    expect(file.length).toBeLessThanOrEqual(107)
+    expect(Buffer.byteLength(path.join(deep, 'socket', '.s.PGSQL.5432'))).toBeGreaterThan(107)
+    expect(Buffer.byteLength(file)).toBeLessThanOrEqual(107)
     expect((fs.statSync(path.dirname(file)).mode & 0o777).toString(8)).toBe('700')
     expect(await selectOneVia(file)).toEqual([{ one: 1 }])
   } finally {
@@ -168,4 +170,22 @@ test('a DATA_DIR too long for a Unix socket path (107 bytes) gets a private dire
   }
   expect(fs.existsSync(path.dirname(file))).toBe(false)
   fs.rmSync(own, { recursive: true, force: true })
+}, 60_000)
+
+test('a DATA_DIR/socket that is a symlink or no directory is refused before the database opens, and the DATA_DIR is free again', async () => {
+  const own = tempDir('embedded-socket-trap')
+  const elsewhere = tempDir('embedded-socket-target')
+  fs.chmodSync(elsewhere, 0o755)
+  fs.symlinkSync(elsewhere, path.join(own, 'socket'))
+  await expect(startEmbedded({ dataDir: own })).rejects.toThrow(`cannot make the embedded database's socket: ${own}/socket exists and is not a directory of this user's`)
+  // Its target untouched (not chmodded through the link).
+  expect((fs.statSync(elsewhere).mode & 0o777).toString(8)).toBe('755')
+  fs.rmSync(path.join(own, 'socket'))
+  fs.writeFileSync(path.join(own, 'socket'), 'not a directory')
+  await expect(startEmbedded({ dataDir: own })).rejects.toThrow('exists and is not a directory')
+  // Nothing held: with the file gone it starts.
+  fs.rmSync(path.join(own, 'socket'))
+  const db2 = await startEmbedded({ dataDir: own })
+  await db2.stop()
+  for (const d of [own, elsewhere]) fs.rmSync(d, { recursive: true, force: true })
 }, 60_000)

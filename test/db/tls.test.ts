@@ -96,6 +96,7 @@ describe('DATABASE_URL TLS parameters', () => {
     expect(issue('postgres://u@h/d?sslcrldir=/etc/crl')).toEqual({ issue: 'sslcrldir=/etc/crl is not supported (postgres.js cannot honour it); remove it' })
     // A misspelt TLS parameter would reach the server as a setting and fail every connection.
     expect(issue('postgres://u@h/d?sslmod=verify-full')).toEqual({ issue: 'unknown parameter sslmod (sslmode?): not a libpq TLS parameter' })
+    expect(issue('postgres://u@h/d?ssl=true')).toEqual({ issue: 'unknown parameter ssl (node-postgres style: use sslmode=require to encrypt, sslmode=verify-full to verify too): not a libpq TLS parameter' })
     expect(issue('postgres://u@h/d?sslnegotiation=direct&application_name=x')).toMatchObject({ mode: 'disable' })
   })
 
