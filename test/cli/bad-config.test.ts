@@ -33,7 +33,11 @@ describe('bad configuration exits 2 naming the flag or variable', () => {
 test('SIGTERM while the embedded database is still starting: it starts, stops, and exits 0', async () => {
   const dataDir = tempDir('early-term')
   const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts')], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir }, stdout: 'pipe', stderr: 'pipe' })
-  await Bun.sleep(300)
+  // DATA_DIR/pglite appears once the signal handlers are in place and PGlite starts opening
+  // (which takes a second or more): the signal lands mid-start however slow the machine.
+  // (A fixed 300 ms sleep signalled a process still loading its modules on a loaded host.)
+  const until = Date.now() + 30_000
+  while (!fs.existsSync(path.join(dataDir, 'pglite')) && Date.now() < until) await Bun.sleep(5)
   proc.kill('SIGTERM')
   expect(await proc.exited).toBe(0)
   const lines = (await new Response(proc.stdout).text()).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg)
