@@ -216,6 +216,13 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     shuttingDown: () => shuttingDown,
     log,
   })
+  /** What the HTTP server feeds, closed in order: the writer (draining up to `drainMs`), the spool, the pool, the embedded database. */
+  async function closeBehindServer(drainMs: number): Promise<void> {
+    await writer.stop(drainMs)
+    await spool.close()
+    await database.sql.end({ timeout: 5 }).catch(() => {})
+    await database.embedded?.stop().catch((error) => log('warn', 'embedded database did not close cleanly', { error: errorMessage(error) }))
+  }
   let server: ReturnType<typeof Bun.serve>
   try {
     server = listen(config, {
@@ -232,10 +239,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   } catch (error) {
     // Nothing to serve: what was opened is closed (the embedded database's socket included),
     // so a start retried in a loop leaves nothing behind.
-    await writer.stop(0)
-    await spool.close().catch(() => {})
-    await database.sql.end({ timeout: 1 }).catch(() => {})
-    await database.embedded?.stop().catch(() => {})
+    await closeBehindServer(0).catch(() => {})
     throw error
   }
   const url = localUrl(config.host, server.port as number)
@@ -255,13 +259,9 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
       shuttingDown = true
       log('info', 'shutting down: finishing in-flight requests')
       await Promise.race([server.stop(false), new Promise((r) => setTimeout(r, 10_000))])
-      await writer.stop(config.shutdownDrainMs)
-      await spool.close()
-      const left = spool.stats().backlogEvents
-      await database.sql.end({ timeout: 5 }).catch(() => {})
-      await database.embedded?.stop().catch((error) => log('warn', 'embedded database did not close cleanly', { error: errorMessage(error) }))
+      await closeBehindServer(config.shutdownDrainMs)
       releaseDataDir()
-      log('info', 'collector stopped', { backlog_events: left, loaded_events: writer.status().loadedEvents })
+      log('info', 'collector stopped', { backlog_events: spool.stats().backlogEvents, loaded_events: writer.status().loadedEvents })
     },
   }
 }

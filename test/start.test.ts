@@ -48,3 +48,19 @@ test.each([['::1', 'http://[::1]:'], ['::', 'http://[::1]:'], ['0.0.0.0', 'http:
   expect(c.url.href.startsWith(prefix)).toBe(true)
   expect((await fetch(new URL('/health', c.url))).status).toBe(200)
 })
+
+test('a start that cannot listen closes what it opened: the embedded database and its socket, and DATA_DIR is free for the next start', async () => {
+  const taken = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const dir = tempDir('start-listen')
+  dirs.push(dir)
+  try {
+    await expect(startInProcess({ DATA_DIR: dir, PORT: String(taken.port) })).rejects.toThrow(`cannot listen on 127.0.0.1:${taken.port}`)
+    expect(fs.existsSync(`${dir}/socket`)).toBe(false)
+  } finally {
+    taken.stop(true)
+  }
+  // The DATA_DIR lock and PGlite were let go: the same DATA_DIR starts.
+  const c = await startInProcess({ DATA_DIR: dir })
+  started.push(c)
+  expect(c.ready().ready).toBe(true)
+}, 60_000)
