@@ -7,9 +7,9 @@ import fs from 'node:fs'
 import { startCollector, type Collector } from '../src/app.ts'
 import { createLog } from '../src/log.ts'
 import { eventually, postJson, testConfig } from './helpers/collector.ts'
-import { freshDatabase, tempDir, type TestDatabase } from './helpers/database.ts'
+import { tempDir, type TestDatabase } from './helpers/database.ts'
 import { fixtureJson } from './helpers/fixtures.ts'
-import { proxiedDatabase } from './helpers/outage.ts'
+import { startProxiedCollector, type ProxiedCollector } from './helpers/outage.ts'
 import type { TcpProxy } from './helpers/tcp-proxy.ts'
 
 /** Personal data a webhook might carry; it must never reach an info line. */
@@ -23,20 +23,13 @@ const lines: Record<string, unknown>[] = []
 const raw: string[] = []
 const messages = () => lines.map((l) => l.msg)
 
+let setup: ProxiedCollector | null = null
+
 beforeAll(async () => {
-  db = await freshDatabase('loglines')
-  const proxied = proxiedDatabase(db)
-  proxy = proxied.proxy
-  dir = tempDir('loglines')
-  const config = testConfig({ DATABASE_URL: proxied.url, DATA_DIR: dir, LOG_LEVEL: 'info' })
-  collector = await startCollector({ ...config }, createLog('info', (line) => { raw.push(line); lines.push(JSON.parse(line)) }))
+  setup = await startProxiedCollector('loglines', { LOG_LEVEL: 'info' }, (line) => { raw.push(line); lines.push(JSON.parse(line)) })
+  ;({ db, proxy, collector, dir } = setup)
 })
-afterAll(async () => {
-  await collector?.stop()
-  proxy?.stop()
-  await db?.drop()
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+afterAll(async () => { await setup?.stop() })
 
 const post = (body: string) => postJson(new URL('/com.pagerduty/v1', (collector as Collector).url).href, body)
 

@@ -7,13 +7,11 @@
  * abandoned statement left waiting beside it; everything loads once.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import fs from 'node:fs'
-import { startCollector, type Collector } from '../../src/app.ts'
-import { createLog } from '../../src/log.ts'
-import { eventually, postJson, testConfig } from '../helpers/collector.ts'
-import { freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
+import type { Collector } from '../../src/app.ts'
+import { eventually, postJson } from '../helpers/collector.ts'
+import { hasServer, type TestDatabase } from '../helpers/database.ts'
 import { fixtureJson } from '../helpers/fixtures.ts'
-import { proxiedDatabase } from '../helpers/outage.ts'
+import { startProxiedCollector, type ProxiedCollector } from '../helpers/outage.ts'
 import type { TcpProxy } from '../helpers/tcp-proxy.ts'
 
 const TIMED_OUT = 'database write timed out: closing the connections and retrying on new ones'
@@ -22,7 +20,6 @@ describe.skipIf(!hasServer())('a silent or slow database connection', () => {
   let db: TestDatabase
   let proxy: TcpProxy
   let collector: Collector | null = null
-  let dir: string
   const lines: Record<string, unknown>[] = []
   const message = (fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Record<string, unknown>[] }).messages[0] as Record<string, unknown>
   const post = async (id: string) => {
@@ -33,22 +30,15 @@ describe.skipIf(!hasServer())('a silent or slow database connection', () => {
     (await db.sql`select count(*)::int as n from atomic.events e join atomic.com_pagerduty_incident_1 i on i.root_id = e.event_id where i.id like ${`${prefix}%`}`)[0]?.n as number
   const timeouts = () => lines.filter((l) => l.msg === TIMED_OUT).map((l) => l.seconds)
 
+  let setup: ProxiedCollector | null = null
+
   beforeAll(async () => {
-    db = await freshDatabase('silent')
-    const proxied = proxiedDatabase(db)
-    proxy = proxied.proxy
-    dir = tempDir('silent')
-    const config = testConfig({ DATABASE_URL: proxied.url, DATA_DIR: dir, DB_WRITE_TIMEOUT_MS: '1000' })
-    collector = await startCollector(config, createLog('info', (line) => { lines.push(JSON.parse(line)) }))
+    setup = await startProxiedCollector('silent', { DB_WRITE_TIMEOUT_MS: '1000' }, (line) => { lines.push(JSON.parse(line)) })
+    ;({ db, proxy, collector } = setup)
     await post('warm-up')
     await eventually(async () => (await loaded('warm-up')) === 1, 20_000, 'the first event to load')
   })
-  afterAll(async () => {
-    await collector?.stop()
-    proxy?.stop()
-    await db?.drop()
-    fs.rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(async () => { await setup?.stop() })
 
   test('connections gone silent: the batch is retried on new ones after DB_WRITE_TIMEOUT_MS and loads once', async () => {
     lines.length = 0
