@@ -109,24 +109,26 @@ test.skipIf(!CLUSTER_BIN || !Bun.which('openssl'))('over TLS: verify-full checks
   const url = (host: string, query: string) => `postgres://postgres@${host}:${cluster.port}/postgres?${query}`
   const env = { DATA_DIR: path.join(dir, 'tls-data') }
   const ready = async (c: Spawned) => (await (await fetch(`${c.url}/ready`)).json()) as { database: { state: string; last_error: string | null }; spool: { backlog_events: number } }
+  const spawned: Spawned[] = []
+  const start = async (extra: Record<string, string>) => { const c = await spawnCollector({ ...env, ...extra }, [binary]); spawned.push(c); return c }
   const stop = async (c: Spawned) => { c.proc.kill('SIGTERM'); expect(await c.proc.exited).toBe(0) }
   const sql = connect({ url: url('localhost', `sslmode=verify-full&sslrootcert=${ca}`), dialect: 'postgres', max: 1 })
   const loaded = async () => (await sql`select count(*)::int as n from atomic.events`.catch(() => [{ n: 0 }]))[0]?.n as number
   try {
     // 127.0.0.1 is not the name in the certificate: refused, the webhook waits in the spool.
-    const wrongName = await spawnCollector({ ...env, DATABASE_URL: url('127.0.0.1', `sslmode=verify-full&sslrootcert=${ca}`) }, [binary])
+    const wrongName = await start({ DATABASE_URL: url('127.0.0.1', `sslmode=verify-full&sslrootcert=${ca}`) })
     expect((await postJson(`${wrongName.url}/com.pagerduty/v1`, readFixture('v1', 'incident.acknowledge__pagerduty-developer-docs.json'))).status).toBe(202)
     await eventually(async () => /altnames|hostname|host name/i.test((await ready(wrongName)).database.last_error ?? ''), 30_000, 'the host name mismatch in /ready')
     expect((await ready(wrongName)).spool.backlog_events).toBe(1)
     await stop(wrongName)
 
     // verify-ca checks the chain only: the same address loads what waited.
-    const chainOnly = await spawnCollector({ ...env, DATABASE_URL: url('127.0.0.1', `sslmode=verify-ca&sslrootcert=${ca}`) }, [binary])
+    const chainOnly = await start({ DATABASE_URL: url('127.0.0.1', `sslmode=verify-ca&sslrootcert=${ca}`) })
     await eventually(async () => (await loaded()) === 1, 30_000, 'the spooled event to load over verify-ca').catch(async (error) => { throw new Error(`${String(error)}; /ready: ${JSON.stringify(await ready(chainOnly))}`) })
     await stop(chainOnly)
 
     // The CA from NODE_EXTRA_CA_CERTS instead of sslrootcert, the right name: loads, encrypted.
-    const extraCa = await spawnCollector({ ...env, NODE_EXTRA_CA_CERTS: ca, DATABASE_URL: url('localhost', 'sslmode=verify-full') }, [binary])
+    const extraCa = await start({ NODE_EXTRA_CA_CERTS: ca, DATABASE_URL: url('localhost', 'sslmode=verify-full') })
     expect((await postJson(`${extraCa.url}/com.pagerduty/v1`, readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json'))).status).toBe(202)
     await eventually(async () => (await loaded()) === 2, 30_000, 'the second event to load over verify-full')
     const connections = await sql`select s.ssl from pg_stat_ssl s join pg_stat_activity a using (pid) where a.application_name = 'pagerduty-collector'`
@@ -134,6 +136,8 @@ test.skipIf(!CLUSTER_BIN || !Bun.which('openssl'))('over TLS: verify-full checks
     expect(connections.every((c) => c.ssl === true)).toBe(true)
     await stop(extraCa)
   } finally {
+    // A step that failed leaves no collector running (SIGKILL: it is failing anyway).
+    for (const c of spawned) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
     await sql.end({ timeout: 1 })
     cluster.destroy()
   }
