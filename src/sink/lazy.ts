@@ -42,6 +42,12 @@ export function createLazySink(options: LazySinkOptions): Sink {
   let ready: Promise<Sink> | null = null
   /** The last dialect sink built, whose writes in flight `abandon` gives up. */
   let built: Sink | null = null
+  /**
+   * Dialect sinks with writes in flight, and how many: one replaced after a schema error may
+   * still be waiting on a lock, and `abandon` cancels its statements too (at most as many
+   * sinks as the writer has batches in flight).
+   */
+  const writing = new Map<Sink, number>()
   const build = async (): Promise<Sink> => {
     await options.migrate()
     const plans = createTablePlans(options.schema, await loadColumns(sql, options.schema), options.onMissingColumns)
@@ -62,7 +68,7 @@ export function createLazySink(options: LazySinkOptions): Sink {
     }
   }
   function abandon(): void {
-    built?.abandon?.()
+    for (const sink of new Set([...writing.keys(), ...(built ? [built] : [])])) sink.abandon?.()
     built = null
     ready = null
     if (options.reconnect) sql = options.reconnect()
@@ -87,6 +93,7 @@ export function createLazySink(options: LazySinkOptions): Sink {
     },
     write: (batch: Batch): Promise<WriteResult> => leavingReadOnly(async () => {
       const sink = await current()
+      writing.set(sink, (writing.get(sink) ?? 0) + 1)
       try {
         return await sink.write(batch)
       } catch (error) {
@@ -95,6 +102,10 @@ export function createLazySink(options: LazySinkOptions): Sink {
           options.onTablesChanged?.(error)
         }
         throw error
+      } finally {
+        const left = (writing.get(sink) ?? 1) - 1
+        if (left > 0) writing.set(sink, left)
+        else writing.delete(sink)
       }
     }),
     abandon,
