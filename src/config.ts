@@ -58,7 +58,16 @@ export type LoadResult =
       /** The flag or variable a setting came from (or would), to name it in a later error. */
       source(key: keyof Config): string
     }
-  | { ok: false; issues: ConfigIssue[] }
+  | {
+      ok: false
+      issues: ConfigIssue[]
+      /**
+       * What did parse, for the checks that look at the machine (a DATA_DIR, a HOST, the TLS
+       * files), so that one run names every problem: the command (null if it did not parse),
+       * the values (defaults where a value was refused), and the keys whose value was refused.
+       */
+      partial: { command: Command | null; config: Config; refused: ReadonlySet<keyof Config>; source(key: keyof Config): string }
+    }
 
 type Parsed = { ok: true; value: unknown } | { ok: false; message: string }
 
@@ -244,10 +253,13 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   if (raw.databaseUrl !== undefined && raw.embeddedPgPort !== undefined) {
     issues.push({ option: sourceOf.get('embeddedPgPort') ?? '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' })
   }
-  if (issues.length > 0 || !command) return { ok: false, issues }
   const source = (key: keyof Config): string => {
     const option = OPTIONS.find((o) => o.key === key)
     return sourceOf.get(key) ?? option?.env ?? key
+  }
+  if (issues.length > 0 || !command) {
+    const refused = new Set(OPTIONS.filter((o) => issues.some((i) => i.option === source(o.key) || i.option === o.flag || i.option === o.env)).map((o) => o.key))
+    return { ok: false, issues, partial: { command: command ?? null, config: raw as Config, refused, source } }
   }
   return { ok: true, command, config: raw as Config, source }
 }

@@ -5,8 +5,9 @@
  */
 import dns from 'node:dns'
 import fs from 'node:fs'
+import path from 'node:path'
 import { isIP } from 'node:net'
-import { helpText, loadConfig, type Config } from './config.ts'
+import { helpText, loadConfig, type Command, type Config, type ConfigIssue } from './config.ts'
 import { startCollector, openDatabase } from './app.ts'
 import { migrate, printableDdl } from './db/migrate.ts'
 import { databaseTls } from './db/tls.ts'
@@ -43,8 +44,23 @@ export function isDatabaseConnectionError(reason: unknown): boolean {
   return typeof code === 'string' && /^(CONNECTION_(DESTROYED|CLOSED|ENDED)|CONNECT_TIMEOUT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|57P0[123])$/.test(code)
 }
 
-/** DATA_DIR as a directory the collector can write in (created when missing), or why not. */
-function dataDirProblem(dir: string): string | null {
+/**
+ * DATA_DIR as a directory the collector can write in (created when missing), or why not.
+ * `create: false` (other settings were refused, nothing will run) creates nothing: a missing
+ * directory is fine when the nearest one above it that exists can be written in.
+ */
+function dataDirProblem(dir: string, create = true): string | null {
+  if (!create && !fs.existsSync(dir)) {
+    let above = path.dirname(path.resolve(dir))
+    while (!fs.existsSync(above) && above !== path.dirname(above)) above = path.dirname(above)
+    try {
+      if (!fs.statSync(above).isDirectory()) return `${dir} is not a directory`
+      fs.accessSync(above, fs.constants.W_OK)
+      return null
+    } catch (error) {
+      return `cannot create ${dir} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`
+    }
+  }
   try {
     fs.mkdirSync(dir, { recursive: true })
   } catch (error) {
@@ -83,6 +99,23 @@ async function hostProblem(host: string): Promise<string | null> {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOTFOUND' ? `cannot resolve ${JSON.stringify(host)} to an address to listen on` : null
   }
+}
+
+/**
+ * What only the machine can tell about the settings the command uses: DATA_DIR, HOST and the
+ * certificate files DATABASE_URL names. Checked also when other settings were refused (not
+ * the ones refused themselves), so that one run reports every problem.
+ */
+async function machineProblems(parsed: { command: Command | null; config: Config; refused: ReadonlySet<keyof Config>; source(key: keyof Config): string }, willRun: boolean): Promise<ConfigIssue[]> {
+  const { command, config, refused, source } = parsed
+  if (!command) return []
+  const problems: ConfigIssue[] = []
+  const check = (key: keyof Config, problem: string | null) => { if (problem !== null) problems.push({ option: source(key), message: problem }) }
+  const usesDataDir = command.name === 'serve' || command.name === 'spool-replay' || (command.name === 'migrate' && !command.print && config.databaseUrl === undefined && !refused.has('databaseUrl'))
+  if (usesDataDir && !refused.has('dataDir')) check('dataDir', dataDirProblem(config.dataDir, willRun))
+  if (command.name === 'serve' && !refused.has('host')) check('host', await hostProblem(config.host))
+  if (config.databaseUrl !== undefined && !refused.has('databaseUrl') && !refused.has('dialect') && !(command.name === 'migrate' && command.print)) check('databaseUrl', tlsFileProblem(config.databaseUrl, config.dialect))
+  return problems
 }
 
 async function serve(config: Config): Promise<number> {
@@ -151,21 +184,12 @@ async function runMigrate(config: Config, print: boolean): Promise<number> {
 
 export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   const loaded = loadConfig(env, argv)
-  if (!loaded.ok) {
-    for (const issue of loaded.issues) process.stderr.write(`collector: ${issue.option}: ${issue.message}\n`)
-    return 2
-  }
-  const { command, config } = loaded
-  const usesDataDir = command.name === 'serve' || command.name === 'spool-replay' || (command.name === 'migrate' && !command.print && config.databaseUrl === undefined)
-  const problems = [
-    ...(usesDataDir ? [dataDirProblem(config.dataDir)].filter((p) => p !== null).map((message) => ({ option: loaded.source('dataDir'), message })) : []),
-    ...(command.name === 'serve' ? [await hostProblem(config.host)].filter((p) => p !== null).map((message) => ({ option: loaded.source('host'), message })) : []),
-    ...(config.databaseUrl !== undefined && !(command.name === 'migrate' && command.print) ? [tlsFileProblem(config.databaseUrl, config.dialect)].filter((p) => p !== null).map((message) => ({ option: loaded.source('databaseUrl'), message })) : []),
-  ]
-  if (problems.length > 0) {
+  const problems = [...(loaded.ok ? [] : loaded.issues), ...(await machineProblems(loaded.ok ? { ...loaded, refused: new Set() } : loaded.partial, loaded.ok))]
+  if (problems.length > 0 || !loaded.ok) {
     for (const p of problems) process.stderr.write(`collector: ${p.option}: ${p.message}\n`)
     return 2
   }
+  const { command, config } = loaded
   switch (command.name) {
     case 'help':
       process.stdout.write(`${helpText(VERSION)}\n`)

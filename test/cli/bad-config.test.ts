@@ -28,6 +28,26 @@ describe('bad configuration exits 2 naming the flag or variable', () => {
   ])('%s', async (_name, args, env, message) => {
     expect(await run(args, env)).toEqual({ code: 2, err: message })
   })
+
+  test('problems the machine shows are reported with the refused values, in one run', async () => {
+    expect(await run(['--port', 'eighty'], { HOST: 'no-such-host.invalid', DATA_DIR: file })).toEqual({
+      code: 2,
+      err: [
+        'collector: --port: must be an integer, got "eighty"',
+        `collector: DATA_DIR: ${file} is not a directory`,
+        'collector: HOST: cannot resolve "no-such-host.invalid" to an address to listen on',
+        '',
+      ].join('\n'),
+    })
+  })
+
+  test('a refused run creates no DATA_DIR, and still says when one could not be made', async () => {
+    const missing = path.join(tempDir('bad-config-missing'), 'data', 'deeper')
+    expect(await run([], { PORT: '99999', DATA_DIR: missing })).toEqual({ code: 2, err: 'collector: PORT: must be a port number between 0 and 65535\n' })
+    expect(fs.existsSync(path.dirname(missing))).toBe(false)
+    const underFile = path.join(file, 'data')
+    expect(await run([], { PORT: '99999', DATA_DIR: underFile })).toEqual({ code: 2, err: `collector: PORT: must be a port number between 0 and 65535\ncollector: DATA_DIR: ${underFile} is not a directory\n` })
+  })
 })
 
 test('SIGTERM while the embedded database is still starting: it starts, stops, and exits 0', async () => {
