@@ -59,6 +59,7 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   const syncSeconds = r.histogram({ name: 'collector_spool_sync_seconds', help: 'Time to write and fsync one group commit of the spool: every webhook answered 2xx waited for one.', buckets: SYNC_BUCKETS })
   const groupRecords = r.histogram({ name: 'collector_spool_group_records', help: 'Webhooks (and rejected bodies) made durable by one fsync of the spool.', buckets: BATCH_BUCKETS })
   r.gauge({ name: 'collector_spool_bytes', help: 'Bytes in spool segment files.', collect: () => deps.spoolStats().bytes })
+  r.gauge({ name: 'collector_spool_max_bytes', help: 'SPOOL_MAX_BYTES: once collector_spool_bytes reaches it, webhooks are answered 503.', collect: () => deps.spoolStats().maxBytes })
   r.gauge({ name: 'collector_spool_segments', help: 'Spool segment files.', collect: () => deps.spoolStats().segments })
   r.gauge({ name: 'collector_spool_backlog_events', help: 'Events durable in the spool and not yet committed to the database.', collect: () => deps.spoolStats().backlogEvents })
   r.gauge({ name: 'collector_spool_backlog_bytes', help: 'Spool bytes not yet committed to the database.', collect: () => deps.spoolStats().backlogBytes })

@@ -58,6 +58,8 @@ export interface SpoolOptions {
 
 export interface SpoolStats {
   bytes: number
+  /** SPOOL_MAX_BYTES: past it, appends are refused (503). */
+  maxBytes: number
   segments: number
   backlogEvents: number
   backlogBytes: number
@@ -465,6 +467,7 @@ export function openSpool(options: SpoolOptions): Spool {
       }
       return {
         bytes: totalBytes(),
+        maxBytes: options.maxBytes,
         segments: sizes.size,
         backlogEvents,
         backlogBytes,
