@@ -199,7 +199,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
         database: {
           state: w.database, dialect: config.dialect, target: database.describe, last_error: w.lastError, last_error_at: w.lastErrorAt, last_commit_at: w.lastCommitAt,
         },
-        writer: { loaded_events: w.loadedEvents, duplicate_events: w.duplicateEvents, rejected_events: w.rejectedEvents, bad_rows: w.badRows, batches: w.batches },
+        writer: { loaded_events: w.loadedEvents, duplicate_events: w.duplicateEvents, rejected_events: w.rejectedEvents, bad_rows: w.badRows, batches: w.batches, oldest_unloaded_received_at: w.oldestUnloadedReceivedAt },
       },
     }
   }

@@ -17,7 +17,7 @@ export interface CollectorMetricsDeps {
   rss(): number
 }
 
-export interface CommitObservation extends WriteResult { batchEvents: number; ms: number }
+export interface CommitObservation extends WriteResult { batchEvents: number; ms: number; delaySeconds?: number | null }
 
 export interface CollectorMetrics {
   http: HttpMetrics
@@ -34,6 +34,8 @@ const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 100
 const SYNC_BUCKETS = [0.0001, 0.00025, ...LATENCY_BUCKETS]
 /** Seconds: a commit is milliseconds on PostgreSQL, seconds on Redshift, and retries (backoff up to 30 s) count in. */
 const COMMIT_BUCKETS = [...LATENCY_BUCKETS, 10, 30, 60, 120, 300]
+/** Seconds from receipt to commit: BATCH_MAX_WAIT_MS and a commit when all is well, the outage's length after one. */
+const DELAY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400]
 
 export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMetrics {
   const r = createRegistry()
@@ -51,6 +53,11 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   r.counter({ name: 'collector_events_rejected_total', help: 'Events the database refused for their data, isolated and sent to bad rows.', collect: () => deps.writerStatus().rejectedEvents })
   const batchEvents = r.histogram({ name: 'collector_batch_events', help: 'Events per committed batch.', buckets: BATCH_BUCKETS })
   const commitSeconds = r.histogram({ name: 'collector_batch_commit_seconds', help: 'Time to write and commit one batch, retries included.', buckets: COMMIT_BUCKETS })
+  const loadDelay = r.histogram({ name: 'collector_load_delay_seconds', help: 'Per committed batch: seconds from receiving its oldest webhook to the commit, how far the tables run behind PagerDuty.', buckets: DELAY_BUCKETS })
+  r.gauge({
+    name: 'collector_oldest_unloaded_age_seconds', help: 'Seconds since the oldest webhook not yet committed to the database was received (during an outage, about its length); 0 when none waits.',
+    collect: () => { const at = deps.writerStatus().oldestUnloadedReceivedAt; return at ? Math.max(0, Date.now() - Date.parse(at)) / 1000 : 0 },
+  })
   r.gauge({ name: 'collector_database_up', help: '1 when the last database write succeeded, 0 while it is down or not yet tried.', collect: () => (deps.writerStatus().database === 'up' ? 1 : 0) })
   r.gauge({
     name: 'collector_last_commit_timestamp_seconds', help: 'Unix time of the last committed batch; 0 before the first.',
@@ -88,6 +95,7 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
       if (result.badRows > 0) badRowsLoaded.inc(undefined, result.badRows)
       batchEvents.observe(result.batchEvents)
       commitSeconds.observe(result.ms / 1000)
+      if (typeof result.delaySeconds === 'number') loadDelay.observe(result.delaySeconds)
     },
     onSpoolSync(group) {
       syncSeconds.observe(group.seconds)

@@ -52,7 +52,11 @@ export interface WriterOptions {
    */
   writeTimeoutMs?: number
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
-  onCommit?: (result: WriteResult & { batchEvents: number; ms: number }) => void
+  /**
+   * After each batch commits: its counts, how long its write took, and `delaySeconds`, from
+   * the receipt of its oldest webhook to the commit (how far loading runs behind PagerDuty).
+   */
+  onCommit?: (result: WriteResult & { batchEvents: number; ms: number; delaySeconds: number | null }) => void
   /** Builds the events of records stored as received webhooks (the adapter registry). */
   rebuild?: Rebuild
   /** Batches in flight at once (default 2); the embedded database serialises them anyway. */
@@ -73,6 +77,11 @@ export interface WriterStatus {
   writeTimeouts: number
   badRows: number
   batches: number
+  /**
+   * When the oldest webhook not yet committed was received (ISO), null when none waits: during
+   * an outage, how far back the tables are complete.
+   */
+  oldestUnloadedReceivedAt: string | null
 }
 
 export interface Writer {
@@ -131,7 +140,24 @@ const sleep = (ms: number, sleepers: Set<() => void>) =>
   })
 
 /** A batch being written, or (`result` null) a move past bytes with no records, committed in its turn. */
-interface InFlight { next: Position; events: number; batchEvents: number; started: number; result: Promise<WriteResult | null> | null }
+interface InFlight { next: Position; events: number; batchEvents: number; started: number; oldestMs: number | null; result: Promise<WriteResult | null> | null }
+
+/** Milliseconds of a receipt time as rows carry it (`formatUtc`: `2026-03-01 12:00:00.000`, UTC); null if it is not one. */
+export function receivedMs(text: unknown): number | null {
+  if (typeof text !== 'string') return null
+  const ms = Date.parse(`${text.replace(' ', 'T')}Z`)
+  return Number.isNaN(ms) ? null : ms
+}
+
+/**
+ * When the oldest webhook of a batch was received: records are read in spool order, so the
+ * first event's and the first bad row's receipt times are the oldest (give or take the few
+ * milliseconds between a request's receipt and its append).
+ */
+export function oldestReceivedMs(batch: Batch): number | null {
+  const times = [receivedMs(batch.events[0]?.rows[0]?.row.collector_tstamp), receivedMs(batch.badRows[0]?.received_at)].filter((t): t is number => t !== null)
+  return times.length > 0 ? Math.min(...times) : null
+}
 
 /**
  * A batch the database rejected for its data, in strictly smaller parts (it holds at least
@@ -156,6 +182,7 @@ export function createWriter(options: WriterOptions): Writer {
   const status: WriterStatus = {
     database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null,
     loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0, writeTimeouts: 0, badRows: 0, batches: 0,
+    oldestUnloadedReceivedAt: null,
   }
   let running = false
   let deadline = Infinity
@@ -316,6 +343,35 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
+  /** The receipt of the first record at a position, read once per position (a scrape asks often). */
+  let peeked: { segment: number; offset: number; ms: number | null } | null = null
+  function receiptAt(position: Position): number | null {
+    if (peeked?.segment !== position.segment || peeked.offset !== position.offset) {
+      let ms: number | null = null
+      try {
+        const record = spool.first(position)
+        const batch: Batch = { events: [], badRows: [] }
+        if (record) decodeRecord(record, batch, options.rebuild)
+        ms = oldestReceivedMs(batch)
+      } catch {
+        // A spool read failing here is the writer's to report; the age is only unknown.
+      }
+      peeked = { segment: position.segment, offset: position.offset, ms }
+    }
+    return peeked.ms
+  }
+
+  /**
+   * When the oldest webhook not yet committed was received: the oldest batch in flight, or,
+   * with none (the database down since the start, or between batches), the first record past
+   * the checkpoint. Null when nothing waits.
+   */
+  function oldestUnloadedMs(): number | null {
+    if (!spool.pending()) return null
+    const flying = Math.min(...inflight.map((b) => b.oldestMs ?? Infinity))
+    return Number.isFinite(flying) ? flying : receiptAt(spool.checkpoint())
+  }
+
   async function run(): Promise<void> {
     await prepare()
     let position: Position = spool.checkpoint()
@@ -365,12 +421,13 @@ export function createWriter(options: WriterOptions): Writer {
     }
     inflight.shift()
     commit(oldest.next, oldest.events)
+    const committedAt = Date.now()
     status.batches++
     status.loadedEvents += result.loaded
     status.duplicateEvents += result.duplicates
     status.badRows += result.badRows
-    status.lastCommitAt = new Date().toISOString()
-    options.onCommit?.({ ...result, batchEvents: oldest.batchEvents, ms: performance.now() - oldest.started })
+    status.lastCommitAt = new Date(committedAt).toISOString()
+    options.onCommit?.({ ...result, batchEvents: oldest.batchEvents, ms: performance.now() - oldest.started, delaySeconds: oldest.oldestMs === null ? null : Math.max(0, committedAt - oldest.oldestMs) / 1000 })
     return position
   }
 
@@ -397,7 +454,7 @@ export function createWriter(options: WriterOptions): Writer {
         // order, after the batches in flight. Left uncommitted, the spool would look pending
         // (a shutdown waited out its whole drain time) and the segment behind it would stay.
         if (inflight.length === 0) await spool.commit(next, 0)
-        else inflight.push({ next, events: 0, batchEvents: 0, started: performance.now(), result: null })
+        else inflight.push({ next, events: 0, batchEvents: 0, started: performance.now(), oldestMs: null, result: null })
       }
       return next
     }
@@ -408,6 +465,7 @@ export function createWriter(options: WriterOptions): Writer {
       events: records.reduce((n, r) => n + r.events, 0),
       batchEvents: batch.events.length,
       started: performance.now(),
+      oldestMs: oldestReceivedMs(batch),
       result: writeWithRetry(batch),
     })
     return next
@@ -437,6 +495,9 @@ export function createWriter(options: WriterOptions): Writer {
       // held stays in the spool (its checkpoint never moved).
       await Promise.race([loop, Bun.sleep(1000)])
     },
-    status: () => ({ ...status }),
+    status: () => {
+      const oldest = oldestUnloadedMs()
+      return { ...status, oldestUnloadedReceivedAt: oldest === null ? null : new Date(oldest).toISOString() }
+    },
   }
 }

@@ -98,6 +98,11 @@ export interface Spool {
   append(payload: Payload, events: number, memo?: unknown): Promise<void>
   read(from: Position, maxEvents: number, maxBytes: number): { records: SpoolRecord[]; next: Position }
   /**
+   * The first record at or after `from`, or null, without taking its memo (`read` still hands
+   * it over) and without setting damaged bytes aside (the reader does that when it gets there).
+   */
+  first(from: Position): SpoolRecord | null
+  /**
    * Marks everything before `to` as loaded (at once, in memory) and makes it durable in the
    * checkpoint file; resolves once it is. Concurrent commits share one checkpoint write.
    */
@@ -430,6 +435,12 @@ export function openSpool(options: SpoolOptions): Spool {
         }
       }
       return read
+    },
+
+    first(from) {
+      const m = memos.get(memoKey(from))
+      if (m) return { position: m.position, next: m.next, events: m.events, payload: EMPTY, memo: m.memo }
+      return readRecords({ dir, from, maxEvents: 1, maxBytes: 1, sizes, active: end(), quarantine: () => {} }).records[0] ?? null
     },
 
     commit(to, events) {

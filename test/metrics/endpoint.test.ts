@@ -44,6 +44,8 @@ describe('GET /metrics', () => {
     expect(sampleValue(m, 'collector_spool_sync_seconds_count')).toBe(0)
     expect(m.get('collector_spool_group_records')?.type).toBe('histogram')
     expect(sampleValue(m, 'process_resident_memory_bytes')).toBeGreaterThan(1_000_000)
+    expect(sampleValue(m, 'collector_oldest_unloaded_age_seconds')).toBe(0)
+    expect(sampleValue(m, 'collector_load_delay_seconds_count')).toBe(0)
   })
 
   test('counters move as webhooks are accepted, loaded, rejected and refused', async () => {
@@ -73,6 +75,11 @@ describe('GET /metrics', () => {
     expect(batches).toBeGreaterThanOrEqual(1)
     expect(sampleValue(m, 'collector_batch_commit_seconds_count')).toBe(batches)
     expect(sampleValue(m, 'collector_batch_events_sum')).toBe(3)
+    // From receipt to commit: one observation per batch, each under a minute here.
+    expect(sampleValue(m, 'collector_load_delay_seconds_count')).toBe(batches)
+    expect(sampleValue(m, 'collector_load_delay_seconds_bucket', { le: '60' })).toBe(batches)
+    expect(sampleValue(m, 'collector_load_delay_seconds_sum')).toBeGreaterThan(0)
+    expect(sampleValue(m, 'collector_oldest_unloaded_age_seconds')).toBe(0)
     // Every 202 waited for a spool fsync; the 400's raw body was spooled too (for bad rows).
     const syncs = sampleValue(m, 'collector_spool_sync_seconds_count') as number
     expect(syncs).toBeGreaterThanOrEqual(1)

@@ -31,6 +31,7 @@ test.skipIf(!CLUSTER_BIN)('a database crash under load: every request still gets
   const sql = postgres(cluster.url, { max: 1, onnotice: () => {}, types: COLUMN_TYPES })
   try {
     await Bun.sleep(1000)
+    const crashedAt = Date.now()
     cluster.stop('immediate')
     const before = { acked: load.acked.size, statuses: new Map(load.statuses) }
     const rss: number[] = []
@@ -40,7 +41,8 @@ test.skipIf(!CLUSTER_BIN)('a database crash under load: every request still gets
     }
     const during = load.acked.size - before.acked
     const refusedDuring = [...load.statuses].filter(([s]) => s !== 202).reduce((n, [s, c]) => n + c - (before.statuses.get(s) ?? 0), 0)
-    const ready = (await (await fetch(`${collector.url}/ready`)).json()) as { status: string; database: { state: string; last_error: string | null }; spool: { backlog_events: number } }
+    const ready = (await (await fetch(`${collector.url}/ready`)).json()) as { status: string; database: { state: string; last_error: string | null }; spool: { backlog_events: number }; writer: { oldest_unloaded_received_at: string | null } }
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text()
     cluster.start()
     await Bun.sleep(500)
     await load.stop()
@@ -50,6 +52,9 @@ test.skipIf(!CLUSTER_BIN)('a database crash under load: every request still gets
     expect(ready.status).toBe('ready')
     expect(ready.database.state).toBe('down')
     expect(ready.spool.backlog_events).toBeGreaterThan(100)
+    // The tables are complete up to about the crash: the oldest webhook waiting came then.
+    expect(Math.abs(Date.parse(ready.writer.oldest_unloaded_received_at ?? '') - crashedAt)).toBeLessThan(2000)
+    expect(Number(/^collector_oldest_unloaded_age_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(2)
     const result = await untilLoaded(sql, load.acked, 'outage')
     console.log(`outage test: ${formatTally(result)}; ${during} acknowledged during the 3 s outage, none refused; VmRSS during the outage (KiB): ${rss.join(' ')}`)
     expect(result).toEqual({ acked: load.acked.size, loaded: load.acked.size, lost: 0, duplicated: 0 })

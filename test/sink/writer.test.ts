@@ -11,7 +11,7 @@ import { migrate } from '../../src/db/migrate.ts'
 import type { RequestContext } from '../../src/events/event.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
 import { encodeRecord } from '../../src/sink/records.ts'
-import { createWriter, splitBatch, type Writer } from '../../src/sink/writer.ts'
+import { createWriter, oldestReceivedMs, receivedMs, splitBatch, type Writer } from '../../src/sink/writer.ts'
 import type { Batch } from '../../src/sink/batch.ts'
 import { openSpool, type Spool } from '../../src/spool/spool.ts'
 import { eventually } from '../helpers/collector.ts'
@@ -195,6 +195,76 @@ describe('the writer', () => {
       expect(bad).toEqual([['UNKNOWN_WEBHOOK_VERSION', true]])
       expect(loaded).toBe(2)
     }
+  })
+})
+
+describe('how far loading runs behind', () => {
+  test('receipt times are read as rows carry them (UTC), the oldest of a batch from its first event and bad row', () => {
+    expect(receivedMs('2026-03-01 12:00:00.250')).toBe(Date.UTC(2026, 2, 1, 12, 0, 0, 250))
+    expect([receivedMs('not a time'), receivedMs(undefined), receivedMs(17)]).toEqual([null, null, null])
+    const event = build(message('e'), 30).events
+    const bad = build({ messages: [{ unknown: true }] }, 10).badRows
+    expect(oldestReceivedMs({ events: event, badRows: [] })).toBe(Date.UTC(2026, 0, 1, 0, 0, 30))
+    expect(oldestReceivedMs({ events: event, badRows: bad })).toBe(Date.UTC(2026, 0, 1, 0, 0, 10))
+    expect(oldestReceivedMs({ events: [], badRows: [] })).toBeNull()
+  })
+
+  test('a database down since the start: the status names the receipt of the oldest webhook waiting, read from the spool', async () => {
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const down = postgres('postgres://postgres@127.0.0.1:1/unreachable', { max: 1, onnotice: () => {}, connect_timeout: 1 })
+    const sink = createLazySink({ sql: down, dialect: 'postgres', schema: 'w_down', migrate: async () => { await migrate(down, 'postgres', 'w_down') } })
+    const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 5, log: () => {} })
+    expect(writer.status().oldestUnloadedReceivedAt).toBeNull()
+    for (const [id, n] of [['first', 7], ['second', 30]] as const) {
+      const r = build(message(id), n)
+      await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    }
+    writer.start()
+    try {
+      await eventually(() => writer.status().database === 'down', 10_000, 'the database to be found down')
+      expect(writer.status().oldestUnloadedReceivedAt).toBe('2026-01-01T00:00:07.000Z')
+    } finally {
+      await writer.stop(0)
+      await spool.close()
+      await down.end({ timeout: 1 })
+    }
+  })
+
+  test.skipIf(!hasServer())('while a batch waits on the database, the status names its oldest webhook\'s receipt; the commit reports the delay', async () => {
+    const schema = 'w_behind'
+    await migrate(db.sql, 'postgres', schema)
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+    const delays: (number | null)[] = []
+    const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 5, log: () => {}, onCommit: (r) => { delays.push(r.delaySeconds) } })
+    for (const [id, n] of [['first', 0], ['second', 30]] as const) {
+      const r = build(message(id), n)
+      await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    }
+    // A lock the batch's insert waits on, held by another session.
+    const blocker = postgres(db.url, { max: 1, onnotice: () => {} })
+    const held = await blocker.reserve()
+    try {
+      await held`begin`
+      await held.unsafe(`lock table ${schema}.com_pagerduty_incident_1 in share mode`)
+      // Read from the spool before the writer starts, from the batch in flight after.
+      expect(writer.status().oldestUnloadedReceivedAt).toBe('2026-01-01T00:00:00.000Z')
+      writer.start()
+      await eventually(() => writer.status().database === 'up', 10_000, 'the tables to be checked')
+      await Bun.sleep(200)
+      expect(writer.status().oldestUnloadedReceivedAt).toBe('2026-01-01T00:00:00.000Z')
+      expect(delays).toEqual([])
+    } finally {
+      await held`rollback`
+      held.release()
+      await blocker.end({ timeout: 1 })
+    }
+    await eventually(() => writer.status().batches === 1 && !spool.pending(), 20_000, 'the batch to commit')
+    expect(writer.status().oldestUnloadedReceivedAt).toBeNull()
+    await writer.stop(1000)
+    await spool.close()
+    expect(delays).toHaveLength(1)
+    expect(Math.abs((delays[0] as number) - (Date.now() - Date.UTC(2026, 0, 1)) / 1000)).toBeLessThan(30)
   })
 })
 

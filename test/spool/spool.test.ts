@@ -236,6 +236,19 @@ describe('records handed over in memory', () => {
     expect(all.slice(3).map((r) => Buffer.from(r.payload).toString())).toEqual([payload(4).toString(), payload(5).toString()])
   })
 
+  test('first() shows the record at a position and leaves its memo for read(); from disk after a restart', async () => {
+    const dir = newDir('spool-memo-first')
+    let spool = spoolIn(dir)
+    for (let i = 1; i <= 2; i++) await spool.append(payload(i), 1, { n: i })
+    const at = spool.checkpoint()
+    expect(memoOf(spool.first(at) as SpoolRecord)?.n).toBe(1)
+    expect(memoOf(spool.first(at) as SpoolRecord)?.n).toBe(1)
+    expect(spool.read(at, 100, 1 << 30).records.map((r) => memoOf(r)?.n)).toEqual([1, 2])
+    spool = await closeAndReopen(spool, dir)
+    expect(Buffer.from((spool.first(spool.checkpoint()) as SpoolRecord).payload).toString()).toBe(payload(1).toString())
+    expect(spool.first(spool.end())).toBeNull()
+  })
+
   test('a restart has no memos: everything is read from disk', async () => {
     const dir = newDir('spool-memo-restart')
     let spool = spoolIn(dir)
