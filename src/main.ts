@@ -46,32 +46,41 @@ export function isDatabaseConnectionError(reason: unknown): boolean {
 
 /**
  * DATA_DIR as a directory the collector can write in (created when missing), or why not.
- * `create: false` (other settings were refused, nothing will run) creates nothing: a missing
- * directory is fine when the nearest one above it that exists can be written in.
+ * `create: false` (the run is refused anyway) creates nothing: a missing directory is fine
+ * when the nearest one above it that exists can be written in.
  */
 function dataDirProblem(dir: string, create = true): string | null {
-  if (!create && !fs.existsSync(dir)) {
-    let above = path.dirname(path.resolve(dir))
-    while (!fs.existsSync(above) && above !== path.dirname(above)) above = path.dirname(above)
+  const errno = (error: unknown) => (error as NodeJS.ErrnoException).code ?? errorMessage(error)
+  // lstat: a symlink that leads nowhere is there, and is not a directory.
+  const there = (p: string) => { try { fs.lstatSync(p); return true } catch { return false } }
+  if (!there(dir)) {
+    if (!create) {
+      let above = path.dirname(path.resolve(dir))
+      while (!there(above) && above !== path.dirname(above)) above = path.dirname(above)
+      try {
+        if (!fs.statSync(above).isDirectory()) return `${dir} is not a directory`
+        fs.accessSync(above, fs.constants.W_OK)
+        return null
+      } catch (error) {
+        return `cannot create ${dir} (${errno(error)})`
+      }
+    }
     try {
-      if (!fs.statSync(above).isDirectory()) return `${dir} is not a directory`
-      fs.accessSync(above, fs.constants.W_OK)
-      return null
+      fs.mkdirSync(dir, { recursive: true })
     } catch (error) {
-      return `cannot create ${dir} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`
+      const code = (error as NodeJS.ErrnoException).code
+      return code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} is not a directory` : `cannot create ${dir} (${errno(error)})`
     }
   }
   try {
-    fs.mkdirSync(dir, { recursive: true })
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    return code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} is not a directory` : `cannot create ${dir} (${code ?? errorMessage(error)})`
+    if (!fs.statSync(dir).isDirectory()) return `${dir} is not a directory`
+  } catch {
+    return `${dir} is not a directory`
   }
-  if (!fs.statSync(dir).isDirectory()) return `${dir} is not a directory`
   try {
     fs.accessSync(dir, fs.constants.W_OK)
   } catch (error) {
-    return `cannot write in ${dir} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`
+    return `cannot write in ${dir} (${errno(error)})`
   }
   return null
 }
@@ -109,13 +118,15 @@ async function hostProblem(host: string): Promise<string | null> {
 async function machineProblems(parsed: { command: Command | null; config: Config; refused: ReadonlySet<keyof Config>; source(key: keyof Config): string }, willRun: boolean): Promise<ConfigIssue[]> {
   const { command, config, refused, source } = parsed
   if (!command) return []
-  const problems: ConfigIssue[] = []
-  const check = (key: keyof Config, problem: string | null) => { if (problem !== null) problems.push({ option: source(key), message: problem }) }
-  const usesDataDir = command.name === 'serve' || command.name === 'spool-replay' || (command.name === 'migrate' && !command.print && config.databaseUrl === undefined && !refused.has('databaseUrl'))
-  if (usesDataDir && !refused.has('dataDir')) check('dataDir', dataDirProblem(config.dataDir, willRun))
+  const found = new Map<keyof Config, string>()
+  const check = (key: keyof Config, problem: string | null) => { if (problem !== null) found.set(key, problem) }
   if (command.name === 'serve' && !refused.has('host')) check('host', await hostProblem(config.host))
   if (config.databaseUrl !== undefined && !refused.has('databaseUrl') && !refused.has('dialect') && !(command.name === 'migrate' && command.print)) check('databaseUrl', tlsFileProblem(config.databaseUrl, config.dialect))
-  return problems
+  // Last, and created only if the run goes ahead: a refused run leaves nothing behind.
+  const usesDataDir = command.name === 'serve' || command.name === 'spool-replay' || (command.name === 'migrate' && !command.print && config.databaseUrl === undefined && !refused.has('databaseUrl'))
+  if (usesDataDir && !refused.has('dataDir')) check('dataDir', dataDirProblem(config.dataDir, willRun && found.size === 0))
+  const order: (keyof Config)[] = ['dataDir', 'host', 'databaseUrl']
+  return order.filter((key) => found.has(key)).map((key) => ({ option: source(key), message: found.get(key) as string }))
 }
 
 async function serve(config: Config): Promise<number> {

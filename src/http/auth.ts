@@ -8,7 +8,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { ErrorCode } from './responses.ts'
 
-export interface Denied { kind: 'basic_auth' | 'signature_missing' | 'signature_mismatch'; code: ErrorCode; message: string; headers: Record<string, string> }
+/** Why a request was refused with 401, as the auth failures metric labels it. */
+export const DENIED_KINDS = ['basic_auth', 'signature_missing', 'signature_mismatch'] as const
+
+export interface Denied { kind: (typeof DENIED_KINDS)[number]; code: ErrorCode; message: string; headers: Record<string, string> }
 
 export type Authenticator = (req: Request, body: Uint8Array) => Denied | null
 

@@ -3,6 +3,7 @@
  * the HTTP edge (HttpMetrics) and the writer (onCommit); spool and database state is read
  * at scrape time from `spool.stats()` and `writer.status()`, so it costs nothing per event.
  */
+import { DENIED_KINDS } from '../http/auth.ts'
 import type { HttpMetrics } from '../http/server.ts'
 import type { WriteResult } from '../sink/batch.ts'
 import type { WriterStatus } from '../sink/writer.ts'
@@ -46,6 +47,8 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   const bad = r.counter({ name: 'collector_events_bad_total', help: 'Messages of accepted webhooks sent to bad rows, by webhook version.', labelNames: ['version'] })
   const pings = r.counter({ name: 'collector_pings_total', help: 'Health-check deliveries (v3 pagey.ping), by webhook version.', labelNames: ['version'] })
   const authFailures = r.counter({ name: 'collector_auth_failures_total', help: 'Requests refused with 401: basic_auth, signature_missing or signature_mismatch.', labelNames: ['kind'] })
+  // Each kind from 0, so that the first 401s are an increase (a series born at 1 is not one to `increase()`).
+  for (const kind of DENIED_KINDS) authFailures.inc({ kind }, 0)
   const loaded = r.counter({ name: 'collector_events_loaded_total', help: 'Events inserted into the database, by webhook version.', labelNames: ['version'] })
   const duplicates = r.counter({ name: 'collector_events_duplicate_total', help: 'Events already in the database when their batch committed (a retry or a replay).' })
   const badRowsLoaded = r.counter({ name: 'collector_bad_rows_loaded_total', help: 'Rows inserted into the bad rows table.' })

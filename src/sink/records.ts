@@ -100,3 +100,37 @@ export function badRowForRejected(event: BuiltEvent, reason: string): BadRow {
     payload: JSON.stringify(event),
   }
 }
+
+/** Milliseconds of a receipt time as rows carry it (`formatUtc`: `2026-03-01 12:00:00.000`, UTC); null if it is not one. */
+export function receivedMs(text: unknown): number | null {
+  if (typeof text !== 'string') return null
+  const ms = Date.parse(`${text.replace(' ', 'T')}Z`)
+  return Number.isNaN(ms) ? null : ms
+}
+
+/**
+ * When the oldest webhook of a batch (or a record's rows) was received: records are read in
+ * spool order, so the first event's and the first bad row's receipt times are the oldest
+ * (give or take the few milliseconds between a request's receipt and its append).
+ */
+export function oldestReceivedMs(body: Batch | RecordBody): number | null {
+  const times = [receivedMs(body.events[0]?.rows[0]?.row.collector_tstamp), receivedMs(body.badRows[0]?.received_at)].filter((t): t is number => t !== null)
+  return times.length > 0 ? Math.min(...times) : null
+}
+
+/**
+ * When a spool record's webhook was received: from its memo, the head of a stored request
+ * (nothing rebuilt), or its rows. Null when the record does not say (it would not decode).
+ */
+export function recordReceivedMs(record: SpoolRecord): number | null {
+  if (record.memo !== undefined) return oldestReceivedMs(record.memo as RecordBody)
+  const text = decoder.decode(record.payload)
+  try {
+    if (!text.startsWith(REQUEST)) return oldestReceivedMs(JSON.parse(text) as RecordBody)
+    const head = JSON.parse(text.slice(1, text.indexOf('\n'))) as { ctx?: { receivedAt?: unknown } }
+    const ms = typeof head.ctx?.receivedAt === 'string' ? Date.parse(head.ctx.receivedAt) : NaN
+    return Number.isNaN(ms) ? null : ms
+  } catch {
+    return null
+  }
+}

@@ -9,7 +9,7 @@
  * batch the database rejects for its data is split until the offending events are isolated;
  * they become bad rows carrying the database's error, and the rest load.
  */
-import { badRowForRejected, decodeRecord, type Rebuild } from './records.ts'
+import { badRowForRejected, decodeRecord, oldestReceivedMs, recordReceivedMs, type Rebuild } from './records.ts'
 import { describeDatabaseError, isDataError } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
@@ -141,23 +141,6 @@ const sleep = (ms: number, sleepers: Set<() => void>) =>
 
 /** A batch being written, or (`result` null) a move past bytes with no records, committed in its turn. */
 interface InFlight { next: Position; events: number; batchEvents: number; started: number; oldestMs: number | null; result: Promise<WriteResult | null> | null }
-
-/** Milliseconds of a receipt time as rows carry it (`formatUtc`: `2026-03-01 12:00:00.000`, UTC); null if it is not one. */
-export function receivedMs(text: unknown): number | null {
-  if (typeof text !== 'string') return null
-  const ms = Date.parse(`${text.replace(' ', 'T')}Z`)
-  return Number.isNaN(ms) ? null : ms
-}
-
-/**
- * When the oldest webhook of a batch was received: records are read in spool order, so the
- * first event's and the first bad row's receipt times are the oldest (give or take the few
- * milliseconds between a request's receipt and its append).
- */
-export function oldestReceivedMs(batch: Batch): number | null {
-  const times = [receivedMs(batch.events[0]?.rows[0]?.row.collector_tstamp), receivedMs(batch.badRows[0]?.received_at)].filter((t): t is number => t !== null)
-  return times.length > 0 ? Math.min(...times) : null
-}
 
 /**
  * A batch the database rejected for its data, in strictly smaller parts (it holds at least
@@ -343,22 +326,23 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  /** The receipt of the first record at a position, read once per position (a scrape asks often). */
-  let peeked: { segment: number; offset: number; ms: number | null } | null = null
+  /**
+   * The receipt of the first record at or after a position, kept once found (a scrape asks
+   * often). Not found is not kept: the record may be appended later (after a restart the
+   * checkpoint sits at the end of the last segment and stays there while the database is down).
+   */
+  let peeked: { segment: number; offset: number; ms: number } | null = null
   function receiptAt(position: Position): number | null {
-    if (peeked?.segment !== position.segment || peeked.offset !== position.offset) {
-      let ms: number | null = null
-      try {
-        const record = spool.first(position)
-        const batch: Batch = { events: [], badRows: [] }
-        if (record) decodeRecord(record, batch, options.rebuild)
-        ms = oldestReceivedMs(batch)
-      } catch {
-        // A spool read failing here is the writer's to report; the age is only unknown.
-      }
-      peeked = { segment: position.segment, offset: position.offset, ms }
+    if (peeked?.segment === position.segment && peeked.offset === position.offset) return peeked.ms
+    try {
+      const record = spool.first(position)
+      const ms = record ? recordReceivedMs(record) : null
+      if (ms !== null) peeked = { segment: position.segment, offset: position.offset, ms }
+      return ms
+    } catch {
+      // A spool read failing here is the writer's to report; the age is only unknown.
+      return null
     }
-    return peeked.ms
   }
 
   /**

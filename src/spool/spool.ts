@@ -446,7 +446,9 @@ export function openSpool(options: SpoolOptions): Spool {
     commit(to, events) {
       if (comparePositions(to, committed) <= 0) return checkpointing ?? Promise.resolve()
       committed = to
-      backlogEvents = Math.max(0, backlogEvents - events)
+      // Caught up, nothing waits, whatever the count said: at start it counts a damaged
+      // record whose header is intact, which the reader then sets aside and commits as none.
+      backlogEvents = comparePositions(committed, end()) >= 0 ? 0 : Math.max(0, backlogEvents - events)
       // Memos the reader skipped (it went back to the checkpoint after a failure) are stale.
       for (const [key, m] of memos) {
         if (comparePositions(m.position, to) >= 0) break

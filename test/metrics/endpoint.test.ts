@@ -46,6 +46,8 @@ describe('GET /metrics', () => {
     expect(sampleValue(m, 'process_resident_memory_bytes')).toBeGreaterThan(1_000_000)
     expect(sampleValue(m, 'collector_oldest_unloaded_age_seconds')).toBe(0)
     expect(sampleValue(m, 'collector_load_delay_seconds_count')).toBe(0)
+    // Every kind from 0: an alert on increase() sees the first 401s.
+    for (const kind of ['basic_auth', 'signature_missing', 'signature_mismatch']) expect(sampleValue(m, 'collector_auth_failures_total', { kind })).toBe(0)
   })
 
   test('counters move as webhooks are accepted, loaded, rejected and refused', async () => {

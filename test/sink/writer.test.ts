@@ -10,8 +10,8 @@ import type { AdapterResult } from '../../src/adapters/types.ts'
 import { migrate } from '../../src/db/migrate.ts'
 import type { RequestContext } from '../../src/events/event.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
-import { encodeRecord } from '../../src/sink/records.ts'
-import { createWriter, oldestReceivedMs, receivedMs, splitBatch, type Writer } from '../../src/sink/writer.ts'
+import { encodeRecord, oldestReceivedMs, receivedMs } from '../../src/sink/records.ts'
+import { createWriter, splitBatch, type Writer } from '../../src/sink/writer.ts'
 import type { Batch } from '../../src/sink/batch.ts'
 import { openSpool, type Spool } from '../../src/spool/spool.ts'
 import { eventually } from '../helpers/collector.ts'
@@ -209,19 +209,29 @@ describe('how far loading runs behind', () => {
     expect(oldestReceivedMs({ events: [], badRows: [] })).toBeNull()
   })
 
-  test('a database down since the start: the status names the receipt of the oldest webhook waiting, read from the spool', async () => {
-    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  test('a restart with the database down: the status names the receipt of the oldest webhook waiting, read from the spool', async () => {
+    const dir = path.join(tempDir('writer'), 'spool')
+    const append = async (s: Spool, id: string, n: number) => {
+      const r = build(message(id), n)
+      await s.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    }
+    // The run before: everything loaded. After the restart the checkpoint is at the end of
+    // its segment and new records go to the next one.
+    const before = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    await append(before, 'loaded', 1)
+    await before.commit(before.end(), 1)
+    await before.close()
+    const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
     const down = postgres('postgres://postgres@127.0.0.1:1/unreachable', { max: 1, onnotice: () => {}, connect_timeout: 1 })
     const sink = createLazySink({ sql: down, dialect: 'postgres', schema: 'w_down', migrate: async () => { await migrate(down, 'postgres', 'w_down') } })
     const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 5, log: () => {} })
-    expect(writer.status().oldestUnloadedReceivedAt).toBeNull()
-    for (const [id, n] of [['first', 7], ['second', 30]] as const) {
-      const r = build(message(id), n)
-      await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
-    }
     writer.start()
     try {
       await eventually(() => writer.status().database === 'down', 10_000, 'the database to be found down')
+      // Asked before any webhook came (a scrape): nothing waits, and that is not kept.
+      expect(writer.status().oldestUnloadedReceivedAt).toBeNull()
+      await append(spool, 'first', 7)
+      await append(spool, 'second', 30)
       expect(writer.status().oldestUnloadedReceivedAt).toBe('2026-01-01T00:00:07.000Z')
     } finally {
       await writer.stop(0)

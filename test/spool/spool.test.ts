@@ -9,7 +9,7 @@ import { openSpool, type Spool, type SpoolOptions, type SpoolRecord } from '../.
 import { HEADER_BYTES } from '../../src/spool/frame.ts'
 import { nodeSpoolIo, type SpoolIo } from '../../src/spool/fs.ts'
 import { listSegments, segmentPath } from '../../src/spool/segments.ts'
-import { readCheckpoint } from '../../src/spool/checkpoint.ts'
+import { comparePositions, readCheckpoint } from '../../src/spool/checkpoint.ts'
 import { CollectorError } from '../../src/errors.ts'
 import { tempDir } from '../helpers/database.ts'
 
@@ -291,6 +291,25 @@ describe('damaged records', () => {
     expect(Buffer.compare(moved, original)).not.toBe(0)
     expect(moved.subarray(0, at).equals(original.subarray(0, at))).toBe(true)
     expect(spool.stats()).toMatchObject({ corruptRecords: 1, corruptBytes: frame })
+  })
+
+  test('a damaged record counted at start (its header intact) leaves no backlog once the reader is past it', async () => {
+    const dir = newDir('spool-corrupt-backlog')
+    let spool = spoolIn(dir)
+    await appendEach(spool, 1, 3)
+    const file = segmentPath(dir, listSegments(dir)[0] as number)
+    const frame = HEADER_BYTES + payload(1).length
+    const bytes = fs.readFileSync(file)
+    bytes[frame + HEADER_BYTES + 3] = (bytes[frame + HEADER_BYTES + 3] as number) ^ 0x80
+    fs.writeFileSync(file, bytes)
+    spool = await closeAndReopen(spool, dir)
+    expect(spool.unreadEvents()).toBe(3)
+    let at = spool.checkpoint()
+    for (let r = spool.read(at, 100, 1 << 20); r.records.length > 0 || comparePositions(r.next, at) !== 0; r = spool.read(at, 100, 1 << 20)) {
+      await spool.commit(r.next, r.records.reduce((n, x) => n + x.events, 0))
+      at = r.next
+    }
+    expect([spool.pending(), spool.unreadEvents(), spool.stats().backlogEvents, spool.stats().corruptRecords]).toEqual([false, 0, 0, 1])
   })
 
   test('a torn tail record (a crash mid-write) is set aside, never loaded, and appends go on after it', async () => {
