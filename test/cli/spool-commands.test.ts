@@ -8,7 +8,9 @@ import { BUN, ROOT } from '../helpers/collector.ts'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
 import { fixtureFiles, readFixture } from '../helpers/fixtures.ts'
 import { openSpool } from '../../src/spool/spool.ts'
-import { encodeRecord } from '../../src/sink/records.ts'
+import { encodeRecord, encodeRequest } from '../../src/sink/records.ts'
+import { ago } from '../../src/cli/spool-commands.ts'
+import { contextFor, recordFor } from '../helpers/load.ts'
 
 let db: TestDatabase
 beforeAll(async () => { db = await freshDatabase('cli') })
@@ -30,7 +32,37 @@ describe('collector spool status', () => {
     expect(out).toContain('backlog events             6\n')
     expect(out).toContain('segments                   1\n')
     expect(out).toContain('corrupt records set aside  0\n')
+    // These synthetic records carry no event, so no receipt time.
+    expect(out).toContain('oldest waiting received    not recorded in the records waiting\n')
     expect(fs.readdirSync(path.join(dataDir, 'spool')).sort()).toEqual(before)
+  })
+
+  test('says when the oldest webhook waiting was received (the tables hold everything before it), or that none waits', async () => {
+    const dataDir = tempDir('status-oldest')
+    const spool = openSpool({ dir: path.join(dataDir, 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const loaded = recordFor('loaded', readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json'), contextFor('loaded', new Date('2026-02-01T08:00:00Z')))
+    await spool.append(encodeRecord(loaded), loaded.events.length)
+    await spool.commit(spool.end(), loaded.events.length)
+    const status = async () => {
+      const proc = cli(['spool', 'status'], { DATA_DIR: dataDir })
+      const out = await new Response(proc.stdout).text()
+      expect(await proc.exited).toBe(0)
+      return /^oldest waiting received +(.*)$/m.exec(out)?.[1]
+    }
+    await spool.close()
+    expect(await status()).toBe('none waiting')
+    // As a collector stores a webhook: the request as received, its receipt in the head.
+    const reopened = openSpool({ dir: path.join(dataDir, 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const body = readFixture('v1', 'incident.resolve__pagerduty-developer-docs.json')
+    await reopened.append(encodeRequest({ vendor: 'com.pagerduty', version: 'v1', ctx: contextFor('waiting', new Date('2026-03-01T12:00:00Z')) }, body), 1)
+    await reopened.close()
+    const line = await status()
+    expect(line).toStartWith('2026-03-01T12:00:00.000Z (')
+    expect(line).toEndWith(' ago)')
+  })
+
+  test('ages read as the largest unit and the next', () => {
+    expect([0, 40, 302, 3600, 11_525, 187_299].map((s) => ago(s * 1000))).toEqual(['0s', '40s', '5m 2s', '1h 0m', '3h 12m', '2d 4h'])
   })
 
   test('a DATA_DIR with no spool is an error naming where it looked, not "nothing waiting" (the wrong directory would invite deleting the real one)', async () => {
