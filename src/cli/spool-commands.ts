@@ -48,6 +48,18 @@ export function spoolStatus(config: Config): number {
     }
     return fail(`no spool in ${dir}: DATA_DIR (${dataDir}) is not where a collector ran`)
   }
+  // The collector deletes loaded segments as it goes: one gone between the listing and the
+  // read means the checkpoint moved, so look again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return printStatus(dir)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw error
+    }
+  }
+}
+
+function printStatus(dir: string): number {
   const checkpoint = readCheckpoint(dir)
   const sizes = new Map(listSegments(dir).filter((s) => s >= checkpoint.segment).map((s) => [s, fileSize(segmentPath(dir, s))]))
   let backlogBytes = 0
@@ -68,9 +80,11 @@ export function spoolStatus(config: Config): number {
 }
 
 /**
- * When the first webhook past the checkpoint was received: the tables hold everything
- * received before it. Null when nothing waits, NaN when no record waiting says. Read-only:
- * damaged bytes are skipped here and left for the collector.
+ * When the first webhook past the checkpoint was received: about when the tables stop (a
+ * webhook's receipt is taken as its request begins, its place in the spool when its body is
+ * durable, so a slow upload can follow one received after it). Null when nothing waits, NaN
+ * when no record waiting says. Read-only: damaged bytes are skipped here and left for the
+ * collector.
  */
 function oldestWaiting(dir: string, checkpoint: Position, sizes: Map<number, number>): number | null {
   const last = Math.max(checkpoint.segment, ...sizes.keys())

@@ -13,6 +13,7 @@ import { badRowForRejected, decodeRecord, oldestReceivedMs, recordReceivedMs, ty
 import { describeDatabaseError, isDataError } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
+import { comparePositions } from '../spool/checkpoint.ts'
 import type { BadRow } from '../events/event.ts'
 import { errorMessage } from '../errors.ts'
 
@@ -79,7 +80,7 @@ export interface WriterStatus {
   batches: number
   /**
    * When the oldest webhook not yet committed was received (ISO), null when none waits: during
-   * an outage, how far back the tables are complete.
+   * an outage, about how far back the tables are complete.
    */
   oldestUnloadedReceivedAt: string | null
 }
@@ -327,22 +328,29 @@ export function createWriter(options: WriterOptions): Writer {
   }
 
   /**
-   * The receipt of the first record at or after a position, kept once found (a scrape asks
-   * often). Not found is not kept: the record may be appended later (after a restart the
-   * checkpoint sits at the end of the last segment and stays there while the database is down).
+   * The receipt of the first dated record at or after a position (one that would not decode
+   * says nothing and is passed over, as `collector spool status` does). Kept while the
+   * position and the spool's end stay: a scrape asks often, and past damaged bytes finding
+   * nothing costs a read each time. A new append can bring a record where none was: after a
+   * restart the checkpoint sits at the end of the last segment while the database is down.
    */
-  let peeked: { segment: number; offset: number; ms: number } | null = null
+  let peeked: { at: Position; end: Position; ms: number | null } | null = null
   function receiptAt(position: Position): number | null {
-    if (peeked?.segment === position.segment && peeked.offset === position.offset) return peeked.ms
+    const end = spool.end()
+    if (peeked && comparePositions(peeked.at, position) === 0 && (peeked.ms !== null || comparePositions(peeked.end, end) === 0)) return peeked.ms
+    let ms: number | null = null
     try {
-      const record = spool.first(position)
-      const ms = record ? recordReceivedMs(record) : null
-      if (ms !== null) peeked = { segment: position.segment, offset: position.offset, ms }
-      return ms
+      for (let at = position, tries = 0; ms === null && tries < 16; tries++) {
+        const record = spool.first(at)
+        if (!record) break
+        ms = recordReceivedMs(record)
+        at = record.next
+      }
     } catch {
       // A spool read failing here is the writer's to report; the age is only unknown.
-      return null
     }
+    peeked = { at: position, end, ms }
+    return ms
   }
 
   /**

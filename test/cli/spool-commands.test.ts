@@ -37,7 +37,7 @@ describe('collector spool status', () => {
     expect(fs.readdirSync(path.join(dataDir, 'spool')).sort()).toEqual(before)
   })
 
-  test('says when the oldest webhook waiting was received (the tables hold everything before it), or that none waits', async () => {
+  test('says when the oldest webhook waiting was received (about when the tables stop), or that none waits', async () => {
     const dataDir = tempDir('status-oldest')
     const spool = openSpool({ dir: path.join(dataDir, 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
     const loaded = recordFor('loaded', readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json'), contextFor('loaded', new Date('2026-02-01T08:00:00Z')))

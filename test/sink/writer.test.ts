@@ -230,11 +230,39 @@ describe('how far loading runs behind', () => {
       await eventually(() => writer.status().database === 'down', 10_000, 'the database to be found down')
       // Asked before any webhook came (a scrape): nothing waits, and that is not kept.
       expect(writer.status().oldestUnloadedReceivedAt).toBeNull()
+      // A record that would not decode says nothing and is passed over.
+      await spool.append('not a record', 0)
       await append(spool, 'first', 7)
       await append(spool, 'second', 30)
       expect(writer.status().oldestUnloadedReceivedAt).toBe('2026-01-01T00:00:07.000Z')
     } finally {
       await writer.stop(0)
+      await spool.close()
+      await down.end({ timeout: 1 })
+    }
+  })
+
+  test('a scrape asking again reads the spool again only once it has grown', async () => {
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    let reads = 0
+    const counted: Spool = { ...spool, first: (from) => { reads++; return spool.first(from) } }
+    const down = postgres('postgres://postgres@127.0.0.1:1/unreachable', { max: 1, onnotice: () => {}, connect_timeout: 1 })
+    const sink = createLazySink({ sql: down, dialect: 'postgres', schema: 'w_reads', migrate: async () => { await migrate(down, 'postgres', 'w_reads') } })
+    const writer = createWriter({ spool: counted, sink, maxRows: 100, maxWaitMs: 5, log: () => {} })
+    try {
+      await spool.append('not a record', 0)
+      expect(writer.status().oldestUnloadedReceivedAt).toBeNull()
+      const once = reads
+      expect(once).toBeGreaterThan(0)
+      for (let i = 0; i < 5; i++) writer.status()
+      expect(reads).toBe(once)
+      const r = build(message('dated'), 9)
+      await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), 1)
+      expect(writer.status().oldestUnloadedReceivedAt).toBe('2026-01-01T00:00:09.000Z')
+      const found = reads
+      for (let i = 0; i < 5; i++) writer.status()
+      expect(reads).toBe(found)
+    } finally {
       await spool.close()
       await down.end({ timeout: 1 })
     }
