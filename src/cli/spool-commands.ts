@@ -106,7 +106,9 @@ export function ago(ms: number): string {
   const seconds = Math.max(0, Math.floor(ms / 1000))
   const first = units.findIndex(([, size]) => seconds >= size)
   if (first === -1) return '0s'
-  return units.slice(first, first + 2).map(([unit, size], i) => `${i === 0 ? Math.floor(seconds / size) : Math.floor((seconds % (units[first] as [string, number])[1]) / size)}${unit}`).join(' ')
+  const [unit, size] = units[first] as [string, number]
+  const next = units[first + 1]
+  return next ? `${Math.floor(seconds / size)}${unit} ${Math.floor((seconds % size) / next[1])}${next[0]}` : `${seconds}${unit}`
 }
 
 function progress(done: number, total: number): void {

@@ -163,10 +163,10 @@ export function createWriter(options: WriterOptions): Writer {
   const { spool, sink, log } = options
   const backoff = options.backoff ?? { initialMs: 200, maxMs: 30_000 }
   const maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024
-  const status: WriterStatus = {
+  // The oldest webhook waiting is read when the status is asked for (oldestUnloadedMs).
+  const status: Omit<WriterStatus, 'oldestUnloadedReceivedAt'> = {
     database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null,
     loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0, writeTimeouts: 0, badRows: 0, batches: 0,
-    oldestUnloadedReceivedAt: null,
   }
   let running = false
   let deadline = Infinity
