@@ -40,12 +40,10 @@ export interface LazySinkOptions {
 export function createLazySink(options: LazySinkOptions): Sink {
   let sql = options.sql
   let ready: Promise<Sink> | null = null
-  /** The last dialect sink built, whose writes in flight `abandon` gives up. */
-  let built: Sink | null = null
   /**
-   * Dialect sinks with writes in flight, and how many: one replaced after a schema error may
-   * still be waiting on a lock, and `abandon` cancels its statements too (at most as many
-   * sinks as the writer has batches in flight).
+   * Dialect sinks with writes in flight, and how many: the statements `abandon` cancels run
+   * only inside their writes, on the newest sink or on one replaced after a schema error that
+   * may still be waiting on a lock (at most as many sinks as the writer has batches in flight).
    */
   const writing = new Map<Sink, number>()
   const build = async (): Promise<Sink> => {
@@ -56,9 +54,8 @@ export function createLazySink(options: LazySinkOptions): Sink {
     if (refusal) options.onCannotSerialise?.(refusal)
     return createRedshiftSink({ sql, schema: options.schema, plans, serialise: refusal === null })
   }
-  const init = async (): Promise<Sink> => (built = await build())
   async function current(): Promise<Sink> {
-    const attempt = (ready ??= init())
+    const attempt = (ready ??= build())
     try {
       return await attempt
     } catch (error) {
@@ -68,8 +65,7 @@ export function createLazySink(options: LazySinkOptions): Sink {
     }
   }
   function abandon(): void {
-    for (const sink of new Set([...writing.keys(), ...(built ? [built] : [])])) sink.abandon?.()
-    built = null
+    for (const sink of writing.keys()) sink.abandon?.()
     ready = null
     if (options.reconnect) sql = options.reconnect()
   }
