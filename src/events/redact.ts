@@ -10,8 +10,13 @@ const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i
 /** `url` with its userinfo replaced by `***` (unchanged when it has none). */
 export const withoutUserinfo = (url: string): string => url.replace(URL_USERINFO, '$1***@')
 
-/** Userinfo of any URL inside text (JSON too, where `/` may be escaped as `\/`). */
-const TEXT_USERINFO = /\b([a-z][a-z0-9+.-]*:(?:\\?\/){2})[^/\\@\s"]+@/gi
+/**
+ * Userinfo of any URL inside text (JSON too, where `/` may be escaped as `\/`). The scheme is
+ * bounded (real ones are a few letters): unbounded, text like `a.a.a.…@` (every letter a word
+ * start, each scanning to the end) took time quadratic in its length, 18 s for a 512 KiB
+ * rejected body, during which the event loop answered nothing.
+ */
+const TEXT_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\@\s"]+@/gi
 
 /** Text, a request body that could not be parsed say, with every URL's userinfo replaced. */
 export const redactUrlCredentials = (text: string): string => (text.includes('@') ? text.replace(TEXT_USERINFO, '$1***@') : text)

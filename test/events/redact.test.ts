@@ -1,0 +1,21 @@
+import { describe, expect, test } from 'bun:test'
+import { redactUrlCredentials, withoutUserinfo } from '../../src/events/redact.ts'
+
+describe('credentials in URLs', () => {
+  test('userinfo is replaced in text and in JSON with escaped slashes', () => {
+    expect(redactUrlCredentials('see https://ops:s3cret@collector.example.com/com.pagerduty/v1 now'))
+      .toBe('see https://***@collector.example.com/com.pagerduty/v1 now')
+    expect(redactUrlCredentials('{"endpoint_url":"https:\\/\\/ops:s3cret@h\\/com.pagerduty\\/v1"}'))
+      .toBe('{"endpoint_url":"https:\\/\\/***@h\\/com.pagerduty\\/v1"}')
+    expect(redactUrlCredentials('mail ops@example.com, no URL')).toBe('mail ops@example.com, no URL')
+    expect(withoutUserinfo('https://u:p@h/x')).toBe('https://***@h/x')
+  })
+
+  // A rejected body is redacted on the event loop before it is stored: text built so that
+  // every position starts a candidate must cost time linear in its length. The unbounded
+  // scheme took ~70 s for 1 MiB of the first shape; the timeout is far above the linear cost.
+  test('hostile text of 1 MiB is scanned in linear time', () => {
+    const shapes = ['a.'.repeat(512 * 1024) + '@', 'a-'.repeat(512 * 1024) + '@', 'x://'.repeat(256 * 1024) + '@', `a://${'b'.repeat(1024 * 1024)}`]
+    for (const text of shapes) expect(redactUrlCredentials(text)).toBe(text)
+  }, 10_000)
+})
