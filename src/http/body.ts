@@ -58,11 +58,26 @@ export function jsonTooDeep(bytes: Uint8Array, limit: number): boolean {
   return false
 }
 
-/** `application/json`, with or without parameters such as `charset=utf-8` (Snowplow rejects those). */
-export function isJsonContentType(value: string | null): boolean {
-  if (!value) return false
-  const media = value.split(';')[0]?.trim().toLowerCase()
-  return media === 'application/json'
+/**
+ * Why the request's headers say its body is not UTF-8 JSON as sent, or null: the media type
+ * must be `application/json` (parameters allowed; Snowplow rejects those), any declared
+ * charset UTF-8, and the body not compressed (PagerDuty sends it as is; a gzip body would
+ * otherwise be read as text and fail as invalid UTF-8, saying nothing useful).
+ */
+export function contentProblem(contentType: string | null, contentEncoding: string | null): { header: string; expected: string; message: string } | null {
+  const encoding = contentEncoding?.trim().toLowerCase() ?? ''
+  if (encoding !== '' && encoding !== 'identity') {
+    return { header: 'content-encoding', expected: 'none (identity)', message: `content encoding ${JSON.stringify(contentEncoding)} is not supported: send the JSON uncompressed` }
+  }
+  const [media, ...parameters] = (contentType ?? '').split(';')
+  if (media?.trim().toLowerCase() !== 'application/json') {
+    return { header: 'content-type', expected: 'application/json', message: `content type must be application/json, got ${contentType === null ? 'none' : JSON.stringify(contentType)}` }
+  }
+  const charset = parameters.map((p) => p.split('=')).find(([name]) => name?.trim().toLowerCase() === 'charset')?.[1]?.trim().replace(/^"(.*)"$/, '$1').toLowerCase()
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    return { header: 'content-type', expected: 'charset utf-8', message: `the body must be UTF-8, got ${JSON.stringify(contentType)}` }
+  }
+  return null
 }
 
 export function parseBody(bytes: Uint8Array): BodyResult {

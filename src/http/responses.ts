@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** nginx's code: the client went away before its body arrived; no one reads the answer. */
+  CLIENT_CLOSED_REQUEST: 499,
   EMPTY_BODY: 400,
   INVALID_UTF8: 400,
   INVALID_JSON: 400,
