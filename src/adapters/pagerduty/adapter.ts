@@ -6,7 +6,7 @@
  */
 import type { BadRow, BuiltEvent, RequestContext } from '../../events/event.ts'
 import { PLATFORMS } from '../../events/event.ts'
-import { badRow } from '../../events/bad-row.ts'
+import { badRow, rawPayload } from '../../events/bad-row.ts'
 import { withoutUserinfo } from '../../events/redact.ts'
 import { mayHoldUnstorable, storableJson, storableString } from '../../events/storable.ts'
 import type { Adapter, AdapterInput, AdapterResult, Issue } from '../types.ts'
@@ -70,9 +70,21 @@ export function withoutUrlCredentials(message: unknown): unknown {
   return redacted === url ? message : { ...message, webhook: { ...message.webhook, endpoint_url: redacted } }
 }
 
+/**
+ * Bad rows one request may make, one per message; past it, the request's messages that failed
+ * become one bad row holding the whole body. A bad row costs ~1.4 KB of memory whatever its
+ * message's size: 1 MiB of `{},` made 350,000 of them (500 MB). PagerDuty's own batches are a
+ * few messages.
+ */
+export const MAX_BAD_ROWS_PER_REQUEST = 100
+
 function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion: string): AdapterResult {
   const events: BuiltEvent[] = []
-  const badRows: BadRow[] = []
+  let badRows: BadRow[] = []
+  let failed = 0
+  const rejected = (position: string, reason: string, issues: Issue[], version: string | null, payload: () => string) => {
+    if (++failed <= MAX_BAD_ROWS_PER_REQUEST) badRows.push(badRow(input.ctx, position, reason, issues, version, payload()))
+  }
   const versions = new Set<string>()
   if (messages.length === 0) {
     return { ok: false, code: 'NOT_PAGERDUTY', message: 'field `messages` is an empty array: no events to process', issues: [{ path: '/messages', message: 'must hold at least one message' }], version: null }
@@ -87,20 +99,24 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
     // Only a bad row keeps the message's text here (an event's row has it as raw_message).
     const payload = () => JSON.stringify(message) ?? 'null'
     if (!isObject(message)) {
-      badRows.push(badRow(input.ctx, String(index), 'INVALID_MESSAGE', [{ path: `/messages/${index}`, message: 'must be an object' }], null, payload()))
+      rejected(String(index), 'INVALID_MESSAGE', [{ path: `/messages/${index}`, message: 'must be an object' }], null, payload)
       return
     }
     const kind = messageVersion(message)
     if (!kind) {
-      badRows.push(badRow(input.ctx, String(index), 'UNKNOWN_WEBHOOK_VERSION', [{ path: `/messages/${index}`, message: 'cannot tell the webhook version: neither `type` (v1) nor `event` (v2)' }], null, payload()))
+      rejected(String(index), 'UNKNOWN_WEBHOOK_VERSION', [{ path: `/messages/${index}`, message: 'cannot tell the webhook version: neither `type` (v1) nor `event` (v2)' }], null, payload)
       return
     }
     versions.add(kind.version)
     const outcome = kind.build(message, index, input.ctx, collectorVersion)
     if (outcome.ok) events.push(outcome.event)
-    else badRows.push(badRow(input.ctx, String(index), outcome.reason, outcome.issues, kind.version, payload()))
+    else rejected(String(index), outcome.reason, outcome.issues, kind.version, payload)
   })
   const version = [...versions].sort().join('+') || 'unknown'
+  if (failed > MAX_BAD_ROWS_PER_REQUEST) {
+    const issues = [{ path: '/messages', message: `${failed} of ${messages.length} messages could not be loaded; the first ${MAX_BAD_ROWS_PER_REQUEST} issues follow, the body holds them all` }, ...badRows.flatMap((row) => JSON.parse(row.detail) as Issue[]).slice(0, MAX_BAD_ROWS_PER_REQUEST)]
+    badRows = [badRow(input.ctx, 'request', 'TOO_MANY_BAD_MESSAGES', issues, versions.size > 0 ? version : null, rawPayload(input.rawBody))]
+  }
   // Credentials must not rest on disk either: the spool keeps the body with them replaced.
   if (redacted) return { ok: true, version, events, badRows, pings: 0, storedBody: JSON.stringify({ ...(input.body as object), messages: messages.map(withoutUrlCredentials) }) }
   return { ok: true, version, events, badRows, pings: 0 }

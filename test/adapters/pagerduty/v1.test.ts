@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { createPagerDutyAdapter } from '../../../src/adapters/pagerduty/index.ts'
+import { MAX_BAD_ROWS_PER_REQUEST } from '../../../src/adapters/pagerduty/adapter.ts'
 import { nullifyNullStrings, stripIncidentPrefix } from '../../../src/adapters/pagerduty/reformat.ts'
 import type { AdapterResult } from '../../../src/adapters/types.ts'
 import type { RequestContext, Row } from '../../../src/events/event.ts'
@@ -182,6 +183,20 @@ describe('where Snowplow fails the whole request, we load what is valid', () => 
       ['INVALID_MESSAGE', { path: '/messages/3/data/incident/incident_number', message: 'Expected integer or null' }],
       ['INVALID_MESSAGE', { path: '/messages/4', message: 'must be an object' }],
     ])
+  })
+
+  test('past 100 failed messages, a request keeps one bad row with the whole body (memory stays bounded), and loads its valid ones', () => {
+    const valid = (fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: unknown[] }).messages[0]
+    const within = ok(run({ messages: [valid, ...Array.from({ length: MAX_BAD_ROWS_PER_REQUEST }, () => ({}))] }))
+    expect([within.events.length, within.badRows.length]).toEqual([1, MAX_BAD_ROWS_PER_REQUEST])
+    const body = { messages: [valid, ...Array.from({ length: 50_000 }, (_, i) => (i % 2 ? {} : 7))] }
+    const r = ok(run(body))
+    expect(r.events.length).toBe(1)
+    expect(r.badRows.map((b) => [b.reason, b.version, b.payload])).toEqual([['TOO_MANY_BAD_MESSAGES', 'v1', JSON.stringify(body)]])
+    const issues = JSON.parse(r.badRows[0]?.detail as string) as { path: string; message: string }[]
+    expect(issues[0]).toEqual({ path: '/messages', message: `50000 of 50001 messages could not be loaded; the first ${MAX_BAD_ROWS_PER_REQUEST} issues follow, the body holds them all` })
+    expect(issues.slice(1, 3)).toEqual([{ path: '/messages/1', message: 'must be an object' }, { path: '/messages/2', message: 'cannot tell the webhook version: neither `type` (v1) nor `event` (v2)' }])
+    expect(issues.length).toBe(MAX_BAD_ROWS_PER_REQUEST + 1)
   })
 
   test('bad-row ids are stable for the same request and position, so a spool replay inserts them once', () => {
