@@ -17,9 +17,11 @@ export type Authenticator = (req: Request, body: Uint8Array) => Denied | null
 
 /** Basic auth against `user:password` pairs; null when it passes. */
 export function basicAuth(users: readonly { user: string; password: string }[]): (req: Request) => Denied | null {
-  const expected = users.map(({ user, password }) => Buffer.from(`Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`))
+  const expected = users.map(({ user, password }) => Buffer.from(Buffer.from(`${user}:${password}`).toString('base64')))
   return (req) => {
-    const given = Buffer.from(req.headers.get('authorization') ?? '')
+    // The scheme name is case-insensitive (RFC 9110 section 11.1), the credentials are not.
+    const [scheme, credentials] = (req.headers.get('authorization') ?? '').trim().split(/ +/, 2)
+    const given = Buffer.from(scheme?.toLowerCase() === 'basic' ? credentials ?? '' : '')
     const ok = expected.some((e) => e.length === given.length && timingSafeEqual(e, given))
     return ok ? null : { kind: 'basic_auth', code: 'UNAUTHORIZED', message: 'basic authentication required', headers: { 'www-authenticate': 'Basic realm="pagerduty-collector"' } }
   }

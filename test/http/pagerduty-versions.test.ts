@@ -113,6 +113,11 @@ describe('signatures and basic auth', () => {
       statuses.push((await postJson(url, body)).status, (await postJson(url, body, { authorization: wrong })).status, (await postJson(url, body, { authorization: BASIC })).status)
     }
     expect(statuses).toEqual([401, 401, 202, 401, 401, 202])
+    // The scheme in any case; the credentials exactly; another scheme never.
+    const url = new URL('/com.pagerduty/v1', guarded.url).href
+    const token = BASIC.slice('Basic '.length)
+    const variants = [`basic ${token}`, `BASIC  ${token}`, `Basic ${token.toLowerCase()}`, `Bearer ${token}`, token]
+    expect(await Promise.all(variants.map(async (authorization) => (await postJson(url, v1, { authorization })).status))).toEqual([202, 202, 401, 401, 401])
     const denied = await postJson(new URL('/com.pagerduty/v1', guarded.url).href, v1)
     expect([denied.headers.get('www-authenticate'), await denied.json()]).toEqual(['Basic realm="pagerduty-collector"', { error: { code: 'UNAUTHORIZED', message: 'basic authentication required', issues: [] } }])
   })
