@@ -178,6 +178,14 @@ export function openSpool(options: SpoolOptions): Spool {
   }
 
   const totalBytes = () => { let n = 0; for (const s of sizes.values()) n += s; return n }
+  /**
+   * Room under SPOOL_MAX_BYTES, counting the loaded part of the active segment as free: only
+   * a roll lets it go (the active segment is never deleted), and a drained spool whose last
+   * segment was large (one big group commit) refused, for good, webhooks its budget fits.
+   * Until the writer passes the old segment the spool may exceed the budget by that part.
+   */
+  const loadedActiveBytes = () => (committed.segment === active.seq ? committed.offset : 0)
+  const room = () => options.maxBytes - totalBytes() + loadedActiveBytes()
   const end = (): Position => ({ segment: active.seq, offset: active.durable })
 
   const quarantine: Quarantine = (segment, offset, bytes) => {
@@ -211,6 +219,9 @@ export function openSpool(options: SpoolOptions): Spool {
     active = { seq: next, fd, durable: 0 }
     sizes.set(next, 0)
     activeNeedsRoll = false
+    // A reader at the end of the old segment can move on now (and let it be deleted).
+    for (const wake of dataWaiters) wake()
+    dataWaiters.clear()
   }
 
   // One buffer for a whole group commit, reused by the next group once written (the flush
@@ -270,6 +281,11 @@ export function openSpool(options: SpoolOptions): Spool {
       try {
         io.write(active.fd, frames, active.durable)
       } catch (error) {
+        // The next group goes to a fresh segment: on a disk that filled inside this one, its
+        // space comes back only when it is deleted once loaded, and the active segment never
+        // is (it stayed full, 503, after every event had loaded). Not from an empty one:
+        // that would free nothing and leave a new file per failure.
+        if (active.durable > 0) activeNeedsRoll = true
         // Take back a partial write so the segment stays a clean sequence of records.
         await io.ftruncate(active.fd, active.durable).catch(() => { activeNeedsRoll = true })
         throw error
@@ -401,10 +417,12 @@ export function openSpool(options: SpoolOptions): Spool {
       if (pendingBytes + size > maxPendingBytes && pending.length > 0) {
         return Promise.reject(new CollectorError('SPOOL_IO', `the disk is not keeping up: ${pendingBytes} bytes already wait for the fsync in progress`, true))
       }
-      if (totalBytes() + pendingBytes + size > options.maxBytes) {
+      if (pendingBytes + size > room()) {
         refusedSize = refusedSize === 0 ? size : Math.min(refusedSize, size)
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
+      // It fits only once the active segment's loaded part is gone: start the next segment.
+      if (totalBytes() + pendingBytes + size > options.maxBytes) activeNeedsRoll = true
       return new Promise<void>((resolve, reject) => {
         pending.push({ payload, length, size, events, memo, resolve, reject })
         pendingBytes += size
@@ -485,7 +503,7 @@ export function openSpool(options: SpoolOptions): Spool {
         backlogEvents,
         backlogBytes,
         ...stats,
-        writable: !closed && stats.lastError === null && options.maxBytes - totalBytes() >= (refusedSize === 0 ? HEADER_BYTES + 1 : Math.min(refusedSize, READY_ROOM_BYTES)),
+        writable: !closed && stats.lastError === null && room() >= (refusedSize === 0 ? HEADER_BYTES + 1 : Math.min(refusedSize, READY_ROOM_BYTES)),
       }
     },
 

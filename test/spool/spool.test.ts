@@ -357,6 +357,61 @@ describe('a full budget and a failing disk', () => {
     expect(spool.read(spool.checkpoint(), 100, 1 << 30).records.length).toBe(1)
   })
 
+  /** Reads and commits everything, as the writer does once the database is back. */
+  async function drain(spool: Spool): Promise<void> {
+    for (let pos = spool.checkpoint(); ;) {
+      const { records, next } = spool.read(pos, 1000, 1 << 30)
+      if (records.length === 0 && comparePositions(next, pos) === 0) return
+      await spool.commit(next, records.reduce((n, r) => n + r.events, 0))
+      pos = next
+    }
+  }
+
+  test('a drained spool whose last segment is one large group takes the webhooks its budget fits (the loaded part goes with a roll)', async () => {
+    const dir = newDir('spool-full-active')
+    const spool = spoolIn(dir, { maxBytes: 1024 * 1024, segmentBytes: 64 * 1024 * 1024 }) // segments capped at 256 KiB
+    // A burst while one fsync runs: nine 100 KB records gathered into one group, written whole.
+    await Promise.all([spool.append('x', 1), ...Array.from({ length: 9 }, () => spool.append('y'.repeat(100_000), 1))])
+    await drain(spool)
+    expect(spool.stats()).toMatchObject({ backlogEvents: 0, writable: true })
+    expect(spool.stats().bytes).toBeGreaterThan(900_000)
+    await spool.append('z'.repeat(200_000), 1) // was SPOOL_FULL, for good
+    await drain(spool)
+    expect(spool.stats().bytes).toBe(HEADER_BYTES + 200_000) // the old segment is gone
+    expect(listSegments(dir).length).toBe(1)
+  })
+
+  test('a disk that fills inside the active segment takes webhooks again once what it holds has loaded', async () => {
+    const dir = newDir('spool-enospc-active')
+    // A disk of 64 KiB for the segments: a write that would grow them past it fails ENOSPC, as
+    // a real one does, and deleting a segment gives its space back.
+    const used = () => listSegments(dir).reduce((n, seq) => n + fs.statSync(segmentPath(dir, seq)).size, 0)
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      write(fd, buf, position) {
+        if (used() - fs.fstatSync(fd).size + Math.max(fs.fstatSync(fd).size, position + buf.length) > 64 * 1024) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+        nodeSpoolIo.write(fd, buf, position)
+      },
+    }
+    const spool = spoolIn(dir, { io, maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024, probeIntervalMs: 20 })
+    const body = 'x'.repeat(2_000)
+    let acked = 0
+    while ((await spool.append(body, 1).then(() => true, () => false))) acked++
+    expect(acked).toBe(Math.floor((64 * 1024) / (HEADER_BYTES + body.length)))
+    await drain(spool) // the database is back: everything acknowledged loads
+    expect(spool.stats().backlogEvents).toBe(0)
+    // PagerDuty retries: the first retry meets the full disk in a fresh segment, the writer
+    // moves on to it and the loaded segment goes; the next retry is durable.
+    const outcomes: string[] = []
+    for (let i = 0; i < 4; i++) {
+      outcomes.push(await spool.append(body, 1).then(() => 'ok', (e: unknown) => (e as CollectorError).code))
+      await drain(spool)
+      await Bun.sleep(50)
+    }
+    expect(outcomes).toEqual(['SPOOL_IO', 'ok', 'ok', 'ok'])
+    expect(spool.stats()).toMatchObject({ writable: true, lastError: null })
+  })
+
   /** The file calls of a disk whose next write, once armed, writes `partial` bytes and fails with EIO. */
   function writeFailingOnce(partial: number): { io: SpoolIo; failNext(): void } {
     let armed = false
