@@ -1,7 +1,7 @@
 /**
  * Bad rows: every rejected or unrecognised input, with its raw payload, as Snowplow keeps
- * failures as values and never drops them. The id is derived from the request id and the
- * position, so a spool replay of the same record cannot insert it twice.
+ * failures as values and never drops them. The id is deterministic (see `badRowId`), so
+ * neither a spool replay nor a PagerDuty retry inserts one twice.
  */
 import type { Issue } from '../adapters/types.ts'
 import { uuidV5 } from './event-id.ts'
@@ -15,6 +15,16 @@ import type { BadRow, RequestContext } from './event.ts'
  */
 export const rawPayload = (text: string): string => redactUrlCredentials(text.replaceAll('\u0000', '\uFFFD'))
 
+/**
+ * A PagerDuty retry of a delivery whose 2xx it never saw (a timeout, a dropped connection)
+ * carries the same X-Webhook-Id and body: its events dedupe by event_id, and its bad rows by
+ * this id, made of the header, the position and the payload (a sender reusing a header for
+ * another body keeps both). Without the header, per request: a spool replay inserts once.
+ */
+function badRowId(ctx: RequestContext, position: string, payload: string): string {
+  return uuidV5(ctx.webhookId ? `bad-row/webhook/${ctx.webhookId}/${position}/${payload}` : `bad-row/${ctx.requestId}/${position}`)
+}
+
 export function badRow(
   ctx: RequestContext,
   position: string,
@@ -24,7 +34,7 @@ export function badRow(
   payload: string,
 ): BadRow {
   return {
-    bad_row_id: uuidV5(`bad-row/${ctx.requestId}/${position}`),
+    bad_row_id: badRowId(ctx, position, payload),
     received_at: formatUtc(ctx.receivedAt),
     reason,
     detail: JSON.stringify(issues),

@@ -238,6 +238,17 @@ describe('unknown event types', () => {
     const rows = await db.sql`select reason, vendor, version from atomic.bad_rows where payload like ${`%${type}%`}`
     expect(rows.map((r) => ({ ...r }))).toEqual([{ reason: 'UNKNOWN_EVENT_TYPE', vendor: 'com.pagerduty', version }])
   })
+
+  test('a PagerDuty retry of a delivery (same X-Webhook-Id, same body) stores its bad row once', async () => {
+    const body = JSON.parse(v3Body('RETRIED-UNKNOWN')) as { event: Record<string, unknown> }
+    const sent = JSON.stringify({ event: { ...body.event, event_type: 'incident.retried_unknown' } })
+    for (let i = 0; i < 3; i++) {
+      const response = await postJson(new URL('/com.pagerduty/v3', open.url).href, sent, { 'x-webhook-id': 'retried-delivery-1' })
+      expect(response.status).toBe(202)
+    }
+    await eventually(() => open.spool.stats().backlogBytes === 0, 20_000, 'spool drained')
+    expect(await count('bad_rows', 'payload like $1', ['%incident.retried_unknown%'])).toBe(1)
+  })
 })
 
 // Last: it adds a v2 event, which the counts above do not expect.
