@@ -61,15 +61,20 @@ export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Pos
       continue
     }
     const fd = fs.openSync(segmentPath(args.dir, pos.segment), 'r')
+    const requested = Math.min(want, limit - pos.offset)
     let buf: Buffer
     try {
-      buf = readAt(fd, pos.offset, Math.min(want, limit - pos.offset))
+      buf = readAt(fd, pos.offset, requested)
     } finally {
       fs.closeSync(fd)
     }
-    const reachesLimit = pos.offset + buf.length >= limit
+    // A file shorter than the spool knows it to be (cut outside the collector): its end is
+    // where this segment's records end, or the reader would ask for the same bytes for ever.
+    const truncated = buf.length < requested
+    const reachesLimit = truncated || pos.offset + buf.length >= limit
     let at = 0
     let progressed = false
+    let tailSetAside = false
     while (at < buf.length && events < args.maxEvents && bytes < args.maxBytes) {
       const frame = decodeFrame(buf, at)
       if (frame.kind === 'record') {
@@ -94,10 +99,17 @@ export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Pos
         if (decodeFrame(buf, m).kind === 'record') { resume = m; break }
       }
       args.quarantine(pos.segment, pos.offset + at, buf.subarray(at, resume))
+      tailSetAside = resume === buf.length
       at = resume
       progressed = true
     }
     pos = { segment: pos.segment, offset: pos.offset + at }
+    if (truncated && at >= buf.length) {
+      // What was past the file's end is gone: reported as a damaged record there (zero bytes
+      // kept), unless a torn record at the cut was just set aside.
+      if (!tailSetAside) args.quarantine(pos.segment, pos.offset, buf.subarray(at))
+      pos = { segment: pos.segment, offset: limit }
+    }
     if (progressed) want = base
   }
   return { records, next: pos }

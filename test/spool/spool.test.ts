@@ -293,6 +293,21 @@ describe('damaged records', () => {
     expect(spool.stats()).toMatchObject({ corruptRecords: 1, corruptBytes: frame })
   })
 
+  test('a segment cut short outside the collector while it runs: the records before the cut load, then the next segment (no endless re-read)', async () => {
+    const dir = newDir('spool-cut')
+    const frame = HEADER_BYTES + payload(1).length
+    const seen: { offset: number; bytes: number }[] = []
+    const spool = spoolIn(dir, { segmentBytes: 3 * frame, onCorrupt: ({ offset, bytes }) => seen.push({ offset, bytes }) })
+    await appendEach(spool, 1, 6) // two segments of three records
+    const [first] = listSegments(dir)
+    for (const [cut, expected, reported] of [[frame + 5, [1, 4, 5, 6], [{ offset: frame, bytes: 5 }]], [frame, [1, 4, 5, 6], [{ offset: frame, bytes: 0 }]]] as const) {
+      seen.length = 0
+      fs.truncateSync(segmentPath(dir, first as number), cut)
+      expect(texts(spool)).toEqual(expected.map((i) => payload(i).toString()))
+      expect(seen).toEqual([...reported])
+    }
+  })
+
   test('a damaged record counted at start (its header intact) leaves no backlog once the reader is past it', async () => {
     const dir = newDir('spool-corrupt-backlog')
     let spool = spoolIn(dir)
