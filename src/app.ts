@@ -188,12 +188,18 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     const s = spool.stats()
     const w = writer.status()
     const isReady = s.writable && !shuttingDown
+    // Why webhooks get 503, in the words an operator acts on.
+    const reason = isReady ? null
+      : shuttingDown ? 'shutting down'
+      : s.lastError !== null ? `the spool cannot write to disk (${s.lastError}); it is tried again every few seconds`
+      : `the spool is full: ${s.bytes} bytes of SPOOL_MAX_BYTES=${s.maxBytes}; webhooks are taken again as the backlog loads`
     return {
       ready: isReady,
       body: {
         status: isReady ? 'ready' : 'not_ready',
+        reason,
         spool: {
-          writable: s.writable, bytes: s.bytes, segments: s.segments, backlog_events: s.backlogEvents, backlog_bytes: s.backlogBytes,
+          writable: s.writable, bytes: s.bytes, max_bytes: s.maxBytes, segments: s.segments, backlog_events: s.backlogEvents, backlog_bytes: s.backlogBytes,
           corrupt_records: s.corruptRecords, last_error: s.lastError,
         },
         database: {

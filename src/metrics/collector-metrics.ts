@@ -75,6 +75,8 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   r.gauge({ name: 'collector_spool_backlog_bytes', help: 'Spool bytes not yet committed to the database.', collect: () => deps.spoolStats().backlogBytes })
   r.gauge({ name: 'collector_spool_writable', help: '1 when the spool accepts appends (GET /ready is 200), else 0.', collect: () => (deps.spoolStats().writable ? 1 : 0) })
   r.counter({ name: 'collector_spool_corrupt_records_total', help: 'Torn or corrupt spool records moved aside to DATA_DIR/spool/corrupt.', collect: () => deps.spoolStats().corruptRecords })
+  const startedAt = Date.now() / 1000
+  r.gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds.', collect: () => startedAt })
   r.gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', collect: () => deps.rss() })
 
   return {

@@ -184,6 +184,8 @@ describe('routes', () => {
   test('/ready reports spool, database and writer state', async () => {
     const body = (await (await fetch(`${base}/ready`)).json()) as Record<string, Record<string, unknown>>
     expect(body.status as unknown).toBe('ready')
+    expect(body.reason as unknown).toBeNull()
+    expect(body.spool?.max_bytes).toBeGreaterThan(0)
     expect(body.spool?.writable).toBe(true)
     expect(Object.keys(body.database ?? {}).sort()).toEqual(['dialect', 'last_commit_at', 'last_error', 'last_error_at', 'state', 'target'])
   })

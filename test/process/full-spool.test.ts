@@ -37,7 +37,7 @@ test('a full spool answers 503 SPOOL_FULL with Retry-After, and recovers by itse
     expect(((await refused?.json()) as { error: { code: string } }).error.code).toBe('SPOOL_FULL')
     const ready = await fetch(`${collector.url}/ready`)
     expect(ready.status).toBe(503)
-    expect(await ready.json()).toMatchObject({ status: 'not_ready', spool: { writable: false }, database: { state: 'down' } })
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', reason: expect.stringMatching(/^the spool is full: \d+ bytes of SPOOL_MAX_BYTES=\d+; webhooks are taken again as the backlog loads$/), spool: { writable: false }, database: { state: 'down' } })
 
     proxy.open()
     await eventually(async () => {
