@@ -21,4 +21,13 @@ export class CollectorError extends Error {
   }
 }
 
-export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+/**
+ * Node's words when the server hangs up during the TLS handshake, which is what a server
+ * without TLS does under sslmode=require: said as libpq would, so the fix is evident.
+ */
+const TLS_HANGUP = 'Client network socket disconnected before secure TLS connection was established'
+
+export const errorMessage = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error)
+  return message === TLS_HANGUP ? `${message} (does the server support SSL? sslmode=require and verify-* need it; the server closed the connection during the handshake)` : message
+}
