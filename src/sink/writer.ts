@@ -9,6 +9,7 @@
  * batch the database rejects for its data is split until the offending events are isolated;
  * they become bad rows carrying the database's error, and the rest load.
  */
+import type { Log } from '../log.ts'
 import { badRowForRejected, decodeRecord, oldestReceivedMs, recordReceivedMs, type Rebuild } from './records.ts'
 import { describeDatabaseError, isDataError } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
@@ -52,7 +53,7 @@ export interface WriterOptions {
    * write that is only slow (a lock held elsewhere) gets through. Unset or 0: never.
    */
   writeTimeoutMs?: number
-  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
+  log: Log
   /**
    * After each batch commits: its counts, how long its write took, and `delaySeconds`, from
    * the receipt of its oldest webhook to the commit (how far loading runs behind PagerDuty).
@@ -192,7 +193,10 @@ export function createWriter(options: WriterOptions): Writer {
   function markDown(error: unknown) {
     status.lastError = errorMessage(error)
     status.lastErrorAt = new Date().toISOString()
-    if (status.database !== 'down') log('warn', 'database unavailable: events wait in the spool', { error: status.lastError })
+    // After stop, a write in flight fails because the shutdown closes its connection: not an
+    // outage, and its batch stays in the spool for the next start.
+    if (!running) log('debug', 'database write ended by the shutdown: its batch stays in the spool', { error: status.lastError })
+    else if (status.database !== 'down') log('warn', 'database unavailable: events wait in the spool', { error: status.lastError })
     status.database = 'down'
   }
 

@@ -72,3 +72,26 @@ test('SIGTERM with the database down exits 0 after SHUTDOWN_DRAIN_MS, leaves the
     proxy.close()
   }
 }, 30_000)
+
+test('SIGTERM while a write waits on a lock: the batch stays in the spool, and the shutdown closing its connection is not logged as an outage', async () => {
+  const dataDir = tempDir('sigterm-lock')
+  dirs.push(dataDir)
+  const collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: db.url, SHUTDOWN_DRAIN_MS: '500' })
+  expect(await post(collector.url, ['lock-warmup'])).toEqual([202])
+  expect(await untilLoaded(db.sql, new Set(['lock-warmup']), 'lock')).toMatchObject({ lost: 0 })
+  const locker = await db.sql.reserve()
+  try {
+    await locker`begin`
+    await locker`lock table atomic.events in access exclusive mode`
+    expect(await post(collector.url, ['lock-1'])).toEqual([202])
+    await Bun.sleep(500) // the batch is written and waits on the lock
+    collector.proc.kill('SIGTERM')
+    expect(await collector.proc.exited).toBe(0)
+  } finally {
+    await locker`rollback`
+    locker.release()
+  }
+  const lines = collector.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string; backlog_events?: number })
+  expect(lines.find((l) => l.msg === 'collector stopped')?.backlog_events).toBe(1)
+  expect(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg)).toEqual([])
+}, 30_000)
