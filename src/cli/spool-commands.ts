@@ -140,7 +140,7 @@ export async function replayFile(config: Config, file: string, query: Record<str
     // No write timeout: the replay ends at the first database error, and a write that is only
     // slow (a lock held elsewhere) must load, not be reported NOT loaded. Interrupted, the same
     // replay runs again idempotently.
-    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log })
+    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log, whenDown: 'the replay stops here; run it again once the database is reachable' })
     const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
     writer.start()
     for (const [index, { text: line, number }] of lines.entries()) {

@@ -54,6 +54,8 @@ export interface WriterOptions {
    */
   writeTimeoutMs?: number
   log: Log
+  /** What the warn line says happens when the database becomes unavailable (default: events wait in the spool). */
+  whenDown?: string
   /**
    * After each batch commits: its counts, how long its write took, and `delaySeconds`, from
    * the receipt of its oldest webhook to the commit (how far loading runs behind PagerDuty).
@@ -196,7 +198,7 @@ export function createWriter(options: WriterOptions): Writer {
     // After stop, a write in flight fails because the shutdown closes its connection: not an
     // outage, and its batch stays in the spool for the next start.
     if (!running) log('debug', 'database write ended by the shutdown: its batch stays in the spool', { error: status.lastError })
-    else if (status.database !== 'down') log('warn', 'database unavailable: events wait in the spool', { error: status.lastError })
+    else if (status.database !== 'down') log('warn', `database unavailable: ${options.whenDown ?? 'events wait in the spool'}`, { error: status.lastError })
     status.database = 'down'
   }
 

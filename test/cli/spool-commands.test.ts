@@ -114,6 +114,9 @@ describe('collector spool replay', () => {
     const out = await new Response(proc.stdout).text()
     expect(await proc.exited).toBe(1)
     expect(out).toMatch(/NOT loaded \(.+\): run the same replay again once the database is reachable/)
+    // Its private spool is deleted: nothing "waits in the spool" after a replay.
+    expect(out).toContain('"msg":"database unavailable: the replay stops here; run it again once the database is reachable"')
+    expect(out).not.toContain('events wait in the spool')
     expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([])
   }, 30_000)
 
