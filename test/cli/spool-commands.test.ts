@@ -110,7 +110,7 @@ describe('collector spool replay', () => {
     const dir = tempDir('replay-down')
     const file = path.join(dir, 'recorded.ndjson')
     fs.writeFileSync(file, `${JSON.stringify(JSON.parse(readFixture('v1', fixtureFiles('v1')[0] as string)))}\n`)
-    const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing', SHUTDOWN_DRAIN_MS: '0' })
+    const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing', SHUTDOWN_DRAIN_MS: '0', LOG_LEVEL: 'warn' })
     const out = await new Response(proc.stdout).text()
     expect(await proc.exited).toBe(1)
     expect(out).toMatch(/NOT loaded \(.+\): run the same replay again once the database is reachable/)
