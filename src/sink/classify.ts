@@ -48,6 +48,30 @@ export function isSchemaError(error: unknown): boolean {
 }
 
 /**
+ * The tables, not the rows, are why a write failed (and a write with every row would fail the
+ * same way): the writer reads the tables again and retries the batch whole, its events
+ * waiting in the spool as after a schema error, never sent to bad rows.
+ */
+export class TablesChangedError extends Error {
+  override name = 'TablesChangedError'
+}
+
+/**
+ * An error of a data class that the table gives every row, whatever its values: a partitioned
+ * table with no partition for the row (23514, "no partition of relation ... found for row":
+ * this month's was not created), or a NOT NULL column the collector does not fill (23502
+ * naming a column outside its insert: one a DBA added without a default). Isolating it would
+ * send every event to bad rows, where they would stay once the table is fixed.
+ */
+export function isTableCausedError(error: unknown, written: (table: string) => ReadonlySet<string>): boolean {
+  const code = sqlState(error)
+  const e = error as { message?: unknown; table_name?: unknown; column_name?: unknown }
+  if (code === '23514') return /no partition of relation/i.test(String(e.message ?? ''))
+  if (code === '23502' && typeof e.table_name === 'string' && typeof e.column_name === 'string') return !written(e.table_name).has(e.column_name)
+  return false
+}
+
+/**
  * SQLSTATE 25006 (read_only_sql_transaction): the server no longer takes writes on this
  * connection, a primary that failed over and came back as a replica (an Aurora writer turned
  * reader keeps its connections). New connections find the new primary; these never will.

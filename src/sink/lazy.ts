@@ -12,11 +12,16 @@
 import type postgres from 'postgres'
 import type { Dialect } from '../config.ts'
 import type { Batch, Sink, WriteResult } from './batch.ts'
-import { isReadOnlyError, isSchemaError } from './classify.ts'
+import { describeDatabaseError, isDataError, isReadOnlyError, isSchemaError, isTableCausedError, TablesChangedError } from './classify.ts'
 import { loadColumns } from './introspect.ts'
 import { createPostgresSink } from './postgres.ts'
 import { createRedshiftSink, lockRefusal } from './redshift.ts'
-import { createTablePlans } from './tables.ts'
+import { createTablePlans, type ColumnInfo, type TablePlans } from './tables.ts'
+
+/** How often the columns are read again while writes go well (a column widened by a DBA). */
+const REFRESH_COLUMNS_MS = 5 * 60_000
+/** After a data error, the columns are read again at most this often (an isolation makes many). */
+const REREAD_ON_DATA_ERROR_MS = 5_000
 
 export interface LazySinkOptions {
   sql: postgres.Sql
@@ -35,6 +40,8 @@ export interface LazySinkOptions {
   onTablesChanged?: (error: unknown) => void
   /** Redshift: this login may not LOCK the bad rows table; loads go unserialised (redshift.ts). */
   onCannotSerialise?: (error: unknown) => void
+  /** How often the columns are read again (default 5 min): a column widened is then used at its width. */
+  refreshColumnsMs?: number
 }
 
 export function createLazySink(options: LazySinkOptions): Sink {
@@ -46,14 +53,64 @@ export function createLazySink(options: LazySinkOptions): Sink {
    * may still be waiting on a lock (at most as many sinks as the writer has batches in flight).
    */
   const writing = new Map<Sink, number>()
+  /** The plans of each dialect sink built, and the columns they were made from. */
+  const made = new WeakMap<Sink, { plans: TablePlans; columns: string }>()
+  /** When the columns were last read; a width or type a DBA changed shows only in a re-read. */
+  let readAt = 0
+  /** When a data error last had them read again (an isolation's many writes read them once). */
+  let rereadForDataAt = -Infinity
+  const refreshMs = options.refreshColumnsMs ?? REFRESH_COLUMNS_MS
+  const fromColumns = async (columns: Map<string, ColumnInfo[]>): Promise<Sink> => {
+    readAt = performance.now()
+    const plans = createTablePlans(options.schema, columns, options.onMissingColumns)
+    let sink: Sink
+    if (options.dialect === 'postgres') sink = createPostgresSink({ sql, schema: options.schema, plans })
+    else {
+      const refusal = await lockRefusal(sql, options.schema)
+      if (refusal) options.onCannotSerialise?.(refusal)
+      sink = createRedshiftSink({ sql, schema: options.schema, plans, serialise: refusal === null })
+    }
+    made.set(sink, { plans, columns: JSON.stringify([...columns]) })
+    return sink
+  }
   const build = async (): Promise<Sink> => {
     await options.migrate()
-    const plans = createTablePlans(options.schema, await loadColumns(sql, options.schema), options.onMissingColumns)
-    if (options.dialect === 'postgres') return createPostgresSink({ sql, schema: options.schema, plans })
-    const refusal = await lockRefusal(sql, options.schema)
-    if (refusal) options.onCannotSerialise?.(refusal)
-    return createRedshiftSink({ sql, schema: options.schema, plans, serialise: refusal === null })
+    return fromColumns(await loadColumns(sql, options.schema))
   }
+  /**
+   * Reads the columns again; when they differ from the ones `sink` was planned with (a width,
+   * a type), the next write uses a sink planned from them, and true. Never throws.
+   */
+  async function replannedAfter(sink: Sink): Promise<boolean> {
+    try {
+      const columns = await loadColumns(sql, options.schema)
+      readAt = performance.now()
+      if (JSON.stringify([...columns]) === made.get(sink)?.columns) return false
+      const next = fromColumns(columns)
+      ready = next
+      await next
+      return true
+    } catch {
+      return false
+    }
+  }
+  /**
+   * Why a data error is the tables' doing, not the rows' (null: it is the rows'). A table that
+   * refuses every row is read again before the retry. A value too long for a column narrowed
+   * since the columns were read: they are read again (at most every few seconds: isolating a
+   * batch makes many such writes) and the batch is retried whole, cut to the new width.
+   */
+  async function tableCause(error: unknown, sink: Sink): Promise<string | null> {
+    const plans = made.get(sink)?.plans
+    if (plans && isTableCausedError(error, plans.written)) {
+      ready = null
+      return 'the table refuses every row'
+    }
+    if (!isDataError(error) || performance.now() - rereadForDataAt <= REREAD_ON_DATA_ERROR_MS) return null
+    rereadForDataAt = performance.now()
+    return (await replannedAfter(sink)) ? 'the columns changed' : null
+  }
+
   async function current(): Promise<Sink> {
     const attempt = (ready ??= build())
     try {
@@ -88,16 +145,23 @@ export function createLazySink(options: LazySinkOptions): Sink {
       await leavingReadOnly(current)
     },
     write: (batch: Batch): Promise<WriteResult> => leavingReadOnly(async () => {
-      const sink = await current()
+      let sink = await current()
+      // Now and then the columns are read again: a column widened is used at its new width.
+      if (performance.now() - readAt > refreshMs && await replannedAfter(sink)) sink = await current()
       writing.set(sink, (writing.get(sink) ?? 0) + 1)
       try {
         return await sink.write(batch)
       } catch (error) {
-        if (isSchemaError(error)) {
+        if (isSchemaError(error) || error instanceof TablesChangedError) {
           ready = null
           options.onTablesChanged?.(error)
+          throw error
         }
-        throw error
+        const why = await tableCause(error, sink)
+        if (why === null) throw error
+        const changed = new TablesChangedError(`${describeDatabaseError(error)} (${why}: the batch waits in the spool and is retried whole)`, { cause: error })
+        options.onTablesChanged?.(changed)
+        throw changed
       } finally {
         const left = (writing.get(sink) ?? 1) - 1
         if (left > 0) writing.set(sink, left)

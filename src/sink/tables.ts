@@ -5,6 +5,7 @@
  * from Snowplow's own DDL is filled under its old column names.
  */
 import type { Row } from '../events/event.ts'
+import { TablesChangedError } from './classify.ts'
 
 export const EVENTS_TABLE = 'events'
 export const BAD_ROWS_TABLE = 'bad_rows'
@@ -108,10 +109,13 @@ export function rowValues(plan: TablePlan, row: Row, unit: 'bytes' | 'chars'): u
 export interface TablePlans {
   planFor(table: string, sample: Row): TablePlan
   tables(): string[]
+  /** The columns of `table` the plans made so far write to. */
+  written(table: string): ReadonlySet<string>
 }
 
 export function createTablePlans(schema: string, columns: ReadonlyMap<string, readonly ColumnInfo[]>, onMissing?: (table: string, keys: string[]) => void): TablePlans {
   const cache = new Map<string, TablePlan>()
+  const writes = new Map<string, Set<string>>()
   return {
     planFor(table, sample) {
       const keys = Object.keys(sample)
@@ -119,13 +123,19 @@ export function createTablePlans(schema: string, columns: ReadonlyMap<string, re
       let plan = cache.get(cacheKey)
       if (!plan) {
         const infos = columns.get(table)
-        if (!infos) throw new Error(`table ${schema}.${table} does not exist (run "collector migrate")`)
+        // information_schema lists only what this login may use: a table it lost its grants
+        // on looks missing. Either way the tables are read again before the retry.
+        if (!infos) throw new TablesChangedError(`table ${schema}.${table} is not visible to this login: it is missing (run "collector migrate") or the login has no privilege on it`)
         plan = planTable(table, infos, keys)
         if (plan.missing.length > 0) onMissing?.(table, plan.missing)
         cache.set(cacheKey, plan)
+        const set = writes.get(table) ?? new Set<string>()
+        for (const c of plan.columns) set.add(c.column)
+        writes.set(table, set)
       }
       return plan
     },
     tables: () => [...columns.keys()],
+    written: (table) => writes.get(table) ?? new Set<string>(),
   }
 }

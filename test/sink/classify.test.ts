@@ -1,6 +1,7 @@
 /** Which database errors blame the rows (isolate them), the tables (re-plan), or neither (retry). */
 import { describe, expect, test } from 'bun:test'
-import { isDataError, isSchemaError, RowRejectedError } from '../../src/sink/classify.ts'
+import { isDataError, isSchemaError, isTableCausedError, RowRejectedError, TablesChangedError } from '../../src/sink/classify.ts'
+import { createTablePlans } from '../../src/sink/tables.ts'
 
 const pg = (code: string) => Object.assign(new Error(`SQLSTATE ${code}`), { name: 'PostgresError', code })
 
@@ -33,5 +34,24 @@ describe('database error classes', () => {
 
   test('a row the sink refuses before sending it is a data error (isolated into bad rows)', () => {
     expect(isDataError(new RowRejectedError('a JSON value of 70000 bytes'))).toBe(true)
+  })
+})
+
+describe('errors the table gives every row', () => {
+  const failure = (fields: Record<string, string>) => Object.assign(new Error(fields.message ?? 'x'), { name: 'PostgresError', ...fields })
+  const written = (table: string) => new Set(table === 'events' ? ['event_id', 'useragent'] : [])
+
+  test('no partition for the row, and NOT NULL on a column the collector does not fill, are the table\'s; other 23xxx are the rows\'', () => {
+    expect(isTableCausedError(failure({ code: '23514', message: 'no partition of relation "com_pagerduty_incident_1" found for row' }), written)).toBe(true)
+    expect(isTableCausedError(failure({ code: '23502', message: 'null value in column "tenant"', table_name: 'events', column_name: 'tenant' }), written)).toBe(true)
+    expect(isTableCausedError(failure({ code: '23502', message: 'null value in column "useragent"', table_name: 'events', column_name: 'useragent' }), written)).toBe(false)
+    expect(isTableCausedError(failure({ code: '23514', message: 'new row for relation "events" violates check constraint "no_poison"' }), written)).toBe(false)
+    expect(isTableCausedError(failure({ code: '22001', message: 'value too long' }), written)).toBe(false)
+  })
+
+  test('a table this login cannot see (missing, or its grants revoked) makes the tables be read again, not a plain failure', () => {
+    const plans = createTablePlans('atomic', new Map(), undefined)
+    expect(() => plans.planFor('events', { event_id: 'x' })).toThrow(TablesChangedError)
+    expect(() => plans.planFor('events', { event_id: 'x' })).toThrow('table atomic.events is not visible to this login: it is missing (run "collector migrate") or the login has no privilege on it')
   })
 })

@@ -32,9 +32,9 @@ const build = (body: unknown, n = 0) => {
   return r
 }
 
-function harness(schema: string, maxRows = 100): { spool: Spool; writer: Writer; append(body: unknown, n?: number): Promise<void> } {
+function harness(schema: string, maxRows = 100, refreshColumnsMs?: number): { spool: Spool; writer: Writer; append(body: unknown, n?: number): Promise<void> } {
   const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
-  const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+  const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) }, refreshColumnsMs })
   const writer = createWriter({ spool, sink, maxRows, maxWaitMs: 50, log: () => {} })
   return {
     spool,
@@ -131,13 +131,13 @@ describe('the writer', () => {
 
 
   /** Loads one message, runs `change` on the tables while the writer runs, then loads another. */
-  async function loadAcross(schema: string, change: string): Promise<Writer> {
-    const h = harness(schema)
+  async function loadAcross(schema: string, change: string, after: unknown = message('after'), before: unknown = message('before'), refreshColumnsMs?: number): Promise<Writer> {
+    const h = harness(schema, 100, refreshColumnsMs)
     h.writer.start()
-    await h.append(message('before'))
+    await h.append(before)
     await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the first event to load')
     await db.sql.unsafe(change)
-    await h.append(message('after'))
+    await h.append(after)
     await eventually(() => h.spool.unreadEvents() === 0, 20_000, 'the event after the change to load')
     await h.writer.stop(1000)
     await h.spool.close()
@@ -160,6 +160,52 @@ describe('the writer', () => {
     expect(await count(schema, 'events')).toBe(2)
     // The view went with the table (cascade) and came back with it.
     expect(await db.sql.unsafe(`select incident_id from "${schema}".pagerduty_incident_events`)).toHaveLength(1)
+  })
+
+  test.each([
+    ['a NOT NULL column a DBA added without a default', 'w_not_null',
+      `alter table w_not_null.events add column tenant text not null default 'acme'; alter table w_not_null.events alter column tenant drop default`,
+      `alter table w_not_null.events alter column tenant set default 'acme'`],
+    ['a partitioned table with no partition for the rows', 'w_partition',
+      `alter table w_partition.com_pagerduty_incident_1 rename to incident_before; create table w_partition.com_pagerduty_incident_1 (like w_partition.incident_before including defaults) partition by range (root_tstamp); create table w_partition.incident_2000 partition of w_partition.com_pagerduty_incident_1 for values from ('2000-01-01') to ('2001-01-01')`,
+      `create table w_partition.incident_rest partition of w_partition.com_pagerduty_incident_1 default`],
+  ])('%s refuses every row: the events wait in the spool, none goes to bad rows, and they load once the table is fixed', async (_, schema, change, fix) => {
+    await migrate(db.sql, 'postgres', schema)
+    await db.sql.unsafe(change)
+    const h = harness(schema)
+    await h.append(message(`${schema}-1`))
+    await h.append(message(`${schema}-2`))
+    h.writer.start()
+    await eventually(() => h.writer.status().database === 'down', 20_000, 'the write to fail')
+    await Bun.sleep(500) // more retries
+    expect([await count(schema, 'events'), await count(schema, 'bad_rows'), h.spool.unreadEvents()]).toEqual([0, 0, 2])
+    expect(h.writer.status().lastError).toContain('the table refuses every row')
+    await db.sql.unsafe(fix)
+    await eventually(() => h.spool.unreadEvents() === 0, 40_000, 'the events to load after the fix')
+    await h.writer.stop(1000)
+    await h.spool.close()
+    expect([await count(schema, 'events'), await count(schema, 'com_pagerduty_incident_1'), await count(schema, 'bad_rows')]).toEqual([2, 2, 0])
+  })
+
+  // incident_key is a varchar(255) the view does not read (a column the view reads cannot be retyped).
+  const KEY = '17a02d0d370d4add8e53132199614121'
+
+  test('a column narrowed while it runs: a longer value is cut to the new width and loads, not sent to bad rows', async () => {
+    const schema = 'w_narrowed'
+    const writer = await loadAcross(schema, `alter table "${schema}".com_pagerduty_incident_1 alter column "data.incident.incident_key" type varchar(10) using left("data.incident.incident_key", 10)`)
+    const rows = await db.sql.unsafe(`select id, "data.incident.incident_key" as key from "${schema}".com_pagerduty_incident_1 order by id`)
+    expect(rows.map((r) => [r.id, r.key])).toEqual([['after', KEY.slice(0, 10)], ['before', KEY.slice(0, 10)]])
+    expect([await count(schema, 'bad_rows'), writer.status().rejectedEvents, writer.status().loadedEvents]).toEqual([0, 0, 2])
+  })
+
+  test('a column widened while it runs is used at its new width once the columns are read again', async () => {
+    const schema = 'w_widened'
+    await migrate(db.sql, 'postgres', schema)
+    await db.sql.unsafe(`alter table "${schema}".com_pagerduty_incident_1 alter column "data.incident.incident_key" type varchar(10)`)
+    const writer = await loadAcross(schema, `alter table "${schema}".com_pagerduty_incident_1 alter column "data.incident.incident_key" type varchar(100)`, message('after'), message('before'), 0)
+    const rows = await db.sql.unsafe(`select id, "data.incident.incident_key" as key from "${schema}".com_pagerduty_incident_1 order by id`)
+    expect(rows.map((r) => [r.id, r.key])).toEqual([['after', KEY], ['before', KEY.slice(0, 10)]])
+    expect(writer.status().loadedEvents).toBe(2)
   })
 
   /**
