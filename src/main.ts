@@ -160,6 +160,9 @@ async function serve(config: Config): Promise<number> {
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))
+  // The terminal it ran from closed (or a `kill -HUP` meant as a reload: there is nothing
+  // to reload, the configuration is read at start): a clean stop, not the default death.
+  process.on('SIGHUP', () => onSignal('SIGHUP'))
   const collector = await startCollector(config, log)
   return await new Promise<number>((resolve) => {
     let stopping = false

@@ -37,10 +37,44 @@ export interface EmbeddedDatabase {
 /** The longest a stop waits for the socket server, then for PGlite, to close. */
 const STOP_WAIT_MS = 5000
 
-async function syncFileSystemOf(dir: string): Promise<void> {
-  const proc = Bun.spawn(['sync', '-f', dir], { stdout: 'ignore', stderr: 'pipe' })
+/**
+ * coreutils' `sync`, wherever it is: on PATH, or where Debian and others put it, for a
+ * service started with a bare PATH. Null where there is none (a minimal container image).
+ */
+function findSync(): string | null {
+  return Bun.which('sync') ?? ['/usr/bin/sync', '/bin/sync'].find((file) => fs.existsSync(file)) ?? null
+}
+
+/** syncfs(2) through bun:ffi, on this thread (the event loop waits for the disk): the fallback without `sync`. */
+function syncfsHere(dir: string): void {
+  const { dlopen, FFIType } = require('bun:ffi') as typeof import('bun:ffi')
+  const lib = dlopen('libc.so.6', { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } })
+  const fd = fs.openSync(dir, 'r')
+  try {
+    if (lib.symbols.syncfs(fd) !== 0) throw new Error('syncfs failed')
+  } finally {
+    fs.closeSync(fd)
+    lib.close()
+  }
+}
+
+export async function syncFileSystemOf(dir: string, sync: string | null): Promise<void> {
+  if (sync === null) {
+    try {
+      syncfsHere(dir)
+      return
+    } catch (error) {
+      throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot flush the embedded database to disk: no sync program, and syncfs(2) failed: ${errorMessage(error)}`, true)
+    }
+  }
+  let proc: Bun.Subprocess<'ignore', 'ignore', 'pipe'>
+  try {
+    proc = Bun.spawn([sync, '-f', dir], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+  } catch (error) {
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot flush the embedded database to disk (${sync}: ${errorMessage(error)})`, true)
+  }
   const code = await proc.exited
-  if (code !== 0) throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot flush the embedded database to disk (sync -f ${dir}: exit ${code}): ${(await new Response(proc.stderr).text()).trim()}`, true)
+  if (code !== 0) throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot flush the embedded database to disk (${sync} -f ${dir}: exit ${code}): ${(await new Response(proc.stderr).text()).trim()}`, true)
 }
 
 export async function startEmbedded(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
@@ -57,6 +91,7 @@ export async function startEmbedded(options: { dataDir: string; port?: number })
 
 async function openEmbedded(options: { dataDir: string; port?: number }, release: () => void): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir, 'pglite')
+  const sync = findSync()
   fs.mkdirSync(dataDir, { recursive: true })
   let socket: PrivateSocket | null = null
   try {
@@ -91,7 +126,7 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
     port,
     socketPath: socket?.file ?? null,
     dataDir,
-    flush: () => syncFileSystemOf(dataDir),
+    flush: () => syncFileSystemOf(dataDir, sync),
     async stop() {
       try {
         // Bounded: the socket server's close waits for its clients (a psql session left

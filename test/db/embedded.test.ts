@@ -9,7 +9,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
-import { startEmbedded, type EmbeddedDatabase } from '../../src/db/embedded.ts'
+import { startEmbedded, syncFileSystemOf, type EmbeddedDatabase } from '../../src/db/embedded.ts'
+import { eventually, postJson, spawnCollector } from '../helpers/collector.ts'
+import { v1Body } from '../helpers/traffic.ts'
 import { tempDir } from '../helpers/database.ts'
 
 let dir: string
@@ -57,6 +59,24 @@ test('flush makes PGlite\'s files durable: syncfs(2) on their file system (PGlit
   expect(traced.stderr.toString()).toMatch(/syncfs\(\d+\)\s+= 0/)
   await db.flush()
 })
+
+test('without sync on PATH (a bare service PATH), or without any sync program, the flush still works', async () => {
+  await syncFileSystemOf(path.join(dir, 'pglite'), null) // syncfs(2) through bun:ffi
+  await expect(syncFileSystemOf(path.join(dir, 'pglite'), '/nonexistent/sync')).rejects.toThrow('cannot flush the embedded database to disk')
+  // The collector, embedded database, PATH with nothing on it: checkpoints go through, and the
+  // loaded segments with them (they stayed, and the spool grew until full).
+  const dataDir = tempDir('embedded-no-path')
+  const collector = await spawnCollector({ DATA_DIR: dataDir, PATH: '/nonexistent', SPOOL_SEGMENT_BYTES: '4096' })
+  try {
+    for (let i = 0; i < 20; i++) expect((await postJson(`${collector.url}/com.pagerduty/v1`, v1Body([`no-path-${i}`]))).status).toBe(202)
+    await eventually(async () => ((await (await fetch(`${collector.url}/ready`)).json()) as { spool: { backlog_events: number; segments: number } }).spool.segments === 1, 30_000, 'the loaded segments to go')
+    expect(collector.output()).not.toContain('"level":"error"')
+  } finally {
+    collector.proc.kill('SIGTERM')
+    await collector.proc.exited
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+}, 60_000)
 
 /** A raw wire-protocol client: the startup packet, then `messages` one by one; returns what came back. */
 async function rawSession(port: number, messages: Uint8Array[]): Promise<string> {
