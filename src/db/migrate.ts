@@ -7,7 +7,8 @@
 import type postgres from 'postgres'
 import type { Dialect } from '../config.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { quoteIdent } from '../sink/sql-text.ts'
+import { createHash } from 'node:crypto'
+import { quoteIdent, quoteLiteral } from '../sink/sql-text.ts'
 import pgEvents from '../../sql/postgres/01_events.sql' with { type: 'text' }
 import pgIncident1 from '../../sql/postgres/02_com_pagerduty_incident_1.sql' with { type: 'text' }
 import pgV2Message1 from '../../sql/postgres/03_com_pagerduty_webhook_v2_message_1.sql' with { type: 'text' }
@@ -64,28 +65,41 @@ export interface MigrateOptions {
   transform?: (sql: string) => string
 }
 
-/** What exists in `schema` already, and whether the collector's login owns it. */
-interface Existing { schema: boolean; relations: Map<string, { owned: boolean }> }
+/** What exists in `schema` already, whether the collector's login owns it, and its comment (PostgreSQL). */
+interface Existing { schema: boolean; relations: Map<string, { owned: boolean; comment: string | null }> }
 
-async function existing(sql: postgres.Sql | postgres.TransactionSql, schema: string): Promise<Existing> {
+async function existing(sql: postgres.Sql | postgres.TransactionSql, schema: string, dialect: Dialect): Promise<Existing> {
   // pg_namespace and pg_class: on PostgreSQL and on Redshift alike, and unlike
   // information_schema they list what the login may not use as well.
+  const comment = dialect === 'postgres' ? `obj_description(c.oid, 'pg_class')` : 'null'
   const rows = await sql.unsafe(
-    `select n.nspname is not null as schema, c.relname, pg_get_userbyid(c.relowner) = current_user as owned
+    `select n.nspname is not null as schema, c.relname, pg_get_userbyid(c.relowner) = current_user as owned, ${comment} as comment
      from (select 1) one left join pg_namespace n on n.nspname = $1 left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r', 'v', 'p')`,
     [schema],
   )
-  const relations = new Map<string, { owned: boolean }>()
-  for (const r of rows) if (r.relname !== null) relations.set(String(r.relname), { owned: r.owned === true })
+  const relations = new Map<string, { owned: boolean; comment: string | null }>()
+  for (const r of rows) if (r.relname !== null) relations.set(String(r.relname), { owned: r.owned === true, comment: r.comment === null ? null : String(r.comment) })
   return { schema: rows[0]?.schema === true, relations }
 }
+
+/**
+ * The comment a view is created with on PostgreSQL: which definition it is. A view that
+ * already carries it is left alone: replacing it takes an ACCESS EXCLUSIVE lock, so every
+ * start waited behind an analyst's open transaction that had read it, and held up every other
+ * reader of it meanwhile.
+ */
+export const viewMarker = (sql: string): string => `pagerduty-collector view ${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`
+
+/** How long replacing an older view may wait for its readers; then it is left for the next start. */
+const VIEW_LOCK_TIMEOUT = '5s'
 
 /**
  * Creates what is missing, and nothing else: a login that only holds SELECT and INSERT on
  * tables a DBA created (with `collector migrate` or from `migrate --print`, or Snowplow's
  * DDL) must be able to load, and PostgreSQL checks the privilege to create before it sees
- * that an `IF NOT EXISTS` object exists. The view is replaced when the login owns it (a newer
- * collector's definition), left alone when it does not. Returns warnings: a view that could
+ * that an `IF NOT EXISTS` object exists. The view is replaced when the login owns it and it
+ * is not this collector's definition already (a newer collector's), left alone when another
+ * login owns it. Returns warnings: a view that could
  * not be created over older tables.
  */
 export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: string, options: MigrateOptions = {}): Promise<string[]> {
@@ -95,20 +109,52 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   const views = files.filter((f) => f.view)
   const todo = (now: Existing) => ({
     tables: files.filter((f) => f.table && !now.relations.has(f.table)),
-    views: views.filter((f) => now.relations.get(f.view as string)?.owned !== false),
+    views: views.filter((f) => {
+      const found = now.relations.get(f.view as string)
+      return !found || (found.owned && (dialect !== 'postgres' || found.comment !== viewMarker(transform(f.sql))))
+    }),
   })
-  const before = todo(await existing(sql, schema))
-  if (before.tables.length === 0 && before.views.length === 0) return warnings
+  const before = todo(await existing(sql, schema, dialect))
+  // Steps that are neither a table nor a view (storage settings) check for themselves, each time.
+  const steps = files.filter((f) => !f.table && !f.view)
+  if (before.tables.length === 0 && before.views.length === 0 && steps.length === 0) return warnings
 
+  const viewName = (file: DdlFile) => `${quoteIdent(schema)}.${quoteIdent(file.view as string)}`
   /** Creates one view and reads it once (a late-binding view is checked only when queried). */
   async function createView(tx: postgres.Sql | postgres.TransactionSql, file: DdlFile): Promise<void> {
     await tx.unsafe(transform(file.sql)).simple()
     // Redshift checks a late-binding view only when it is queried: a table deployed from
     // Snowplow's DDL lacks a column the view reads, and every query on the view would fail.
-    await tx.unsafe(`select * from ${quoteIdent(schema)}.${quoteIdent(file.view as string)} where 1 = 0`)
+    await tx.unsafe(`select * from ${viewName(file)} where 1 = 0`)
+    if (dialect === 'postgres') await tx.unsafe(`comment on view ${viewName(file)} is ${quoteLiteral(viewMarker(transform(file.sql)))}`)
   }
-  const viewFailed = (file: DdlFile, error: unknown) =>
-    warnings.push(`view from ${file.name} not created: ${errorMessage(error)} (an older table lacks a column the view reads)`)
+  const viewFailed = (file: DdlFile, error: unknown) => {
+    const code = (error as { code?: unknown }).code
+    const why = code === '42703' ? ' (an older table lacks a column the view reads)'
+      : code === '55P03' ? ` (its readers held it for ${VIEW_LOCK_TIMEOUT}: an open transaction that read it; the next start tries again)`
+      : ''
+    warnings.push(`view from ${file.name} not created: ${errorMessage(error)}${why}`)
+  }
+  /**
+   * PostgreSQL, in the migration's transaction: the view in a savepoint of its own, so a failure
+   * costs only the view. An older collector's view whose columns changed type or order cannot
+   * be replaced in place ("cannot change data type of view column"): it is dropped and created
+   * anew (a view of the user's own that depends on it keeps it, with a warning).
+   */
+  async function createViewIn(tx: postgres.TransactionSql, file: DdlFile, found: boolean): Promise<void> {
+    const attempt = (dropFirst: boolean) => tx.savepoint(async (sp) => {
+      await sp.unsafe(`set local lock_timeout = '${VIEW_LOCK_TIMEOUT}'`)
+      if (dropFirst) await sp.unsafe(`drop view ${viewName(file)}`)
+      await createView(sp, file)
+    })
+    try {
+      await attempt(false)
+    } catch (error) {
+      const cannotReplace = found && /cannot (change|drop columns from) .*view/i.test(errorMessage(error))
+      if (!cannotReplace) return viewFailed(file, error)
+      await attempt(true).catch((again: unknown) => viewFailed(file, again))
+    }
+  }
 
   try {
     await sql.begin(async (tx) => {
@@ -116,19 +162,17 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
       // find the tables there. Redshift has no advisory locks; there a concurrent CREATE
       // fails serialisation and is retried.
       if (dialect === 'postgres') await tx.unsafe('select pg_advisory_xact_lock(7242011)')
-      const found = await existing(tx, schema)
+      const found = await existing(tx, schema, dialect)
       const now = todo(found)
       if (!found.schema) await tx.unsafe(`create schema if not exists ${quoteIdent(schema)}`)
       for (const file of now.tables) await tx.unsafe(transform(file.sql)).simple()
       // Steps that are neither a table nor a view (storage settings): they check for themselves
       // which tables they may change.
-      for (const file of files.filter((f) => !f.table && !f.view)) await tx.unsafe(transform(file.sql)).simple()
+      for (const file of steps) await tx.unsafe(transform(file.sql)).simple()
       // PostgreSQL: the view in the same locked transaction, in a savepoint of its own, so
       // instances starting together do not race on it and a failure costs only the view.
       if (dialect === 'postgres') {
-        for (const file of now.views) {
-          await tx.savepoint((sp) => createView(sp, file)).catch((error: unknown) => viewFailed(file, error))
-        }
+        for (const file of now.views) await createViewIn(tx, file, found.relations.has(file.view as string))
       }
     })
   } catch (error) {
@@ -136,7 +180,7 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   }
   // Redshift has no savepoints: its views after the tables' transaction.
   if (dialect === 'redshift') {
-    for (const file of todo(await existing(sql, schema)).views) {
+    for (const file of todo(await existing(sql, schema, dialect)).views) {
       await createView(sql, file).catch((error: unknown) => viewFailed(file, error))
     }
   }

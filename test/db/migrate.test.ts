@@ -62,4 +62,40 @@ describe('migrate', () => {
     expect(await migrate(db.sql, 'postgres', 'again')).toEqual([])
     expect(await db.sql.unsafe(`select c.relname, c.oid::int from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'again' and c.relkind = 'r' order by 1`)).toEqual(before)
   })
+
+  const viewColumns = async (schema: string) =>
+    (await db.sql.unsafe(`select column_name from information_schema.columns where table_schema = $1 and table_name = 'pagerduty_incident_events' order by ordinal_position`, [schema])).map((r) => r.column_name as string)
+
+  test('an older collector\'s view whose columns changed type is dropped and created anew (CREATE OR REPLACE cannot)', async () => {
+    await migrate(db.sql, 'postgres', 'oldview')
+    const columns = await viewColumns('oldview')
+    await db.sql.unsafe(`drop view oldview.pagerduty_incident_events; create view oldview.pagerduty_incident_events as select 1::int as event_id, 'v1'::text as webhook_version`)
+    expect(await migrate(db.sql, 'postgres', 'oldview')).toEqual([])
+    expect(await viewColumns('oldview')).toEqual(columns)
+  })
+
+  // Two sessions on one database: a PostgreSQL server (PGlite serves one).
+  test.skipIf(!hasServer())('an analyst\'s open transaction on the view does not hold up a start; an older view it reads waits 5 s at most, then the next start replaces it', async () => {
+    await migrate(db.sql, 'postgres', 'viewlock')
+    const reader = await db.sql.reserve()
+    try {
+      await reader`begin`
+      await reader.unsafe('select * from viewlock.pagerduty_incident_events limit 1')
+      // This collector's view already: left alone (replacing it would wait on the reader).
+      expect(await migrate(db.sql, 'postgres', 'viewlock')).toEqual([])
+      await reader`commit`
+      await db.sql.unsafe('comment on view viewlock.pagerduty_incident_events is null') // as an older collector left it
+      await reader`begin`
+      await reader.unsafe('select * from viewlock.pagerduty_incident_events limit 1')
+      const warnings = await migrate(db.sql, 'postgres', 'viewlock')
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toMatch(/^view from 20_pagerduty_incident_events.sql not created: canceling statement due to lock timeout \(its readers held it for 5s: an open transaction that read it; the next start tries again\)$/)
+      await reader`commit`
+    } finally {
+      reader.release()
+    }
+    expect(await migrate(db.sql, 'postgres', 'viewlock')).toEqual([])
+    const [row] = await db.sql.unsafe(`select obj_description('viewlock.pagerduty_incident_events'::regclass, 'pg_class') as comment`)
+    expect(String(row?.comment)).toStartWith('pagerduty-collector view ')
+  }, 30_000)
 })
