@@ -72,6 +72,15 @@ export function isTableCausedError(error: unknown, written: (table: string) => R
 }
 
 /**
+ * PostgreSQL's statement_timeout (57014 with its own words: a DBA's pg_cancel_backend says
+ * "due to user request"): the batch is too slow for the limit set on the login or database,
+ * and would be at every retry; halves of it may not be.
+ */
+export function isStatementTimeout(error: unknown): boolean {
+  return sqlState(error) === '57014' && /statement timeout/i.test(String((error as { message?: unknown }).message ?? ''))
+}
+
+/**
  * SQLSTATE 25006 (read_only_sql_transaction): the server no longer takes writes on this
  * connection, a primary that failed over and came back as a replica (an Aurora writer turned
  * reader keeps its connections). New connections find the new primary; these never will.

@@ -11,7 +11,7 @@
  */
 import type { Log } from '../log.ts'
 import { badRowForRejected, decodeRecord, oldestReceivedMs, recordReceivedMs, type Rebuild } from './records.ts'
-import { describeDatabaseError, isDataError } from './classify.ts'
+import { describeDatabaseError, isDataError, isStatementTimeout } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
 import { comparePositions } from '../spool/checkpoint.ts'
@@ -179,6 +179,8 @@ export function createWriter(options: WriterOptions): Writer {
   const retrying = new Set<() => void>()
   const stopping = () => Date.now() >= deadline
 
+  /** The statement_timeout split is said once: it would be said at every batch. */
+  let timeoutSplitLogged = false
   /** Writes timed out since the last that succeeded: each doubles the next one's limit. */
   let timeoutsInARow = 0
   const writeLimit = () => timeoutAfter(options.writeTimeoutMs ?? 0, timeoutsInARow)
@@ -228,13 +230,22 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  /** Writes `batch`, isolating rows the database rejects; throws only for non-data errors. */
+  /**
+   * Writes `batch`, isolating rows the database rejects; throws only for non-data errors. A
+   * batch that runs past the server's statement_timeout is written in halves (down to one
+   * event), or it would time out again at every retry and nothing would ever load.
+   */
   async function writeIsolating(batch: Batch): Promise<WriteResult> {
     try {
       return await sink.write(batch)
     } catch (error) {
-      if (!isDataError(error)) throw error
       const size = batch.events.length + batch.badRows.length
+      if (isStatementTimeout(error) && size > 1) {
+        if (!timeoutSplitLogged) log('warn', 'a batch ran past the database\'s statement_timeout: writing it in smaller parts', { events: batch.events.length, ...errorCodeOf(error) })
+        timeoutSplitLogged = true
+        return writeParts(batch)
+      }
+      if (!isDataError(error)) throw error
       if (size <= 1) {
         const reason = describeDatabaseError(error)
         const event = batch.events[0]
@@ -250,17 +261,21 @@ export function createWriter(options: WriterOptions): Writer {
         await writeEssentials(bad, reason)
         return { loaded: 0, duplicates: 0, badRows: 1 }
       }
-      const parts = splitBatch(batch)
-      const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
-      for (const part of parts) {
-        const r = await writeIsolating(part)
-        addByVersion(total.loadedByVersion as Record<string, number>, r.loadedByVersion)
-        total.loaded += r.loaded
-        total.duplicates += r.duplicates
-        total.badRows += r.badRows
-      }
-      return total
+      return writeParts(batch)
     }
+  }
+
+  /** The halves of `batch`, one after the other, each isolating as a whole batch does. */
+  async function writeParts(batch: Batch): Promise<WriteResult> {
+    const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
+    for (const part of splitBatch(batch)) {
+      const r = await writeIsolating(part)
+      addByVersion(total.loadedByVersion as Record<string, number>, r.loadedByVersion)
+      total.loaded += r.loaded
+      total.duplicates += r.duplicates
+      total.badRows += r.badRows
+    }
+    return total
   }
 
   /**

@@ -187,6 +187,34 @@ describe('the writer', () => {
     expect([await count(schema, 'events'), await count(schema, 'com_pagerduty_incident_1'), await count(schema, 'bad_rows')]).toEqual([2, 2, 0])
   })
 
+  // A second session's settings and pg_sleep: a PostgreSQL server.
+  test.skipIf(!hasServer())('a batch slower than the server\'s statement_timeout is written in halves and loads, instead of timing out at every retry', async () => {
+    const schema = 'w_statement_timeout'
+    await migrate(db.sql, 'postgres', schema)
+    // 20 ms per event: 40 events take 800 ms, ten take 200 ms, and the login's limit is 300 ms.
+    await db.sql.unsafe(`create function "${schema}".slow() returns trigger language plpgsql as $$ begin perform pg_sleep(0.02); return new; end $$;
+      create trigger slow before insert on "${schema}".events for each row execute function "${schema}".slow()`)
+    const limited = postgres(db.url, { max: 2, onnotice: () => {}, types: COLUMN_TYPES, connection: { statement_timeout: 300 } })
+    const spool = openSpool({ dir: path.join(tempDir('writer-timeout'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const sink = createLazySink({ sql: limited, dialect: 'postgres', schema, migrate: async () => { await migrate(limited, 'postgres', schema) } })
+    const lines: string[] = []
+    const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 50, log: (_level, msg) => { lines.push(msg) } })
+    try {
+      for (let i = 0; i < 40; i++) {
+        const r = build(message(`slow-${i}`), i)
+        await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+      }
+      writer.start()
+      await eventually(() => spool.unreadEvents() === 0, 40_000, 'the slow batch to load')
+      expect([await count(schema, 'events'), await count(schema, 'bad_rows'), writer.status().rejectedEvents]).toEqual([40, 0, 0])
+      expect(lines).toContain('a batch ran past the database\'s statement_timeout: writing it in smaller parts')
+    } finally {
+      await writer.stop(1000)
+      await spool.close()
+      await limited.end({ timeout: 1 })
+    }
+  }, 60_000)
+
   // incident_key is a varchar(255) the view does not read (a column the view reads cannot be retyped).
   const KEY = '17a02d0d370d4add8e53132199614121'
 
