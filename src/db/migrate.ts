@@ -144,8 +144,16 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   async function createViewIn(tx: postgres.TransactionSql, file: DdlFile, found: boolean): Promise<void> {
     const attempt = (dropFirst: boolean) => tx.savepoint(async (sp) => {
       await sp.unsafe(`set local lock_timeout = '${VIEW_LOCK_TIMEOUT}'`)
-      if (dropFirst) await sp.unsafe(`drop view ${viewName(file)}`)
+      if (!dropFirst) return createView(sp, file)
+      // The view's grants (analysts' SELECT) go with it: given again to the new one.
+      const grants = await sp.unsafe(
+        `select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee, a.privilege_type, a.is_grantable
+           from pg_class c, aclexplode(c.relacl) a where c.oid = $1::regclass and a.grantee <> c.relowner`,
+        [viewName(file)],
+      )
+      await sp.unsafe(`drop view ${viewName(file)}`)
       await createView(sp, file)
+      for (const g of grants) await sp.unsafe(`grant ${String(g.privilege_type)} on ${viewName(file)} to ${String(g.grantee)}${g.is_grantable ? ' with grant option' : ''}`)
     })
     try {
       await attempt(false)

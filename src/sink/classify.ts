@@ -57,18 +57,16 @@ export class TablesChangedError extends Error {
 }
 
 /**
- * An error of a data class that the table gives every row, whatever its values: a partitioned
- * table with no partition for the row (23514, "no partition of relation ... found for row":
- * this month's was not created), or a NOT NULL column the collector does not fill (23502
- * naming a column outside its insert: one a DBA added without a default). Isolating it would
- * send every event to bad rows, where they would stay once the table is fixed.
+ * An error of a data class that the table gives every row, whatever its values: a NOT NULL
+ * column the collector does not fill (23502 naming a column outside its insert: one a DBA
+ * added without a default). Isolating it would send every event to bad rows, where they would
+ * stay once the table is fixed. (A partitioned table with no partition for a row, 23514, is
+ * not one: the partition key may come from the row's own data, an incident created years
+ * ago, and that row alone must go to bad rows, not hold up every other.)
  */
 export function isTableCausedError(error: unknown, written: (table: string) => ReadonlySet<string>): boolean {
-  const code = sqlState(error)
-  const e = error as { message?: unknown; table_name?: unknown; column_name?: unknown }
-  if (code === '23514') return /no partition of relation/i.test(String(e.message ?? ''))
-  if (code === '23502' && typeof e.table_name === 'string' && typeof e.column_name === 'string') return !written(e.table_name).has(e.column_name)
-  return false
+  const e = error as { table_name?: unknown; column_name?: unknown }
+  return sqlState(error) === '23502' && typeof e.table_name === 'string' && typeof e.column_name === 'string' && !written(e.table_name).has(e.column_name)
 }
 
 /**

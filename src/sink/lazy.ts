@@ -59,6 +59,8 @@ export function createLazySink(options: LazySinkOptions): Sink {
   let readAt = 0
   /** When a data error last had them read again (an isolation's many writes read them once). */
   let rereadForDataAt = -Infinity
+  /** That re-read, while it runs. */
+  let rereading: Promise<boolean> | null = null
   const refreshMs = options.refreshColumnsMs ?? REFRESH_COLUMNS_MS
   const fromColumns = async (columns: Map<string, ColumnInfo[]>): Promise<Sink> => {
     readAt = performance.now()
@@ -106,9 +108,18 @@ export function createLazySink(options: LazySinkOptions): Sink {
       ready = null
       return 'the table refuses every row'
     }
-    if (!isDataError(error) || performance.now() - rereadForDataAt <= REREAD_ON_DATA_ERROR_MS) return null
-    rereadForDataAt = performance.now()
-    return (await replannedAfter(sink)) ? 'the columns changed' : null
+    if (!isDataError(error)) return null
+    // A write planned before the columns were last read again (by the other batch in flight,
+    // say): retried on the new plan, not isolated on the old one.
+    const now = await (ready ?? Promise.resolve(null)).catch(() => null)
+    if (now !== sink) return 'the columns changed'
+    if (rereading === null) {
+      if (performance.now() - rereadForDataAt <= REREAD_ON_DATA_ERROR_MS) return null
+      rereadForDataAt = performance.now()
+      rereading = replannedAfter(sink).finally(() => { rereading = null })
+    }
+    // Every data error meanwhile waits for the same re-read.
+    return (await rereading) ? 'the columns changed' : null
   }
 
   async function current(): Promise<Sink> {

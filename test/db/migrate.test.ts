@@ -66,12 +66,16 @@ describe('migrate', () => {
   const viewColumns = async (schema: string) =>
     (await db.sql.unsafe(`select column_name from information_schema.columns where table_schema = $1 and table_name = 'pagerduty_incident_events' order by ordinal_position`, [schema])).map((r) => r.column_name as string)
 
-  test('an older collector\'s view whose columns changed type is dropped and created anew (CREATE OR REPLACE cannot)', async () => {
+  test('an older collector\'s view whose columns changed type is dropped and created anew (CREATE OR REPLACE cannot), its grants kept', async () => {
     await migrate(db.sql, 'postgres', 'oldview')
     const columns = await viewColumns('oldview')
-    await db.sql.unsafe(`drop view oldview.pagerduty_incident_events; create view oldview.pagerduty_incident_events as select 1::int as event_id, 'v1'::text as webhook_version`)
+    await db.sql.unsafe(`drop view oldview.pagerduty_incident_events; create view oldview.pagerduty_incident_events as select 1::int as event_id, 'v1'::text as webhook_version; grant select on oldview.pagerduty_incident_events to public`)
+    const acl = async () => (await db.sql.unsafe(`select relacl::text as acl from pg_class where oid = 'oldview.pagerduty_incident_events'::regclass`))[0]?.acl
+    const granted = await acl()
+    expect(granted).toContain('=r/') // PUBLIC may read it
     expect(await migrate(db.sql, 'postgres', 'oldview')).toEqual([])
     expect(await viewColumns('oldview')).toEqual(columns)
+    expect(await acl()).toBe(granted) // the analysts' grants went to the new view
   })
 
   // Two sessions on one database: a PostgreSQL server (PGlite serves one).

@@ -9,6 +9,8 @@ describe('credentials in URLs', () => {
       .toBe('{"endpoint_url":"https:\\/\\/***@h\\/com.pagerduty\\/v1"}')
     expect(redactUrlCredentials('mail ops@example.com, no URL')).toBe('mail ops@example.com, no URL')
     expect(withoutUserinfo('https://u:p@h/x')).toBe('https://***@h/x')
+    // Run on from a long token: no word boundary anywhere near the scheme.
+    expect(redactUrlCredentials(`ref${'0123456789abcdef'.repeat(3)}https://u:secret@h/x`)).toBe(`ref${'0123456789abcdef'.repeat(3)}https://***@h/x`)
   })
 
   // A rejected body is redacted on the event loop before it is stored: text built so that

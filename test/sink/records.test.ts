@@ -34,6 +34,18 @@ describe('a webhook stored as received', () => {
     expect(decode(text)).toEqual({ events: accepted.events, badRows: accepted.badRows })
   })
 
+  test('a body whose credentials were replaced and whose bad messages are past the cap is rebuilt with the same bad-row id (a crash replay stores it once)', () => {
+    const v2 = JSON.parse(readFixture('v2', fixtureFiles('v2')[0] as string)) as { messages: { webhook: { endpoint_url: string } }[] }
+    const good = { ...v2.messages[0], webhook: { ...v2.messages[0]?.webhook, endpoint_url: 'https://user:secret@collector.example/com.pagerduty/v2' } }
+    const body = { messages: [good, ...Array.from({ length: 101 }, () => ({ nope: 1 }))] }
+    const raw = JSON.stringify(body, null, 1) // not JSON.stringify's own spacing: as a sender may format it
+    const accepted = registry.lookup('com.pagerduty', 'v2')?.toEvents({ body, rawBody: raw, ctx })
+    if (!accepted?.ok || accepted.storedBody === undefined) throw new Error('expected the credentials replaced')
+    expect(accepted.badRows.map((r) => r.reason)).toEqual(['TOO_MANY_BAD_MESSAGES'])
+    expect(accepted.badRows[0]?.payload).not.toContain('secret')
+    expect(decode(encodeRequest({ vendor: 'com.pagerduty', version: 'v2', ctx }, accepted.storedBody))).toEqual({ events: accepted.events, badRows: accepted.badRows })
+  })
+
   test('with its memo (appended by this process, still in memory) decodes to the memo: the rows the edge built, not rebuilt', () => {
     const raw = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')
     const accepted = registry.lookup('com.pagerduty', 'v1')?.toEvents({ body: JSON.parse(raw), rawBody: raw, ctx })

@@ -113,13 +113,15 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
     else rejected(String(index), outcome.reason, outcome.issues, kind.version, payload)
   })
   const version = [...versions].sort().join('+') || 'unknown'
+  // Credentials must not rest on disk either: the spool keeps the body with them replaced.
+  const storedBody = redacted ? JSON.stringify({ ...(input.body as object), messages: messages.map(withoutUrlCredentials) }) : undefined
   if (failed > MAX_BAD_ROWS_PER_REQUEST) {
     const issues = [{ path: '/messages', message: `${failed} of ${messages.length} messages could not be loaded; the first ${MAX_BAD_ROWS_PER_REQUEST} issues follow, the body holds them all` }, ...badRows.flatMap((row) => JSON.parse(row.detail) as Issue[]).slice(0, MAX_BAD_ROWS_PER_REQUEST)]
-    badRows = [badRow(input.ctx, 'request', 'TOO_MANY_BAD_MESSAGES', issues, versions.size > 0 ? version : null, rawPayload(input.rawBody))]
+    // The body as the spool stores it: the writer, building the row again from there, must
+    // make the same payload (its id is made of it).
+    badRows = [badRow(input.ctx, 'request', 'TOO_MANY_BAD_MESSAGES', issues, versions.size > 0 ? version : null, rawPayload(storedBody ?? input.rawBody))]
   }
-  // Credentials must not rest on disk either: the spool keeps the body with them replaced.
-  if (redacted) return { ok: true, version, events, badRows, pings: 0, storedBody: JSON.stringify({ ...(input.body as object), messages: messages.map(withoutUrlCredentials) }) }
-  return { ok: true, version, events, badRows, pings: 0 }
+  return storedBody === undefined ? { ok: true, version, events, badRows, pings: 0 } : { ok: true, version, events, badRows, pings: 0, storedBody }
 }
 
 /** A v3 delivery: exactly one event (developer docs, webhooks/02-Behavior.md "Batching"). */
