@@ -338,6 +338,16 @@ export function openSpool(options: SpoolOptions): Spool {
     }
   }
 
+  /**
+   * A roll with no append to carry it: the active segment failed a write and all of it has
+   * loaded, but with /ready at 503 a load balancer may send no webhook to roll it, and only
+   * a roll lets its space go. Run as the flush loop (appends meanwhile wait behind it).
+   */
+  function rollWhenIdle(): void {
+    if (flushing || closed) return // a flush in progress rolls first
+    flushing = roll().catch(() => { /* still full: the next commit or append tries again */ }).then(flushLoop)
+  }
+
   async function flushLoop(): Promise<void> {
     while (pending.length > 0) {
       const group = pending
@@ -466,7 +476,9 @@ export function openSpool(options: SpoolOptions): Spool {
       committed = to
       // Caught up, nothing waits, whatever the count said: at start it counts a damaged
       // record whose header is intact, which the reader then sets aside and commits as none.
-      backlogEvents = comparePositions(committed, end()) >= 0 ? 0 : Math.max(0, backlogEvents - events)
+      const caughtUp = comparePositions(committed, end()) >= 0
+      backlogEvents = caughtUp ? 0 : Math.max(0, backlogEvents - events)
+      if (caughtUp && activeNeedsRoll && active.durable > 0) rollWhenIdle()
       // Memos the reader skipped (it went back to the checkpoint after a failure) are stale.
       for (const [key, m] of memos) {
         if (comparePositions(m.position, to) >= 0) break
