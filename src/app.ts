@@ -232,10 +232,12 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   let server: ReturnType<typeof Bun.serve>
   try {
     server = listen(config, {
-      // Every body reaches the handler, which reads at most MAX_BODY_BYTES of it (streamed:
-      // nothing past that is held) and answers 413 with the error envelope and a bad row.
-      // Bun's own limit would answer a bare 413 and store nothing.
-      maxRequestBodySize: 2 ** 40,
+      // Bodies up to this size reach the handler, which answers 413 with our error envelope
+      // past MAX_BODY_BYTES (and Bun reads the rest, discarding it); beyond it Bun itself
+      // refuses with a bare 413, before reading any. Unbounded, a declared 400 MiB kept the
+      // connection reading for all of it; closing it after our 413 instead made the client
+      // see a reset, not the 413 (the kernel discards an answer when unread input remains).
+      maxRequestBodySize: Math.max(2 * config.maxBodyBytes, config.maxBodyBytes + 16 * 1024 * 1024),
       idleTimeout: 30,
       fetch: handler,
       error: (error) => {

@@ -102,13 +102,13 @@ export function createHandler(deps: HttpDeps) {
     }
   }
 
-  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null, headers: Record<string, string> = {}): Promise<Response> {
+  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null): Promise<Response> {
     await keepBadRow(badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payloadText(bytes)))
     // The message can quote the body (a JSON parse error names the offending token), and
     // bodies can hold personal data: info lines carry the code only, the message is debug.
     logReason(`rejected/${code}`, 'info', 'webhook rejected: raw body sent to bad rows', { reason: code, status: ERROR_STATUS[code] })
     deps.log('debug', 'webhook rejected', { reason: code, message })
-    return errorResponse(code, message, issues, headers)
+    return errorResponse(code, message, issues)
   }
 
   function unavailable(error: unknown): Response {
@@ -156,9 +156,7 @@ export function createHandler(deps: HttpDeps) {
       return clientClosed()
     }
     const { bytes, tooLarge } = read
-    // The rest of the body is not read: closing the connection stops the sender (left open,
-    // Bun would read and discard all of a declared 400 MiB).
-    if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null, { connection: 'close' })
+    if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null)
     const problem = contentProblem(req.headers.get('content-type'), req.headers.get('content-encoding'))
     if (problem) return reject(ctx, 'UNSUPPORTED_MEDIA_TYPE', problem.message, [{ path: `/headers/${problem.header}`, message: `expected ${problem.expected}` }], bytes, null)
     const body = parseBody(bytes)

