@@ -45,16 +45,21 @@ function findSync(): string | null {
   return Bun.which('sync') ?? ['/usr/bin/sync', '/bin/sync'].find((file) => fs.existsSync(file)) ?? null
 }
 
-/** syncfs(2) through bun:ffi, on this thread (the event loop waits for the disk): the fallback without `sync`. */
+/** libc's syncfs through bun:ffi, loaded on first use (a checkpoint can ask ten times a second). */
+let syncfs: ((fd: number) => number) | null = null
+
+/** syncfs(2) on this thread (the event loop waits for the disk): the fallback without `sync`. */
 function syncfsHere(dir: string): void {
-  const { dlopen, FFIType } = require('bun:ffi') as typeof import('bun:ffi')
-  const lib = dlopen('libc.so.6', { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } })
+  if (!syncfs) {
+    const { dlopen, FFIType } = require('bun:ffi') as typeof import('bun:ffi')
+    const lib = dlopen('libc.so.6', { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } })
+    syncfs = (fd) => lib.symbols.syncfs(fd) as number
+  }
   const fd = fs.openSync(dir, 'r')
   try {
-    if (lib.symbols.syncfs(fd) !== 0) throw new Error('syncfs failed')
+    if (syncfs(fd) !== 0) throw new Error('syncfs failed')
   } finally {
     fs.closeSync(fd)
-    lib.close()
   }
 }
 

@@ -185,7 +185,7 @@ export function openSpool(options: SpoolOptions): Spool {
    * Until the writer passes the old segment the spool may exceed the budget by that part.
    */
   const loadedActiveBytes = () => (committed.segment === active.seq ? committed.offset : 0)
-  const room = () => options.maxBytes - totalBytes() + loadedActiveBytes()
+  const room = (total = totalBytes()) => options.maxBytes - total + loadedActiveBytes()
   const end = (): Position => ({ segment: active.seq, offset: active.durable })
 
   const quarantine: Quarantine = (segment, offset, bytes) => {
@@ -427,12 +427,13 @@ export function openSpool(options: SpoolOptions): Spool {
       if (pendingBytes + size > maxPendingBytes && pending.length > 0) {
         return Promise.reject(new CollectorError('SPOOL_IO', `the disk is not keeping up: ${pendingBytes} bytes already wait for the fsync in progress`, true))
       }
-      if (pendingBytes + size > room()) {
+      const total = totalBytes()
+      if (pendingBytes + size > room(total)) {
         refusedSize = refusedSize === 0 ? size : Math.min(refusedSize, size)
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
       // It fits only once the active segment's loaded part is gone: start the next segment.
-      if (totalBytes() + pendingBytes + size > options.maxBytes) activeNeedsRoll = true
+      if (total + pendingBytes + size > options.maxBytes) activeNeedsRoll = true
       return new Promise<void>((resolve, reject) => {
         pending.push({ payload, length, size, events, memo, resolve, reject })
         pendingBytes += size
