@@ -257,6 +257,7 @@ export function openSpool(options: SpoolOptions): Spool {
         await fs.promises.rm(file, { force: true })
         stats.lastError = null
       } catch {
+        rollWhenIdle() // on a full disk, only a roll of the loaded segment can free space
         scheduleProbe()
       }
     }, options.probeIntervalMs ?? PROBE_INTERVAL_MS)
@@ -339,23 +340,30 @@ export function openSpool(options: SpoolOptions): Spool {
   }
 
   /**
-   * A roll with no append to carry it: the active segment failed a write and all of it has
-   * loaded, but with /ready at 503 a load balancer may send no webhook to roll it, and only
-   * a roll lets its space go. Run as the flush loop (appends meanwhile wait behind it).
+   * The active segment failed a write and all of it has loaded: roll it now. No append may
+   * come to carry the roll (with /ready at 503 a load balancer sends none), and only a roll
+   * lets its space go.
    */
-  function rollWhenIdle(): void {
-    if (flushing || closed) return // a flush in progress rolls first
-    flushing = roll().catch(() => { /* still full: the next commit or append tries again */ }).then(flushLoop)
-  }
+  const idleRollDue = () => activeNeedsRoll && active.durable > 0 && !closed && comparePositions(committed, end()) >= 0
 
   async function flushLoop(): Promise<void> {
-    while (pending.length > 0) {
-      const group = pending
-      pending = []
-      pendingBytes -= group.reduce((n, w) => n + w.size, 0)
-      await flushGroup(group)
+    for (;;) {
+      while (pending.length > 0) {
+        const group = pending
+        pending = []
+        pendingBytes -= group.reduce((n, w) => n + w.size, 0)
+        await flushGroup(group)
+      }
+      if (!idleRollDue()) break
+      // Still full, say: the next commit, append or disk probe tries again.
+      if (!(await roll().then(() => true, () => false))) break
     }
     flushing = null
+  }
+
+  /** The flush loop with nothing to write, for its roll (appends meanwhile wait behind it). */
+  function rollWhenIdle(): void {
+    if (!flushing && idleRollDue()) flushing = flushLoop()
   }
 
   // The checkpoint file trails the in-memory `committed` by at most one write: commits that
@@ -479,7 +487,7 @@ export function openSpool(options: SpoolOptions): Spool {
       // record whose header is intact, which the reader then sets aside and commits as none.
       const caughtUp = comparePositions(committed, end()) >= 0
       backlogEvents = caughtUp ? 0 : Math.max(0, backlogEvents - events)
-      if (caughtUp && activeNeedsRoll && active.durable > 0) rollWhenIdle()
+      if (caughtUp) rollWhenIdle()
       // Memos the reader skipped (it went back to the checkpoint after a failure) are stale.
       for (const [key, m] of memos) {
         if (comparePositions(m.position, to) >= 0) break

@@ -429,6 +429,28 @@ describe('a full budget and a failing disk', () => {
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok'])
   })
 
+  test('a disk that fills while the writer has caught up: the loaded segment is rolled away with no further commit or append', async () => {
+    const dir = newDir('spool-enospc-caught-up')
+    const used = () => listSegments(dir).reduce((n, seq) => n + fs.statSync(segmentPath(dir, seq)).size, 0)
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      write(fd, buf, position) {
+        if (used() - fs.fstatSync(fd).size + Math.max(fs.fstatSync(fd).size, position + buf.length) > 64 * 1024) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+        nodeSpoolIo.write(fd, buf, position)
+      },
+    }
+    const spool = spoolIn(dir, { io, maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024 })
+    const body = 'x'.repeat(2_000)
+    // The writer loads each webhook as it comes: when the disk fills, nothing is left to commit.
+    while ((await spool.append(body, 1).then(() => true, () => false))) await drain(spool)
+    expect(spool.stats().backlogEvents).toBe(0)
+    const full = spool.end().segment
+    await eventually(() => spool.end().segment === full + 1, 5_000, 'the loaded segment to be rolled')
+    await drain(spool) // the writer, woken by the roll, moves on: the old segment goes
+    await eventually(() => spool.stats().bytes === 0 && listSegments(dir).length === 1, 5_000, 'the loaded segment to be deleted')
+    await spool.append(body, 1)
+  })
+
   /** The file calls of a disk whose next write, once armed, writes `partial` bytes and fails with EIO. */
   function writeFailingOnce(partial: number): { io: SpoolIo; failNext(): void } {
     let armed = false
