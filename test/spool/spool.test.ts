@@ -383,6 +383,21 @@ describe('a full budget and a failing disk', () => {
     }
   }
 
+  /**
+   * A disk of 64 KiB for the segments in `dir`: a write that would grow them past it fails
+   * ENOSPC, as a real one does, and deleting a segment gives its space back.
+   */
+  function smallDisk(dir: string): SpoolIo {
+    const used = () => listSegments(dir).reduce((n, seq) => n + fs.statSync(segmentPath(dir, seq)).size, 0)
+    return {
+      ...nodeSpoolIo,
+      write(fd, buf, position) {
+        if (used() - fs.fstatSync(fd).size + Math.max(fs.fstatSync(fd).size, position + buf.length) > 64 * 1024) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+        nodeSpoolIo.write(fd, buf, position)
+      },
+    }
+  }
+
   test('a drained spool whose last segment is one large group takes the webhooks its budget fits (the loaded part goes with a roll)', async () => {
     const dir = newDir('spool-full-active')
     const spool = spoolIn(dir, { maxBytes: 1024 * 1024, segmentBytes: 64 * 1024 * 1024 }) // segments capped at 256 KiB
@@ -399,16 +414,7 @@ describe('a full budget and a failing disk', () => {
 
   test('a disk that fills inside the active segment takes webhooks again once what it holds has loaded', async () => {
     const dir = newDir('spool-enospc-active')
-    // A disk of 64 KiB for the segments: a write that would grow them past it fails ENOSPC, as
-    // a real one does, and deleting a segment gives its space back.
-    const used = () => listSegments(dir).reduce((n, seq) => n + fs.statSync(segmentPath(dir, seq)).size, 0)
-    const io: SpoolIo = {
-      ...nodeSpoolIo,
-      write(fd, buf, position) {
-        if (used() - fs.fstatSync(fd).size + Math.max(fs.fstatSync(fd).size, position + buf.length) > 64 * 1024) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
-        nodeSpoolIo.write(fd, buf, position)
-      },
-    }
+    const io = smallDisk(dir)
     const spool = spoolIn(dir, { io, maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024, probeIntervalMs: 20 })
     const body = 'x'.repeat(2_000)
     let acked = 0
@@ -431,14 +437,7 @@ describe('a full budget and a failing disk', () => {
 
   test('a disk that fills while the writer has caught up: the loaded segment is rolled away with no further commit or append', async () => {
     const dir = newDir('spool-enospc-caught-up')
-    const used = () => listSegments(dir).reduce((n, seq) => n + fs.statSync(segmentPath(dir, seq)).size, 0)
-    const io: SpoolIo = {
-      ...nodeSpoolIo,
-      write(fd, buf, position) {
-        if (used() - fs.fstatSync(fd).size + Math.max(fs.fstatSync(fd).size, position + buf.length) > 64 * 1024) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
-        nodeSpoolIo.write(fd, buf, position)
-      },
-    }
+    const io = smallDisk(dir)
     const spool = spoolIn(dir, { io, maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024 })
     const body = 'x'.repeat(2_000)
     // The writer loads each webhook as it comes: when the disk fills, nothing is left to commit.
