@@ -115,7 +115,6 @@ export interface TablePlans {
 
 export function createTablePlans(schema: string, columns: ReadonlyMap<string, readonly ColumnInfo[]>, onMissing?: (table: string, keys: string[]) => void): TablePlans {
   const cache = new Map<string, TablePlan>()
-  const writes = new Map<string, Set<string>>()
   return {
     planFor(table, sample) {
       const keys = Object.keys(sample)
@@ -129,13 +128,11 @@ export function createTablePlans(schema: string, columns: ReadonlyMap<string, re
         plan = planTable(table, infos, keys)
         if (plan.missing.length > 0) onMissing?.(table, plan.missing)
         cache.set(cacheKey, plan)
-        const set = writes.get(table) ?? new Set<string>()
-        for (const c of plan.columns) set.add(c.column)
-        writes.set(table, set)
       }
       return plan
     },
     tables: () => [...columns.keys()],
-    written: (table) => writes.get(table) ?? new Set<string>(),
+    // Asked only after a write failed: read off the cached plans, not kept up beside them.
+    written: (table) => new Set([...cache.values()].filter((p) => p.table === table).flatMap((p) => p.columns.map((c) => c.column))),
   }
 }

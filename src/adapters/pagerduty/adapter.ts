@@ -82,8 +82,12 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   const events: BuiltEvent[] = []
   let badRows: BadRow[] = []
   let failed = 0
+  /** The issues of the rows kept, for the one row that replaces them past the cap. */
+  const issuesKept: Issue[] = []
   const rejected = (position: string, reason: string, issues: Issue[], version: string | null, payload: () => string) => {
-    if (++failed <= MAX_BAD_ROWS_PER_REQUEST) badRows.push(badRow(input.ctx, position, reason, issues, version, payload()))
+    if (++failed > MAX_BAD_ROWS_PER_REQUEST) return
+    badRows.push(badRow(input.ctx, position, reason, issues, version, payload()))
+    issuesKept.push(...issues)
   }
   const versions = new Set<string>()
   if (messages.length === 0) {
@@ -116,7 +120,7 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
   // Credentials must not rest on disk either: the spool keeps the body with them replaced.
   const storedBody = redacted ? JSON.stringify({ ...(input.body as object), messages: messages.map(withoutUrlCredentials) }) : undefined
   if (failed > MAX_BAD_ROWS_PER_REQUEST) {
-    const issues = [{ path: '/messages', message: `${failed} of ${messages.length} messages could not be loaded; the first ${MAX_BAD_ROWS_PER_REQUEST} issues follow, the body holds them all` }, ...badRows.flatMap((row) => JSON.parse(row.detail) as Issue[]).slice(0, MAX_BAD_ROWS_PER_REQUEST)]
+    const issues = [{ path: '/messages', message: `${failed} of ${messages.length} messages could not be loaded; the first ${MAX_BAD_ROWS_PER_REQUEST} issues follow, the body holds them all` }, ...issuesKept.slice(0, MAX_BAD_ROWS_PER_REQUEST)]
     // The body as the spool stores it: the writer, building the row again from there, must
     // make the same payload (its id is made of it).
     badRows = [badRow(input.ctx, 'request', 'TOO_MANY_BAD_MESSAGES', issues, versions.size > 0 ? version : null, rawPayload(storedBody ?? input.rawBody))]
