@@ -15,36 +15,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { CollectorError } from './errors.ts'
+import { loadLibc } from './libc.ts'
 
 const LOCK_EX = 2
 const LOCK_NB = 4
 const LOCK_UN = 8
-
-interface Libc { flock(fd: number, operation: number): number; errno(): number; wouldBlock: number }
-
-let libc: Libc | null | undefined
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc
-  try {
-    // Loaded on first use: bun:ffi only exists under Bun (the collector always runs on it).
-    const { dlopen, FFIType, read } = require('bun:ffi') as typeof import('bun:ffi')
-    const darwin = process.platform === 'darwin'
-    const errnoSymbol = darwin ? '__error' : '__errno_location'
-    const lib = dlopen(darwin ? 'libc.dylib' : 'libc.so.6', {
-      flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-      [errnoSymbol]: { args: [], returns: FFIType.ptr },
-    })
-    const errnoAt = lib.symbols[errnoSymbol] as () => number | null
-    libc = {
-      flock: (fd, operation) => lib.symbols.flock(fd, operation) as number,
-      errno: () => { const at = errnoAt(); return at ? read.i32(at, 0) : 0 },
-      wouldBlock: darwin ? 35 : 11, // EWOULDBLOCK
-    }
-  } catch {
-    libc = null
-  }
-  return libc
-}
 
 export interface DataDirLock {
   /** False when the lock could not be taken for a reason other than another holder. */

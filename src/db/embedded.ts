@@ -13,6 +13,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { lockDataDir } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
+import { loadLibc } from '../libc.ts'
 import { loadPgliteAssets } from './pglite-assets.ts'
 import { keepProtocolSequencesWhole } from './protocol-queue.ts'
 
@@ -45,19 +46,13 @@ function findSync(): string | null {
   return Bun.which('sync') ?? ['/usr/bin/sync', '/bin/sync'].find((file) => fs.existsSync(file)) ?? null
 }
 
-/** libc's syncfs through bun:ffi, loaded on first use (a checkpoint can ask ten times a second). */
-let syncfs: ((fd: number) => number) | null = null
-
 /** syncfs(2) on this thread (the event loop waits for the disk): the fallback without `sync`. */
 function syncfsHere(dir: string): void {
-  if (!syncfs) {
-    const { dlopen, FFIType } = require('bun:ffi') as typeof import('bun:ffi')
-    const lib = dlopen('libc.so.6', { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } })
-    syncfs = (fd) => lib.symbols.syncfs(fd) as number
-  }
+  const libc = loadLibc()
+  if (!libc?.syncfs) throw new Error('syncfs(2) is not available here (bun:ffi could not load it from the C library)')
   const fd = fs.openSync(dir, 'r')
   try {
-    if (syncfs(fd) !== 0) throw new Error('syncfs failed')
+    if (libc.syncfs(fd) !== 0) throw new Error(`syncfs failed (errno ${libc.errno()})`)
   } finally {
     fs.closeSync(fd)
   }

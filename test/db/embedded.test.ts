@@ -62,6 +62,15 @@ test('flush makes PGlite\'s files durable: syncfs(2) on their file system (PGlit
 
 test('without sync on PATH (a bare service PATH), or without any sync program, the flush still works', async () => {
   await syncFileSystemOf(path.join(dir, 'pglite'), null) // syncfs(2) through bun:ffi
+  const strace = Bun.which('strace')
+  if (strace) {
+    // That path makes the call, on the file system's directory, and it succeeds.
+    const module = path.join(import.meta.dir, '../../src/db/embedded.ts')
+    const script = `const { syncFileSystemOf } = await import(${JSON.stringify(module)}); await syncFileSystemOf(${JSON.stringify(path.join(dir, 'pglite'))}, null)`
+    const traced = Bun.spawnSync([strace, '-f', '-e', 'trace=syncfs', process.execPath, '-e', script], { stderr: 'pipe' })
+    expect(traced.exitCode).toBe(0)
+    expect(traced.stderr.toString()).toMatch(/syncfs\(\d+\)\s+= 0/)
+  }
   await expect(syncFileSystemOf(path.join(dir, 'pglite'), '/nonexistent/sync')).rejects.toThrow('cannot flush the embedded database to disk')
   // The collector, embedded database, PATH with nothing on it: checkpoints go through, and the
   // loaded segments with them (they stayed, and the spool grew until full).
