@@ -83,6 +83,15 @@ const text = (raw: string): Parsed => ({ ok: true, value: raw })
 const integer = (raw: string): Parsed =>
   /^\s*-?\d+\s*$/.test(raw) ? { ok: true, value: Number(raw) } : { ok: false, message: `must be an integer, got ${JSON.stringify(raw)}` }
 const list = (raw: string): Parsed => ({ ok: true, value: raw.split(',').map((s) => s.trim()).filter((s) => s !== '') })
+/**
+ * A list that turns a check on when set: a value with nothing in it but commas and spaces
+ * (a template whose entries expanded to empty) is refused, not read as "unset", which would
+ * turn the check off without a word.
+ */
+const guardList = (parse: (raw: string) => Parsed, what: string) => (raw: string): Parsed => {
+  const r = parse(raw)
+  return r.ok && Array.isArray(r.value) && r.value.length === 0 && raw.trim() !== '' ? { ok: false, message: `holds no ${what}, only commas and spaces: set at least one, or unset it` } : r
+}
 /** Byte sizes accept a plain integer or a binary suffix: 512KiB, 10MiB, 10GiB. */
 const bytes = (raw: string): Parsed => {
   const m = /^\s*(\d+)\s*(B|KiB|MiB|GiB|TiB)?\s*$/i.exec(raw)
@@ -109,8 +118,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'embeddedPgPort', flag: '--embedded-pg-port', env: 'EMBEDDED_PG_PORT', describe: 'serve the embedded database on 127.0.0.1:N (psql from any local account, no password) instead of its private Unix socket in DATA_DIR/socket', parse: integer },
   { key: 'dbSchema', flag: '--db-schema', env: 'DB_SCHEMA', describe: 'schema for the tables (default atomic)', parse: text },
   { key: 'dialect', flag: '--dialect', env: 'DB_DIALECT', describe: 'postgres or redshift (default: redshift for *.redshift.amazonaws.com hosts)', parse: text },
-  { key: 'webhookSecrets', env: 'PAGERDUTY_WEBHOOK_SECRETS', describe: 'comma-separated v3 signing secrets; when set, v3 requests must be signed', parse: list },
-  { key: 'basicAuthUsers', env: 'BASIC_AUTH_USERS', describe: 'comma-separated user:password pairs; when set, every webhook needs basic auth', parse: userPairs },
+  { key: 'webhookSecrets', env: 'PAGERDUTY_WEBHOOK_SECRETS', describe: 'comma-separated v3 signing secrets; when set, v3 requests must be signed', parse: guardList(list, 'secrets') },
+  { key: 'basicAuthUsers', env: 'BASIC_AUTH_USERS', describe: 'comma-separated user:password pairs; when set, every webhook needs basic auth', parse: guardList(userPairs, 'user:password pairs') },
   { key: 'batchMaxRows', flag: '--batch-max-rows', env: 'BATCH_MAX_ROWS', describe: 'most events per database transaction (default 1000)', parse: integer },
   { key: 'batchMaxBytes', flag: '--batch-max-bytes', env: 'BATCH_MAX_BYTES', describe: 'most spool bytes per database transaction (default 256KiB); bounds the writer\'s memory', parse: bytes },
   { key: 'batchMaxWaitMs', flag: '--batch-max-wait-ms', env: 'BATCH_MAX_WAIT_MS', describe: 'longest wait to fill a batch (default 20)', parse: integer },

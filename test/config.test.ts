@@ -46,6 +46,17 @@ describe('loadConfig', () => {
     ])
   })
 
+  test('a secrets or users list of only commas and spaces is refused, not read as unset (which turns the check off); an empty value is unset', () => {
+    expect(issuesOf({ PAGERDUTY_WEBHOOK_SECRETS: ' , ', BASIC_AUTH_USERS: ',' }, [])).toEqual([
+      { option: 'PAGERDUTY_WEBHOOK_SECRETS', message: 'holds no secrets, only commas and spaces: set at least one, or unset it' },
+      { option: 'BASIC_AUTH_USERS', message: 'holds no user:password pairs, only commas and spaces: set at least one, or unset it' },
+    ])
+    const r = loadConfig({ PAGERDUTY_WEBHOOK_SECRETS: '', BASIC_AUTH_USERS: '' }, [])
+    expect(r.ok && [r.config.webhookSecrets, r.config.basicAuthUsers]).toEqual([[], []])
+    const s = loadConfig({ PAGERDUTY_WEBHOOK_SECRETS: 'a,,b, ' }, [])
+    expect(s.ok && s.config.webhookSecrets).toEqual(['a', 'b'])
+  })
+
   test.each([
     [{ PORT: '70000' }, [], { option: 'PORT', message: 'must be a port number between 0 and 65535' }],
     [{ DB_SCHEMA: 'bad-name' }, [], { option: 'DB_SCHEMA', message: 'must be a plain SQL identifier (letters, digits, underscore)' }],
