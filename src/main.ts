@@ -77,10 +77,18 @@ function dataDirProblem(dir: string, create = true): string | null {
   } catch {
     return `${dir} is not a directory`
   }
-  try {
-    fs.accessSync(dir, fs.constants.W_OK)
-  } catch (error) {
-    return `cannot write in ${dir} (${errno(error)})`
+  // A file made and removed, not access(2): a root collector passes that on a directory it
+  // still cannot create files in (/sys, a read-only bind mount), and the spool directory of
+  // an earlier run may belong to another user. Either would end in exit 1 and a restart loop.
+  for (const d of [dir, path.join(dir, 'spool')]) {
+    if (d !== dir && !there(d)) continue
+    const probe = path.join(d, `.write-test-${process.pid}`)
+    try {
+      fs.writeFileSync(probe, '')
+      fs.rmSync(probe, { force: true })
+    } catch (error) {
+      return `cannot write in ${d} (${errno(error)})`
+    }
   }
   return null
 }

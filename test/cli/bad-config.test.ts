@@ -19,14 +19,24 @@ async function run(args: string[], env: Record<string, string>): Promise<{ code:
 describe('bad configuration exits 2 naming the flag or variable', () => {
   const file = path.join(tempDir('bad-config'), 'a-file')
   fs.writeFileSync(file, '')
+  const spoolIsFile = tempDir('bad-config-spool')
+  fs.writeFileSync(path.join(spoolIsFile, 'spool'), '')
   test.each([
     ['a DATA_DIR that is a file', [], { DATA_DIR: file }, `collector: DATA_DIR: ${file} is not a directory\n`],
     ['--data-dir that is a file', ['--data-dir', file], {}, `collector: --data-dir: ${file} is not a directory\n`],
+    ['a DATA_DIR whose spool cannot be written in', [], { DATA_DIR: spoolIsFile }, `collector: DATA_DIR: cannot write in ${path.join(spoolIsFile, 'spool')} (ENOTDIR)\n`],
     ['a HOST nothing resolves', [], { HOST: 'no-such-host.invalid', DATA_DIR: tempDir('bad-host') }, 'collector: HOST: cannot resolve "no-such-host.invalid" to an address to listen on\n'],
     ['a DATABASE_URL with a port that is not a number', [], { DATABASE_URL: 'postgres://127.0.0.1:abc/db' }, 'collector: DATABASE_URL: is not a valid URL (check the port, and brackets around an IPv6 address)\n'],
     ['a schema PostgreSQL reserves', ['--db-schema', 'pg_collector'], {}, 'collector: --db-schema: must not start with pg_ (reserved for system schemas)\n'],
   ])('%s', async (_name, args, env, message) => {
     expect(await run(args, env)).toEqual({ code: 2, err: message })
+  })
+
+  // access(2) says yes to root there, yet no file can be made: exit 2, not 1 and a restart loop.
+  test.skipIf(!fs.existsSync('/sys/kernel'))('a DATA_DIR no file can be made in (/sys/kernel)', async () => {
+    const r = await run([], { DATA_DIR: '/sys/kernel' })
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/^collector: DATA_DIR: cannot write in \/sys\/kernel \(E[A-Z]+\)\n$/)
   })
 
   test('problems the machine shows are reported with the refused values, in one run', async () => {
