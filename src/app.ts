@@ -17,6 +17,7 @@ import { createHandler } from './http/server.ts'
 import type { Log } from './log.ts'
 import { createCollectorMetrics, type CollectorMetrics } from './metrics/index.ts'
 import { createLazySink } from './sink/lazy.ts'
+import { missingColumnsWarning } from './sink/tables.ts'
 import { createWriter } from './sink/writer.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
 import { CollectorError, errorMessage } from './errors.ts'
@@ -161,7 +162,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     migrate: async () => {
       for (const warning of await migrate(database.sql, config.dialect, config.dbSchema)) log('warn', warning)
     },
-    onMissingColumns: (table, keys) => log('warn', 'table lacks columns: those values stay in its JSON column only', { table, columns: keys }),
+    onMissingColumns: (table, keys) => log('warn', missingColumnsWarning(keys), { table, columns: keys }),
     onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
     onReadOnly: (error) => log('warn', 'the database refused a write as read-only (a failover?): retrying on new connections', { error: errorMessage(error) }),
     onCannotSerialise: (error) => log('warn', 'cannot LOCK the bad rows table: with several collectors on one Redshift, a retried delivery loading on two at the same moment could load twice; grant this login the right to lock it, or run one collector', { error: errorMessage(error) }),

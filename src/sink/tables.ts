@@ -60,6 +60,16 @@ export interface PlannedColumn {
 
 export interface TablePlan { table: string; columns: PlannedColumn[]; missing: string[] }
 
+/**
+ * The warning for columns a table lacks. Their values stay in raw_message, unless raw_message
+ * is among them (a table from Snowplow's own DDL has none): then they are stored nowhere.
+ */
+export function missingColumnsWarning(keys: readonly string[]): string {
+  return keys.includes('raw_message')
+    ? 'table lacks columns, raw_message among them: those values are not stored (add the columns: collector migrate --print shows them)'
+    : 'table lacks columns: those values stay in its JSON column only'
+}
+
 /** Matches the row keys to the table's columns; `keys` are every key the adapters write. */
 export function planTable(table: string, infos: readonly ColumnInfo[], keys: readonly string[]): TablePlan {
   const byName = new Map(infos.map((i) => [i.column, i]))

@@ -12,6 +12,8 @@ import { connect } from '../../src/db/connect.ts'
 import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
 import { drain, recordFor } from '../helpers/load.ts'
+import { loadColumns } from '../../src/sink/introspect.ts'
+import { missingColumnsWarning, planTable } from '../../src/sink/tables.ts'
 import { installShim, shimDdl, statementLog } from '../helpers/redshift-shim.ts'
 
 const SNOWPLOW_DDL = fs.readFileSync(path.join(import.meta.dir, '..', 'fixtures', 'snowplow', 'com_pagerduty_incident_1.redshift.sql'), 'utf8')
@@ -68,6 +70,14 @@ describe.each(cases)('the $dialect dialect', ({ dialect, stored }) => {
     expect([...rows] as unknown[]).toEqual([{ type: 'trigger', policy_id: 'P5ARF12', policy_name: 'Database Team', number: '2126', subject: stored }])
     expect(Number(((await db.sql.unsafe('select count(*) as n from legacy.events')) as unknown as [{ n: string }])[0].n)).toBe(1)
   }, 60_000)
+
+  test('says that what such a table lacks is stored nowhere: it has no raw_message either', async () => {
+    const incident = longSubjectRecord().events[0]?.rows[1] as { table: string; row: Record<string, unknown> }
+    const plan = planTable(incident.table, (await loadColumns(sql, 'legacy')).get(incident.table) ?? [], Object.keys(incident.row))
+    expect(plan.missing).toEqual(expect.arrayContaining(['raw_message', 'data.incident.urgency', 'webhook_id']))
+    expect(missingColumnsWarning(plan.missing)).toContain('not stored')
+    expect(missingColumnsWarning(['data.incident.urgency'])).toContain('stay in its JSON column')
+  })
 
   if (dialect === 'redshift') {
     test('sent nothing Redshift lacks', () => {
