@@ -28,6 +28,8 @@ export interface Sink {
   write(batch: Batch): Promise<WriteResult>
   /** Gets ready to write (tables created, columns read) before the first batch, if it can. */
   prepare?(): Promise<void>
+  /** Asks the database for an answer (`select 1`), for the writer's idle probe. */
+  ping?(): Promise<void>
   /**
    * Gives up on the writes in flight (one timed out): closes the connections, which fails
    * them at once, and writes again on new ones.

@@ -155,6 +155,9 @@ export function createLazySink(options: LazySinkOptions): Sink {
     async prepare() {
       await leavingReadOnly(current)
     },
+    async ping() {
+      await sql`select 1`
+    },
     write: (batch: Batch): Promise<WriteResult> => leavingReadOnly(async () => {
       let sink = await current()
       // Now and then the columns are read again: a column widened is used at its new width.

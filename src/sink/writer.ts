@@ -65,6 +65,12 @@ export interface WriterOptions {
   rebuild?: Rebuild
   /** Batches in flight at once (default 2); the embedded database serialises them anyway. */
   concurrency?: number
+  /**
+   * While nothing is written, the database is asked (`sink.ping`) this often (default 15 s),
+   * so that /ready, `collector_database_up` and the outage log lines follow it in a quiet hour
+   * too, not only from the next webhook. 0: never.
+   */
+  idleProbeMs?: number
 }
 
 export type DatabaseState = 'unknown' | 'up' | 'down'
@@ -185,7 +191,31 @@ export function createWriter(options: WriterOptions): Writer {
   let timeoutsInARow = 0
   const writeLimit = () => timeoutAfter(options.writeTimeoutMs ?? 0, timeoutsInARow)
 
+  /** Changes of the database's state, and when the writer last tried it (a write or a probe). */
+  let stateChanges = 0
+  let triedAt = performance.now()
+  let probing = false
+
+  /**
+   * Asks the database while nothing is written (not awaited: a silenced connection must not
+   * hold the next webhook's batch). Its answer counts only if no write decided the state
+   * meanwhile.
+   */
+  function probeWhenIdle(): void {
+    const every = options.idleProbeMs ?? 15_000
+    if (every <= 0 || probing || !sink.ping || performance.now() - triedAt < every) return
+    probing = true
+    triedAt = performance.now()
+    const before = stateChanges
+    sink.ping().then(
+      () => { if (stateChanges === before && running) markUp() },
+      (error: unknown) => { if (stateChanges === before && running) markDown(error) },
+    ).finally(() => { probing = false; triedAt = performance.now() })
+  }
+
   function markUp() {
+    stateChanges++
+    triedAt = performance.now()
     timeoutsInARow = 0
     if (status.database !== 'up') log('info', 'database reachable', { previous: status.database })
     status.database = 'up'
@@ -195,6 +225,8 @@ export function createWriter(options: WriterOptions): Writer {
   }
 
   function markDown(error: unknown) {
+    stateChanges++
+    triedAt = performance.now()
     status.lastError = errorMessage(error)
     status.lastErrorAt = new Date().toISOString()
     // After stop, a write in flight fails because the shutdown closes its connection: not an
@@ -455,6 +487,7 @@ export function createWriter(options: WriterOptions): Writer {
     if (inflight.length === 0) {
       await Promise.race([spool.waitForData(position, 1000), stopped])
       if (!running || stopping()) return position
+      if (!hasDataAfter(position)) probeWhenIdle()
       // Let a small batch fill up for a moment; a backlog is read at once.
       if (spool.unreadEvents() < options.maxRows && options.maxWaitMs > 0 && deadline === Infinity) {
         await sleep(options.maxWaitMs, sleepers)

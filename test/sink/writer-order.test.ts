@@ -111,3 +111,32 @@ test('the limit doubles per timeout in a row, up to 16 times the setting', () =>
   expect([0, 1, 2, 3, 4, 5, 10].map((n) => timeoutAfter(60_000, n))).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, 960_000, 960_000])
   expect(timeoutAfter(0, 3)).toBe(0)
 })
+
+test('with nothing to write, the database is still asked now and then: an outage in a quiet hour shows (and is logged) before the next webhook, and so does its end', async () => {
+  const spool = openSpool({ dir: path.join(tempDir('writer-idle-probe'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  let reachable = true
+  let pings = 0
+  const sink: Sink = {
+    dialect: 'postgres',
+    write: async () => ({ loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }),
+    ping: async () => { pings++; if (!reachable) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }) },
+  }
+  const lines: string[] = []
+  const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, idleProbeMs: 50, log: (_level, msg) => { lines.push(msg) } })
+  writer.start()
+  const until = async (state: string) => {
+    const end = Date.now() + 5000
+    while (writer.status().database !== state && Date.now() < end) await Bun.sleep(20)
+    return writer.status().database
+  }
+  expect(await until('up')).toBe('up')
+  reachable = false
+  expect(await until('down')).toBe('down')
+  expect(writer.status().lastError).toContain('ECONNREFUSED')
+  reachable = true
+  expect(await until('up')).toBe('up')
+  expect(lines.filter((l) => l.startsWith('database'))).toEqual(['database reachable', 'database unavailable: events wait in the spool', 'database reachable'])
+  expect(pings).toBeGreaterThanOrEqual(3)
+  await writer.stop(1000)
+  await spool.close()
+}, 20_000)
