@@ -205,7 +205,6 @@ export function createWriter(options: WriterOptions): Writer {
     const every = options.idleProbeMs ?? 15_000
     if (every <= 0 || probing || !sink.ping || performance.now() - triedAt < every) return
     probing = true
-    triedAt = performance.now()
     const before = stateChanges
     sink.ping().then(
       () => { if (stateChanges === before && running) markUp() },
