@@ -8,9 +8,12 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0')
 
-/** Snowplow's rewrite: a trailing `" 00:00"` offset means `+00:00`. */
+/**
+ * Snowplow's rewrite: a trailing `" 00:00"` offset means `+00:00`. Only after a time's
+ * minutes or seconds: in `"2016-02-22 13:07"` the ` 13:07` is the time, not an offset.
+ */
 export function fixSpaceOffset(value: string): string {
-  return value.replace(/ (\d{2}:\d{2})$/, '+$1')
+  return value.replace(/(:\d{2}(?:[.,]\d+)?) (\d{2}:\d{2})$/, '$1+$2')
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
