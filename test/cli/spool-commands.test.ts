@@ -1,15 +1,17 @@
 /**
  * `collector spool status` and `collector spool replay FILE.ndjson`, run as the real CLI.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
-import { BUN, ROOT } from '../helpers/collector.ts'
+import { BUN, ROOT, testConfig } from '../helpers/collector.ts'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
 import { fixtureFiles, readFixture } from '../helpers/fixtures.ts'
 import { openSpool } from '../../src/spool/spool.ts'
 import { encodeRecord, encodeRequest } from '../../src/sink/records.ts'
-import { ago } from '../../src/cli/spool-commands.ts'
+import { ago, spoolStatus } from '../../src/cli/spool-commands.ts'
+import { checkpointPath } from '../../src/spool/checkpoint.ts'
+import { listSegments, segmentPath } from '../../src/spool/segments.ts'
 import { contextFor, recordFor } from '../helpers/load.ts'
 
 let db: TestDatabase
@@ -82,6 +84,61 @@ describe('collector spool status', () => {
     expect(await proc.exited).toBe(0)
     expect(out).toBe(`no spool in ${fresh}/spool yet (the collector has not served from this DATA_DIR): nothing waiting\n`)
   })
+
+  /**
+   * The race the retry is for, made to happen on cue: the collector commits, moves the
+   * checkpoint past the oldest segment and deletes it between the status's listing and its
+   * read. The status looks again and prints the state after the move.
+   */
+  test('a segment deleted by a running collector between the listing and the read is looked for again, not an error', async () => {
+    const dataDir = tempDir('status-race')
+    const dir = path.join(dataDir, 'spool')
+    const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 64 })
+    for (let i = 0; i < 3; i++) await spool.append(encodeRecord({ events: [], badRows: [] }), 1)
+    await spool.close()
+    const segments = listSegments(dir)
+    expect(segments.length).toBe(3)
+    const [oldest, next] = segments as [number, number]
+    const realOpen = fs.openSync
+    let moves = 0
+    const open = spyOn(fs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: unknown[]) => {
+      if (String(file) === segmentPath(dir, oldest) && moves === 0) {
+        moves++
+        fs.writeFileSync(checkpointPath(dir), JSON.stringify({ segment: next, offset: 0 }))
+        fs.unlinkSync(segmentPath(dir, oldest))
+      }
+      return (realOpen as (...args: unknown[]) => number)(file, ...rest)
+    }) as typeof fs.openSync)
+    const printed: string[] = []
+    const write = spyOn(process.stdout, 'write').mockImplementation(((chunk: string) => { printed.push(chunk); return true }) as typeof process.stdout.write)
+    try {
+      expect(spoolStatus(testConfig({ DATA_DIR: dataDir }))).toBe(0)
+    } finally {
+      open.mockRestore()
+      write.mockRestore()
+    }
+    expect(moves).toBe(1)
+    const out = printed.join('')
+    expect(out).toContain('segments                   2\n')
+    expect(out).toContain('backlog events             2\n')
+    expect(out).toContain(`checkpoint                 segment ${next} offset 0\n`)
+  })
+
+  test('a spool whose segments keep vanishing is an error after five looks, not a loop', () => {
+    const dataDir = tempDir('status-vanishing')
+    const dir = path.join(dataDir, 'spool')
+    fs.mkdirSync(dir, { recursive: true })
+    fs.writeFileSync(segmentPath(dir, 0), '')
+    let calls = 0
+    const open = spyOn(fs, 'openSync').mockImplementation((() => { calls++; throw Object.assign(new Error('ENOENT: no such file or directory, open'), { code: 'ENOENT' }) }) as typeof fs.openSync)
+    try {
+      expect(() => spoolStatus(testConfig({ DATA_DIR: dataDir }))).toThrow('ENOENT')
+    } finally {
+      open.mockRestore()
+    }
+    expect(calls).toBe(5)
+  })
+
 })
 
 describe('collector spool replay', () => {
