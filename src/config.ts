@@ -45,6 +45,7 @@ export type Command =
   | { name: 'migrate'; print: boolean }
   | { name: 'spool-status' }
   | { name: 'spool-replay'; file: string; query: Record<string, string> }
+  | { name: 'bad-rows-retry'; reasons: string[]; query: Record<string, string> }
   | { name: 'help' }
   | { name: 'version' }
 
@@ -162,6 +163,12 @@ export function defaultDialect(databaseUrl: string | undefined): Dialect {
   }
 }
 
+const REASON_CODE = /^[A-Z][A-Z0-9_]*$/
+
+/** The webhook URL's query parameters that become columns (aid, p, cv, nuid), from a query string. */
+const webhookQuery = (text: string | undefined): Record<string, string> =>
+  Object.fromEntries([...new URLSearchParams(text ?? '')].filter(([k]) => QUERY_PARAMETERS.includes(k)))
+
 function parseCommand(positionals: string[], flags: Set<string>): { command?: Command; issue?: ConfigIssue } {
   if (flags.has('--help') || flags.has('-h')) return { command: { name: 'help' } }
   if (flags.has('--version') || flags.has('-v')) return { command: { name: 'version' } }
@@ -178,10 +185,20 @@ function parseCommand(positionals: string[], flags: Set<string>): { command?: Co
       if (second === 'replay' && third !== undefined && rest.length <= 1) {
         // The query string of the subscription the file was recorded from (aid, p, cv, nuid),
         // so replayed events carry the app_id they would have had over HTTP.
-        const query = Object.fromEntries([...new URLSearchParams(rest[0] ?? '')].filter(([k]) => QUERY_PARAMETERS.includes(k)))
-        return { command: { name: 'spool-replay', file: third, query } }
+        return { command: { name: 'spool-replay', file: third, query: webhookQuery(rest[0]) } }
       }
       return { issue: { option: 'command', message: 'expected "spool status" or "spool replay FILE.ndjson [QUERY]"' } }
+    case 'bad-rows': {
+      // `bad-rows retry [REASON ...] [QUERY]`: reason codes are upper case, a query has an `=`.
+      const args = positionals.slice(2)
+      const reasons = args.filter((a) => REASON_CODE.test(a))
+      const queries = args.filter((a) => a.includes('='))
+      const other = args.find((a) => !REASON_CODE.test(a) && !a.includes('='))
+      if (second !== 'retry' || other !== undefined || queries.length > 1) {
+        return { issue: { option: 'command', message: `expected "bad-rows retry [REASON ...] [QUERY]" (REASON a code such as UNKNOWN_EVENT_TYPE, QUERY such as aid=acme)${other !== undefined ? `, got ${JSON.stringify(other)}` : ''}` } }
+      }
+      return { command: { name: 'bad-rows-retry', reasons, query: webhookQuery(queries[0]) } }
+    }
     case 'help':
       return { command: { name: 'help' } }
     default:
@@ -296,6 +313,10 @@ export function helpText(version: string): string {
     '  collector spool replay FILE [QUERY]',
     '                                  load recorded webhooks, one raw JSON body per line; QUERY is',
     '                                  the webhook URL\'s query string (aid=acme&p=srv), as over HTTP',
+    '  collector bad-rows retry [REASON ...] [QUERY]',
+    '                                  run atomic.bad_rows (those with a REASON given, else all) through',
+    '                                  this version again; what loads now leaves bad_rows. QUERY gives',
+    '                                  the retried events app_id etc. as the webhook URL would have',
     '  collector --help | --version',
     '',
     'Flags and environment variables (a flag wins over its variable):',

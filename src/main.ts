@@ -14,6 +14,7 @@ import { databaseTls } from './db/tls.ts'
 import { createLog } from './log.ts'
 import { errorMessage } from './errors.ts'
 import { spoolStatus, replayFile } from './cli/spool-commands.ts'
+import { retryBadRows } from './cli/bad-rows-retry.ts'
 import { VERSION } from './version.ts'
 
 /**
@@ -131,7 +132,7 @@ async function machineProblems(parsed: { command: Command | null; config: Config
   if (command.name === 'serve' && !refused.has('host')) check('host', await hostProblem(config.host))
   if (config.databaseUrl !== undefined && !refused.has('databaseUrl') && !refused.has('dialect') && !(command.name === 'migrate' && command.print)) check('databaseUrl', tlsFileProblem(config.databaseUrl, config.dialect))
   // Last, and created only if the run goes ahead: a refused run leaves nothing behind.
-  const usesDataDir = command.name === 'serve' || command.name === 'spool-replay' || (command.name === 'migrate' && !command.print && config.databaseUrl === undefined && !refused.has('databaseUrl'))
+  const usesDataDir = command.name === 'serve' || command.name === 'spool-replay' || command.name === 'bad-rows-retry' || (command.name === 'migrate' && !command.print && config.databaseUrl === undefined && !refused.has('databaseUrl'))
   if (usesDataDir && !refused.has('dataDir')) check('dataDir', dataDirProblem(config.dataDir, willRun && found.size === 0))
   const order: (keyof Config)[] = ['dataDir', 'host', 'databaseUrl']
   return order.filter((key) => found.has(key)).map((key) => ({ option: source(key), message: found.get(key) as string }))
@@ -225,6 +226,8 @@ export async function main(argv: readonly string[], env: Record<string, string |
       return spoolStatus(config)
     case 'spool-replay':
       return replayFile(config, command.file, command.query)
+    case 'bad-rows-retry':
+      return retryBadRows(config, command.reasons, command.query)
     case 'serve':
       return serve(config)
   }

@@ -75,6 +75,8 @@ describe('loadConfig', () => {
     [['spool', 'status'], { name: 'spool-status' }],
     [['spool', 'replay', 'x.ndjson'], { name: 'spool-replay', file: 'x.ndjson', query: {} }],
     [['spool', 'replay', 'x.ndjson', 'aid=acme&p=web&x=1'], { name: 'spool-replay', file: 'x.ndjson', query: { aid: 'acme', p: 'web' } }],
+    [['bad-rows', 'retry'], { name: 'bad-rows-retry', reasons: [], query: {} }],
+    [['bad-rows', 'retry', 'UNKNOWN_EVENT_TYPE', 'aid=acme&x=1', 'INVALID_EVENT'], { name: 'bad-rows-retry', reasons: ['UNKNOWN_EVENT_TYPE', 'INVALID_EVENT'], query: { aid: 'acme' } }],
     [['--help'], { name: 'help' }],
     [['serve', '--version'], { name: 'version' }],
   ])('argv %p is the command %p', (argv, command) => {

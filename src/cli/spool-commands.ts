@@ -9,17 +9,13 @@ import type { Config } from '../config.ts'
 import { readCheckpoint, type Position } from '../spool/checkpoint.ts'
 import { countEvents, readRecords } from '../spool/reader.ts'
 import { fileSize, listSegments, segmentPath } from '../spool/segments.ts'
-import { openDatabase } from '../app.ts'
 import { createRegistry } from '../adapters/registry.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import { parseBody } from '../http/body.ts'
 import { badRow, rawPayload } from '../events/bad-row.ts'
 import { uuidV5 } from '../events/event-id.ts'
-import { openSpool, type Spool } from '../spool/spool.ts'
-import { createLazySink } from '../sink/lazy.ts'
-import { createWriter } from '../sink/writer.ts'
-import { encodeRecord, recordReceivedMs } from '../sink/records.ts'
-import { migrate } from '../db/migrate.ts'
+import { recordReceivedMs } from '../sink/records.ts'
+import { progress, withPrivateLoad } from './private-load.ts'
 import { createLog } from '../log.ts'
 import { VERSION } from '../version.ts'
 import { errorMessage } from '../errors.ts'
@@ -111,70 +107,34 @@ export function ago(ms: number): string {
   return next ? `${Math.floor(seconds / size)}${unit} ${Math.floor((seconds % size) / next[1])}${next[0]}` : `${seconds}${unit}`
 }
 
-function progress(done: number, total: number): void {
-  if (!process.stderr.isTTY) return
-  const width = 30
-  const filled = total === 0 ? width : Math.round((done / total) * width)
-  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
-  if (done === total) process.stderr.write('\n')
-}
-
 export async function replayFile(config: Config, file: string, query: Record<string, string> = {}): Promise<number> {
   const log = createLog(config.logLevel)
   // Numbered as in the file (blank lines skipped, still counted), so a rejected line is findable.
   const lines = fs.readFileSync(file, 'utf8').split('\n').map((text, i) => ({ text, number: i + 1 })).filter((l) => l.text.trim() !== '')
-  // The database first: with the embedded one it takes the DATA_DIR lock, and a replay that
-  // is refused (DATA_DIR_IN_USE) must leave nothing behind in DATA_DIR.
-  const database = await openDatabase(config)
-  // A private spool: the running collector owns DATA_DIR/spool.
-  const dir = path.join(config.dataDir, `replay-${process.pid}`)
-  let spool: Spool | null = null
   let accepted = 0
   let bad = 0
-  try {
-    spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes })
-    const sink = createLazySink({
-      sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
-      migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
-    })
-    // No write timeout: the replay ends at the first database error, and a write that is only
-    // slow (a lock held elsewhere) must load, not be reported NOT loaded. Interrupted, the same
-    // replay runs again idempotently.
-    const writer = createWriter({ spool, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log, whenDown: 'the replay stops here; run it again once the database is reachable' })
+  return withPrivateLoad(config, log, 'replay', 'the replay stops here; run it again once the database is reachable', async (load) => {
     const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
-    writer.start()
     for (const [index, { text: line, number }] of lines.entries()) {
       const ctx = { receivedAt: new Date(), query, ipAddress: null, userAgent: 'collector-replay', webhookId: null, requestId: uuidV5(`replay/${line}`) } // replaying a file twice stores its bad rows once
       const body = parseBody(Buffer.from(line))
       const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
       if (result?.ok) {
-        await spool.append(encodeRecord({ events: result.events, badRows: result.badRows }), result.events.length)
+        await load.append(result.events, result.badRows)
         accepted += result.events.length
         bad += result.badRows.length
       } else {
         // As over HTTP: a request that cannot load keeps its raw body in bad rows.
         const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
-        await spool.append(encodeRecord({ events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))] }), 0)
+        await load.append([], [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))])
         bad++
         log('warn', 'replay line rejected', { line: number, reason: code })
       }
       progress(index + 1, lines.length)
     }
-    while (spool.pending() && writer.status().database !== 'down') await Bun.sleep(50)
-    const left = spool.unreadEvents()
-    await writer.stop(0)
-    // The embedded database never fsyncs on its own: what the summary calls loaded is on disk.
-    await database.embedded?.flush()
-    const w = writer.status()
+    const { left, status: w } = await load.finish()
     const notLoaded = left > 0 ? `, ${left} NOT loaded (${w.lastError}): run the same replay again once the database is reachable; what did load is not loaded twice` : ''
     process.stdout.write(`replayed ${lines.length} lines: ${accepted} events (${w.loadedEvents} new, ${w.duplicateEvents} already loaded), ${bad} bad${notLoaded}\n`)
     return left > 0 ? 1 : 0
-  } finally {
-    await spool?.close()
-    // The file is the source, and replaying it again is idempotent (deterministic event and
-    // bad-row ids): a private spool left behind would only be a copy no one reads.
-    fs.rmSync(dir, { recursive: true, force: true })
-    await database.sql.end({ timeout: 5 })
-    await database.embedded?.stop()
-  }
+  })
 }

@@ -1,0 +1,148 @@
+/**
+ * `collector bad-rows retry [REASON ...] [QUERY]`: bad rows through this version's adapter
+ * again, for when the collector has learnt what it could not load (an event type PagerDuty
+ * added later, UNKNOWN_EVENT_TYPE) or the database takes what it refused (a constraint
+ * dropped, DATABASE_REJECTED). What loads now is removed from `bad_rows`; what still fails
+ * stays as it was. A bad row is removed only once every event it made is in `atomic.events`,
+ * so an interrupted retry (or the database refusing again) leaves it, and running the same
+ * retry again loads nothing twice (event ids are PagerDuty's).
+ *
+ * Retried events keep their original receipt time as `collector_tstamp`; `etl_tstamp` is the
+ * retry's time. A bad row does not keep its webhook URL's query string, so `app_id` and the
+ * rest come from QUERY (`aid=acme`), as with `spool replay`; a DATABASE_REJECTED row keeps
+ * its event whole, app_id included.
+ */
+import type { Config } from '../config.ts'
+import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
+import { createRegistry } from '../adapters/registry.ts'
+import { uuidV5 } from '../events/event-id.ts'
+import type { BuiltEvent, RequestContext } from '../events/event.ts'
+import { formatUtc } from '../events/timestamp.ts'
+import { parseBody } from '../http/body.ts'
+import { createLog } from '../log.ts'
+import { receivedMs } from '../sink/records.ts'
+import { qualified, quoteLiteral } from '../sink/sql-text.ts'
+import { BAD_ROWS_TABLE, EVENTS_TABLE } from '../sink/tables.ts'
+import { VERSION } from '../version.ts'
+import { progress, withPrivateLoad } from './private-load.ts'
+
+export interface StoredBadRow { bad_row_id: string; received_at: string; reason: string; version: string | null; payload: string | null }
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/** An event as a DATABASE_REJECTED row keeps it (`badRowForRejected`), or null. */
+function storedEvent(value: unknown): BuiltEvent | null {
+  if (!isObject(value) || typeof value.eventId !== 'string' || !Array.isArray(value.rows) || value.rows.length === 0) return null
+  return value.rows.every((r) => isObject(r) && typeof r.table === 'string' && isObject(r.row)) ? (value as unknown as BuiltEvent) : null
+}
+
+/**
+ * The webhook body a bad row's payload came from: a whole body as it is (a request's row), a
+ * v3 event under `event`, a v1/v2 message as the one message of a batch.
+ */
+export function bodyOf(row: StoredBadRow, payload: unknown): string {
+  if (isObject(payload) && (Array.isArray(payload.messages) || isObject(payload.event))) return row.payload as string
+  return JSON.stringify(row.version === 'v3' ? { event: payload } : { messages: [payload] })
+}
+
+const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
+
+export type Retried = { ok: true; events: BuiltEvent[] } | { ok: false; reason: string }
+
+/** One bad row through the adapter again: its events, or why it still fails. */
+export function retryRow(row: StoredBadRow, query: Record<string, string>, now: Date): Retried {
+  const receivedAt = receivedMs(row.received_at)
+  if (row.payload === null || receivedAt === null || !adapter) return { ok: false, reason: row.reason }
+  let payload: unknown
+  try {
+    payload = JSON.parse(row.payload)
+  } catch {
+    payload = undefined
+  }
+  const etl = formatUtc(now)
+  const stamped = (events: BuiltEvent[]) => events.map((e) => ({ ...e, rows: e.rows.map((r, i) => (i === 0 ? { ...r, row: { ...r.row, etl_tstamp: etl } } : r)) }))
+  if (row.reason === 'DATABASE_REJECTED') {
+    const event = storedEvent(payload)
+    return event ? { ok: true, events: stamped([event]) } : { ok: false, reason: row.reason }
+  }
+  const text = payload === undefined ? row.payload : bodyOf(row, payload)
+  const ctx: RequestContext = { receivedAt: new Date(receivedAt), query, ipAddress: null, userAgent: 'collector-bad-rows-retry', webhookId: null, requestId: uuidV5(`bad-rows-retry/${row.bad_row_id}`) }
+  const body = parseBody(Buffer.from(text))
+  if (!body.ok) return { ok: false, reason: body.code }
+  const result = adapter.toEvents({ body: body.json, rawBody: body.text, ctx })
+  if (!result.ok) return { ok: false, reason: result.code }
+  // All of it or nothing: a batch's row whose messages only partly load now stays whole.
+  if (result.badRows.length > 0) return { ok: false, reason: result.badRows[0]?.reason ?? row.reason }
+  if (result.events.length === 0) return { ok: false, reason: 'NO_EVENTS' }
+  return { ok: true, events: stamped(result.events) }
+}
+
+const PAGE_ROWS = 100
+const ID_CHUNK = 500
+
+export async function retryBadRows(config: Config, reasons: readonly string[], query: Record<string, string>): Promise<number> {
+  const log = createLog(config.logLevel)
+  const badRows = qualified(config.dbSchema, BAD_ROWS_TABLE)
+  const events = qualified(config.dbSchema, EVENTS_TABLE)
+  return withPrivateLoad(config, log, 'bad-rows-retry', 'the retry stops here; run it again once the database is reachable', async (load) => {
+    const sql = load.database.sql
+    const filter = `vendor = 'com.pagerduty'${reasons.length > 0 ? ` and reason in (${reasons.map(quoteLiteral).join(', ')})` : ''}`
+    let total: number
+    try {
+      total = Number((await sql.unsafe(`select count(*) as n from ${badRows} where ${filter}`))[0]?.n ?? 0)
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42P01') throw error
+      process.stdout.write(`no ${config.dbSchema}.${BAD_ROWS_TABLE} table: nothing to retry\n`)
+      return 0
+    }
+    const now = new Date()
+    /** Each retried row's id with its events' ids: removed once they are all loaded. */
+    const loaded: { id: string; eventIds: string[] }[] = []
+    const stillBad = new Map<string, number>()
+    let seen = 0
+    let after: { at: string; id: string } | null = null
+    // Pages in (received_at, bad_row_id) order, so rows added meanwhile neither repeat nor stall it.
+    for (;;) {
+      const from: string = after ? ` and (received_at > ${quoteLiteral(after.at)}::timestamp or (received_at = ${quoteLiteral(after.at)}::timestamp and bad_row_id > ${quoteLiteral(after.id)}))` : ''
+      const page: StoredBadRow[] = await sql.unsafe<StoredBadRow[]>(
+        `select bad_row_id, to_char(received_at, 'YYYY-MM-DD HH24:MI:SS.US') as received_at, reason, version, payload from ${badRows} where ${filter}${from} order by received_at, bad_row_id limit ${PAGE_ROWS}`,
+      )
+      for (const row of page) {
+        const retried = retryRow(row, query, now)
+        if (retried.ok) {
+          await load.append(retried.events, [])
+          loaded.push({ id: row.bad_row_id, eventIds: retried.events.map((e) => e.eventId) })
+        } else {
+          stillBad.set(retried.reason, (stillBad.get(retried.reason) ?? 0) + 1)
+        }
+        progress(++seen, Math.max(seen, total))
+      }
+      const last: StoredBadRow | undefined = page[page.length - 1]
+      if (!last || page.length < PAGE_ROWS) break
+      after = { at: last.received_at, id: last.bad_row_id }
+    }
+    const { left, status: w } = await load.finish()
+    // Only rows whose every event is in the table leave bad_rows (not one the database
+    // refused again: its row is the same row, by id, and stays).
+    const present = new Set<string>()
+    const allIds = [...new Set(loaded.flatMap((l) => l.eventIds))]
+    for (let i = 0; i < allIds.length; i += ID_CHUNK) {
+      const chunk = allIds.slice(i, i + ID_CHUNK)
+      for (const r of await sql.unsafe<{ event_id: string }[]>(`select event_id from ${events} where event_id in (${chunk.map(quoteLiteral).join(', ')})`)) present.add(r.event_id)
+    }
+    const removable = loaded.filter((l) => l.eventIds.every((id) => present.has(id))).map((l) => l.id)
+    for (let i = 0; i < removable.length; i += ID_CHUNK) {
+      await sql.unsafe(`delete from ${badRows} where bad_row_id in (${removable.slice(i, i + ID_CHUNK).map(quoteLiteral).join(', ')})`)
+    }
+    await load.database.embedded?.flush()
+    const kept = loaded.length - removable.length
+    const still = [...stillBad].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${reason} ${n}`).join(', ')
+    process.stdout.write([
+      `retried ${seen} bad rows: ${removable.length} loaded and removed from ${config.dbSchema}.${BAD_ROWS_TABLE} (events: ${w.loadedEvents} new, ${w.duplicateEvents} already loaded)`,
+      stillBad.size > 0 ? `; ${seen - loaded.length} still bad, left as they are (${still})` : '',
+      kept > 0 ? `; ${kept} made events that did not load${left > 0 ? ` (${w.lastError}): run the same retry again once the database is reachable` : ' (refused by the database again), left as they are'}` : '',
+      '\n',
+    ].join(''))
+    return left > 0 ? 1 : 0
+  })
+}

@@ -1,0 +1,73 @@
+/**
+ * One-off loads from the command line (`spool replay`, `bad-rows retry`): records go through
+ * a private spool and the same writer into the configured database. The running collector
+ * owns DATA_DIR/spool, so this spool is `DATA_DIR/<name>-PID`, removed at the end: what it
+ * loads comes from a file or a table that stays, and loading it again is idempotent.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Config } from '../config.ts'
+import { openDatabase, type Database } from '../app.ts'
+import type { Log } from '../log.ts'
+import { migrate } from '../db/migrate.ts'
+import { createLazySink } from '../sink/lazy.ts'
+import { encodeRecord } from '../sink/records.ts'
+import { createWriter, type WriterStatus } from '../sink/writer.ts'
+import { openSpool, type Spool } from '../spool/spool.ts'
+import type { BadRow, BuiltEvent } from '../events/event.ts'
+
+export interface PrivateLoad {
+  readonly database: Database
+  /** Makes a record durable in the private spool; the writer loads it in the background. */
+  append(events: BuiltEvent[], badRows: BadRow[]): Promise<void>
+  /**
+   * Waits until everything appended is loaded or the database is down, and stops the writer.
+   * `left`: events not loaded (run the same load again; nothing loads twice).
+   */
+  finish(): Promise<{ left: number; status: WriterStatus }>
+}
+
+export async function withPrivateLoad<T>(config: Config, log: Log, name: string, whenDown: string, use: (load: PrivateLoad) => Promise<T>): Promise<T> {
+  // The database first: the embedded one takes the DATA_DIR lock, and a load that is refused
+  // (DATA_DIR_IN_USE) must leave nothing behind in DATA_DIR.
+  const database = await openDatabase(config)
+  const dir = path.join(config.dataDir, `${name}-${process.pid}`)
+  let spool: Spool | null = null
+  try {
+    const opened = (spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes }))
+    const sink = createLazySink({
+      sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
+      migrate: async () => { await migrate(database.sql, config.dialect, config.dbSchema) },
+    })
+    // No write timeout: the load ends at the first database error, and a write that is only
+    // slow (a lock held elsewhere) must load, not be reported NOT loaded.
+    const writer = createWriter({ spool: opened, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log, whenDown })
+    writer.start()
+    return await use({
+      database,
+      append: (events, badRows) => opened.append(encodeRecord({ events, badRows }), events.length),
+      async finish() {
+        while (opened.pending() && writer.status().database !== 'down') await Bun.sleep(50)
+        const left = opened.unreadEvents()
+        await writer.stop(0)
+        // The embedded database never fsyncs on its own: what the summary calls loaded is on disk.
+        await database.embedded?.flush()
+        return { left, status: writer.status() }
+      },
+    })
+  } finally {
+    await spool?.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+    await database.sql.end({ timeout: 5 })
+    await database.embedded?.stop()
+  }
+}
+
+/** A bar on stderr when it is a terminal: `[#####.....] done/total`. */
+export function progress(done: number, total: number): void {
+  if (!process.stderr.isTTY) return
+  const width = 30
+  const filled = total === 0 ? width : Math.round((done / total) * width)
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
+  if (done === total) process.stderr.write('\n')
+}

@@ -1,0 +1,98 @@
+/**
+ * `collector bad-rows retry`, run as the real CLI against bad rows a real collector made (a
+ * refused event, a bad message) and rows an older version would have made (event types it
+ * did not know): what loads now leaves bad_rows, with its original receipt time; what still
+ * fails, or does not load, stays.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import path from 'node:path'
+import { BUN, ROOT, eventually, postJson, startInProcess } from '../helpers/collector.ts'
+import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { fixtureJson } from '../helpers/fixtures.ts'
+import { bodyOf, retryRow } from '../../src/cli/bad-rows-retry.ts'
+import { pagerdutyEventId } from '../../src/events/event-id.ts'
+
+let db: TestDatabase
+beforeAll(async () => { db = await freshDatabase('bad_rows_retry') })
+afterAll(async () => { await db.drop() })
+
+const cli = async (args: string[]) => {
+  const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts'), 'bad-rows', 'retry', ...args], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', DATABASE_URL: db.url, DATA_DIR: tempDir('retry') },
+    stdout: 'pipe', stderr: 'pipe',
+  })
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  return { out, err, code }
+}
+
+const v3Triggered = (fixtureJson('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json') as { event: Record<string, unknown> }).event
+const v1Acknowledge = (fixtureJson('v1', 'incident.acknowledge__pagerduty-developer-docs.json') as { messages: Record<string, unknown>[] }).messages[0] as Record<string, unknown>
+const v3Resolved = fixtureJson('v3', 'incident.resolved__rudder-transformer-incident_resolved_0.json') as { event: { id: string } }
+
+test('bad rows are rebuilt as the webhook they came from: a whole body, a v3 event, a v1/v2 message', () => {
+  const row = (version: string | null, payload: unknown) => ({ bad_row_id: 'x', received_at: '2026-01-02 03:04:05.678000', reason: 'R', version, payload: JSON.stringify(payload) })
+  expect(JSON.parse(bodyOf(row('v3', v3Triggered), v3Triggered))).toEqual({ event: v3Triggered })
+  expect(JSON.parse(bodyOf(row('v1', v1Acknowledge), v1Acknowledge))).toEqual({ messages: [v1Acknowledge] })
+  expect(JSON.parse(bodyOf(row(null, { x: 1 }), { x: 1 }))).toEqual({ messages: [{ x: 1 }] })
+  const whole = { messages: [v1Acknowledge, v1Acknowledge] }
+  expect(bodyOf(row('v1', whole), whole)).toBe(JSON.stringify(whole))
+  const v3Body = { event: v3Triggered }
+  expect(bodyOf(row('v3', v3Body), v3Body)).toBe(JSON.stringify(v3Body))
+  // Retried: the original receipt, this retry's etl_tstamp, the QUERY's app_id.
+  const retried = retryRow(row('v3', v3Triggered), { aid: 'acme' }, new Date('2026-05-05T00:00:00Z'))
+  expect(retried.ok && retried.events[0]?.rows[0]?.row).toMatchObject({ collector_tstamp: '2026-01-02 03:04:05.678', etl_tstamp: '2026-05-05 00:00:00.000', app_id: 'acme' })
+  expect(retryRow({ ...row('v3', v3Triggered), payload: '{"event": {"event_type": "incident.invented"}}' }, {}, new Date())).toEqual({ ok: false, reason: 'UNKNOWN_EVENT_TYPE' })
+})
+
+test('what loads now leaves bad_rows with its receipt time; what the database refuses again or still fails stays; a second run loads nothing twice', async () => {
+  const collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('retry-collector') })
+  const base = `http://127.0.0.1:${collector.url.port}/com.pagerduty/v1?aid=acme`
+  try {
+    await eventually(async () => (await fetch(`http://127.0.0.1:${collector.url.port}/ready`)).status === 200 && (await db.sql`select to_regclass('atomic.bad_rows') as t`)[0]?.t !== null, 20_000, 'the tables')
+    // A constraint a DBA added: the collector's own DATABASE_REJECTED row.
+    await db.sql.unsafe(`alter table atomic.com_pagerduty_webhook_v3_event_1 add constraint no_resolved check (event_type <> 'incident.resolved')`)
+    expect((await postJson(base, JSON.stringify(v3Resolved))).status).toBe(202)
+    // A v1 batch with a message this version refuses (a number as a string).
+    const invalid = { ...v1Acknowledge, id: 'still-invalid', data: { incident: { ...(v1Acknowledge.data as { incident: object }).incident, incident_number: '2126' } } }
+    expect((await postJson(base, JSON.stringify({ messages: [invalid] }))).status).toBe(202)
+    await eventually(async () => Number((await db.sql`select count(*) as n from atomic.bad_rows`)[0]?.n) === 2, 20_000, 'the two bad rows')
+  } finally {
+    await collector.stop()
+  }
+  // Rows an older version made for event types it did not know.
+  await db.sql`insert into atomic.bad_rows (bad_row_id, received_at, reason, detail, vendor, version, payload) values
+    ('00000000-0000-5000-8000-000000000001', '2026-01-02 03:04:05.678', 'UNKNOWN_EVENT_TYPE', '[]', 'com.pagerduty', 'v3', ${JSON.stringify(v3Triggered)}),
+    ('00000000-0000-5000-8000-000000000002', '2026-01-03 04:05:06.789', 'UNKNOWN_EVENT_TYPE', '[]', 'com.pagerduty', 'v1', ${JSON.stringify(v1Acknowledge)})`
+
+  // The constraint still there: the refused event is refused again and its row stays.
+  const first = await cli(['aid=recovered'])
+  expect(first.err).toBe('')
+  expect(first.out).toBe('retried 4 bad rows: 2 loaded and removed from atomic.bad_rows (events: 2 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1); 1 made events that did not load (refused by the database again), left as they are\n')
+  expect(first.code).toBe(0)
+  expect((await db.sql`select reason from atomic.bad_rows order by reason`).map((r) => r.reason)).toEqual(['DATABASE_REJECTED', 'INVALID_MESSAGE'])
+
+  await db.sql.unsafe('alter table atomic.com_pagerduty_webhook_v3_event_1 drop constraint no_resolved')
+  const second = await cli(['DATABASE_REJECTED', 'UNKNOWN_EVENT_TYPE'])
+  expect(second.out).toBe('retried 1 bad rows: 1 loaded and removed from atomic.bad_rows (events: 1 new, 0 already loaded)\n')
+  expect((await db.sql`select reason from atomic.bad_rows`).map((r) => r.reason)).toEqual(['INVALID_MESSAGE'])
+
+  const events = await db.sql`select e.event_id, e.app_id, e.collector_tstamp::text as received, e.etl_tstamp > e.collector_tstamp as etl_later, e.v_tracker from atomic.events e order by e.v_tracker, e.collector_tstamp`
+  expect(events.map((e) => ({ ...e }))).toEqual([
+    { event_id: pagerdutyEventId('v1', String(v1Acknowledge.id), null), app_id: 'recovered', received: '2026-01-03 04:05:06.789', etl_later: true, v_tracker: 'com.pagerduty-v1' },
+    { event_id: pagerdutyEventId('v3', String(v3Triggered.id), null), app_id: 'recovered', received: '2026-01-02 03:04:05.678', etl_later: true, v_tracker: 'com.pagerduty-v3' },
+    // The refused event kept its row whole: its app_id from the webhook URL, its receipt time.
+    expect.objectContaining({ event_id: pagerdutyEventId('v3', v3Resolved.event.id, null), app_id: 'acme', v_tracker: 'com.pagerduty-v3' }),
+  ])
+  expect(Number((await db.sql`select count(*) as n from atomic.com_pagerduty_webhook_v3_event_1`)[0]?.n)).toBe(2)
+  expect(Number((await db.sql`select count(*) as n from atomic.com_pagerduty_incident_1`)[0]?.n)).toBe(1)
+
+  const third = await cli([])
+  expect(third.out).toBe('retried 1 bad rows: 0 loaded and removed from atomic.bad_rows (events: 0 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1)\n')
+  expect(third.code).toBe(0)
+}, 60_000)
+
+test('a command line it cannot read exits 2 and says what it expects', async () => {
+  const bad = await cli(['unknown_reason'])
+  expect(bad.code).toBe(2)
+  expect(bad.err).toBe('collector: command: expected "bad-rows retry [REASON ...] [QUERY]" (REASON a code such as UNKNOWN_EVENT_TYPE, QUERY such as aid=acme), got "unknown_reason"\n')
+})
