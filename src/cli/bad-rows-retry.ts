@@ -95,6 +95,10 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
       process.stdout.write(`no ${config.dbSchema}.${BAD_ROWS_TABLE} table: nothing to retry\n`)
       return 0
     }
+    if (total === 0) {
+      process.stdout.write(`no bad rows to retry in ${config.dbSchema}.${BAD_ROWS_TABLE}${reasons.length > 0 ? ` with reason ${reasons.join(' or ')}` : ''}\n`)
+      return 0
+    }
     const now = new Date()
     /** Each retried row's id with its events' ids: removed once they are all loaded. */
     const loaded: { id: string; eventIds: string[] }[] = []

@@ -86,6 +86,7 @@ test('what loads now leaves bad_rows with its receipt time; what the database re
   expect(Number((await db.sql`select count(*) as n from atomic.com_pagerduty_webhook_v3_event_1`)[0]?.n)).toBe(2)
   expect(Number((await db.sql`select count(*) as n from atomic.com_pagerduty_incident_1`)[0]?.n)).toBe(1)
 
+  expect((await cli(['TOO_MANY_BAD_MESSAGES'])).out).toBe('no bad rows to retry in atomic.bad_rows with reason TOO_MANY_BAD_MESSAGES\n')
   const third = await cli([])
   expect(third.out).toBe('retried 1 bad rows: 0 loaded and removed from atomic.bad_rows (events: 0 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1)\n')
   expect(third.code).toBe(0)
