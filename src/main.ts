@@ -15,6 +15,7 @@ import { createLog } from './log.ts'
 import { errorMessage } from './errors.ts'
 import { spoolStatus, replayFile } from './cli/spool-commands.ts'
 import { retryBadRows } from './cli/bad-rows-retry.ts'
+import { foreignOwner, giveBack } from './data-dir-owner.ts'
 import { VERSION } from './version.ts'
 
 /**
@@ -213,6 +214,16 @@ export async function main(argv: readonly string[], env: Record<string, string |
     return 2
   }
   const { command, config } = loaded
+  const owner = command.name === 'help' || command.name === 'version' ? null : foreignOwner(config.dataDir)
+  try {
+    return await run(command, config)
+  } finally {
+    const given = owner ? giveBack(config.dataDir, owner) : 0
+    if (given > 0) process.stderr.write(`collector: gave ${given} files this run made in ${config.dataDir} as root back to its owner (uid ${owner?.uid}), so the service can still open them\n`)
+  }
+}
+
+function run(command: Command, config: Config): Promise<number> | number {
   switch (command.name) {
     case 'help':
       process.stdout.write(`${helpText(VERSION)}\n`)

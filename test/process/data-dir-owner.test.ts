@@ -1,0 +1,67 @@
+/**
+ * `sudo collector spool replay` on the DATA_DIR of a service that runs as another user (its
+ * systemd DynamicUser) with the embedded database: the files the replay makes as root are
+ * given back to the directory's owner, so the service starts again. Before, PGlite aborted at
+ * that start (a file of root's it could not open) and systemd restarted it in a loop.
+ * Needs root and setpriv (util-linux; it execs, so signals reach the collector itself); the
+ * service's user here is `nobody`.
+ */
+import { expect, test } from 'bun:test'
+import fs from 'node:fs'
+import path from 'node:path'
+import { BUN, ROOT, spawnCollector } from '../helpers/collector.ts'
+import { tempDir } from '../helpers/database.ts'
+import { readFixture } from '../helpers/fixtures.ts'
+
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p))
+const nobody = (() => {
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))
+  const [, , uid, gid] = line?.split(':') ?? []
+  return uid && gid ? { uid: Number(uid), gid: Number(gid) } : null
+})()
+const canRun = process.geteuid?.() === 0 && setpriv !== undefined && nobody !== null
+
+const rootOwned = (dir: string): string[] => {
+  const found: string[] = []
+  const visit = (at: string) => {
+    for (const e of fs.readdirSync(at, { withFileTypes: true })) {
+      const file = path.join(at, e.name)
+      if (fs.lstatSync(file).uid === 0) found.push(path.relative(dir, file))
+      if (e.isDirectory()) visit(file)
+    }
+  }
+  visit(dir)
+  return found
+}
+
+test.skipIf(!canRun)('a replay run as root on the service user\'s DATA_DIR leaves no file of root\'s there, and the service starts again', async () => {
+  const owner = nobody as { uid: number; gid: number }
+  const dataDir = path.join(tempDir('owner'), 'data')
+  fs.mkdirSync(dataDir, { mode: 0o700 })
+  fs.chownSync(dataDir, owner.uid, owner.gid)
+  fs.chownSync(path.dirname(dataDir), owner.uid, owner.gid)
+  const asService = [setpriv as string, `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--', BUN, path.join(ROOT, 'src/main.ts')]
+  const env = { DATA_DIR: dataDir, HOME: '/tmp' }
+  const service = await spawnCollector(env, asService)
+  service.proc.kill('SIGTERM')
+  expect(await service.proc.exited).toBe(0)
+  expect(rootOwned(dataDir)).toEqual([])
+
+  const file = path.join(path.dirname(dataDir), 'replay.ndjson')
+  fs.writeFileSync(file, `${JSON.stringify(JSON.parse(readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')))}\n`)
+  const replay = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts'), 'spool', 'replay', file], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', ...env }, stdout: 'pipe', stderr: 'pipe' })
+  const [out, err, code] = await Promise.all([new Response(replay.stdout).text(), new Response(replay.stderr).text(), replay.exited])
+  expect(out).toBe('replayed 1 lines: 1 events (1 new, 0 already loaded), 0 bad\n')
+  expect(code).toBe(0)
+  expect(err).toMatch(/^collector: gave \d+ files this run made in .* as root back to its owner \(uid \d+\), so the service can still open them\n$/)
+  expect(rootOwned(dataDir)).toEqual([])
+
+  const again = await spawnCollector(env, asService)
+  try {
+    const ready = await (await fetch(`${again.url}/ready`)).json() as { database: { state: string } }
+    expect(ready.database.state).not.toBe('down')
+  } finally {
+    again.proc.kill('SIGTERM')
+    expect(await again.proc.exited).toBe(0)
+  }
+}, 90_000)
