@@ -215,6 +215,13 @@ export async function main(argv: readonly string[], env: Record<string, string |
   }
   const { command, config } = loaded
   const owner = command.name === 'help' || command.name === 'version' ? null : foreignOwner(config.dataDir)
+  // Ctrl-C in a long replay ends the process at once: give the files back first. (`serve`
+  // handles its signals and returns here.)
+  if (owner && command.name !== 'serve') {
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      process.once(signal, () => { giveBack(config.dataDir, owner); process.exit(code) })
+    }
+  }
   try {
     return await run(command, config)
   } finally {
