@@ -36,12 +36,17 @@ function storedEvent(value: unknown): BuiltEvent | null {
   return value.rows.every((r) => isObject(r) && typeof r.table === 'string' && isObject(r.row)) ? (value as unknown as BuiltEvent) : null
 }
 
+/** The reasons of a row made for one message (v1/v2) or one v3 event, not for a whole request. */
+const MESSAGE_REASONS = new Set(['MISSING_EVENT_TYPE', 'UNKNOWN_EVENT_TYPE', 'INVALID_MESSAGE', 'INVALID_EVENT', 'UNKNOWN_WEBHOOK_VERSION'])
+
 /**
- * The webhook body a bad row's payload came from: a whole body as it is (a request's row), a
- * v3 event under `event`, a v1/v2 message as the one message of a batch.
+ * The webhook body a bad row's payload came from: a v3 event under `event`, a v1/v2 message
+ * as the one message of a batch; a request's row (a whole body) as it is, never wrapped: a
+ * body refused for its shape stays refused.
  */
 export function bodyOf(row: StoredBadRow, payload: unknown): string {
-  if (isObject(payload) && (Array.isArray(payload.messages) || isObject(payload.event))) return row.payload as string
+  const whole = isObject(payload) && (Array.isArray(payload.messages) || isObject(payload.event))
+  if (whole || !MESSAGE_REASONS.has(row.reason)) return row.payload as string
   return JSON.stringify(row.version === 'v3' ? { event: payload } : { messages: [payload] })
 }
 

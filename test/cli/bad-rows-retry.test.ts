@@ -30,12 +30,14 @@ const v1Acknowledge = (fixtureJson('v1', 'incident.acknowledge__pagerduty-develo
 const v3Resolved = fixtureJson('v3', 'incident.resolved__rudder-transformer-incident_resolved_0.json') as { event: { id: string } }
 
 test('bad rows are rebuilt as the webhook they came from: a whole body, a v3 event, a v1/v2 message', () => {
-  const row = (version: string | null, payload: unknown) => ({ bad_row_id: 'x', received_at: '2026-01-02 03:04:05.678000', reason: 'R', version, payload: JSON.stringify(payload) })
+  const row = (version: string | null, payload: unknown, reason = 'UNKNOWN_EVENT_TYPE') => ({ bad_row_id: 'x', received_at: '2026-01-02 03:04:05.678000', reason, version, payload: JSON.stringify(payload) })
   expect(JSON.parse(bodyOf(row('v3', v3Triggered), v3Triggered))).toEqual({ event: v3Triggered })
   expect(JSON.parse(bodyOf(row('v1', v1Acknowledge), v1Acknowledge))).toEqual({ messages: [v1Acknowledge] })
   expect(JSON.parse(bodyOf(row(null, { x: 1 }), { x: 1 }))).toEqual({ messages: [{ x: 1 }] })
   const whole = { messages: [v1Acknowledge, v1Acknowledge] }
   expect(bodyOf(row('v1', whole), whole)).toBe(JSON.stringify(whole))
+  // A request refused for its shape (a bare v1 message posted) is not made a batch now.
+  expect(bodyOf(row(null, v1Acknowledge, 'NOT_PAGERDUTY'), v1Acknowledge)).toBe(JSON.stringify(v1Acknowledge))
   const v3Body = { event: v3Triggered }
   expect(bodyOf(row('v3', v3Body), v3Body)).toBe(JSON.stringify(v3Body))
   // Retried: the original receipt, this retry's etl_tstamp, the QUERY's app_id.
