@@ -131,6 +131,11 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
       after = { at: last.received_at, id: last.bad_row_id }
     }
     const { left, status: w } = await load.finish()
+    if (left > 0) {
+      // The database went away: nothing is removed now (the next run finds what did load).
+      process.stdout.write(`retried ${seen} bad rows: ${left} events NOT loaded (${w.lastError}): run the same retry again once the database is reachable; nothing was removed from ${config.dbSchema}.${BAD_ROWS_TABLE}, and nothing loads twice\n`)
+      return 1
+    }
     // Only rows whose every event is in the table leave bad_rows (not one the database
     // refused again: its row is the same row, by id, and stays).
     const present = new Set<string>()
@@ -149,9 +154,9 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
     process.stdout.write([
       `retried ${seen} bad rows: ${removable.length} loaded and removed from ${config.dbSchema}.${BAD_ROWS_TABLE} (events: ${w.loadedEvents} new, ${w.duplicateEvents} already loaded)`,
       stillBad.size > 0 ? `; ${seen - loaded.length} still bad, left as they are (${still})` : '',
-      kept > 0 ? `; ${kept} made events that did not load${left > 0 ? ` (${w.lastError}): run the same retry again once the database is reachable` : ' (refused by the database again), left as they are'}` : '',
+      kept > 0 ? `; ${kept} made events the database refused again, left as they are` : '',
       '\n',
     ].join(''))
-    return left > 0 ? 1 : 0
+    return 0
   })
 }

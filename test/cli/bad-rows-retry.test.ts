@@ -7,18 +7,19 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import path from 'node:path'
 import { BUN, ROOT, eventually, postJson, startInProcess } from '../helpers/collector.ts'
-import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
 import { fixtureJson } from '../helpers/fixtures.ts'
 import { bodyOf, retryRow } from '../../src/cli/bad-rows-retry.ts'
 import { pagerdutyEventId } from '../../src/events/event-id.ts'
+import { migrate } from '../../src/db/migrate.ts'
 
 let db: TestDatabase
 beforeAll(async () => { db = await freshDatabase('bad_rows_retry') })
 afterAll(async () => { await db.drop() })
 
-const cli = async (args: string[]) => {
+const cli = async (args: string[], env: Record<string, string> = {}) => {
   const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts'), 'bad-rows', 'retry', ...args], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', DATABASE_URL: db.url, DATA_DIR: tempDir('retry') },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', DATABASE_URL: db.url, DATA_DIR: tempDir('retry'), ...env },
     stdout: 'pipe', stderr: 'pipe',
   })
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
@@ -69,7 +70,7 @@ test('what loads now leaves bad_rows with its receipt time; what the database re
   // The constraint still there: the refused event is refused again and its row stays.
   const first = await cli(['aid=recovered'])
   expect(first.err).toBe('')
-  expect(first.out).toBe('retried 4 bad rows: 2 loaded and removed from atomic.bad_rows (events: 2 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1); 1 made events that did not load (refused by the database again), left as they are\n')
+  expect(first.out).toBe('retried 4 bad rows: 2 loaded and removed from atomic.bad_rows (events: 2 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1); 1 made events the database refused again, left as they are\n')
   expect(first.code).toBe(0)
   expect((await db.sql`select reason from atomic.bad_rows order by reason`).map((r) => r.reason)).toEqual(['DATABASE_REJECTED', 'INVALID_MESSAGE'])
 
@@ -99,3 +100,22 @@ test('a command line it cannot read exits 2 and says what it expects', async () 
   expect(bad.code).toBe(2)
   expect(bad.err).toBe('collector: command: expected "bad-rows retry [REASON ...] [QUERY]" (REASON a code such as UNKNOWN_EVENT_TYPE, QUERY such as aid=acme), got "unknown_reason"\n')
 })
+
+test.skipIf(!hasServer())('a database that will not take the events (here: no INSERT) removes nothing, says to run it again, and exits 1', async () => {
+  const role = `retry_ro_${process.pid}`
+  await migrate(db.sql, 'postgres', 'atomic')
+  await db.sql`delete from atomic.bad_rows`
+  await db.sql`insert into atomic.bad_rows (bad_row_id, received_at, reason, detail, vendor, version, payload) values
+    ('00000000-0000-5000-8000-000000000003', '2026-01-04 00:00:00', 'UNKNOWN_EVENT_TYPE', '[]', 'com.pagerduty', 'v3', ${JSON.stringify({ ...v3Triggered, id: 'retry-no-insert' })})`
+  await db.sql.unsafe(`create role ${role} login; grant usage on schema atomic to ${role}; grant select, delete on all tables in schema atomic to ${role}`)
+  try {
+    const url = new URL(db.url)
+    url.username = role
+    const run = await cli([], { DATABASE_URL: url.href })
+    expect(run.out).toBe('retried 1 bad rows: 1 events NOT loaded (permission denied for table events): run the same retry again once the database is reachable; nothing was removed from atomic.bad_rows, and nothing loads twice\n')
+    expect(run.code).toBe(1)
+    expect((await db.sql`select bad_row_id from atomic.bad_rows`).map((r) => r.bad_row_id)).toEqual(['00000000-0000-5000-8000-000000000003'])
+  } finally {
+    await db.sql.unsafe(`drop owned by ${role}; drop role ${role}`)
+  }
+}, 60_000)
