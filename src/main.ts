@@ -139,6 +139,9 @@ async function machineProblems(parsed: { command: Command | null; config: Config
   return order.filter((key) => found.has(key)).map((key) => ({ option: source(key), message: found.get(key) as string }))
 }
 
+/** 128 + SIGHUP, as a shell reports a death by it: a failure to systemd, so it restarts the unit. */
+export const EXIT_AFTER_SIGHUP = 129
+
 async function serve(config: Config): Promise<number> {
   const log = createLog(config.logLevel)
   process.on('uncaughtException', (error) => {
@@ -170,8 +173,9 @@ async function serve(config: Config): Promise<number> {
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))
-  // The terminal it ran from closed (or a `kill -HUP` meant as a reload: there is nothing
-  // to reload, the configuration is read at start): a clean stop, not the default death.
+  // The terminal it ran from closed, or a `kill -HUP` meant as a reload (a log-rotation
+  // script, say): a clean stop, then exit 129 (128 + SIGHUP), which the unit's
+  // Restart=on-failure restarts, reading the configuration again. Exit 0 left it down.
   process.on('SIGHUP', () => onSignal('SIGHUP'))
   const collector = await startCollector(config, log)
   return await new Promise<number>((resolve) => {
@@ -180,7 +184,7 @@ async function serve(config: Config): Promise<number> {
       if (stopping) return
       stopping = true
       log('info', 'signal received', { signal })
-      collector.stop().then(() => resolve(0), (error) => {
+      collector.stop().then(() => resolve(signal === 'SIGHUP' ? EXIT_AFTER_SIGHUP : 0), (error) => {
         log('error', 'shutdown failed', { error: errorMessage(error) })
         resolve(1)
       })

@@ -96,13 +96,13 @@ test('SIGTERM while a write waits on a lock: the batch stays in the spool, and t
   expect(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg)).toEqual([])
 }, 30_000)
 
-test('SIGHUP (the terminal closed) stops it cleanly too: exit 0, everything acknowledged loaded', async () => {
+test('SIGHUP (the terminal closed, or a reload meant) stops it cleanly too, everything acknowledged loaded, and exits 129: a failure to systemd, so Restart=on-failure starts it again', async () => {
   const dataDir = tempDir('sighup')
   dirs.push(dataDir)
   const collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: db.url })
   expect(await post(collector.url, ['hup-1', 'hup-2'])).toEqual([202, 202])
   collector.proc.kill('SIGHUP')
-  expect(await collector.proc.exited).toBe(0)
+  expect(await collector.proc.exited).toBe(129)
   expect(collector.output()).toContain('"msg":"collector stopped","backlog_events":0')
   expect(await tally(db.sql, new Set(['hup-1', 'hup-2']), 'hup')).toEqual({ acked: 2, loaded: 2, lost: 0, duplicated: 0 })
 }, 30_000)
