@@ -24,6 +24,9 @@ import { CollectorError, errorMessage } from './errors.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { VERSION } from './version.ts'
 
+/** A spool write (its fsync) running this long is a hung disk: /ready 503, logged. */
+const SPOOL_STALL_MS = 10_000
+
 export interface Collector {
   url: URL
   embedded: EmbeddedDatabase | null
@@ -147,6 +150,10 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     beforeCheckpoint: async () => { await embedded?.flush() },
     onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
     onGroupCommit: metrics.onSpoolSync,
+    stallMs: SPOOL_STALL_MS,
+    onStall: ({ state, ms }) => state === 'stalled'
+      ? log('error', `the spool's disk has not finished a write for ${SPOOL_STALL_MS / 1000} s (a hung disk?): /ready answers 503 until it does; webhooks arriving meanwhile wait or get 503`, { data_dir: config.dataDir, seconds: Math.round(ms / 1000) })
+      : log('warn', 'the spool\'s disk finished the write it hung on', { seconds: Math.round(ms / 1000) }),
   })
   const free = freeBytes(config.dataDir)
   if (free !== null && free + spool.stats().bytes < config.spoolMaxBytes) {
@@ -193,6 +200,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     const reason = isReady ? null
       : shuttingDown ? 'shutting down'
       : s.lastError !== null ? `the spool cannot write to disk (${s.lastError}); it is tried again every few seconds`
+      : s.writingForMs >= SPOOL_STALL_MS ? `the spool's disk has not finished a write (fsync) for ${Math.round(s.writingForMs / 1000)} s: a hung disk?`
       : `the spool is full: ${s.bytes} bytes of SPOOL_MAX_BYTES=${s.maxBytes}; webhooks are taken again as the backlog loads`
     return {
       ready: isReady,
@@ -201,7 +209,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
         reason,
         spool: {
           writable: s.writable, bytes: s.bytes, max_bytes: s.maxBytes, segments: s.segments, backlog_events: s.backlogEvents, backlog_bytes: s.backlogBytes,
-          corrupt_records: s.corruptRecords, last_error: s.lastError,
+          corrupt_records: s.corruptRecords, last_error: s.lastError, writing_for_ms: s.writingForMs,
         },
         database: {
           state: w.database, dialect: config.dialect, target: database.describe, last_error: w.lastError, last_error_at: w.lastErrorAt, last_commit_at: w.lastCommitAt,

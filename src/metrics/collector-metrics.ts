@@ -74,6 +74,7 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   r.gauge({ name: 'collector_spool_backlog_events', help: 'Events durable in the spool and not yet committed to the database.', collect: () => deps.spoolStats().backlogEvents })
   r.gauge({ name: 'collector_spool_backlog_bytes', help: 'Spool bytes not yet committed to the database.', collect: () => deps.spoolStats().backlogBytes })
   r.gauge({ name: 'collector_spool_writable', help: '1 when the spool accepts appends (GET /ready is 200), else 0.', collect: () => (deps.spoolStats().writable ? 1 : 0) })
+  r.gauge({ name: 'collector_spool_write_in_progress_seconds', help: 'How long the spool write (and fsync) in progress has run, 0 when none: a hung disk shows here, not in collector_spool_sync_seconds, which records completions.', collect: () => deps.spoolStats().writingForMs / 1000 })
   r.counter({ name: 'collector_spool_corrupt_records_total', help: 'Torn or corrupt spool records moved aside to DATA_DIR/spool/corrupt.', collect: () => deps.spoolStats().corruptRecords })
   const startedAt = Date.now() / 1000
   r.gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds.', collect: () => startedAt })

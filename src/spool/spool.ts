@@ -54,6 +54,14 @@ export interface SpoolOptions {
   maxPendingBytes?: number
   /** After each group commit made durable: its records and bytes, and the seconds its write and fsync took. */
   onGroupCommit?: (group: { records: number; bytes: number; seconds: number }) => void
+  /**
+   * A group's write and fsync still running after this long (default 10 s) is a hung disk:
+   * the spool stops calling itself writable (/ready 503, a load balancer sends elsewhere)
+   * until it returns. Nothing else measures it: the sync histogram records only completions.
+   */
+  stallMs?: number
+  /** A write past `stallMs` (once per write), and its end: for the log. */
+  onStall?: (event: { state: 'stalled' | 'resumed'; ms: number }) => void
 }
 
 export interface SpoolStats {
@@ -68,6 +76,8 @@ export interface SpoolStats {
   corruptRecords: number
   corruptBytes: number
   lastError: string | null
+  /** How long the group commit in progress has been writing and syncing (0: none). */
+  writingForMs: number
   writable: boolean
 }
 
@@ -263,6 +273,25 @@ export function openSpool(options: SpoolOptions): Spool {
     }, options.probeIntervalMs ?? PROBE_INTERVAL_MS)
   }
 
+  // The group commit in progress: since when it writes and syncs, and whether it was
+  // reported as stalled. A watchdog looks once a second (a timer per group would cost more
+  // than the check at hundreds of groups a second).
+  const stallMs = options.stallMs ?? 10_000
+  let writingSince: number | null = null
+  let stallReported = false
+  const writingFor = () => (writingSince === null ? 0 : Date.now() - writingSince)
+  function writeEnded(): void {
+    if (stallReported) options.onStall?.({ state: 'resumed', ms: writingFor() })
+    writingSince = null
+    stallReported = false
+  }
+  const watchdog = setInterval(() => {
+    if (stallReported || writingFor() < stallMs) return
+    stallReported = true
+    options.onStall?.({ state: 'stalled', ms: writingFor() })
+  }, Math.min(1000, stallMs))
+  watchdog.unref?.()
+
   async function flushGroup(group: Waiter[]): Promise<void> {
     let total = 0
     let events = 0
@@ -279,6 +308,7 @@ export function openSpool(options: SpoolOptions): Spool {
     try {
       if (activeNeedsRoll || (active.durable > 0 && active.durable + frames.length > segmentBytes)) await roll()
       started = performance.now()
+      writingSince = Date.now()
       try {
         io.write(active.fd, frames, active.durable)
       } catch (error) {
@@ -304,6 +334,7 @@ export function openSpool(options: SpoolOptions): Spool {
         throw error
       }
     } catch (error) {
+      writeEnded()
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
       stats.lastError = `spool ${code}: ${errorMessage(error)}`
       scheduleProbe()
@@ -311,6 +342,7 @@ export function openSpool(options: SpoolOptions): Spool {
       for (const w of group) w.reject(failure)
       return
     }
+    writeEnded()
     const seconds = (performance.now() - started) / 1000
     let offset = active.durable
     for (const w of group) {
@@ -524,13 +556,15 @@ export function openSpool(options: SpoolOptions): Spool {
         backlogEvents,
         backlogBytes,
         ...stats,
-        writable: !closed && stats.lastError === null && room() >= (refusedSize === 0 ? HEADER_BYTES + 1 : Math.min(refusedSize, READY_ROOM_BYTES)),
+        writingForMs: writingFor(),
+        writable: !closed && stats.lastError === null && writingFor() < stallMs && room() >= (refusedSize === 0 ? HEADER_BYTES + 1 : Math.min(refusedSize, READY_ROOM_BYTES)),
       }
     },
 
     async close() {
       closed = true
       while (flushing) await flushing
+      clearInterval(watchdog)
       memos.clear()
       memoBytes = 0
       if (retryTimer) clearTimeout(retryTimer)

@@ -601,6 +601,36 @@ describe('a full budget and a failing disk', () => {
     await spool.close()
   })
 
+  test('a write that does not return (a hung disk) makes the spool unwritable after stallMs, says so once, and again when it returns', async () => {
+    const dir = newDir('spool-stalled')
+    let release: () => void = () => {}
+    let hang = true
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      fsync(fd) {
+        if (!hang) return nodeSpoolIo.fsync(fd)
+        return new Promise<void>((resolve) => { release = () => { hang = false; nodeSpoolIo.fsync(fd).then(resolve) } })
+      },
+    }
+    const events: { state: string; ms: number }[] = []
+    const spool = spoolIn(dir, { io, stallMs: 200, onStall: (e) => events.push(e) })
+    const first = spool.append(Buffer.from('{"hung":1}'), 1)
+    await Bun.sleep(50)
+    expect([spool.stats().writable, spool.stats().writingForMs > 0, events]).toEqual([true, true, []])
+    await eventually(() => events.length === 1, 5000, 'the stall report')
+    expect(events[0]?.state).toBe('stalled')
+    expect(events[0]?.ms).toBeGreaterThanOrEqual(200)
+    expect(spool.stats().writable).toBe(false)
+    await Bun.sleep(300)
+    expect(events.length).toBe(1) // once per write, not once a second
+    release()
+    await first
+    expect(events.map((e) => e.state)).toEqual(['stalled', 'resumed'])
+    expect([spool.stats().writable, spool.stats().writingForMs]).toEqual([true, 0])
+    await spool.append(Buffer.from('{"after":1}'), 1)
+    expect(events.length).toBe(2)
+  })
+
   /** A real file system that fills up: a tmpfs of `size` mounted for `run` (root on Linux only). */
   const canMount = process.platform === 'linux' && process.getuid?.() === 0
   async function onTmpfs(size: string, run: (root: string) => Promise<void>): Promise<void> {
