@@ -47,6 +47,20 @@ async function closeAndReopen(spool: Spool, dir: string, options: Partial<SpoolO
   return spoolIn(dir, options)
 }
 
+/** A disk whose next fsync hangs until `release()`; the ones after it do not. */
+function hangingFsync(): { io: SpoolIo; release: () => void } {
+  let resume: (() => void) | null = null
+  let hang = true
+  const io: SpoolIo = {
+    ...nodeSpoolIo,
+    fsync(fd) {
+      if (!hang) return nodeSpoolIo.fsync(fd)
+      return new Promise<void>((resolve) => { resume = () => { hang = false; nodeSpoolIo.fsync(fd).then(resolve) } })
+    },
+  }
+  return { io, release: () => resume?.() }
+}
+
 const expectCode = async (promise: Promise<unknown>, code: string): Promise<CollectorError> => {
   const error = await promise.then(() => null, (e: unknown) => e)
   expect(error).toBeInstanceOf(CollectorError)
@@ -578,17 +592,8 @@ describe('a full budget and a failing disk', () => {
 
   test('while an fsync hangs, what waits in memory for the next group is bounded: past it, SPOOL_IO at once', async () => {
     const dir = newDir('spool-hung-fsync')
-    let release: () => void = () => {}
-    let hang = false
-    const io: SpoolIo = {
-      ...nodeSpoolIo,
-      fsync(fd) {
-        if (!hang) return nodeSpoolIo.fsync(fd)
-        return new Promise<void>((resolve) => { release = () => { hang = false; nodeSpoolIo.fsync(fd).then(resolve) } })
-      },
-    }
+    const { io, release } = hangingFsync()
     const spool = spoolIn(dir, { io, maxPendingBytes: 10 * 1024 })
-    hang = true
     const record = Buffer.alloc(1024, 'h')
     const first = spool.append(record, 1) // its group's fsync hangs
     await Bun.sleep(10)
@@ -603,15 +608,7 @@ describe('a full budget and a failing disk', () => {
 
   test('a write that does not return (a hung disk) makes the spool unwritable after stallMs, says so once, and again when it returns', async () => {
     const dir = newDir('spool-stalled')
-    let release: () => void = () => {}
-    let hang = true
-    const io: SpoolIo = {
-      ...nodeSpoolIo,
-      fsync(fd) {
-        if (!hang) return nodeSpoolIo.fsync(fd)
-        return new Promise<void>((resolve) => { release = () => { hang = false; nodeSpoolIo.fsync(fd).then(resolve) } })
-      },
-    }
+    const { io, release } = hangingFsync()
     const events: { state: string; ms: number }[] = []
     const spool = spoolIn(dir, { io, stallMs: 200, onStall: (e) => events.push(e) })
     const first = spool.append(Buffer.from('{"hung":1}'), 1)
