@@ -22,3 +22,16 @@ const TEXT_USERINFO = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\@\s"]+@/gi
 
 /** Text, a request body that could not be parsed say, with every URL's userinfo replaced. */
 export const redactUrlCredentials = (text: string): string => (text.includes('@') ? text.replace(TEXT_USERINFO, '$1***@') : text)
+
+/**
+ * The end of a body cut short (at MAX_BODY_BYTES) can be a URL cut inside its userinfo,
+ * `https://alice:TopSec`, before the `@` that marks it as one: an authority still open at the
+ * very end is replaced by `***` (a cut host name goes with it; the body is not whole anyway).
+ */
+const OPEN_AUTHORITY_AT_END = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\@\s"]+$/i
+export function redactCutUrl(text: string): string {
+  const redacted = redactUrlCredentials(text)
+  // Only the end can be open: look at its last few KB, not the whole megabyte.
+  const from = Math.max(0, redacted.length - 4096)
+  return redacted.slice(0, from) + redacted.slice(from).replace(OPEN_AUTHORITY_AT_END, '$1***')
+}

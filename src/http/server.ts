@@ -7,7 +7,9 @@
 import type { Server } from 'bun'
 import type { Registry } from '../adapters/registry.ts'
 import type { Issue } from '../adapters/types.ts'
+import { webhookShape } from '../adapters/pagerduty/adapter.ts'
 import { badRow, rawPayload } from '../events/bad-row.ts'
+import { redactCutUrl } from '../events/redact.ts'
 import { QUERY_PARAMETERS, type BadRow, type RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { encodeRecord, encodeRequest, requestParts, type RecordBody } from '../sink/records.ts'
@@ -47,9 +49,8 @@ export interface HttpDeps {
   newRequestId?: () => string
 }
 
-/** A v3 delivery: `{"event": {...}}` at the top level (v1 and v2 carry `messages`). */
-const isV3Body = (body: unknown): boolean =>
-  body !== null && typeof body === 'object' && !Array.isArray(body) && typeof (body as { event?: unknown }).event === 'object' && (body as { event?: unknown }).event !== null
+/** A v3 delivery, told apart as the adapter tells it (one rule: what is signed is what loads as v3). */
+const isV3Body = (body: unknown): boolean => webhookShape(body) === 'event'
 
 const WEBHOOK_PATH = /^\/([^/]+)\/([^/]+)\/?$/
 const lossy = new TextDecoder('utf-8', { fatal: false })
@@ -92,18 +93,20 @@ export function createHandler(deps: HttpDeps) {
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID())
   const logReason = rateLimited(deps.log, REASON_LOG_INTERVAL_MS)
 
-  /** Stores a rejected request's body; a failure here must not change the 4xx answer. */
-  async function keepBadRow(row: BadRow): Promise<void> {
+  /**
+   * A 4xx is final for PagerDuty (it drops the delivery), so it is answered only once the raw
+   * body is durable in bad rows. When the spool cannot take it (full, failing, not keeping
+   * up), the answer is the 503 a webhook would get, and the sender tries again later.
+   */
+  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null): Promise<Response> {
+    // A body cut at MAX_BODY_BYTES can end inside a URL's password, before the `@`.
+    const payload = code === 'PAYLOAD_TOO_LARGE' ? redactCutUrl(payloadText(bytes)) : payloadText(bytes)
     try {
-      const decoded = { events: [], badRows: [row] }
+      const decoded = { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payload)] }
       await deps.append(encodeRecord(decoded), 0, decoded)
     } catch (error) {
-      deps.log('warn', 'could not store a bad row', { reason: row.reason, error: errorMessage(error) })
+      return unavailable(error)
     }
-  }
-
-  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null): Promise<Response> {
-    await keepBadRow(badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payloadText(bytes)))
     // The message can quote the body (a JSON parse error names the offending token), and
     // bodies can hold personal data: info lines carry the code only, the message is debug.
     logReason(`rejected/${code}`, 'info', 'webhook rejected: raw body sent to bad rows', { reason: code, status: ERROR_STATUS[code] })

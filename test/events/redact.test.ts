@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { redactUrlCredentials, withoutUserinfo } from '../../src/events/redact.ts'
+import { redactCutUrl, redactUrlCredentials, withoutUserinfo } from '../../src/events/redact.ts'
 
 describe('credentials in URLs', () => {
   test('userinfo is replaced in text and in JSON with escaped slashes', () => {
@@ -20,4 +20,14 @@ describe('credentials in URLs', () => {
     const shapes = ['a.'.repeat(512 * 1024) + '@', 'a-'.repeat(512 * 1024) + '@', 'x://'.repeat(256 * 1024) + '@', `a://${'b'.repeat(1024 * 1024)}`]
     for (const text of shapes) expect(redactUrlCredentials(text)).toBe(text)
   }, 10_000)
+
+  test('a body cut inside a URL\'s userinfo (a 413 keeps its first MAX_BODY_BYTES) keeps no part of it', () => {
+    expect(redactCutUrl('{"endpoint_url":"https://alice:TopSec')).toBe('{"endpoint_url":"https://***')
+    expect(redactCutUrl('{"endpoint_url":"https:\\/\\/alice:TopSec')).toBe('{"endpoint_url":"https:\\/\\/***')
+    // A URL that closed before the cut, or one whose userinfo was whole, is as elsewhere.
+    expect(redactCutUrl('{"u":"https://h/x","pad":"abc')).toBe('{"u":"https://h/x","pad":"abc')
+    expect(redactCutUrl('{"u":"https://alice:pw@h/x')).toBe('{"u":"https://***@h/x')
+    const long = `${'x'.repeat(1024 * 1024)} https://a:b`
+    expect(redactCutUrl(long)).toBe(`${'x'.repeat(1024 * 1024)} https://***`)
+  })
 })

@@ -85,11 +85,8 @@ describe(`webhook fuzzing (seed ${SEED}, ${CASES} cases)`, () => {
   }, Math.max(120_000, CASES * 500))
 })
 
-/**
- * Violations the fuzzer found that the current code still has. `test.failing` passes while
- * the violation is there; when one is fixed, its test fails here: make it a plain `test`.
- */
-describe('known violations (found by fuzzing)', () => {
+/** Violations the fuzzer found, each fixed and kept here as its test. */
+describe('violations found by fuzzing', () => {
   const v3 = (id: string) => JSON.stringify({ event: { id, event_type: 'incident.triggered', resource_type: 'incident', occurred_at: '2020-10-02T18:45:22.169Z', agent: null, client: null, data: { type: 'incident', id: 'PFZ', title: 'fuzz' } } })
   const signed = async (body: string) => {
     const { createHmac } = await import('node:crypto')
@@ -100,7 +97,7 @@ describe('known violations (found by fuzzing)', () => {
   // `messages[].event`. A signed v3 delivery that also has a `messages` key holding no
   // message is refused 400 NOT_PAGERDUTY (src/adapters/pagerduty/adapter.ts, toEvents: an
   // array `messages` wins over `event`), and PagerDuty drops a 4xx.
-  test.failing('KNOWN VIOLATION: a v3 delivery with an extra empty `messages` array is 202, not 400', async () => {
+  test('a v3 delivery with an extra empty `messages` array is 202, not 400', async () => {
     const body = v3('FUZZ-V3-EXTRA-MESSAGES').replace(/^\{/, '{"messages":[],')
     const res = await signed(body)
     expect(res.status).toBe(202)
@@ -109,7 +106,7 @@ describe('known violations (found by fuzzing)', () => {
   // The reverse: a v1 body with an extra top-level `event` object is taken as v1 by the
   // adapter, but the signature check (src/http/server.ts, isV3Body) takes it as v3 and
   // answers 401 when secrets are set: nothing stored, and PagerDuty drops the 4xx.
-  test.failing('KNOWN VIOLATION: a v1 body with an extra top-level `event` object needs no v3 signature', async () => {
+  test('a v1 body with an extra top-level `event` object needs no v3 signature', async () => {
     const body = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json').replace(/^\s*\{/, '{"event":{"note":"x"},')
     const res = await fetch(`${base}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
     expect(res.status).toBe(202)
@@ -119,7 +116,7 @@ describe('known violations (found by fuzzing)', () => {
   // keeps the first MAX_BODY_BYTES, cut before the redaction runs (src/http/server.ts,
   // PAYLOAD_TOO_LARGE -> reject -> payloadText): a URL cut inside its password has no `@`
   // left, so the password's first part is stored as it was sent.
-  test.failing('KNOWN VIOLATION: a 413 cut inside a URL\'s password stores no part of it', async () => {
+  test('a 413 cut inside a URL\'s password stores no part of it', async () => {
     const user = `cut${Date.now()}`
     const head = '{"messages":[{"event":"incident.trigger","webhook":{"endpoint_url":"'
     const url = `https://${user}:TopSecretPassword@collector.example.com/com.pagerduty/v1`
@@ -132,12 +129,11 @@ describe('known violations (found by fuzzing)', () => {
     expect(row?.n).toBe(0)
   })
 
-  // README: "not JSON ... 400, raw body to atomic.bad_rows". When the spool cannot take the
+  // README: "not JSON ... 400, raw body to atomic.bad_rows". When the spool could not take the
   // bad row (full, or the disk "not keeping up" under a burst of large bodies), the request
-  // still gets its 4xx, which PagerDuty drops, and its body is stored nowhere: only a warn
-  // line "could not store a bad row" (src/http/server.ts, keepBadRow/reject). A 503 would
-  // let the sender retry once there is room.
-  test.failing('KNOWN VIOLATION: a malformed request answered 4xx while the spool is full still has its bad row', async () => {
+  // still got its 4xx, which PagerDuty drops, and its body was stored nowhere. It now gets
+  // the 503 a webhook would, and its 4xx (with the bad row) once there is room.
+  test('a malformed request the spool cannot keep is 503 (the sender retries), and 400 with its bad row once there is room', async () => {
     const dataDir = tempDir('fuzz-full')
     const marker = `~spool-full-${Date.now()}~`
     const down = await startInProcess({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', DATA_DIR: dataDir, SPOOL_MAX_BYTES: '65536', SPOOL_SEGMENT_BYTES: '16384', SHUTDOWN_DRAIN_MS: '0' })
@@ -152,13 +148,18 @@ describe('known violations (found by fuzzing)', () => {
       }
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"not json ${marker}${'x'.repeat(30_000)}` })
       status = res.status
+      expect(res.headers.get('retry-after')).toBe('30')
     } finally {
       await down.stop()
     }
-    expect(status).toBe(400)
+    expect(status).toBe(503)
     const up = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: dataDir })
     try {
       await eventually(() => up.spool.stats().backlogBytes === 0, 30_000, 'the backlog to load')
+      expect((await db.sql`select count(*)::int as n from atomic.bad_rows where strpos(payload, ${`{"not json ${marker}`}) = 1`)[0]?.n).toBe(0)
+      const again = await fetch(`${up.url.href.replace(/\/$/, '')}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"not json ${marker}${'x'.repeat(30_000)}` })
+      expect(again.status).toBe(400)
+      await eventually(() => up.spool.stats().backlogBytes === 0, 30_000, 'the bad row to load')
       const [row] = await db.sql`select count(*)::int as n from atomic.bad_rows where strpos(payload, ${`{"not json ${marker}`}) = 1`
       expect(row?.n).toBe(1)
     } finally {

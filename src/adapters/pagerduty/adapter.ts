@@ -136,6 +136,21 @@ function fromV3(event: Record<string, unknown>, input: AdapterInput, collectorVe
   return { ok: true, version: 'v3', events: [], badRows: [badRow(input.ctx, 'event', outcome.reason, outcome.issues, 'v3', JSON.stringify(event))], pings: 0 }
 }
 
+/**
+ * Which PagerDuty shape a body has (DESIGN.md: v1/v2 by `messages[]`, v3 by a top-level
+ * `event`): `messages` holding a message object wins; else an `event` object is v3; else a
+ * `messages` array (empty, or of no objects) is a v1/v2 batch with nothing in it, refused as
+ * such. The signature check asks the same question, so what is checked as v3 is what loads
+ * as v3.
+ */
+export function webhookShape(body: unknown): 'messages' | 'event' | null {
+  if (!isObject(body)) return null
+  const messages = Array.isArray(body.messages) ? body.messages : null
+  if (messages?.some(isObject)) return 'messages'
+  if (isObject(body.event)) return 'event'
+  return messages ? 'messages' : null
+}
+
 export function createPagerDutyAdapter(collectorVersion: string): Adapter {
   return {
     vendor: VENDOR,
@@ -144,8 +159,9 @@ export function createPagerDutyAdapter(collectorVersion: string): Adapter {
       const { query, warnings } = normalizeQuery(received.ctx.query)
       const body = mayHoldUnstorable(received.rawBody) ? storableJson(received.body) : received.body
       const input = query === received.ctx.query && body === received.body ? received : { ...received, body, ctx: { ...received.ctx, query } }
-      const result = isObject(body) && Array.isArray(body.messages) ? fromMessages(body.messages, input, collectorVersion)
-        : isObject(body) && isObject(body.event) ? fromV3(body.event, input, collectorVersion)
+      const shape = webhookShape(body)
+      const result = shape === 'messages' ? fromMessages((body as { messages: unknown[] }).messages, input, collectorVersion)
+        : shape === 'event' ? fromV3((body as { event: Record<string, unknown> }).event, input, collectorVersion)
         : null
       if (result) {
         if (result.ok && warnings.length > 0) result.warnings = warnings
