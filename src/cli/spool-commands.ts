@@ -68,7 +68,8 @@ function printStatus(dir: string): number {
     ['backlog events', String(countEvents(dir, checkpoint, sizes))],
     ['backlog bytes', String(backlogBytes)],
     ['oldest waiting received', oldest === null ? 'none waiting' : Number.isNaN(oldest) ? 'not recorded in the records waiting' : `${new Date(oldest).toISOString()} (${ago(Date.now() - oldest)} ago)`],
-    ['checkpoint', `segment ${checkpoint.segment} offset ${checkpoint.offset}`],
+    // Segments are numbered from 1: segment 0 is readCheckpoint's answer when none was written.
+    ['checkpoint', checkpoint.segment === 0 ? 'none written yet (nothing loaded since this spool began)' : `segment ${checkpoint.segment} offset ${checkpoint.offset}`],
     ['corrupt records set aside', String(corrupt)],
   ]
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(26)} ${v}\n`)

@@ -34,6 +34,7 @@ describe('collector spool status', () => {
     expect(out).toContain('backlog events             6\n')
     expect(out).toContain('segments                   1\n')
     expect(out).toContain('corrupt records set aside  0\n')
+    expect(out).toContain('checkpoint                 none written yet (nothing loaded since this spool began)\n')
     // These synthetic records carry no event, so no receipt time.
     expect(out).toContain('oldest waiting received    not recorded in the records waiting\n')
     expect(fs.readdirSync(path.join(dataDir, 'spool')).sort()).toEqual(before)
