@@ -163,6 +163,21 @@ export function defaultDialect(databaseUrl: string | undefined): Dialect {
   }
 }
 
+/**
+ * libpq's URL forms postgres.js does not take, which used to pass the start and fail later
+ * (a `host` parameter went to the server as a setting; a socket path did not resolve): a
+ * Unix socket (no host, a percent-encoded path, `?host=/dir`) and a list of hosts.
+ */
+function unsupportedHostForm(url: string): string | null {
+  const authority = /^postgres(?:ql)?:\/\/([^/?#]*)/i.exec(url)?.[1] ?? ''
+  const host = authority.slice(authority.lastIndexOf('@') + 1)
+  if (host.includes(',')) return 'a list of hosts'
+  if (/^%2f/i.test(host)) return 'a Unix socket (a socket directory as the host)'
+  if (/[?&](host|port)=/i.test(url)) return 'a host or port in the query string (libpq style)'
+  if (host === '' || host.startsWith(':')) return 'a URL without a host (a Unix socket)'
+  return null
+}
+
 const REASON_CODE = /^[A-Z][A-Z0-9_]*$/
 
 /** The webhook URL's query parameters that become columns (aid, p, cv, nuid), from a query string. */
@@ -262,8 +277,11 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
       issues.push({ option: label, message: describeValueError(key, error.message) })
     }
   }
+  const socketForm = typeof raw.databaseUrl === 'string' ? unsupportedHostForm(raw.databaseUrl) : null
   if (typeof raw.databaseUrl === 'string' && !/^postgres(ql)?:\/\//.test(raw.databaseUrl)) {
     issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'must be a postgres:// or postgresql:// URL' })
+  } else if (socketForm !== null) {
+    issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: `${socketForm} is not supported: give one server over TCP in the URL, postgres://user:password@127.0.0.1:5432/db (on the same host, 127.0.0.1 and a host line in pg_hba.conf)` })
   } else if (typeof raw.databaseUrl === 'string' && !URL.canParse(raw.databaseUrl)) {
     issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: 'is not a valid URL (check the port, and brackets around an IPv6 address)' })
   } else if (typeof raw.databaseUrl === 'string') {

@@ -65,6 +65,14 @@ describe('loadConfig', () => {
     [{}, ['--port'], { option: '--port', message: 'needs a value' }],
     [{ BASIC_AUTH_USERS: 'nopassword' }, [], { option: 'BASIC_AUTH_USERS', message: 'must be comma-separated user:password pairs' }],
     [{ DATABASE_URL: 'postgres://h/db' }, ['--embedded-pg-port', '5433'], { option: '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' }],
+    // libpq's forms postgres.js does not take: they passed the start and failed at every write.
+    ...([
+      ['postgres:///warehouse?host=/var/run/postgresql', 'a host or port in the query string (libpq style)'],
+      ['postgres://collector@%2Fvar%2Frun%2Fpostgresql/warehouse', 'a Unix socket (a socket directory as the host)'],
+      ['postgres:///warehouse', 'a URL without a host (a Unix socket)'],
+      ['postgresql://u:p@h1:5432,h2:5432/warehouse', 'a list of hosts'],
+      ['postgres://u@db/warehouse?port=5433', 'a host or port in the query string (libpq style)'],
+    ] as const).map(([url, form]) => [{ DATABASE_URL: url }, [], { option: 'DATABASE_URL', message: `${form} is not supported: give one server over TCP in the URL, postgres://user:password@127.0.0.1:5432/db (on the same host, 127.0.0.1 and a host line in pg_hba.conf)` }] as const),
   ] as const)('%p %p is refused', (env, argv, issue) => {
     expect(issuesOf({ ...env }, [...argv])).toEqual([issue])
   })
