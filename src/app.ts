@@ -22,7 +22,7 @@ import { createWriter } from './sink/writer.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
 import { CollectorError, errorMessage } from './errors.ts'
 import { lockDataDir } from './data-dir-lock.ts'
-import { VERSION } from './version.ts'
+import { COMMIT, VERSION } from './version.ts'
 
 /** A spool write (its fsync) running this long is a hung disk: /ready 503, logged. */
 const SPOOL_STALL_MS = 10_000
@@ -263,7 +263,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   const url = localUrl(config.host, server.port as number)
   log('info', 'collector started', {
     // url: where this host reaches it; listen: what it is bound to (0.0.0.0: every interface).
-    version: VERSION, url: url.href, listen: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${String(server.port)}`, database: database.describe, dialect: config.dialect, schema: config.dbSchema,
+    version: VERSION, commit: COMMIT, url: url.href, listen: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${String(server.port)}`, database: database.describe, dialect: config.dialect, schema: config.dbSchema,
     embedded_pg_port: database.embedded?.port ?? null, data_dir: path.resolve(config.dataDir), backlog_events: spool.stats().backlogEvents,
   })
 

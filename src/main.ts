@@ -16,7 +16,7 @@ import { errorMessage } from './errors.ts'
 import { spoolStatus, replayFile } from './cli/spool-commands.ts'
 import { retryBadRows } from './cli/bad-rows-retry.ts'
 import { foreignOwner, giveBack } from './data-dir-owner.ts'
-import { VERSION } from './version.ts'
+import { VERSION, VERSION_TEXT } from './version.ts'
 
 /**
  * postgres.js 3.4.x can throw from a `setImmediate` after a server-side close (a database
@@ -240,7 +240,7 @@ function run(command: Command, config: Config): Promise<number> | number {
       process.stdout.write(`${helpText(VERSION)}\n`)
       return 0
     case 'version':
-      process.stdout.write(`${VERSION}\n`)
+      process.stdout.write(`${VERSION_TEXT}\n`)
       return 0
     case 'migrate':
       return runMigrate(config, command.print)

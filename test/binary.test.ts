@@ -22,9 +22,9 @@ let binary: string
 beforeAll(() => {
   dir = tempDir('binary')
   binary = path.join(dir, 'collector')
-  // The same command as `npm run build`, with the output in the empty directory.
-  const args = pkg.scripts.build.split(' ').slice(1).map((a) => (a === 'dist/collector' ? binary : a))
-  const built = Bun.spawnSync([BUN, ...args], { cwd: ROOT, stderr: 'pipe' })
+  // The script `npm run build` runs, with the output in the empty directory.
+  expect(pkg.scripts.build).toBe('bash scripts/build.sh')
+  const built = Bun.spawnSync(['bash', path.join(ROOT, 'scripts/build.sh'), binary], { cwd: ROOT, stderr: 'pipe', env: { ...process.env, BUN } })
   if (built.exitCode !== 0) throw new Error(`build failed: ${built.stderr.toString()}`)
 }, 120_000)
 
@@ -85,7 +85,9 @@ test('by default the binary serves its embedded database on a Unix socket in DAT
 
 test('the binary prints its version and refuses bad configuration with exit 2, naming the flag', async () => {
   const version = Bun.spawnSync([binary, '--version'])
-  expect([version.exitCode, version.stdout.toString().trim()]).toEqual([0, pkg.version])
+  // The commit it was built from, as `git describe` names it (this checkout's, dirty or not).
+  const described = Bun.spawnSync(['git', 'describe', '--always', '--dirty', '--abbrev=12'], { cwd: ROOT }).stdout.toString().trim() || 'unknown'
+  expect([version.exitCode, version.stdout.toString().trim()]).toEqual([0, `${pkg.version} (commit ${described})`])
   const bad = Bun.spawnSync([binary, '--port', 'x'], { env: { PORT: '99999', PATH: process.env.PATH ?? '' } })
   expect([bad.exitCode, bad.stderr.toString()]).toEqual([2, 'collector: --port: must be an integer, got "x"\n'])
   // A CA file that is no certificate: refused at start (exit 2, no restart loop), not at the first connection.

@@ -3,6 +3,7 @@
  * the HTTP edge (HttpMetrics) and the writer (onCommit); spool and database state is read
  * at scrape time from `spool.stats()` and `writer.status()`, so it costs nothing per event.
  */
+import { COMMIT } from '../version.ts'
 import { DENIED_KINDS } from '../http/auth.ts'
 import type { HttpMetrics } from '../http/server.ts'
 import type { WriteResult } from '../sink/batch.ts'
@@ -40,7 +41,7 @@ const DELAY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 
 export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMetrics {
   const r = createRegistry()
-  r.gauge({ name: 'collector_build_info', help: 'Always 1; the version is a label.', labelNames: ['version'], collect: () => [{ labels: { version: deps.version }, value: 1 }] })
+  r.gauge({ name: 'collector_build_info', help: 'Always 1; the version and the commit built from are labels.', labelNames: ['version', 'commit'], collect: () => [{ labels: { version: deps.version, commit: COMMIT }, value: 1 }] })
   const requests = r.counter({ name: 'collector_http_requests_total', help: 'HTTP requests by route and status code.', labelNames: ['route', 'status'] })
   const duration = r.histogram({ name: 'collector_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route; webhooks include the spool fsync.', labelNames: ['route'], buckets: LATENCY_BUCKETS })
   const accepted = r.counter({ name: 'collector_events_accepted_total', help: 'Events made durable in the spool and acknowledged, by webhook version.', labelNames: ['version'] })
