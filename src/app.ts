@@ -227,6 +227,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     metrics: metrics.http,
     ...(config.basicAuthUsers.length > 0 ? { basicAuth: basicAuth(config.basicAuthUsers) } : {}),
     webhookSecrets: config.webhookSecrets,
+    signedOnly: config.signedOnly,
     maxBodyBytes: config.maxBodyBytes,
     shuttingDown: () => shuttingDown,
     log,

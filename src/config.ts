@@ -27,6 +27,7 @@ export const Config = Type.Object({
   dbSchema: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }),
   dialect: Dialect,
   webhookSecrets: Type.Array(Type.String({ minLength: 1 })),
+  signedOnly: Type.Boolean(),
   basicAuthUsers: Type.Array(Type.Object({ user: Type.String(), password: Type.String() })),
   batchMaxRows: Int(1, 100_000),
   batchMaxWaitMs: Int(0, 60_000),
@@ -83,6 +84,10 @@ interface OptionSpec {
 const text = (raw: string): Parsed => ({ ok: true, value: raw })
 const integer = (raw: string): Parsed =>
   /^\s*-?\d+\s*$/.test(raw) ? { ok: true, value: Number(raw) } : { ok: false, message: `must be an integer, got ${JSON.stringify(raw)}` }
+const boolean = (raw: string): Parsed => {
+  const v = raw.trim().toLowerCase()
+  return ['true', '1', 'yes'].includes(v) ? { ok: true, value: true } : ['false', '0', 'no'].includes(v) ? { ok: true, value: false } : { ok: false, message: `must be true or false, got ${JSON.stringify(raw)}` }
+}
 const list = (raw: string): Parsed => ({ ok: true, value: raw.split(',').map((s) => s.trim()).filter((s) => s !== '') })
 /**
  * A list that turns a check on when set: a value with nothing in it but commas and spaces
@@ -120,6 +125,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'dbSchema', flag: '--db-schema', env: 'DB_SCHEMA', describe: 'schema for the tables (default atomic)', parse: text },
   { key: 'dialect', flag: '--dialect', env: 'DB_DIALECT', describe: 'postgres or redshift (default: redshift for *.redshift.amazonaws.com hosts)', parse: text },
   { key: 'webhookSecrets', env: 'PAGERDUTY_WEBHOOK_SECRETS', describe: 'comma-separated v3 signing secrets; when set, v3 requests must be signed', parse: guardList(list, 'secrets') },
+  { key: 'signedOnly', env: 'PAGERDUTY_SIGNED_ONLY', describe: 'true: every webhook must carry a valid X-PagerDuty-Signature (v1 and v2 deliveries, which PagerDuty never signs, get 401); needs PAGERDUTY_WEBHOOK_SECRETS (default false)', parse: boolean },
   { key: 'basicAuthUsers', env: 'BASIC_AUTH_USERS', describe: 'comma-separated user:password pairs; when set, every webhook needs basic auth', parse: guardList(userPairs, 'user:password pairs') },
   { key: 'batchMaxRows', flag: '--batch-max-rows', env: 'BATCH_MAX_ROWS', describe: 'most events per database transaction (default 1000)', parse: integer },
   { key: 'batchMaxBytes', flag: '--batch-max-bytes', env: 'BATCH_MAX_BYTES', describe: 'most spool bytes per database transaction (default 256KiB); bounds the writer\'s memory', parse: bytes },
@@ -138,6 +144,7 @@ const DEFAULTS: Omit<Config, 'dialect'> = {
   dataDir: './data',
   dbSchema: 'atomic',
   webhookSecrets: [],
+  signedOnly: false,
   basicAuthUsers: [],
   batchMaxRows: 1000,
   batchMaxWaitMs: 20,
@@ -293,6 +300,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   if (typeof raw.dbSchema === 'string' && /^pg_/i.test(raw.dbSchema)) {
     issues.push({ option: sourceOf.get('dbSchema') ?? 'DB_SCHEMA', message: 'must not start with pg_ (reserved for system schemas)' })
+  }
+  if (raw.signedOnly === true && Array.isArray(raw.webhookSecrets) && raw.webhookSecrets.length === 0 && !issues.some((i) => i.option === 'PAGERDUTY_WEBHOOK_SECRETS')) {
+    issues.push({ option: 'PAGERDUTY_SIGNED_ONLY', message: 'needs PAGERDUTY_WEBHOOK_SECRETS: without a secret no signature can be checked, and every webhook would get 401' })
   }
   if (raw.databaseUrl !== undefined && raw.embeddedPgPort !== undefined) {
     issues.push({ option: sourceOf.get('embeddedPgPort') ?? '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' })

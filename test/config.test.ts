@@ -13,7 +13,7 @@ describe('loadConfig', () => {
     expect(r.ok && r.command).toEqual({ name: 'serve' })
     expect(r.ok && r.config).toEqual({
       port: 8080, host: '0.0.0.0', dataDir: './data', dbSchema: 'atomic', dialect: 'postgres',
-      webhookSecrets: [], basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20, batchMaxBytes: 256 * 1024,
+      webhookSecrets: [], signedOnly: false, basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20, batchMaxBytes: 256 * 1024,
       spoolMaxBytes: 10 * 1024 ** 3, spoolSegmentBytes: 64 * 1024 ** 2, maxBodyBytes: 1024 ** 2,
       shutdownDrainMs: 5000, dbWriteTimeoutMs: 60_000, logLevel: 'info',
     })
@@ -26,11 +26,11 @@ describe('loadConfig', () => {
 
   test('environment variables fill every setting', () => {
     const r = loadConfig({
-      DATABASE_URL: 'postgres://u@h/db', PAGERDUTY_WEBHOOK_SECRETS: 'a, b', BASIC_AUTH_USERS: 'pd:s3cr:et',
+      DATABASE_URL: 'postgres://u@h/db', PAGERDUTY_WEBHOOK_SECRETS: 'a, b', PAGERDUTY_SIGNED_ONLY: 'true', BASIC_AUTH_USERS: 'pd:s3cr:et',
       BATCH_MAX_ROWS: '10', BATCH_MAX_WAIT_MS: '0', BATCH_MAX_BYTES: '512KiB', SPOOL_MAX_BYTES: '2GiB', MAX_BODY_BYTES: '512KiB', LOG_LEVEL: 'debug',
     }, [])
     expect(r.ok && r.config).toMatchObject({
-      databaseUrl: 'postgres://u@h/db', webhookSecrets: ['a', 'b'], basicAuthUsers: [{ user: 'pd', password: 's3cr:et' }],
+      databaseUrl: 'postgres://u@h/db', webhookSecrets: ['a', 'b'], signedOnly: true, basicAuthUsers: [{ user: 'pd', password: 's3cr:et' }],
       batchMaxRows: 10, batchMaxWaitMs: 0, batchMaxBytes: 512 * 1024, spoolMaxBytes: 2 * 1024 ** 3, maxBodyBytes: 512 * 1024, logLevel: 'debug',
     })
   })
@@ -64,6 +64,8 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, [], { option: 'LOG_LEVEL', message: 'must be debug, info, warn or error' }],
     [{}, ['--port'], { option: '--port', message: 'needs a value' }],
     [{ BASIC_AUTH_USERS: 'nopassword' }, [], { option: 'BASIC_AUTH_USERS', message: 'must be comma-separated user:password pairs' }],
+    [{ PAGERDUTY_SIGNED_ONLY: 'true' }, [], { option: 'PAGERDUTY_SIGNED_ONLY', message: 'needs PAGERDUTY_WEBHOOK_SECRETS: without a secret no signature can be checked, and every webhook would get 401' }],
+    [{ PAGERDUTY_SIGNED_ONLY: 'sure', PAGERDUTY_WEBHOOK_SECRETS: 's' }, [], { option: 'PAGERDUTY_SIGNED_ONLY', message: 'must be true or false, got "sure"' }],
     [{ DATABASE_URL: 'postgres://h/db' }, ['--embedded-pg-port', '5433'], { option: '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' }],
     // libpq's forms postgres.js does not take: they passed the start and failed at every write.
     ...([

@@ -51,8 +51,12 @@ describe('deploy/collector.env', () => {
   test('each commented-out example is accepted too, when uncommented', () => {
     const examples = [...envFile.matchAll(/^#([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string] as const)
     expect(examples.length).toBeGreaterThan(5)
+    // PAGERDUTY_SIGNED_ONLY needs the secrets above it (alone it is refused, exit 2).
+    const needs: Record<string, string[]> = { PAGERDUTY_SIGNED_ONLY: ['PAGERDUTY_WEBHOOK_SECRETS'] }
+    const all = Object.fromEntries(examples)
     for (const [key, value] of examples) {
-      const loaded = loadConfig({ ...env, DATA_DIR: '/var/lib/collector', [key]: value }, ['serve'])
+      const with_ = Object.fromEntries((needs[key] ?? []).map((k) => [k, all[k] as string]))
+      const loaded = loadConfig({ ...env, DATA_DIR: '/var/lib/collector', ...with_, [key]: value }, ['serve'])
       expect([key, loaded.ok ? null : loaded.issues]).toEqual([key, null])
     }
   })

@@ -123,6 +123,34 @@ describe('signatures and basic auth', () => {
   })
 })
 
+describe('PAGERDUTY_SIGNED_ONLY', () => {
+  let signedOnly: Collector
+  beforeAll(async () => {
+    signedOnly = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('versions-signed-only'), PAGERDUTY_WEBHOOK_SECRETS: vector.secret, PAGERDUTY_SIGNED_ONLY: 'true' })
+  })
+  afterAll(async () => { await signedOnly?.stop() })
+
+  test('refuses what is unsigned whatever its shape (a forged v1 or v2 body, junk), stores none of it, and loads what is signed', async () => {
+    const url = new URL('/com.pagerduty/v1', signedOnly.url).href
+    const forgedV1 = fixtureRequests('v1')[1]!.body.replaceAll('PRORDTY', 'FORGED1').replaceAll('286890b0-d9a9-11e5-bbf4-22000ae21df7', 'FORGED-MESSAGE')
+    const forgedV2 = fixtureRequests('v2')[0]!.body
+    const junk = '{"not json FORGED-JUNK'
+    const unsigned = await Promise.all([forgedV1, forgedV2, junk].map(async (body) => {
+      const response = await postJson(url, body)
+      return [response.status, ((await response.json()) as { error: { code: string } }).error.code]
+    }))
+    expect(unsigned).toEqual([[401, 'INVALID_SIGNATURE'], [401, 'INVALID_SIGNATURE'], [401, 'INVALID_SIGNATURE']])
+    // Signed with the secret, any shape loads: v3, and a v1 body too.
+    const v3 = v3Body('SIGNED-ONLY-V3')
+    const v1 = fixtureRequests('v1')[0]!.body
+    expect((await postJson(url, v3, { 'x-pagerduty-signature': sign(vector.secret, v3) })).status).toBe(202)
+    expect((await postJson(url, v1, { 'x-pagerduty-signature': sign(vector.secret, v1) })).status).toBe(202)
+    await v3Loaded('SIGNED-ONLY-V3', signedOnly)
+    await eventually(() => signedOnly.spool.stats().backlogBytes === 0, 20_000, 'the signed v1 body to load')
+    expect([await count('bad_rows', 'payload like $1', ['%FORGED%']), await count('com_pagerduty_incident_1', '"data.incident.id" = $1', ['FORGED1'])]).toEqual([0, 0])
+  })
+})
+
 describe('every fixture of every version through the endpoint', () => {
   const responses: Record<string, { status: number; body: unknown }> = {}
 
