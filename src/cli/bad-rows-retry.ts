@@ -40,6 +40,14 @@ function storedEvent(value: unknown): BuiltEvent | null {
 const MESSAGE_REASONS = new Set(['MISSING_EVENT_TYPE', 'UNKNOWN_EVENT_TYPE', 'INVALID_MESSAGE', 'INVALID_EVENT', 'UNKNOWN_WEBHOOK_VERSION'])
 
 /**
+ * Requests refused before the v3 signature check (src/http/server.ts: 413, 415): their body
+ * was never verified, so with PAGERDUTY_WEBHOOK_SECRETS set a forged v3 event sent as
+ * text/plain would load here. They are refused for how they came, not for what a later
+ * version learns: never retried.
+ */
+const UNVERIFIED_REASONS = new Set(['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'])
+
+/**
  * The webhook body a bad row's payload came from: a v3 event under `event`, a v1/v2 message
  * as the one message of a batch; a request's row (a whole body) as it is, never wrapped: a
  * body refused for its shape stays refused.
@@ -57,7 +65,7 @@ export type Retried = { ok: true; events: BuiltEvent[] } | { ok: false; reason: 
 /** One bad row through the adapter again: its events, or why it still fails. */
 export function retryRow(row: StoredBadRow, query: Record<string, string>, now: Date): Retried {
   const receivedAt = receivedMs(row.received_at)
-  if (row.payload === null || receivedAt === null || !adapter) return { ok: false, reason: row.reason }
+  if (row.payload === null || receivedAt === null || !adapter || UNVERIFIED_REASONS.has(row.reason)) return { ok: false, reason: row.reason }
   let payload: unknown
   try {
     payload = JSON.parse(row.payload)

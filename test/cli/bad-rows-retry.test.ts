@@ -47,6 +47,14 @@ test('bad rows are rebuilt as the webhook they came from: a whole body, a v3 eve
   expect(retryRow({ ...row('v3', v3Triggered), payload: '{"event": {"event_type": "incident.invented"}}' }, {}, new Date())).toEqual({ ok: false, reason: 'UNKNOWN_EVENT_TYPE' })
 })
 
+test('a body refused before the signature check (415, 413) is never retried: a forged v3 event sent as text/plain would load unsigned', () => {
+  const forged = JSON.stringify({ event: { ...v3Triggered, id: 'forged' } })
+  for (const reason of ['UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE']) {
+    const row = { bad_row_id: 'x', received_at: '2026-01-02 03:04:05.678000', reason, version: null, payload: forged }
+    expect(retryRow(row, {}, new Date())).toEqual({ ok: false, reason })
+  }
+})
+
 test('what loads now leaves bad_rows with its receipt time; what the database refuses again or still fails stays; a second run loads nothing twice', async () => {
   const collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('retry-collector') })
   const base = `http://127.0.0.1:${collector.url.port}/com.pagerduty/v1?aid=acme`
