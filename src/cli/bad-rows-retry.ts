@@ -91,6 +91,18 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
 }
 
 const PAGE_ROWS = 100
+
+/**
+ * The next page of bad rows after `after`, in (received_at, bad_row_id) order. `received_at >=`
+ * stands on its own so the received_at index bounds the page, and the order names the table's
+ * columns (a bare `received_at` is the to_char text selected): with the OR alone, every page
+ * read and sorted all the rows after it, quadratic in the table (300,000 rows: 90 ms a page).
+ */
+export function pageQuery(badRows: string, filter: string, after: { at: string; id: string } | null): string {
+  const at = after ? `${quoteLiteral(after.at)}::timestamp` : ''
+  const from = after ? ` and received_at >= ${at} and (received_at > ${at} or bad_row_id > ${quoteLiteral(after.id)})` : ''
+  return `select bad_row_id, to_char(received_at, 'YYYY-MM-DD HH24:MI:SS.US') as received_at, reason, version, payload from ${badRows} where ${filter}${from} order by ${badRows}.received_at, ${badRows}.bad_row_id limit ${PAGE_ROWS}`
+}
 const ID_CHUNK = 500
 
 export async function retryBadRows(config: Config, reasons: readonly string[], query: Record<string, string>): Promise<number> {
@@ -120,10 +132,7 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
     let after: { at: string; id: string } | null = null
     // Pages in (received_at, bad_row_id) order, so rows added meanwhile neither repeat nor stall it.
     for (;;) {
-      const from: string = after ? ` and (received_at > ${quoteLiteral(after.at)}::timestamp or (received_at = ${quoteLiteral(after.at)}::timestamp and bad_row_id > ${quoteLiteral(after.id)}))` : ''
-      const page: StoredBadRow[] = await sql.unsafe<StoredBadRow[]>(
-        `select bad_row_id, to_char(received_at, 'YYYY-MM-DD HH24:MI:SS.US') as received_at, reason, version, payload from ${badRows} where ${filter}${from} order by received_at, bad_row_id limit ${PAGE_ROWS}`,
-      )
+      const page: StoredBadRow[] = await sql.unsafe<StoredBadRow[]>(pageQuery(badRows, filter, after))
       for (const row of page) {
         const retried = retryRow(row, query, now)
         if (retried.ok) {
