@@ -8,7 +8,6 @@
  * /var/lib/private.)
  */
 import fs from 'node:fs'
-import path from 'node:path'
 
 export interface Owner { uid: number; gid: number }
 
@@ -23,29 +22,13 @@ export function foreignOwner(dataDir: string): Owner | null {
   }
 }
 
-/** Gives every entry under `dir` that root owns to `owner` (symlinks themselves, not followed); how many. */
-export function giveBack(dir: string, owner: Owner): number {
-  let given = 0
-  const visit = (at: string) => {
-    let entries: fs.Dirent[]
-    try {
-      entries = fs.readdirSync(at, { withFileTypes: true })
-    } catch {
-      return // gone meanwhile, or not a directory we may read
-    }
-    for (const entry of entries) {
-      const file = path.join(at, entry.name)
-      try {
-        if (fs.lstatSync(file).uid === 0) {
-          fs.lchownSync(file, owner.uid, owner.gid)
-          given++
-        }
-      } catch {
-        continue // removed while we walked
-      }
-      if (entry.isDirectory()) visit(file)
-    }
-  }
-  visit(dir)
-  return given
+/**
+ * Gives every entry under `dir` that root owns to `owner`: coreutils `chown -R -P
+ * --from=0`, which never follows a symlink (a walk in JavaScript could be raced: the owner
+ * swapping a directory for a link between the listing and the descent would have root chown
+ * what the link points to). True when it ran cleanly.
+ */
+export function giveBack(dir: string, owner: Owner): boolean {
+  const run = Bun.spawnSync(['chown', '-R', '-P', '--from=0', `${owner.uid}:${owner.gid}`, '--', dir], { stdout: 'ignore', stderr: 'pipe' })
+  return run.exitCode === 0
 }

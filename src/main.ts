@@ -222,15 +222,18 @@ export async function main(argv: readonly string[], env: Record<string, string |
   // Ctrl-C in a long replay ends the process at once: give the files back first. (`serve`
   // handles its signals and returns here.)
   if (owner && command.name !== 'serve') {
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
       process.once(signal, () => { giveBack(config.dataDir, owner); process.exit(code) })
     }
   }
   try {
     return await run(command, config)
   } finally {
-    const given = owner ? giveBack(config.dataDir, owner) : 0
-    if (given > 0) process.stderr.write(`collector: gave ${given} files this run made in ${config.dataDir} as root back to its owner (uid ${owner?.uid}), so the service can still open them\n`)
+    if (owner) {
+      process.stderr.write(giveBack(config.dataDir, owner)
+        ? `collector: gave what root owns in ${config.dataDir} back to its owner (uid ${owner.uid}), so the service can still open it\n`
+        : `collector: could not give what root owns in ${config.dataDir} back to uid ${owner.uid}: run chown -R -P --from=0 ${owner.uid}:${owner.gid} ${config.dataDir} before starting the service\n`)
+    }
   }
 }
 

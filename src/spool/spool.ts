@@ -306,9 +306,10 @@ export function openSpool(options: SpoolOptions): Spool {
     }
     let started = 0
     try {
+      // Watched from before the roll: its directory fsync can hang as well.
+      writingSince = Date.now()
       if (activeNeedsRoll || (active.durable > 0 && active.durable + frames.length > segmentBytes)) await roll()
       started = performance.now()
-      writingSince = Date.now()
       try {
         io.write(active.fd, frames, active.durable)
       } catch (error) {
