@@ -187,6 +187,9 @@ function unsupportedHostForm(url: string): string | null {
 
 const REASON_CODE = /^[A-Z][A-Z0-9_]*$/
 
+/** SPOOL_MAX_BYTES must be at least this many times MAX_BODY_BYTES (see loadConfig). */
+export const SPOOL_BYTES_PER_BODY_BYTE = 8
+
 /** The webhook URL's query parameters that become columns (aid, p, cv, nuid), from a query string. */
 const webhookQuery = (text: string | undefined): Record<string, string> =>
   Object.fromEntries([...new URLSearchParams(text ?? '')].filter(([k]) => QUERY_PARAMETERS.includes(k)))
@@ -297,6 +300,14 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   if (typeof raw.dbWriteTimeoutMs === 'number' && raw.dbWriteTimeoutMs > 0 && raw.dbWriteTimeoutMs < 1000) {
     issues.push({ option: sourceOf.get('dbWriteTimeoutMs') ?? 'DB_WRITE_TIMEOUT_MS', message: `is in milliseconds: 0 (never) or at least 1000, got ${raw.dbWriteTimeoutMs}` })
+  }
+  // A rejected body is kept whole in a bad row, JSON-escaped in the spool: a control character
+  // takes 6 bytes there. A record larger than the whole budget would never fit, and that
+  // request would get 503 for good; 8x leaves room for the escaping and the rest of the row.
+  if (typeof raw.spoolMaxBytes === 'number' && typeof raw.maxBodyBytes === 'number' && raw.spoolMaxBytes < SPOOL_BYTES_PER_BODY_BYTE * raw.maxBodyBytes) {
+    // Named after the one set: SPOOL_MAX_BYTES when both (or neither) are.
+    const which = sourceOf.has('maxBodyBytes') && !sourceOf.has('spoolMaxBytes') ? 'maxBodyBytes' : 'spoolMaxBytes'
+    issues.push({ option: sourceOf.get(which) ?? (which === 'spoolMaxBytes' ? 'SPOOL_MAX_BYTES' : 'MAX_BODY_BYTES'), message: `SPOOL_MAX_BYTES (${raw.spoolMaxBytes}) must be at least ${SPOOL_BYTES_PER_BODY_BYTE} x MAX_BODY_BYTES (${raw.maxBodyBytes}): a rejected body is kept in the spool as a bad row, JSON-escaped (up to 6x its size), and one that could never fit would get 503 for good; raise SPOOL_MAX_BYTES or lower MAX_BODY_BYTES (PagerDuty's webhooks are a few KiB)` })
   }
   if (typeof raw.dbSchema === 'string' && /^pg_/i.test(raw.dbSchema)) {
     issues.push({ option: sourceOf.get('dbSchema') ?? 'DB_SCHEMA', message: 'must not start with pg_ (reserved for system schemas)' })

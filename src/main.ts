@@ -219,21 +219,27 @@ export async function main(argv: readonly string[], env: Record<string, string |
   }
   const { command, config } = loaded
   const owner = command.name === 'help' || command.name === 'version' ? null : foreignOwner(config.dataDir)
-  // Ctrl-C in a long replay ends the process at once: give the files back first. (`serve`
-  // handles its signals and returns here.)
-  if (owner && command.name !== 'serve') {
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-      process.once(signal, () => { giveBack(config.dataDir, owner); process.exit(code) })
-    }
+  if (!owner) return await run(command, config)
+  // Whatever way the process ends: returning here, a signal (Ctrl-C in a long replay ends it
+  // at once; `serve` handles its own and returns), or a process.exit() on the way (`serve`
+  // after an uncaught error, or a second signal while it starts). Not after SIGKILL.
+  let given = false
+  const giveBackOnce = () => {
+    if (given) return
+    given = true
+    fs.writeSync(2, giveBack(config.dataDir, owner)
+      ? `collector: gave what root owns in ${config.dataDir} back to its owner (uid ${owner.uid}), so the service can still open it\n`
+      : `collector: could not give what root owns in ${config.dataDir} back to uid ${owner.uid}: run chown -R -P --from=0 ${owner.uid}:${owner.gid} ${config.dataDir} before starting the service\n`)
+  }
+  process.once('exit', giveBackOnce)
+  if (command.name !== 'serve') {
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => process.exit(code))
   }
   try {
     return await run(command, config)
   } finally {
-    if (owner) {
-      process.stderr.write(giveBack(config.dataDir, owner)
-        ? `collector: gave what root owns in ${config.dataDir} back to its owner (uid ${owner.uid}), so the service can still open it\n`
-        : `collector: could not give what root owns in ${config.dataDir} back to uid ${owner.uid}: run chown -R -P --from=0 ${owner.uid}:${owner.gid} ${config.dataDir} before starting the service\n`)
-    }
+    giveBackOnce()
+    process.off('exit', giveBackOnce)
   }
 }
 

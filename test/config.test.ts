@@ -66,6 +66,8 @@ describe('loadConfig', () => {
     [{ BASIC_AUTH_USERS: 'nopassword' }, [], { option: 'BASIC_AUTH_USERS', message: 'must be comma-separated user:password pairs' }],
     [{ PAGERDUTY_SIGNED_ONLY: 'true' }, [], { option: 'PAGERDUTY_SIGNED_ONLY', message: 'needs PAGERDUTY_WEBHOOK_SECRETS: without a secret no signature can be checked, and every webhook would get 401' }],
     [{ PAGERDUTY_SIGNED_ONLY: 'sure', PAGERDUTY_WEBHOOK_SECRETS: 's' }, [], { option: 'PAGERDUTY_SIGNED_ONLY', message: 'must be true or false, got "sure"' }],
+    [{ SPOOL_MAX_BYTES: '4MiB' }, [], { option: 'SPOOL_MAX_BYTES', message: 'SPOOL_MAX_BYTES (4194304) must be at least 8 x MAX_BODY_BYTES (1048576): a rejected body is kept in the spool as a bad row, JSON-escaped (up to 6x its size), and one that could never fit would get 503 for good; raise SPOOL_MAX_BYTES or lower MAX_BODY_BYTES (PagerDuty\'s webhooks are a few KiB)' }],
+    [{ SPOOL_MAX_BYTES: '64MiB' }, ['--max-body-bytes', '16MiB'], { option: 'SPOOL_MAX_BYTES', message: 'SPOOL_MAX_BYTES (67108864) must be at least 8 x MAX_BODY_BYTES (16777216): a rejected body is kept in the spool as a bad row, JSON-escaped (up to 6x its size), and one that could never fit would get 503 for good; raise SPOOL_MAX_BYTES or lower MAX_BODY_BYTES (PagerDuty\'s webhooks are a few KiB)' }],
     [{ DATABASE_URL: 'postgres://h/db' }, ['--embedded-pg-port', '5433'], { option: '--embedded-pg-port', message: 'only applies to the embedded database; unset DATABASE_URL or drop it' }],
     // libpq's forms postgres.js does not take: they passed the start and failed at every write.
     ...([

@@ -136,12 +136,12 @@ describe('violations found by fuzzing', () => {
   test('a malformed request the spool cannot keep is 503 (the sender retries), and 400 with its bad row once there is room', async () => {
     const dataDir = tempDir('fuzz-full')
     const marker = `~spool-full-${Date.now()}~`
-    const down = await startInProcess({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', DATA_DIR: dataDir, SPOOL_MAX_BYTES: '65536', SPOOL_SEGMENT_BYTES: '16384', SHUTDOWN_DRAIN_MS: '0' })
+    const down = await startInProcess({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', DATA_DIR: dataDir, SPOOL_MAX_BYTES: '262144', MAX_BODY_BYTES: '32768', SPOOL_SEGMENT_BYTES: '16384', SHUTDOWN_DRAIN_MS: '0' })
     let status = 0
     try {
       const url = `${down.url.href.replace(/\/$/, '')}/com.pagerduty/v1`
       const trigger = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 1000; i++) {
         const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: trigger.replace('a52d3f80-d9a7-11e5-8db3-22000ad5aec9', `${marker}${i}`) })
         await res.arrayBuffer()
         if (res.status === 503) break
@@ -165,5 +165,30 @@ describe('violations found by fuzzing', () => {
     } finally {
       await up.stop()
     }
+  }, 60_000)
+
+  // A control character takes 6 bytes once the bad row's JSON escapes it: with SPOOL_MAX_BYTES
+  // under ~6x MAX_BODY_BYTES, the largest malformed body never fit, even in an empty spool,
+  // and got 503 for good. The smallest budget the configuration allows (8x) takes it.
+  test('the largest malformed bodies fit in an empty spool of the smallest size allowed', async () => {
+    const marker = `smallest-${Date.now()}`
+    const small = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('fuzz-smallest'), MAX_BODY_BYTES: '4096', SPOOL_MAX_BYTES: '32768' })
+    const statuses: number[] = []
+    try {
+      const url = `${small.url.href.replace(/\/$/, '')}/com.pagerduty/v1`
+      const controls = (n: number) => `${marker}${'\u0001'.repeat(n - marker.length)}`
+      for (const body of [controls(4096), controls(10_000)]) {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        await res.arrayBuffer()
+        statuses.push(res.status)
+        // Loaded, so that the next body meets an empty spool too.
+        await eventually(() => small.spool.stats().backlogBytes === 0, 30_000, 'the bad row to load')
+      }
+    } finally {
+      await small.stop()
+    }
+    expect(statuses).toEqual([400, 413])
+    const rows = await db.sql<{ reason: string; length: number }[]>`select reason, length(payload) as length from atomic.bad_rows where strpos(payload, ${marker}) = 1 order by reason`
+    expect([...rows]).toEqual([{ reason: 'INVALID_JSON', length: 4096 }, { reason: 'PAYLOAD_TOO_LARGE', length: 4096 }])
   }, 60_000)
 })

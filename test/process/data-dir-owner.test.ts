@@ -65,3 +65,23 @@ test.skipIf(!canRun)('a replay run as root on the service user\'s DATA_DIR leave
     expect(await again.proc.exited).toBe(0)
   }
 }, 90_000)
+
+test.skipIf(!canRun)('serve run as root and ended by process.exit() (a second signal while it starts) still gives the files back', async () => {
+  const owner = nobody as { uid: number; gid: number }
+  const dataDir = path.join(tempDir('owner-exit'), 'data')
+  fs.mkdirSync(dataDir, { mode: 0o700 })
+  fs.chownSync(dataDir, owner.uid, owner.gid)
+  const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts')], { env: { PATH: process.env.PATH ?? '', HOME: '/tmp', DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'error' }, stdout: 'pipe', stderr: 'pipe' })
+  // The embedded database takes a second or more to create its cluster: signal inside it,
+  // once root has made files there.
+  const deadline = Date.now() + 30_000
+  while (rootOwned(dataDir).length === 0 && Date.now() < deadline) await Bun.sleep(10)
+  expect(rootOwned(dataDir).length).toBeGreaterThan(0)
+  proc.kill('SIGTERM')
+  await Bun.sleep(50)
+  proc.kill('SIGTERM')
+  const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited])
+  expect(code).toBe(1)
+  expect(err).toContain('back to its owner')
+  expect(rootOwned(dataDir)).toEqual([])
+}, 60_000)
