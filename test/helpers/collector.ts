@@ -6,6 +6,7 @@ import path from 'node:path'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { startCollector, type Collector } from '../../src/app.ts'
 import { createLog } from '../../src/log.ts'
+import { startLoad, type Load } from './traffic.ts'
 
 export const ROOT = path.join(import.meta.dir, '..', '..')
 export const BUN = process.execPath
@@ -76,4 +77,28 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     await Bun.sleep(50)
   }
   throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`)
+}
+
+/**
+ * Clients post (`startLoad`) while the collector is killed with SIGKILL `rounds` times, each
+ * after a random pause in [minMs, maxMs), and started again: for the crash tests. Returns
+ * the load (stopped) and the collector running at the end.
+ */
+export async function killRoundsUnderLoad(env: Record<string, string>, options: { rounds: number; minMs: number; maxMs: number; prefix: string; settleMs: number }): Promise<{ load: Load; collector: Spawned }> {
+  let collector = await spawnCollector(env)
+  let url = collector.url
+  const load = startLoad({ url: () => url, clients: 4, prefix: options.prefix })
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      await Bun.sleep(options.minMs + Math.floor(Math.random() * (options.maxMs - options.minMs)))
+      collector.proc.kill('SIGKILL')
+      if (await collector.proc.exited !== 137) throw new Error(`the collector did not die of SIGKILL:\n${collector.output()}`)
+      collector = await spawnCollector(env)
+      url = collector.url
+    }
+    await Bun.sleep(options.settleMs)
+  } finally {
+    await load.stop()
+  }
+  return { load, collector }
 }

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
-import { spawnCollector } from '../helpers/collector.ts'
-import { formatTally, startLoad, tally, untilLoaded } from '../helpers/traffic.ts'
+import { killRoundsUnderLoad } from '../helpers/collector.ts'
+import { formatTally, tally, untilLoaded } from '../helpers/traffic.ts'
 
 let db: TestDatabase
 let dataDir: string
@@ -20,22 +20,7 @@ afterAll(async () => {
 }, 30_000)
 
 test('five SIGKILLs under load: every acknowledged message loads exactly once', async () => {
-  const env = { DATA_DIR: dataDir, DATABASE_URL: db.url }
-  let collector = await spawnCollector(env)
-  let url = collector.url
-  const load = startLoad({ url: () => url, clients: 4, prefix: 'kill' })
-  try {
-    for (let round = 0; round < 5; round++) {
-      await Bun.sleep(150 + Math.floor(Math.random() * 450))
-      collector.proc.kill('SIGKILL')
-      expect(await collector.proc.exited).toBe(137)
-      collector = await spawnCollector(env)
-      url = collector.url
-    }
-    await Bun.sleep(300)
-  } finally {
-    await load.stop()
-  }
+  const { load, collector } = await killRoundsUnderLoad({ DATA_DIR: dataDir, DATABASE_URL: db.url }, { rounds: 5, minMs: 150, maxMs: 600, prefix: 'kill', settleMs: 300 })
   try {
     expect(load.acked.size).toBeGreaterThan(50)
     await untilLoaded(db.sql, load.acked, 'kill')
