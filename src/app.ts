@@ -169,7 +169,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     migrate: async () => {
       for (const warning of await migrate(database.sql, config.dialect, config.dbSchema)) log('warn', warning)
     },
-    onMissingColumns: (table, keys) => log('warn', missingColumnsWarning(keys), { table, columns: keys }),
+    onMissingColumns: (table, keys) => log('warn', missingColumnsWarning(table, keys), { table, columns: keys }),
     onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
     onReadOnly: (error) => log('warn', 'the database refused a write as read-only (a failover?): retrying on new connections', { error: errorMessage(error) }),
     onCannotSerialise: (error) => log('warn', 'cannot LOCK the bad rows table: with several collectors on one Redshift, a retried delivery loading on two at the same moment could load twice; grant this login the right to lock it, or run one collector', { error: errorMessage(error) }),

@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS atomic.bad_rows (
   vendor varchar(64) ENCODE ZSTD NOT NULL,
   version varchar(16) ENCODE ZSTD,
   payload varchar(65535) ENCODE ZSTD,
+  request varchar(65535) ENCODE ZSTD,
   CONSTRAINT bad_rows_pk PRIMARY KEY (bad_row_id)
 )
 DISTSTYLE KEY

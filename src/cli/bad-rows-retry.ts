@@ -8,13 +8,16 @@
  * retry again loads nothing twice (event ids are PagerDuty's).
  *
  * Retried events keep their original receipt time as `collector_tstamp`; `etl_tstamp` is the
- * retry's time. A bad row does not keep its webhook URL's query string, so `app_id` and the
- * rest come from QUERY (`aid=acme`), as with `spool replay`; a DATABASE_REJECTED row keeps
- * its event whole, app_id included.
+ * retry's time. A bad row keeps the rest of its request in its `request` column (the webhook
+ * URL's query string, the client's address, User-Agent and X-Webhook-Id), and the events get
+ * them back. A row from before that column (or from a table without it) has none: `app_id`
+ * and the rest then come from QUERY (`aid=acme`), as with `spool replay`. A DATABASE_REJECTED
+ * row keeps its event whole, app_id included.
  */
 import type { Config } from '../config.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import { createRegistry } from '../adapters/registry.ts'
+import { parseRequestText } from '../events/bad-row.ts'
 import { uuidV5 } from '../events/event-id.ts'
 import type { BuiltEvent, RequestContext } from '../events/event.ts'
 import { formatUtc } from '../events/timestamp.ts'
@@ -26,7 +29,7 @@ import { BAD_ROWS_TABLE, EVENTS_TABLE } from '../sink/tables.ts'
 import { VERSION } from '../version.ts'
 import { progress, withPrivateLoad } from './private-load.ts'
 
-export interface StoredBadRow { bad_row_id: string; received_at: string; reason: string; version: string | null; payload: string | null }
+export interface StoredBadRow { bad_row_id: string; received_at: string; reason: string; version: string | null; payload: string | null; request?: string | null }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
@@ -62,7 +65,10 @@ const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pa
 
 export type Retried = { ok: true; events: BuiltEvent[] } | { ok: false; reason: string }
 
-/** One bad row through the adapter again: its events, or why it still fails. */
+/**
+ * One bad row through the adapter again: its events, or why it still fails. The request
+ * context is the row's own when it kept one; `query` stands in for a row that did not.
+ */
 export function retryRow(row: StoredBadRow, query: Record<string, string>, now: Date): Retried {
   const receivedAt = receivedMs(row.received_at)
   if (row.payload === null || receivedAt === null || !adapter || UNVERIFIED_REASONS.has(row.reason)) return { ok: false, reason: row.reason }
@@ -79,7 +85,14 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
     return event ? { ok: true, events: stamped([event]) } : { ok: false, reason: row.reason }
   }
   const text = payload === undefined ? row.payload : bodyOf(row, payload)
-  const ctx: RequestContext = { receivedAt: new Date(receivedAt), query, ipAddress: null, userAgent: 'collector-bad-rows-retry', webhookId: null, requestId: uuidV5(`bad-rows-retry/${row.bad_row_id}`) }
+  const stored = parseRequestText(row.request)
+  const ctx: RequestContext = {
+    receivedAt: new Date(receivedAt),
+    requestId: uuidV5(`bad-rows-retry/${row.bad_row_id}`),
+    ...(stored
+      ? { query: stored.query, ipAddress: stored.user_ipaddress, userAgent: stored.useragent, webhookId: stored.webhook_id }
+      : { query, ipAddress: null, userAgent: 'collector-bad-rows-retry', webhookId: null }),
+  }
   const body = parseBody(Buffer.from(text))
   if (!body.ok) return { ok: false, reason: body.code }
   const result = adapter.toEvents({ body: body.json, rawBody: body.text, ctx })
@@ -98,10 +111,10 @@ const PAGE_ROWS = 100
  * columns (a bare `received_at` is the to_char text selected): with the OR alone, every page
  * read and sorted all the rows after it, quadratic in the table (300,000 rows: 90 ms a page).
  */
-export function pageQuery(badRows: string, filter: string, after: { at: string; id: string } | null): string {
+export function pageQuery(badRows: string, filter: string, after: { at: string; id: string } | null, withRequest = true): string {
   const at = after ? `${quoteLiteral(after.at)}::timestamp` : ''
   const from = after ? ` and received_at >= ${at} and (received_at > ${at} or bad_row_id > ${quoteLiteral(after.id)})` : ''
-  return `select bad_row_id, to_char(received_at, 'YYYY-MM-DD HH24:MI:SS.US') as received_at, reason, version, payload from ${badRows} where ${filter}${from} order by ${badRows}.received_at, ${badRows}.bad_row_id limit ${PAGE_ROWS}`
+  return `select bad_row_id, to_char(received_at, 'YYYY-MM-DD HH24:MI:SS.US') as received_at, reason, version, payload${withRequest ? ', request' : ''} from ${badRows} where ${filter}${from} order by ${badRows}.received_at, ${badRows}.bad_row_id limit ${PAGE_ROWS}`
 }
 const ID_CHUNK = 500
 
@@ -124,18 +137,23 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
       process.stdout.write(`no bad rows to retry in ${config.dbSchema}.${BAD_ROWS_TABLE}${reasons.length > 0 ? ` with reason ${reasons.join(' or ')}` : ''}\n`)
       return 0
     }
+    // A table from before the request column (Redshift, or one this login does not own) has none.
+    const withRequest = (await sql.unsafe(`select 1 from information_schema.columns where table_schema = $1 and table_name = $2 and column_name = 'request'`, [config.dbSchema, BAD_ROWS_TABLE])).length > 0
     const now = new Date()
     /** Each retried row's id with its events' ids: removed once they are all loaded. */
     const loaded: { id: string; eventIds: string[] }[] = []
     const stillBad = new Map<string, number>()
     let seen = 0
+    /** Rows loaded with QUERY's context: they kept no request of their own. */
+    let fromQuery = 0
     let after: { at: string; id: string } | null = null
     // Pages in (received_at, bad_row_id) order, so rows added meanwhile neither repeat nor stall it.
     for (;;) {
-      const page: StoredBadRow[] = await sql.unsafe<StoredBadRow[]>(pageQuery(badRows, filter, after))
+      const page: StoredBadRow[] = await sql.unsafe<StoredBadRow[]>(pageQuery(badRows, filter, after, withRequest))
       for (const row of page) {
         const retried = retryRow(row, query, now)
         if (retried.ok) {
+          if (row.reason !== 'DATABASE_REJECTED' && parseRequestText(row.request) === null) fromQuery++
           await load.append(retried.events, [])
           loaded.push({ id: row.bad_row_id, eventIds: retried.events.map((e) => e.eventId) })
         } else {
@@ -172,6 +190,7 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
       `retried ${seen} bad rows: ${removable.length} loaded and removed from ${config.dbSchema}.${BAD_ROWS_TABLE} (events: ${w.loadedEvents} new, ${w.duplicateEvents} already loaded)`,
       stillBad.size > 0 ? `; ${seen - loaded.length} still bad, left as they are (${still})` : '',
       kept > 0 ? `; ${kept} made events the database refused again, left as they are` : '',
+      fromQuery > 0 ? `; ${fromQuery} kept no request of their own (a bad row from before its request column): their app_id and the rest came from ${Object.keys(query).length > 0 ? 'QUERY' : 'no QUERY, so NULL'}` : '',
       '\n',
     ].join(''))
     return 0

@@ -15,6 +15,7 @@ import pgV2Message1 from '../../sql/postgres/03_com_pagerduty_webhook_v2_message
 import pgV3Event1 from '../../sql/postgres/04_com_pagerduty_webhook_v3_event_1.sql' with { type: 'text' }
 import pgBadRows from '../../sql/postgres/09_bad_rows.sql' with { type: 'text' }
 import pgJsonCompression from '../../sql/postgres/10_json_compression.sql' with { type: 'text' }
+import pgBadRowsRequest from '../../sql/postgres/11_bad_rows_request.sql' with { type: 'text' }
 import pgView from '../../sql/postgres/20_pagerduty_incident_events.sql' with { type: 'text' }
 import rsEvents from '../../sql/redshift/01_events.sql' with { type: 'text' }
 import rsIncident1 from '../../sql/redshift/02_com_pagerduty_incident_1.sql' with { type: 'text' }
@@ -35,6 +36,8 @@ const FILES: Record<Dialect, DdlFile[]> = {
     { name: '09_bad_rows.sql', sql: pgBadRows, table: 'bad_rows' },
     // Storage tuning with no Redshift counterpart (Redshift compresses by column ENCODE).
     { name: '10_json_compression.sql', sql: pgJsonCompression },
+    // A column added since: given to a bad_rows table created before it.
+    { name: '11_bad_rows_request.sql', sql: pgBadRowsRequest },
     { name: '20_pagerduty_incident_events.sql', sql: pgView, view: 'pagerduty_incident_events' },
   ],
   // The same tables and view, in Redshift's DDL (encodings, distribution and sort keys, SUPER).

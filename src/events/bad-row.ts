@@ -41,5 +41,34 @@ export function badRow(
     vendor: 'com.pagerduty',
     version,
     payload,
+    request: requestText(ctx),
   }
+}
+
+/** A bad row's `request` column, parsed: the request context its events would have had. */
+export interface StoredRequest { query: Record<string, string>; user_ipaddress: string | null; useragent: string | null; webhook_id: string | null }
+
+/** The `request` column's JSON: the webhook URL's query parameters and the headers events take. */
+export function requestText(ctx: RequestContext): string {
+  const stored: StoredRequest = { query: ctx.query, user_ipaddress: ctx.ipAddress, useragent: ctx.userAgent, webhook_id: ctx.webhookId }
+  return JSON.stringify(stored)
+}
+
+const stringOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string'
+
+/** `requestText`'s JSON read back; null when absent or not its shape (a table from before it, a value cut short). */
+export function parseRequestText(text: unknown): StoredRequest | null {
+  if (typeof text !== 'string') return null
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null
+  const r = v as Record<string, unknown>
+  const query = r.query
+  if (query === null || typeof query !== 'object' || Array.isArray(query) || !Object.values(query).every((q) => typeof q === 'string')) return null
+  if (!stringOrNull(r.user_ipaddress) || !stringOrNull(r.useragent) || !stringOrNull(r.webhook_id)) return null
+  return { query: { ...(query as Record<string, string>) }, user_ipaddress: r.user_ipaddress, useragent: r.useragent, webhook_id: r.webhook_id }
 }

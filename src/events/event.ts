@@ -22,6 +22,12 @@ export interface BadRow {
   vendor: string
   version: string | null
   payload: string
+  /**
+   * What the request carried beside its body (`requestText`): what its events would have
+   * taken from it, so `bad-rows retry` can give them back. Null where there was no request
+   * (an event the database refused keeps it in its own row; an undecodable spool record).
+   */
+  request: string | null
 }
 
 /** What the HTTP edge knows about a request; the clock and ids come in from outside. */

@@ -83,6 +83,7 @@ export function decodeRecord(record: SpoolRecord, into: Batch, rebuild?: Rebuild
       vendor: 'com.pagerduty',
       version: null,
       payload: text,
+      request: null,
     })
   }
 }
@@ -98,6 +99,8 @@ export function badRowForRejected(event: BuiltEvent, reason: string): BadRow {
     vendor: 'com.pagerduty',
     version: typeof atomic.v_tracker === 'string' ? atomic.v_tracker.replace('com.pagerduty-', '') : null,
     payload: JSON.stringify(event),
+    // The event's own row keeps what came with its request (app_id, user_ipaddress, ...).
+    request: null,
   }
 }
 

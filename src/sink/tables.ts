@@ -62,9 +62,11 @@ export interface TablePlan { table: string; columns: PlannedColumn[]; missing: s
 
 /**
  * The warning for columns a table lacks. Their values stay in raw_message, unless raw_message
- * is among them (a table from Snowplow's own DDL has none): then they are stored nowhere.
+ * is among them (a table from Snowplow's own DDL has none): then they are stored nowhere. A
+ * bad_rows table from before its request column keeps no request context.
  */
-export function missingColumnsWarning(keys: readonly string[]): string {
+export function missingColumnsWarning(table: string, keys: readonly string[]): string {
+  if (table === BAD_ROWS_TABLE) return 'bad_rows lacks columns: bad rows are stored without them (request: `bad-rows retry` then takes app_id and the rest from its QUERY argument); add them (collector migrate --print shows them)'
   return keys.includes('raw_message')
     ? 'table lacks columns, raw_message among them: those values are not stored (add the columns: collector migrate --print shows them)'
     : 'table lacks columns: those values stay in its JSON column only'

@@ -78,7 +78,7 @@ test('what loads now leaves bad_rows with its receipt time; what the database re
   // The constraint still there: the refused event is refused again and its row stays.
   const first = await cli(['aid=recovered'])
   expect(first.err).toBe('')
-  expect(first.out).toBe('retried 4 bad rows: 2 loaded and removed from atomic.bad_rows (events: 2 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1); 1 made events the database refused again, left as they are\n')
+  expect(first.out).toBe('retried 4 bad rows: 2 loaded and removed from atomic.bad_rows (events: 2 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1); 1 made events the database refused again, left as they are; 2 kept no request of their own (a bad row from before its request column): their app_id and the rest came from QUERY\n')
   expect(first.code).toBe(0)
   expect((await db.sql`select reason from atomic.bad_rows order by reason`).map((r) => r.reason)).toEqual(['DATABASE_REJECTED', 'INVALID_MESSAGE'])
 
@@ -101,6 +101,30 @@ test('what loads now leaves bad_rows with its receipt time; what the database re
   const third = await cli([])
   expect(third.out).toBe('retried 1 bad rows: 0 loaded and removed from atomic.bad_rows (events: 0 new, 0 already loaded); 1 still bad, left as they are (INVALID_MESSAGE 1)\n')
   expect(third.code).toBe(0)
+}, 60_000)
+
+// A bad row keeps what its request carried beside the body (the request column): a retried
+// event gets its app_id, client address, User-Agent and X-Webhook-Id back, not QUERY's.
+test('a retried event gets back the query string, address, User-Agent and X-Webhook-Id its request came with', async () => {
+  await migrate(db.sql, 'postgres', 'atomic')
+  const collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('retry-request') })
+  const invented = { event: { ...v3Triggered, id: 'retry-request-1', event_type: 'incident.invented_later' } }
+  try {
+    const res = await postJson(`http://127.0.0.1:${collector.url.port}/com.pagerduty/v1?aid=from-url&p=app`, JSON.stringify(invented), { 'user-agent': 'PagerDuty-Webhook/V3.0', 'x-webhook-id': 'wh-retry-request-1' })
+    expect(res.status).toBe(202)
+    await eventually(async () => (await db.sql`select 1 from atomic.bad_rows where payload like ${'%retry-request-1%'}`).length === 1, 20_000, 'the bad row')
+  } finally {
+    await collector.stop()
+  }
+  const [stored] = await db.sql`select reason, request from atomic.bad_rows where payload like ${'%retry-request-1%'}`
+  expect(stored?.reason).toBe('UNKNOWN_EVENT_TYPE')
+  expect(JSON.parse(String(stored?.request))).toEqual({ query: { aid: 'from-url', p: 'app' }, user_ipaddress: '127.0.0.1', useragent: 'PagerDuty-Webhook/V3.0', webhook_id: 'wh-retry-request-1' })
+  // A later version knows the event type: here, the payload names one this version knows.
+  await db.sql`update atomic.bad_rows set payload = replace(payload, 'incident.invented_later', 'incident.triggered') where payload like ${'%retry-request-1%'}`
+  const run = await cli(['UNKNOWN_EVENT_TYPE', 'aid=from-cli'])
+  expect(run.out).toBe('retried 1 bad rows: 1 loaded and removed from atomic.bad_rows (events: 1 new, 0 already loaded)\n')
+  const [event] = await db.sql`select e.app_id, e.platform, e.user_ipaddress, e.useragent, x.webhook_id from atomic.events e join atomic.com_pagerduty_webhook_v3_event_1 x on x.root_id = e.event_id where e.event_id = ${pagerdutyEventId('v3', 'retry-request-1', null)}`
+  expect({ ...event }).toEqual({ app_id: 'from-url', platform: 'app', user_ipaddress: '127.0.0.1', useragent: 'PagerDuty-Webhook/V3.0', webhook_id: 'wh-retry-request-1' })
 }, 60_000)
 
 test('a command line it cannot read exits 2 and says what it expects', async () => {

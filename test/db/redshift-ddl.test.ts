@@ -17,7 +17,8 @@ function columns(sql: string): string[] {
 describe('the Redshift DDL', () => {
   test('has a file for each PostgreSQL table and view file, in the same order', () => {
     // 10_json_compression.sql is PostgreSQL's TOAST setting; Redshift has ENCODE per column.
-    expect(redshift.map((f) => f.name)).toEqual(postgres.map((f) => f.name).filter((n) => n !== '10_json_compression.sql'))
+    // 11_bad_rows_request.sql adds a column to an older table: Redshift has no DO blocks.
+    expect(redshift.map((f) => f.name)).toEqual(postgres.map((f) => f.name).filter((n) => n !== '10_json_compression.sql' && n !== '11_bad_rows_request.sql'))
   })
 
   test.each([
@@ -30,7 +31,7 @@ describe('the Redshift DDL', () => {
     const sql = redshift.find((f) => f.name === name)?.sql ?? ''
     expect(sql).toContain(`DISTSTYLE KEY\nDISTKEY (${distkey})\nSORTKEY (${sortkey});`)
     expect(columns(sql)).toEqual(columns(postgres.find((f) => f.name === name)?.sql ?? ''))
-    expect(columns(sql).length).toBe(({ '01_events.sql': 128, '02_com_pagerduty_incident_1.sql': 49, '03_com_pagerduty_webhook_v2_message_1.sql': 47, '04_com_pagerduty_webhook_v3_event_1.sql': 40, '09_bad_rows.sql': 7 } as Record<string, number>)[name] ?? 0)
+    expect(columns(sql).length).toBe(({ '01_events.sql': 128, '02_com_pagerduty_incident_1.sql': 49, '03_com_pagerduty_webhook_v2_message_1.sql': 47, '04_com_pagerduty_webhook_v3_event_1.sql': 40, '09_bad_rows.sql': 8 } as Record<string, number>)[name] ?? 0)
     const lines = sql.split('\n').filter((l) => /^ {2}("|[a-z])/.test(l) && !/SUPER/.test(l))
     expect(lines.filter((l) => !/ ENCODE (ZSTD|RAW|RUNLENGTH)\b/.test(l))).toEqual([])
   })

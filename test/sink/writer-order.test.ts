@@ -10,7 +10,7 @@ import { createWriter, timeoutAfter } from '../../src/sink/writer.ts'
 import { openSpool } from '../../src/spool/spool.ts'
 import { tempDir } from '../helpers/database.ts'
 
-const badRow = (i: number) => ({ bad_row_id: crypto.randomUUID(), received_at: '2026-01-01 00:00:00', reason: 'X', detail: '[]', vendor: 'com.pagerduty', version: null, payload: `p${i}` })
+const badRow = (i: number) => ({ bad_row_id: crypto.randomUUID(), received_at: '2026-01-01 00:00:00', reason: 'X', detail: '[]', vendor: 'com.pagerduty', version: null, payload: `p${i}`, request: null })
 
 test('a backlog from before a restart is committed to its end: nothing looks pending, a stop does not wait out its drain time', async () => {
   const dir = path.join(tempDir('writer-order'), 'spool')
