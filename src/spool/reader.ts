@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import type { Position } from './checkpoint.ts'
 import { decodeFrame, findMagic, HEADER_BYTES } from './frame.ts'
 import { readAt } from './fs.ts'
-import { segmentPath } from './segments.ts'
+import { readSegmentCount, segmentPath } from './segments.ts'
 
 export interface SpoolRecord {
   position: Position
@@ -115,15 +115,22 @@ export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Pos
   return { records, next: pos }
 }
 
-/** Events in the records from `from` on, by their headers (for the backlog after a restart). */
+/**
+ * Events in the records from `from` on, by their headers (for the backlog after a restart);
+ * a whole segment by its count file where that matches (`readSegmentCount`).
+ */
 export function countEvents(dir: string, from: Position, sizes: Map<number, number>): number {
   let total = 0
   const header = Buffer.allocUnsafe(HEADER_BYTES)
   for (const [seq, size] of [...sizes].sort((a, b) => a[0] - b[0])) {
     if (seq < from.segment) continue
+    let offset = seq === from.segment ? from.offset : 0
+    if (offset === 0) {
+      const counted = readSegmentCount(dir, seq, size)
+      if (counted !== null) { total += counted; continue }
+    }
     const fd = fs.openSync(segmentPath(dir, seq), 'r')
     try {
-      let offset = seq === from.segment ? from.offset : 0
       while (offset + HEADER_BYTES <= size) {
         if (fs.readSync(fd, header, 0, HEADER_BYTES, offset) < HEADER_BYTES) break
         const length = header.readUInt32BE(4)

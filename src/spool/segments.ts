@@ -7,6 +7,42 @@ const SEGMENT = /^(\d{20})\.seg$/
 export const segmentName = (seq: number): string => `${String(seq).padStart(20, '0')}.seg`
 export const segmentPath = (dir: string, seq: number): string => path.join(dir, segmentName(seq))
 
+/**
+ * A sealed segment's event count, `<sequence>.events` beside it: `{"events": N, "bytes": B}`,
+ * written when the segment is sealed, so a start with a large backlog counts it without
+ * reading every record header (10 GiB took ~30 s from a cold cache). Only a hint: used when
+ * B is the segment's size, else the segment is read. Written without an fsync; after a crash
+ * a missing or stale one means a read.
+ */
+export const countPath = (dir: string, seq: number): string => path.join(dir, `${String(seq).padStart(20, '0')}.events`)
+const COUNT = /^(\d{20})\.events$/
+
+export function writeSegmentCount(dir: string, seq: number, events: number, bytes: number): void {
+  try {
+    fs.writeFileSync(countPath(dir, seq), JSON.stringify({ events, bytes }))
+  } catch {
+    // A hint: without it the next start reads the segment's headers.
+  }
+}
+
+/** The segment's event count if its hint file matches `bytes`, else null. */
+export function readSegmentCount(dir: string, seq: number, bytes: number): number | null {
+  try {
+    const hint = JSON.parse(fs.readFileSync(countPath(dir, seq), 'utf8')) as { events?: unknown; bytes?: unknown }
+    return hint.bytes === bytes && Number.isSafeInteger(hint.events) && (hint.events as number) >= 0 ? (hint.events as number) : null
+  } catch {
+    return null
+  }
+}
+
+/** Count files whose segment is gone (deleted once loaded; the count file after it). */
+export function removeOrphanCounts(dir: string, segments: ReadonlySet<number>): void {
+  for (const name of fs.readdirSync(dir)) {
+    const seq = COUNT.exec(name)?.[1]
+    if (seq !== undefined && !segments.has(Number(seq))) fs.rmSync(path.join(dir, name), { force: true })
+  }
+}
+
 export function listSegments(dir: string): number[] {
   return fs.readdirSync(dir)
     .map((name) => SEGMENT.exec(name)?.[1])

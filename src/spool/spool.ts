@@ -12,7 +12,7 @@ import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, fsyncDirSync, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
-import { fileSize, listSegments, segmentPath } from './segments.ts'
+import { countPath, fileSize, listSegments, removeOrphanCounts, segmentPath, writeSegmentCount } from './segments.ts'
 
 export type { Position } from './checkpoint.ts'
 export type { SpoolRecord } from './reader.ts'
@@ -146,11 +146,13 @@ export function openSpool(options: SpoolOptions): Spool {
     if (seq < committed.segment) fs.rmSync(segmentPath(dir, seq), { force: true }) // loaded before a crash
     else sizes.set(seq, fileSize(segmentPath(dir, seq)))
   }
+  removeOrphanCounts(dir, new Set(sizes.keys()))
   const existing = [...sizes.keys()]
   const activeSeq = Math.max(committed.segment, ...existing, 0) + 1
   if (!sizes.has(committed.segment)) committed = { segment: existing[0] ?? activeSeq, offset: 0 }
 
-  let active = { seq: activeSeq, fd: fs.openSync(segmentPath(dir, activeSeq), 'wx'), durable: 0 }
+  // `events`: what the active segment holds, for its count file when it is sealed.
+  let active = { seq: activeSeq, fd: fs.openSync(segmentPath(dir, activeSeq), 'wx'), durable: 0, events: 0 }
   sizes.set(activeSeq, 0)
   // The new segment's directory entry (and the spool directory's own, on a first start) must
   // be durable before a record in it is acknowledged: a file's fsync alone does not promise it.
@@ -226,7 +228,8 @@ export function openSpool(options: SpoolOptions): Spool {
     }
     try { fs.closeSync(active.fd) } catch { /* already unusable */ }
     sizes.set(active.seq, active.durable)
-    active = { seq: next, fd, durable: 0 }
+    writeSegmentCount(dir, active.seq, active.events, active.durable)
+    active = { seq: next, fd, durable: 0, events: 0 }
     sizes.set(next, 0)
     activeNeedsRoll = false
     // A reader at the end of the old segment can move on now (and let it be deleted).
@@ -355,6 +358,7 @@ export function openSpool(options: SpoolOptions): Spool {
       offset += w.size
     }
     active.durable += frames.length
+    active.events += events
     sizes.set(active.seq, active.durable)
     stats.appendedRecords += group.length
     stats.appendedEvents += events
@@ -449,6 +453,7 @@ export function openSpool(options: SpoolOptions): Spool {
       if (seq < segment && seq !== active.seq) {
         // Async: unlinking a 64 MiB segment can hold the event loop for milliseconds.
         await fs.promises.rm(segmentPath(dir, seq), { force: true })
+        await fs.promises.rm(countPath(dir, seq), { force: true })
         sizes.delete(seq)
         refusedSize = 0
       }
@@ -573,6 +578,8 @@ export function openSpool(options: SpoolOptions): Spool {
       await checkpointing?.catch(() => {})
       for (const wake of dataWaiters) wake()
       try { fs.closeSync(active.fd) } catch { /* ignore */ }
+      // The next start seals this segment (it opens a new one): counted now, not read then.
+      if (active.durable > 0) writeSegmentCount(dir, active.seq, active.events, active.durable)
     },
   }
 }

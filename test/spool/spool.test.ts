@@ -207,6 +207,44 @@ describe('append, read and commit', () => {
   })
 })
 
+describe('event counts of sealed segments', () => {
+  // A start counted the backlog by reading every record header: a 0.64 GB backlog took 1.8 s
+  // from a cold cache (10 GiB, the default budget: ~30 s without taking webhooks).
+  test('a sealed segment leaves its count beside it; a restart counts by it, reads a segment whose count does not match, and the count goes with the segment', async () => {
+    const dir = newDir('spool-counts')
+    let spool = spoolIn(dir, { segmentBytes: 100 })
+    for (let i = 1; i <= 7; i++) await spool.append(payload(i), i) // i events each: 28 in all
+    const segments = listSegments(dir)
+    expect(segments.length).toBe(3)
+    const countFile = (seq: number) => path.join(dir, `${String(seq).padStart(20, '0')}.events`)
+    expect(JSON.parse(fs.readFileSync(countFile(segments[0] as number), 'utf8'))).toEqual({ events: 6, bytes: 84 })
+    expect(JSON.parse(fs.readFileSync(countFile(segments[1] as number), 'utf8'))).toEqual({ events: 15, bytes: 84 })
+    expect(fs.existsSync(countFile(segments[2] as number))).toBe(false) // the active one
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 100 })
+    expect(JSON.parse(fs.readFileSync(countFile(segments[2] as number), 'utf8'))).toEqual({ events: 7, bytes: 28 }) // sealed at close
+    expect(spool.unreadEvents()).toBe(28)
+    // The counts are what a restart uses: a count made to lie shows in the backlog...
+    fs.writeFileSync(countFile(segments[0] as number), JSON.stringify({ events: 1000, bytes: 84 }))
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 100 })
+    expect(spool.unreadEvents()).toBe(1022)
+    // ...unless it does not match the segment's size (a crash after it, a file changed): read.
+    fs.writeFileSync(countFile(segments[0] as number), JSON.stringify({ events: 1000, bytes: 83 }))
+    fs.writeFileSync(countFile(segments[1] as number), 'not json')
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 100 })
+    expect(spool.unreadEvents()).toBe(28)
+    const { records, next } = spool.read(spool.checkpoint(), 10, 1 << 30)
+    expect(records.length).toBe(4) // into the second segment: the first is deleted
+    await spool.commit(next, 10)
+    expect(listSegments(dir)).not.toContain(segments[0])
+    expect(fs.existsSync(countFile(segments[0] as number))).toBe(false)
+    // One left behind by a crash between the two deletions goes at the next start.
+    fs.writeFileSync(countFile(segments[0] as number), JSON.stringify({ events: 6, bytes: 84 }))
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 100 })
+    expect(fs.existsSync(countFile(segments[0] as number))).toBe(false)
+    expect(spool.unreadEvents()).toBe(18)
+  })
+})
+
 describe('records handed over in memory', () => {
   const memoOf = (r: { memo?: unknown }) => r.memo as { n: number } | undefined
 
