@@ -305,10 +305,14 @@ export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodi
   // Invalid and too deep: either code will do.
   try { json = JSON.parse(text) } catch { return reject(400, tooDeepText(text) ? 'INVALID_JSON|JSON_TOO_DEEP' : 'INVALID_JSON') }
   if (jsonDepth(json) > 64) return reject(400, 'JSON_TOO_DEEP')
-  if (opts.secret && isObj(json) && json.event !== null && typeof json.event === 'object' && sig && !sig.valid) return { ...base, statuses: [401, ...base.statuses] }
-  if (isObj(json) && Array.isArray(json.messages)) {
-    const ms = json.messages as unknown[]
-    if (ms.length === 0 || !ms.some(isObj)) return reject(400, 'NOT_PAGERDUTY')
+  // The shape as the contract reads it: a `messages` array holding an object is v1/v2 (a
+  // stray `event` beside it is ignored, and needs no signature); else an `event` object is v3
+  // (signed when secrets are set), a stray `messages` array without objects beside it
+  // ignored; else it is not PagerDuty's.
+  const messagesShape = isObj(json) && Array.isArray(json.messages) && (json.messages as unknown[]).some(isObj)
+  if (!messagesShape && isObj(json) && isObj(json.event) && opts.secret && sig && !sig.valid) return { ...base, statuses: [401, ...base.statuses] }
+  if (messagesShape) {
+    const ms = (json as { messages: unknown[] }).messages
     const ids = ms.filter(isObj).map((m) => identity('type' in m ? 'v1' : 'v2', m)).filter((x): x is string => x !== null)
     const mayDedupe = ids.some((id) => seenIdentities.has(id)) || new Set(ids).size < ids.length
     for (const id of ids) seenIdentities.add(id)
