@@ -187,8 +187,10 @@ function unsupportedHostForm(url: string): string | null {
 
 const REASON_CODE = /^[A-Z][A-Z0-9_]*$/
 
-/** SPOOL_MAX_BYTES must be at least this many times MAX_BODY_BYTES (see loadConfig). */
+/** SPOOL_MAX_BYTES must be at least this many times MAX_BODY_BYTES, plus 32 KiB (see loadConfig). */
 export const SPOOL_BYTES_PER_BODY_BYTE = 8
+/** The smallest SPOOL_MAX_BYTES for a MAX_BODY_BYTES: its largest bad row fits in an empty spool. */
+export const minSpoolBytes = (maxBodyBytes: number): number => SPOOL_BYTES_PER_BODY_BYTE * maxBodyBytes + 32 * 1024
 
 /** The webhook URL's query parameters that become columns (aid, p, cv, nuid), from a query string. */
 const webhookQuery = (text: string | undefined): Record<string, string> =>
@@ -303,11 +305,12 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   // A rejected body is kept whole in a bad row, JSON-escaped in the spool: a control character
   // takes 6 bytes there. A record larger than the whole budget would never fit, and that
-  // request would get 503 for good; 8x leaves room for the escaping and the rest of the row.
-  if (typeof raw.spoolMaxBytes === 'number' && typeof raw.maxBodyBytes === 'number' && raw.spoolMaxBytes < SPOOL_BYTES_PER_BODY_BYTE * raw.maxBodyBytes) {
+  // request would get 503 for good; 8x leaves room for the escaping and the rest of the row,
+  // and the request column (query values and headers, cut to their columns' widths) beside it.
+  if (typeof raw.spoolMaxBytes === 'number' && typeof raw.maxBodyBytes === 'number' && raw.spoolMaxBytes < minSpoolBytes(raw.maxBodyBytes)) {
     // Named after the one set: SPOOL_MAX_BYTES when both (or neither) are.
     const which = sourceOf.has('maxBodyBytes') && !sourceOf.has('spoolMaxBytes') ? 'maxBodyBytes' : 'spoolMaxBytes'
-    issues.push({ option: sourceOf.get(which) ?? (which === 'spoolMaxBytes' ? 'SPOOL_MAX_BYTES' : 'MAX_BODY_BYTES'), message: `SPOOL_MAX_BYTES (${raw.spoolMaxBytes}) must be at least ${SPOOL_BYTES_PER_BODY_BYTE} x MAX_BODY_BYTES (${raw.maxBodyBytes}): a rejected body is kept in the spool as a bad row, JSON-escaped (up to 6x its size), and one that could never fit would get 503 for good; raise SPOOL_MAX_BYTES or lower MAX_BODY_BYTES (PagerDuty's webhooks are a few KiB)` })
+    issues.push({ option: sourceOf.get(which) ?? (which === 'spoolMaxBytes' ? 'SPOOL_MAX_BYTES' : 'MAX_BODY_BYTES'), message: `SPOOL_MAX_BYTES (${raw.spoolMaxBytes}) must be at least ${SPOOL_BYTES_PER_BODY_BYTE} x MAX_BODY_BYTES (${raw.maxBodyBytes}) + 32KiB, ${minSpoolBytes(raw.maxBodyBytes)}: a rejected body is kept in the spool as a bad row, JSON-escaped (up to 6x its size) beside its query string and headers, and one that could never fit would get 503 for good; raise SPOOL_MAX_BYTES or lower MAX_BODY_BYTES (PagerDuty's webhooks are a few KiB)` })
   }
   if (typeof raw.dbSchema === 'string' && /^pg_/i.test(raw.dbSchema)) {
     issues.push({ option: sourceOf.get('dbSchema') ?? 'DB_SCHEMA', message: 'must not start with pg_ (reserved for system schemas)' })
@@ -355,8 +358,8 @@ export function helpText(version: string): string {
     '  collector bad-rows retry [REASON ...] [QUERY]',
     '                                  run atomic.bad_rows (those with a REASON given, else all) through',
     '                                  this version again; what loads now leaves bad_rows. Events get',
-    '                                  back their row\'s request (app_id etc.); QUERY (aid=acme) stands',
-    '                                  in for rows that kept none',
+    '                                  back their row\'s request (app_id etc.); QUERY (aid=acme) fills',
+    '                                  in what a row lacks',
     '  collector --help | --version',
     '',
     'Flags and environment variables (a flag wins over its variable):',

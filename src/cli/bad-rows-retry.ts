@@ -10,8 +10,9 @@
  * Retried events keep their original receipt time as `collector_tstamp`; `etl_tstamp` is the
  * retry's time. A bad row keeps the rest of its request in its `request` column (the webhook
  * URL's query string, the client's address, User-Agent and X-Webhook-Id), and the events get
- * them back. A row from before that column (or from a table without it) has none: `app_id`
- * and the rest then come from QUERY (`aid=acme`), as with `spool replay`. A DATABASE_REJECTED
+ * them back, QUERY (`aid=acme`) filling in parameters a row's URL lacked. A row from before
+ * that column (or from a table without it) has none: `app_id` and the rest then come from
+ * QUERY alone, as with `spool replay`. A DATABASE_REJECTED
  * row keeps its event whole, app_id included.
  */
 import type { Config } from '../config.ts'
@@ -67,7 +68,8 @@ export type Retried = { ok: true; events: BuiltEvent[] } | { ok: false; reason: 
 
 /**
  * One bad row through the adapter again: its events, or why it still fails. The request
- * context is the row's own when it kept one; `query` stands in for a row that did not.
+ * context is the row's own when it kept one, `query` filling in the query parameters it
+ * lacks; for a row that kept none, `query` stands in for its query string.
  */
 export function retryRow(row: StoredBadRow, query: Record<string, string>, now: Date): Retried {
   const receivedAt = receivedMs(row.received_at)
@@ -90,7 +92,9 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
     receivedAt: new Date(receivedAt),
     requestId: uuidV5(`bad-rows-retry/${row.bad_row_id}`),
     ...(stored
-      ? { query: stored.query, ipAddress: stored.user_ipaddress, userAgent: stored.useragent, webhookId: stored.webhook_id }
+      // QUERY fills in what the row's own query string lacks (an aid given on the command line
+      // for rows whose webhook URL had none); the row's own values win.
+      ? { query: { ...query, ...stored.query }, ipAddress: stored.user_ipaddress, userAgent: stored.useragent, webhookId: stored.webhook_id }
       : { query, ipAddress: null, userAgent: 'collector-bad-rows-retry', webhookId: null }),
   }
   const body = parseBody(Buffer.from(text))

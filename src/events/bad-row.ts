@@ -50,8 +50,15 @@ export interface StoredRequest { query: Record<string, string>; user_ipaddress: 
 
 /** The `request` column's JSON: the webhook URL's query parameters and the headers events take. */
 export function requestText(ctx: RequestContext): string {
-  const stored: StoredRequest = { query: ctx.query, user_ipaddress: ctx.ipAddress, useragent: ctx.userAgent, webhook_id: ctx.webhookId }
-  return JSON.stringify(stored)
+  // Each value cut to the width of the column it fills (app_id etc. varchar(255), useragent
+  // varchar(1000), ...): MAX_BODY_BYTES does not bound headers and query values, and the
+  // spool floor (8 x MAX_BODY_BYTES) leaves only a little room beside the escaped body.
+  const cut = (v: string | null, n: number) => (v === null ? null : Array.from(v).slice(0, n).join(''))
+  const query = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, cut(v, 255) as string]))
+  const stored: StoredRequest = { query, user_ipaddress: cut(ctx.ipAddress, 128), useragent: cut(ctx.userAgent, 1000), webhook_id: cut(ctx.webhookId, 255) }
+  // ASCII only (\uXXXX escapes): a database whose encoding lacks a character of a query
+  // value or header would otherwise refuse the whole bad row, its essentials included.
+  return JSON.stringify(stored).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 const stringOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string'

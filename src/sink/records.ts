@@ -73,7 +73,9 @@ export function decodeRecord(record: SpoolRecord, into: Batch, rebuild?: Rebuild
   try {
     const body = text.startsWith(REQUEST) ? decodeRequest(text, rebuild) : (JSON.parse(text) as RecordBody)
     into.events.push(...body.events)
-    into.badRows.push(...body.badRows)
+    // A record from before the request column has bad rows without the key: the batch's plan
+    // is made from its first row's keys, so one such row would drop the column for all.
+    for (const b of body.badRows) into.badRows.push(b.request === undefined ? { ...b, request: null } : b)
   } catch (error) {
     into.badRows.push({
       bad_row_id: uuidV5(`spool-record/${record.position.segment}/${record.position.offset}/${text.length}`),

@@ -66,7 +66,7 @@ export interface TablePlan { table: string; columns: PlannedColumn[]; missing: s
  * bad_rows table from before its request column keeps no request context.
  */
 export function missingColumnsWarning(table: string, keys: readonly string[]): string {
-  if (table === BAD_ROWS_TABLE) return 'bad_rows lacks columns: bad rows are stored without them (request: `bad-rows retry` then takes app_id and the rest from its QUERY argument); add them (collector migrate --print shows them)'
+  if (table === BAD_ROWS_TABLE) return 'bad_rows lacks columns: bad rows are stored without them (request: `bad-rows retry` then takes app_id and the rest from its QUERY argument); add them: ALTER TABLE <schema>.bad_rows ADD COLUMN request text (varchar(65535) on Redshift)'
   return keys.includes('raw_message')
     ? 'table lacks columns, raw_message among them: those values are not stored (add the columns: collector migrate --print shows them)'
     : 'table lacks columns: those values stay in its JSON column only'

@@ -253,11 +253,11 @@ export function createWriter(options: WriterOptions): Writer {
   async function writeEssentials(row: BadRow, reason: string): Promise<void> {
     const detail = (message: string) => JSON.stringify([{ path: '', message }])
     try {
-      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, detail: detail(reason) }] })
+      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, request: null, detail: detail(reason) }] })
     } catch (error) {
       if (!isDataError(error)) throw error
       // Even the error's text is refused (it quotes the value): the SQLSTATE alone.
-      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, detail: detail(`SQLSTATE ${String(errorCodeOf(error).sqlstate ?? 'unknown')}`) }] })
+      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, request: null, detail: detail(`SQLSTATE ${String(errorCodeOf(error).sqlstate ?? 'unknown')}`) }] })
     }
   }
 

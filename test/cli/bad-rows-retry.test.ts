@@ -45,6 +45,10 @@ test('bad rows are rebuilt as the webhook they came from: a whole body, a v3 eve
   const retried = retryRow(row('v3', v3Triggered), { aid: 'acme' }, new Date('2026-05-05T00:00:00Z'))
   expect(retried.ok && retried.events[0]?.rows[0]?.row).toMatchObject({ collector_tstamp: '2026-01-02 03:04:05.678', etl_tstamp: '2026-05-05 00:00:00.000', app_id: 'acme' })
   expect(retryRow({ ...row('v3', v3Triggered), payload: '{"event": {"event_type": "incident.invented"}}' }, {}, new Date())).toEqual({ ok: false, reason: 'UNKNOWN_EVENT_TYPE' })
+  // A row that kept its request: its own query parameters win, QUERY fills in the ones it lacks.
+  const kept = { ...row('v3', v3Triggered), request: '{"query":{"p":"app"},"user_ipaddress":"10.0.0.1","useragent":"PagerDuty-Webhook/V3.0","webhook_id":"w1"}' }
+  const own = retryRow(kept, { aid: 'acme', p: 'web' }, new Date())
+  expect(own.ok && own.events[0]?.rows[0]?.row).toMatchObject({ app_id: 'acme', platform: 'app', user_ipaddress: '10.0.0.1', useragent: 'PagerDuty-Webhook/V3.0' })
 })
 
 test('a body refused before the signature check (415, 413) is never retried: a forged v3 event sent as text/plain would load unsigned', () => {

@@ -294,7 +294,11 @@ export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodi
   if (method !== 'POST') return { ...base, statuses: merged ? [404, 405] : [405] }
   // Credentials in URLs are replaced in stored payloads (README): such a body is found by its marker instead.
   const payload = (bytes: Uint8Array) => { const t = wellFormed(lossy.decode(bytes)); return t.includes('@') ? null : t }
-  if (c.body.length > opts.maxBodyBytes) return { ...base, statuses: [413], badRowCode: 'PAYLOAD_TOO_LARGE', badRowPayload: payload(c.body.subarray(0, opts.maxBodyBytes)) }
+  if (c.body.length > opts.maxBodyBytes) {
+    // README: "a URL cut at its end replaced by `***` after its scheme" (its authority still open).
+    const cut = payload(c.body.subarray(0, opts.maxBodyBytes))
+    return { ...base, statuses: [413], badRowCode: 'PAYLOAD_TOO_LARGE', badRowPayload: cut === null ? null : cut.replace(/([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\@\s"]+$/i, '$1***') }
+  }
   const reject = (status: number, code: string): Expected => ({ ...base, statuses: [status, ...base.statuses], badRowCode: code, badRowPayload: payload(c.body) })
   if (merged) base.statuses.push(404)
   if (!contentOk || !encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE')

@@ -136,7 +136,7 @@ describe('violations found by fuzzing', () => {
   test('a malformed request the spool cannot keep is 503 (the sender retries), and 400 with its bad row once there is room', async () => {
     const dataDir = tempDir('fuzz-full')
     const marker = `~spool-full-${Date.now()}~`
-    const down = await startInProcess({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', DATA_DIR: dataDir, SPOOL_MAX_BYTES: '262144', MAX_BODY_BYTES: '32768', SPOOL_SEGMENT_BYTES: '16384', SHUTDOWN_DRAIN_MS: '0' })
+    const down = await startInProcess({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', DATA_DIR: dataDir, SPOOL_MAX_BYTES: '294912', MAX_BODY_BYTES: '32768', SPOOL_SEGMENT_BYTES: '16384', SHUTDOWN_DRAIN_MS: '0' })
     let status = 0
     try {
       const url = `${down.url.href.replace(/\/$/, '')}/com.pagerduty/v1`
@@ -169,16 +169,21 @@ describe('violations found by fuzzing', () => {
 
   // A control character takes 6 bytes once the bad row's JSON escapes it: with SPOOL_MAX_BYTES
   // under ~6x MAX_BODY_BYTES, the largest malformed body never fit, even in an empty spool,
-  // and got 503 for good. The smallest budget the configuration allows (8x) takes it.
+  // and got 503 for good. The smallest budget the configuration allows (8x + 32 KiB) takes
+  // it, with the longest query values and headers its request column keeps beside it.
   test('the largest malformed bodies fit in an empty spool of the smallest size allowed', async () => {
     const marker = `smallest-${Date.now()}`
-    const small = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('fuzz-smallest'), MAX_BODY_BYTES: '4096', SPOOL_MAX_BYTES: '32768' })
+    const small = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('fuzz-smallest'), MAX_BODY_BYTES: '4096', SPOOL_MAX_BYTES: '65536' })
     const statuses: number[] = []
     try {
-      const url = `${small.url.href.replace(/\/$/, '')}/com.pagerduty/v1`
+      // Within the HTTP server's 16 KiB of request line and headers (past it: 431, nothing stored).
+      const wide = encodeURIComponent('\u{1F600}'.repeat(300)) // 12 bytes a character once escaped
+      const url = `${small.url.href.replace(/\/$/, '')}/com.pagerduty/v1?aid=${wide}&nuid=${wide}`
       const controls = (n: number) => `${marker}${'\u0001'.repeat(n - marker.length)}`
-      for (const body of [controls(4096), controls(10_000)]) {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      // The two bodies keep the same first 4096 bytes: their own webhook ids keep both rows.
+      for (const [i, body] of [controls(4096), controls(10_000)].entries()) {
+        const headers = { 'content-type': 'application/json', 'user-agent': '\u00ff'.repeat(3000), 'x-webhook-id': `${i}${'\u00ff'.repeat(1000)}` }
+        const res = await fetch(url, { method: 'POST', headers, body })
         await res.arrayBuffer()
         statuses.push(res.status)
         // Loaded, so that the next body meets an empty spool too.

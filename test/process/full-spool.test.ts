@@ -22,7 +22,7 @@ afterAll(async () => {
 
 test('a full spool answers 503 SPOOL_FULL with Retry-After, and recovers by itself when the database returns', async () => {
   const { proxy, url } = downDatabase(db)
-  const collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: url, SPOOL_MAX_BYTES: '32768', MAX_BODY_BYTES: '4096' })
+  const collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: url, SPOOL_MAX_BYTES: '65536', MAX_BODY_BYTES: '4096' })
   const acked = new Set<string>()
   try {
     let refused: Response | null = null
