@@ -6,6 +6,7 @@
 import type { Issue } from '../adapters/types.ts'
 import { uuidV5 } from './event-id.ts'
 import { redactUrlCredentials } from './redact.ts'
+import { asciiJson } from './storable.ts'
 import { formatUtc } from './timestamp.ts'
 import type { BadRow, RequestContext } from './event.ts'
 
@@ -56,9 +57,9 @@ export function requestText(ctx: RequestContext): string {
   const cut = (v: string | null, n: number) => (v === null ? null : Array.from(v).slice(0, n).join(''))
   const query = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, cut(v, 255) as string]))
   const stored: StoredRequest = { query, user_ipaddress: cut(ctx.ipAddress, 128), useragent: cut(ctx.userAgent, 1000), webhook_id: cut(ctx.webhookId, 255) }
-  // ASCII only (\uXXXX escapes): a database whose encoding lacks a character of a query
-  // value or header would otherwise refuse the whole bad row, its essentials included.
-  return JSON.stringify(stored).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  // ASCII: a database whose encoding lacks a character of a query value or header would
+  // otherwise refuse the whole bad row, its essentials included.
+  return asciiJson(stored)
 }
 
 const stringOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string'

@@ -36,3 +36,11 @@ export function mapJsonStrings(value: unknown, leaf: (s: string) => unknown, key
 
 /** A parsed JSON value with every string, object keys included, made storable. */
 export const storableJson = (value: unknown): unknown => mapJsonStrings(value, storableString, storableString)
+
+/**
+ * JSON text in ASCII only (every character past U+007E as a `\uXXXX` escape): what every
+ * database encoding can hold, for values a client chose (query values, headers), so a
+ * database whose encoding lacks one of their characters does not refuse the row around them.
+ */
+export const asciiJson = (value: unknown): string =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)

@@ -3,6 +3,7 @@
  * deep (checked on the bytes before parsing, so a hostile nesting cannot exhaust the stack).
  * Each failure is a value naming its error code.
  */
+import { asciiJson } from '../events/storable.ts'
 import type { ErrorCode } from './responses.ts'
 
 export const MAX_JSON_DEPTH = 64
@@ -59,6 +60,16 @@ export function jsonTooDeep(bytes: Uint8Array, limit: number): boolean {
 }
 
 /**
+ * A header value as a 415's message quotes it (the message goes into the bad row's detail):
+ * cut to 100 characters, since the header can be 16 KiB and each backslash or quote takes 8
+ * bytes once the detail is in the spool (past the room SPOOL_MAX_BYTES's floor leaves), and
+ * in ASCII, since a header byte a database's encoding lacks would make it refuse the bad row
+ * and its payload with it.
+ */
+const quoteHeader = (value: string): string =>
+  `${asciiJson(value.slice(0, 100))}${value.length > 100 ? ` (cut from ${value.length} characters)` : ''}`
+
+/**
  * Why the request's headers say its body is not UTF-8 JSON as sent, or null: the media type
  * must be `application/json` (parameters allowed; Snowplow rejects those), any declared
  * charset UTF-8, and the body not compressed (PagerDuty sends it as is; a gzip body would
@@ -67,15 +78,15 @@ export function jsonTooDeep(bytes: Uint8Array, limit: number): boolean {
 export function contentProblem(contentType: string | null, contentEncoding: string | null): { header: string; expected: string; message: string } | null {
   const encoding = contentEncoding?.trim().toLowerCase() ?? ''
   if (encoding !== '' && encoding !== 'identity') {
-    return { header: 'content-encoding', expected: 'none (identity)', message: `content encoding ${JSON.stringify(contentEncoding)} is not supported: send the JSON uncompressed` }
+    return { header: 'content-encoding', expected: 'none (identity)', message: `content encoding ${quoteHeader(contentEncoding ?? '')} is not supported: send the JSON uncompressed` }
   }
   const [media, ...parameters] = (contentType ?? '').split(';')
   if (media?.trim().toLowerCase() !== 'application/json') {
-    return { header: 'content-type', expected: 'application/json', message: `content type must be application/json, got ${contentType === null ? 'none' : JSON.stringify(contentType)}` }
+    return { header: 'content-type', expected: 'application/json', message: `content type must be application/json, got ${contentType === null ? 'none' : quoteHeader(contentType)}` }
   }
   const charset = parameters.map((p) => p.split('=')).find(([name]) => name?.trim().toLowerCase() === 'charset')?.[1]?.trim().replace(/^"(.*)"$/, '$1').toLowerCase()
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    return { header: 'content-type', expected: 'charset utf-8', message: `the body must be UTF-8, got ${JSON.stringify(contentType)}` }
+    return { header: 'content-type', expected: 'charset utf-8', message: `the body must be UTF-8, got ${quoteHeader(contentType ?? '')}` }
   }
   return null
 }

@@ -196,4 +196,18 @@ describe('violations found by fuzzing', () => {
     const rows = await db.sql<{ reason: string; length: number }[]>`select reason, length(payload) as length from atomic.bad_rows where strpos(payload, ${marker}) = 1 order by reason`
     expect([...rows]).toEqual([{ reason: 'INVALID_JSON', length: 4096 }, { reason: 'PAYLOAD_TOO_LARGE', length: 4096 }])
   }, 60_000)
+
+  // A 415's message quoted the Content-Type whole: 16 KiB of backslashes took 8 bytes each in
+  // the spool record, past the floor's room, and the request got 503 for good.
+  test('a 415 for a 15,000-character Content-Type fits the smallest spool allowed, and /ready stays 200', async () => {
+    const small = await startInProcess({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', DATA_DIR: tempDir('fuzz-ctype'), MAX_BODY_BYTES: '1024', SPOOL_MAX_BYTES: String(8 * 1024 + 32 * 1024), SHUTDOWN_DRAIN_MS: '0' })
+    try {
+      const res = await fetch(`${small.url.href.replace(/\/$/, '')}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': '\\'.repeat(15_000) }, body: '\u0001'.repeat(1024) })
+      const body = await res.json() as { error: { message: string } }
+      expect([res.status, (await fetch(new URL('/ready', small.url))).status]).toEqual([415, 200])
+      expect(body.error.message).toBe(`content type must be application/json, got "${'\\\\'.repeat(100)}" (cut from 15000 characters)`)
+    } finally {
+      await small.stop()
+    }
+  }, 60_000)
 })

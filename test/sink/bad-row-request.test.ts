@@ -41,21 +41,26 @@ test('a bad row from an older version\'s spool record, then one of this version:
   expect(row?.request).toBe(fresh.request)
 })
 
-// A LATIN1 database: a query value it has no character for must not stop the loading.
-test.skipIf(!hasServer())('a rejected request with ?aid=☃ on a LATIN1 database: its bad row is stored and loading goes on', async () => {
+// Databases whose encoding lacks characters a client chose: a query value (LATIN1 has no ☃),
+// a header byte quoted in a 415's detail (WIN1252 has no U+0081). The bad rows must land,
+// their payloads kept, and loading go on (a refused last-resort write stalled it for good).
+test.skipIf(!hasServer()).each(['LATIN1', 'WIN1252'])('rejected requests carrying characters a %s database lacks: their bad rows are stored whole and loading goes on', async (encoding) => {
   const server = process.env.TEST_DATABASE_URL as string
-  const name = `t_latin1_${process.pid}`
+  const name = `t_${encoding.toLowerCase()}_${process.pid}`
   const admin = postgres(server, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database "${name}" encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' template template0`)
+  await admin.unsafe(`create database "${name}" encoding '${encoding}' lc_collate 'C' lc_ctype 'C' template template0`)
   const url = new URL(server)
   url.pathname = `/${name}`
   const sql = postgres(url.href, { max: 1, onnotice: () => {} })
-  const c = await spawnCollector({ DATABASE_URL: url.href, DATA_DIR: tempDir('latin1') })
+  const c = await spawnCollector({ DATABASE_URL: url.href, DATA_DIR: tempDir(encoding) })
   try {
     expect((await postJson(`${c.url}/com.pagerduty/v1?aid=%E2%98%83`, '{not json')).status).toBe(400)
-    await eventually(async () => (await sql`select count(*)::int as n from atomic.bad_rows`)[0]?.n === 1, 15_000, 'the bad row')
-    const [row] = await sql`select request from atomic.bad_rows`
-    expect(JSON.parse(String(row?.request)).query).toEqual({ aid: '☃' })
+    expect((await fetch(`${c.url}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': 'a\u0081\u009d\u00ff' }, body: '{"plain":"ascii"}' })).status).toBe(415)
+    await eventually(async () => (await sql`select count(*)::int as n from atomic.bad_rows`)[0]?.n === 2, 15_000, 'the bad rows')
+    const rows = await sql`select reason, payload, request, detail from atomic.bad_rows order by reason`
+    expect(rows.map((r) => [r.reason, r.payload])).toEqual([['INVALID_JSON', '{not json'], ['UNSUPPORTED_MEDIA_TYPE', '{"plain":"ascii"}']])
+    expect(JSON.parse(String(rows[0]?.request)).query).toEqual({ aid: '☃' })
+    expect(JSON.parse(String(rows[1]?.detail))[0].message).toBe(String.raw`content type must be application/json, got "a\u0081\u009d\u00ff"`) // ASCII escapes, as text
   } finally {
     c.proc.kill('SIGTERM')
     await c.proc.exited
