@@ -12,8 +12,8 @@
  * URL's query string, the client's address, User-Agent and X-Webhook-Id), and the events get
  * them back, QUERY (`aid=acme`) filling in parameters a row's URL lacked. A row from before
  * that column (or from a table without it) has none: `app_id` and the rest then come from
- * QUERY alone, as with `spool replay`. A DATABASE_REJECTED
- * row keeps its event whole, app_id included.
+ * QUERY alone, as with `spool replay`. A DATABASE_REJECTED row keeps its event whole, app_id
+ * included.
  */
 import type { Config } from '../config.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'

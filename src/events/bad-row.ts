@@ -53,7 +53,7 @@ export interface StoredRequest { query: Record<string, string>; user_ipaddress: 
 export function requestText(ctx: RequestContext): string {
   // Each value cut to the width of the column it fills (app_id etc. varchar(255), useragent
   // varchar(1000), ...): MAX_BODY_BYTES does not bound headers and query values, and the
-  // spool floor (8 x MAX_BODY_BYTES) leaves only a little room beside the escaped body.
+  // spool floor (8 x MAX_BODY_BYTES + 32 KiB) leaves only that much room beside the body.
   const cut = (v: string | null, n: number) => (v === null ? null : Array.from(v).slice(0, n).join(''))
   const query = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, cut(v, 255) as string]))
   const stored: StoredRequest = { query, user_ipaddress: cut(ctx.ipAddress, 128), useragent: cut(ctx.userAgent, 1000), webhook_id: cut(ctx.webhookId, 255) }
