@@ -4,7 +4,8 @@ import path from 'node:path'
 
 const SEGMENT = /^(\d{20})\.seg$/
 
-export const segmentName = (seq: number): string => `${String(seq).padStart(20, '0')}.seg`
+const sequence = (seq: number): string => String(seq).padStart(20, '0')
+export const segmentName = (seq: number): string => `${sequence(seq)}.seg`
 export const segmentPath = (dir: string, seq: number): string => path.join(dir, segmentName(seq))
 
 /**
@@ -14,7 +15,7 @@ export const segmentPath = (dir: string, seq: number): string => path.join(dir, 
  * B is the segment's size, else the segment is read. Written without an fsync; after a crash
  * a missing or stale one means a read.
  */
-export const countPath = (dir: string, seq: number): string => path.join(dir, `${String(seq).padStart(20, '0')}.events`)
+export const countPath = (dir: string, seq: number): string => path.join(dir, `${sequence(seq)}.events`)
 const COUNT = /^(\d{20})\.events$/
 
 export function writeSegmentCount(dir: string, seq: number, events: number, bytes: number): void {
