@@ -64,7 +64,8 @@ export function bodyOf(row: StoredBadRow, payload: unknown): string {
 
 const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
 
-export type Retried = { ok: true; events: BuiltEvent[] } | { ok: false; reason: string }
+/** `fromQuery`: the events took their request context from QUERY, the row having kept none. */
+export type Retried = { ok: true; events: BuiltEvent[]; fromQuery: boolean } | { ok: false; reason: string }
 
 /**
  * One bad row through the adapter again: its events, or why it still fails. The request
@@ -84,7 +85,7 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
   const stamped = (events: BuiltEvent[]) => events.map((e) => ({ ...e, rows: e.rows.map((r, i) => (i === 0 ? { ...r, row: { ...r.row, etl_tstamp: etl } } : r)) }))
   if (row.reason === 'DATABASE_REJECTED') {
     const event = storedEvent(payload)
-    return event ? { ok: true, events: stamped([event]) } : { ok: false, reason: row.reason }
+    return event ? { ok: true, events: stamped([event]), fromQuery: false } : { ok: false, reason: row.reason }
   }
   const text = payload === undefined ? row.payload : bodyOf(row, payload)
   const stored = parseRequestText(row.request)
@@ -104,7 +105,7 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
   // All of it or nothing: a batch's row whose messages only partly load now stays whole.
   if (result.badRows.length > 0) return { ok: false, reason: result.badRows[0]?.reason ?? row.reason }
   if (result.events.length === 0) return { ok: false, reason: 'NO_EVENTS' }
-  return { ok: true, events: stamped(result.events) }
+  return { ok: true, events: stamped(result.events), fromQuery: stored === null }
 }
 
 const PAGE_ROWS = 100
@@ -157,7 +158,7 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
       for (const row of page) {
         const retried = retryRow(row, query, now)
         if (retried.ok) {
-          if (row.reason !== 'DATABASE_REJECTED' && parseRequestText(row.request) === null) fromQuery++
+          if (retried.fromQuery) fromQuery++
           await load.append(retried.events, [])
           loaded.push({ id: row.bad_row_id, eventIds: retried.events.map((e) => e.eventId) })
         } else {
