@@ -29,11 +29,11 @@ async function start(env: Record<string, string>): Promise<Collector> {
 
 const database = (c: Collector) => (c.ready().body as { database: { state: string; last_error: string | null } }).database
 
-test('the tables and the view exist, and the database shows up, before the first webhook', async () => {
+test('the tables and the views exist, and the database shows up, before the first webhook', async () => {
   const c = await start({ DATABASE_URL: db.url })
   await eventually(() => database(c).state === 'up', 20_000, 'the database to be up')
   const rows = await db.sql`select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'atomic' and c.relkind in ('r', 'v') order by 1`
-  expect(rows.map((r) => r.relname)).toEqual(['bad_rows', 'com_pagerduty_incident_1', 'com_pagerduty_webhook_v2_message_1', 'com_pagerduty_webhook_v3_event_1', 'events', 'pagerduty_incident_events'])
+  expect(rows.map((r) => r.relname)).toEqual(['bad_rows', 'com_pagerduty_incident_1', 'com_pagerduty_webhook_v2_message_1', 'com_pagerduty_webhook_v3_event_1', 'events', 'pagerduty_incident_events', 'pagerduty_incidents'])
 })
 
 test('a database that cannot be reached is down in /ready, with its error, before the first webhook', async () => {

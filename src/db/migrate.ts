@@ -17,12 +17,14 @@ import pgBadRows from '../../sql/postgres/09_bad_rows.sql' with { type: 'text' }
 import pgJsonCompression from '../../sql/postgres/10_json_compression.sql' with { type: 'text' }
 import pgBadRowsRequest from '../../sql/postgres/11_bad_rows_request.sql' with { type: 'text' }
 import pgView from '../../sql/postgres/20_pagerduty_incident_events.sql' with { type: 'text' }
+import pgIncidents from '../../sql/postgres/21_pagerduty_incidents.sql' with { type: 'text' }
 import rsEvents from '../../sql/redshift/01_events.sql' with { type: 'text' }
 import rsIncident1 from '../../sql/redshift/02_com_pagerduty_incident_1.sql' with { type: 'text' }
 import rsV2Message1 from '../../sql/redshift/03_com_pagerduty_webhook_v2_message_1.sql' with { type: 'text' }
 import rsV3Event1 from '../../sql/redshift/04_com_pagerduty_webhook_v3_event_1.sql' with { type: 'text' }
 import rsBadRows from '../../sql/redshift/09_bad_rows.sql' with { type: 'text' }
 import rsView from '../../sql/redshift/20_pagerduty_incident_events.sql' with { type: 'text' }
+import rsIncidents from '../../sql/redshift/21_pagerduty_incidents.sql' with { type: 'text' }
 
 /** A DDL file: the table or view it creates, if it creates one (else a step run at every migration). */
 export interface DdlFile { name: string; sql: string; table?: string; view?: string }
@@ -39,6 +41,8 @@ const FILES: Record<Dialect, DdlFile[]> = {
     // A column added since: given to a bad_rows table created before it.
     { name: '11_bad_rows_request.sql', sql: pgBadRowsRequest },
     { name: '20_pagerduty_incident_events.sql', sql: pgView, view: 'pagerduty_incident_events' },
+    // Reads the view above: created after it.
+    { name: '21_pagerduty_incidents.sql', sql: pgIncidents, view: 'pagerduty_incidents' },
   ],
   // The same tables and view, in Redshift's DDL (encodings, distribution and sort keys, SUPER).
   redshift: [
@@ -48,6 +52,7 @@ const FILES: Record<Dialect, DdlFile[]> = {
     { name: '04_com_pagerduty_webhook_v3_event_1.sql', sql: rsV3Event1, table: 'com_pagerduty_webhook_v3_event_1' },
     { name: '09_bad_rows.sql', sql: rsBadRows, table: 'bad_rows' },
     { name: '20_pagerduty_incident_events.sql', sql: rsView, view: 'pagerduty_incident_events' },
+    { name: '21_pagerduty_incidents.sql', sql: rsIncidents, view: 'pagerduty_incidents' },
   ],
 }
 
@@ -134,29 +139,60 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   const viewFailed = (file: DdlFile, error: unknown) => {
     const code = (error as { code?: unknown }).code
     const why = code === '42703' ? ' (an older table lacks a column the view reads)'
+      : code === '42P01' ? ' (a table or view it reads is missing: pagerduty_incidents reads pagerduty_incident_events)'
       : code === '55P03' ? ` (its readers held it for ${VIEW_LOCK_TIMEOUT}: an open transaction that read it; the next start tries again)`
       : ''
     warnings.push(`view from ${file.name} not created: ${errorMessage(error)}${why}`)
+  }
+  /** A view's grants (analysts' SELECT), to give again to the view created in its place. */
+  const grantsOf = (sp: postgres.TransactionSql, name: string) => sp.unsafe(
+    `select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee, a.privilege_type, a.is_grantable
+       from pg_class c, aclexplode(c.relacl) a where c.oid = $1::regclass and a.grantee <> c.relowner`,
+    [name],
+  )
+  const grantAgain = async (sp: postgres.TransactionSql, name: string, grants: postgres.Row[]) => {
+    for (const g of grants) await sp.unsafe(`grant ${String(g.privilege_type)} on ${name} to ${String(g.grantee)}${g.is_grantable ? ' with grant option' : ''}`)
+  }
+  /**
+   * This collector's views that read `file`'s view (pagerduty_incidents reads
+   * pagerduty_incident_events), owned by this login: dropped before it and created again after
+   * it. Another view that reads it (a user's own) is not, so the drop fails and says so.
+   */
+  const ourDependents = async (sp: postgres.TransactionSql, file: DdlFile): Promise<DdlFile[]> => {
+    const rows = await sp.unsafe(
+      `select distinct d.relname from pg_depend p join pg_rewrite r on r.oid = p.objid join pg_class d on d.oid = r.ev_class
+        where p.classid = 'pg_rewrite'::regclass and p.refobjid = $1::regclass and d.oid <> $1::regclass
+          and d.relnamespace = (select relnamespace from pg_class where oid = $1::regclass) and pg_get_userbyid(d.relowner) = current_user`,
+      [viewName(file)],
+    )
+    const names = new Set(rows.map((r) => String(r.relname)))
+    return views.filter((v) => v !== file && names.has(v.view as string))
   }
   /**
    * PostgreSQL, in the migration's transaction: the view in a savepoint of its own, so a failure
    * costs only the view. An older collector's view whose columns changed type or order cannot
    * be replaced in place ("cannot change data type of view column"): it is dropped and created
-   * anew (a view of the user's own that depends on it keeps it, with a warning).
+   * anew, with this collector's views that read it (a view of the user's own that depends on
+   * it keeps it, with a warning).
    */
   async function createViewIn(tx: postgres.TransactionSql, file: DdlFile, found: boolean): Promise<void> {
     const attempt = (dropFirst: boolean) => tx.savepoint(async (sp) => {
       await sp.unsafe(`set local lock_timeout = '${VIEW_LOCK_TIMEOUT}'`)
       if (!dropFirst) return createView(sp, file)
-      // The view's grants (analysts' SELECT) go with it: given again to the new one.
-      const grants = await sp.unsafe(
-        `select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee, a.privilege_type, a.is_grantable
-           from pg_class c, aclexplode(c.relacl) a where c.oid = $1::regclass and a.grantee <> c.relowner`,
-        [viewName(file)],
-      )
+      const dependents = await ourDependents(sp, file)
+      const saved: postgres.Row[][] = []
+      for (const d of dependents) {
+        saved.push([...(await grantsOf(sp, viewName(d)))])
+        await sp.unsafe(`drop view ${viewName(d)}`)
+      }
+      const grants = await grantsOf(sp, viewName(file))
       await sp.unsafe(`drop view ${viewName(file)}`)
       await createView(sp, file)
-      for (const g of grants) await sp.unsafe(`grant ${String(g.privilege_type)} on ${viewName(file)} to ${String(g.grantee)}${g.is_grantable ? ' with grant option' : ''}`)
+      await grantAgain(sp, viewName(file), [...grants])
+      for (const [i, d] of dependents.entries()) {
+        await createView(sp, d)
+        await grantAgain(sp, viewName(d), saved[i] as postgres.Row[])
+      }
     })
     try {
       await attempt(false)

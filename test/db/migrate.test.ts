@@ -50,7 +50,7 @@ describe('migrate', () => {
       const warnings = await Promise.all(clients.map((sql) => migrate(sql, 'postgres', 'together')))
       expect(warnings).toEqual([[], [], [], []])
       const [row] = await db.sql.unsafe(`select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'together' and c.relkind in ('r', 'v')`)
-      expect(row?.n).toBe(6)
+      expect(row?.n).toBe(7) // five tables, two views
     } finally {
       await Promise.all(clients.map((sql) => sql.end({ timeout: 1 })))
     }
@@ -69,13 +69,49 @@ describe('migrate', () => {
   test('an older collector\'s view whose columns changed type is dropped and created anew (CREATE OR REPLACE cannot), its grants kept', async () => {
     await migrate(db.sql, 'postgres', 'oldview')
     const columns = await viewColumns('oldview')
-    await db.sql.unsafe(`drop view oldview.pagerduty_incident_events; create view oldview.pagerduty_incident_events as select 1::int as event_id, 'v1'::text as webhook_version; grant select on oldview.pagerduty_incident_events to public`)
+    await db.sql.unsafe(`drop view oldview.pagerduty_incidents; drop view oldview.pagerduty_incident_events; create view oldview.pagerduty_incident_events as select 1::int as event_id, 'v1'::text as webhook_version; grant select on oldview.pagerduty_incident_events to public`)
     const acl = async () => (await db.sql.unsafe(`select relacl::text as acl from pg_class where oid = 'oldview.pagerduty_incident_events'::regclass`))[0]?.acl
     const granted = await acl()
     expect(granted).toContain('=r/') // PUBLIC may read it
     expect(await migrate(db.sql, 'postgres', 'oldview')).toEqual([])
     expect(await viewColumns('oldview')).toEqual(columns)
     expect(await acl()).toBe(granted) // the analysts' grants went to the new view
+  })
+
+  test('an older view that must be dropped takes this collector\'s incidents view, which reads it, along, and both come back with their grants', async () => {
+    await migrate(db.sql, 'postgres', 'depview')
+    const columns = await viewColumns('depview')
+    // An older collector's events view whose event_id had another type, with the incidents view
+    // over it: CREATE OR REPLACE cannot change the type, and DROP alone fails on the dependent.
+    const body = async (name: string) => String((await db.sql.unsafe(`select pg_get_viewdef('depview.${name}'::regclass) as d`))[0]?.d)
+    const events = await body('pagerduty_incident_events')
+    const incidents = await body('pagerduty_incidents')
+    const list = columns.map((c) => (c === 'event_id' ? 'event_id::varchar(36) as event_id' : c)).join(', ')
+    await db.sql.unsafe(`drop view depview.pagerduty_incidents; drop view depview.pagerduty_incident_events;
+      create view depview.current_events as ${events}
+      create view depview.pagerduty_incident_events as select ${list} from depview.current_events;
+      create view depview.pagerduty_incidents as ${incidents}
+      grant select on depview.pagerduty_incident_events to public; grant select on depview.pagerduty_incidents to public`).simple()
+    const acl = async (name: string) => (await db.sql.unsafe(`select relacl::text as acl from pg_class where oid = 'depview.${name}'::regclass`))[0]?.acl
+    expect(await acl('pagerduty_incidents')).toContain('=r/')
+    expect(await migrate(db.sql, 'postgres', 'depview')).toEqual([])
+    const type = async () => (await db.sql.unsafe(`select data_type from information_schema.columns where table_schema = 'depview' and table_name = 'pagerduty_incident_events' and column_name = 'event_id'`))[0]?.data_type
+    expect(await type()).toBe('character')
+    for (const name of ['pagerduty_incident_events', 'pagerduty_incidents']) {
+      expect(await acl(name)).toContain('=r/') // PUBLIC may still read both
+      const [row] = await db.sql.unsafe(`select obj_description('depview.${name}'::regclass, 'pg_class') as comment`)
+      expect(String(row?.comment)).toStartWith('pagerduty-collector view ')
+    }
+    expect(await migrate(db.sql, 'postgres', 'depview')).toEqual([])
+    // A view of a user's own over it is not dropped: the older view stays, with a warning.
+    await db.sql.unsafe(`drop view depview.pagerduty_incidents; drop view depview.pagerduty_incident_events;
+      create view depview.pagerduty_incident_events as select ${list} from depview.current_events;
+      create view depview.my_report as select count(*) from depview.pagerduty_incident_events`).simple()
+    const warnings = await migrate(db.sql, 'postgres', 'depview')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^view from 20_pagerduty_incident_events.sql not created: cannot drop view depview.pagerduty_incident_events because other objects depend on it/)
+    expect(await type()).toBe('character varying')
+    expect((await db.sql.unsafe(`select count(*)::int as n from depview.pagerduty_incidents`))[0]?.n).toBe(0) // created over the older view
   })
 
   // Two sessions on one database: a PostgreSQL server (PGlite serves one).

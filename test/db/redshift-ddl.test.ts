@@ -57,6 +57,16 @@ describe('the Redshift DDL', () => {
     expect(sql).not.toMatch(/DISTINCT\s+ON/i)
   })
 
+  test('the incidents view is PostgreSQL\'s query, late-binding', () => {
+    // One query for both dialects, so the two can never give different rows; only the header
+    // comment and the binding differ.
+    const body = (name: string, dialect: typeof redshift) => (dialect.find((f) => f.name === name)?.sql ?? '').replace(/^--[^\n]*\n/gm, '').trim()
+    const rs = body('21_pagerduty_incidents.sql', redshift)
+    expect(rs.endsWith('\nWITH NO SCHEMA BINDING;')).toBe(true)
+    expect(rs.replace(/\nWITH NO SCHEMA BINDING;$/, ';')).toBe(body('21_pagerduty_incidents.sql', postgres))
+    expect(rs).toContain('FROM "atomic".pagerduty_incident_events ev')
+  })
+
   test('uses none of the constructs Redshift lacks', () => {
     const found = redshift.flatMap((f) => FORBIDDEN.filter((x) => x.pattern.test(f.sql.replace(/--[^\n]*/g, ''))).map((x) => `${f.name}: ${x.name}`))
     expect(found).toEqual([])

@@ -9,7 +9,7 @@ import { expect, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ROOT } from '../helpers/collector.ts'
-import { FIGURES, lifeCycleDeliveries } from '../helpers/incident-life-cycle.ts'
+import { FIGURES, INCIDENTS, INCIDENTS_QUERY, lifeCycleDeliveries } from '../helpers/incident-life-cycle.ts'
 import { drain, recordFor } from '../helpers/load.ts'
 import { shimDdl, shimmedRedshift } from '../helpers/redshift-shim.ts'
 
@@ -23,6 +23,9 @@ test('MTTA and MTTR per service on Redshift: the same figures as on PostgreSQL, 
   expect(status.loadedEvents).toBe(deliveries.length)
   const rows = await shim.rs.unsafe(QUERY)
   expect(rows.map((r): Record<string, unknown> => ({ ...r }))).toEqual(FIGURES)
+  // The incidents view, the same query as PostgreSQL's: the same rows.
+  const incidents = await shim.rs.unsafe(INCIDENTS_QUERY())
+  expect(incidents.map((r): Record<string, unknown> => ({ ...r }))).toEqual(INCIDENTS)
   expect(log.violations()).toEqual([])
 }, 60_000)
 

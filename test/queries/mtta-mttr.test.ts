@@ -9,7 +9,7 @@ import path from 'node:path'
 import type { Collector } from '../../src/app.ts'
 import { eventually, postJson, ROOT, startInProcess } from '../helpers/collector.ts'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
-import { FIGURES, lifeCycleDeliveries } from '../helpers/incident-life-cycle.ts'
+import { FIGURES, INCIDENTS, INCIDENTS_QUERY, lifeCycleDeliveries } from '../helpers/incident-life-cycle.ts'
 import { migrate } from '../../src/db/migrate.ts'
 
 const QUERY = fs.readFileSync(path.join(ROOT, 'sql/queries/mtta_mttr.sql'), 'utf8')
@@ -40,6 +40,9 @@ test('MTTA and MTTR per service, from the view, for an incident life cycle in ea
   expect(Number((await db.sql`select count(*)::int as n from atomic.events`)[0]!.n)).toBe(deliveries.length)
   const rows = await db.sql.unsafe(QUERY)
   expect(rows.map((r): Record<string, unknown> => ({ ...r }))).toEqual(FIGURES)
+  // One row per incident: first acknowledgement and resolution, by whom, the seconds between.
+  const incidents = await db.sql.unsafe(INCIDENTS_QUERY())
+  expect(incidents.map((r): Record<string, unknown> => ({ ...r }))).toEqual(INCIDENTS)
 }, 60_000)
 
 test('the Redshift variant of the query gives the same figures on PostgreSQL', async () => {

@@ -1,0 +1,67 @@
+-- One row per incident, of any webhook version, from atomic.pagerduty_incident_events: the
+-- same query as sql/postgres/21_pagerduty_incidents.sql (whose comments say what each column
+-- holds), late-binding (WITH NO SCHEMA BINDING) like the view it reads, so the tables and
+-- that view can be recreated under it. Its only differences from PostgreSQL's: the binding,
+-- and this header.
+CREATE OR REPLACE VIEW atomic.pagerduty_incidents AS
+WITH ranked AS (
+  SELECT
+    event_id, event_type, occurred_at, incident_id, incident_number, incident_title, incident_status,
+    urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY occurred_at DESC, event_id DESC) AS latest,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_title IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_title,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_status IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_status,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN urgency IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_urgency,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN service_id IS NULL AND service_name IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_service,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN html_url IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_url,
+    ROW_NUMBER() OVER (PARTITION BY incident_id, event_type ORDER BY occurred_at, event_id) AS first_of_type
+  FROM atomic.pagerduty_incident_events ev
+  WHERE incident_id IS NOT NULL
+),
+incidents AS (
+  SELECT
+    incident_id,
+    MAX(incident_number) AS incident_number,
+    MAX(CASE WHEN latest_title = 1 THEN incident_title END) AS incident_title,
+    MAX(CASE WHEN latest_status = 1 THEN incident_status END) AS incident_status,
+    MAX(CASE WHEN latest_urgency = 1 THEN urgency END) AS urgency,
+    MAX(CASE WHEN latest_service = 1 THEN service_id END) AS service_id,
+    MAX(CASE WHEN latest_service = 1 THEN service_name END) AS service_name,
+    MAX(CASE WHEN latest_url = 1 THEN html_url END) AS html_url,
+    MAX(CASE WHEN latest = 1 THEN app_id END) AS app_id,
+    MAX(CASE WHEN latest = 1 THEN webhook_version END) AS webhook_version,
+    MAX(CASE WHEN event_type = 'incident.triggered' AND first_of_type = 1 THEN occurred_at END) AS triggered_at,
+    MAX(CASE WHEN event_type = 'incident.acknowledged' AND first_of_type = 1 THEN occurred_at END) AS acknowledged_at,
+    MAX(CASE WHEN event_type = 'incident.acknowledged' AND first_of_type = 1 THEN agent_id END) AS acknowledged_by,
+    MAX(CASE WHEN event_type = 'incident.resolved' AND first_of_type = 1 THEN occurred_at END) AS resolved_at,
+    MAX(CASE WHEN event_type = 'incident.resolved' AND first_of_type = 1 THEN agent_id END) AS resolved_by,
+    COUNT(*) AS events,
+    MIN(occurred_at) AS first_event_at,
+    MAX(occurred_at) AS last_event_at
+  FROM ranked
+  GROUP BY incident_id
+)
+SELECT
+  -- The types of the events view's columns (PostgreSQL's MAX of a varchar is text).
+  incident_id,
+  incident_number,
+  CAST(incident_title AS varchar(1024)) AS incident_title,
+  CAST(incident_status AS varchar(255)) AS incident_status,
+  CAST(urgency AS varchar(255)) AS urgency,
+  CAST(service_id AS varchar(255)) AS service_id,
+  CAST(service_name AS varchar(1024)) AS service_name,
+  CAST(html_url AS varchar(1024)) AS html_url,
+  CAST(app_id AS varchar(255)) AS app_id,
+  CAST(webhook_version AS varchar(2)) AS webhook_version,
+  triggered_at,
+  acknowledged_at,
+  CAST(acknowledged_by AS varchar(255)) AS acknowledged_by,
+  resolved_at,
+  CAST(resolved_by AS varchar(255)) AS resolved_by,
+  -- Each end read as UTC into a timestamptz, whose epoch keeps the milliseconds on Redshift too
+  -- (sql/queries/mtta_mttr.redshift.sql says why).
+  CAST(EXTRACT(EPOCH FROM acknowledged_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM triggered_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_acknowledge,
+  CAST(EXTRACT(EPOCH FROM resolved_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM triggered_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_resolve,
+  CAST(events AS bigint) AS events, first_event_at, last_event_at
+FROM incidents
+WITH NO SCHEMA BINDING;
