@@ -140,6 +140,7 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
     const code = (error as { code?: unknown }).code
     const why = code === '42703' ? ' (an older table lacks a column the view reads)'
       : code === '42P01' ? ' (a table or view it reads is missing: pagerduty_incidents reads pagerduty_incident_events)'
+      : code === '42501' ? ' (this login may not create it: run `collector migrate` as the schema\'s owner, or apply `collector migrate --print`)'
       : code === '55P03' ? ` (its readers held it for ${VIEW_LOCK_TIMEOUT}: an open transaction that read it; the next start tries again)`
       : ''
     warnings.push(`view from ${file.name} not created: ${errorMessage(error)}${why}`)

@@ -38,6 +38,12 @@ describe('migrate', () => {
       const record = recordFor('grants', readFixture('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json'))
       expect(await sink.write({ events: record.events, badRows: [] })).toMatchObject({ loaded: 1 })
       expect((await db.sql.unsafe('select count(*)::int as n from dba.pagerduty_incident_events'))[0]?.n).toBe(1)
+      // Tables from an older collector's DDL, without the incidents view: this login cannot add
+      // it, loads all the same, and the warning says who can.
+      await db.sql.unsafe('drop view dba.pagerduty_incidents')
+      const warnings = await migrate(writer, 'postgres', 'dba')
+      expect(warnings).toEqual([expect.stringMatching(/^view from 21_pagerduty_incidents.sql not created: permission denied for schema dba \(this login may not create it: run `collector migrate` as the schema's owner, or apply `collector migrate --print`\)$/)])
+      expect(await sink.write({ events: recordFor('grants-2', readFixture('v3', 'incident.resolved__rudder-transformer-incident_resolved_0.json')).events, badRows: [] })).toMatchObject({ loaded: 1 })
     } finally {
       await writer.end({ timeout: 1 })
       await db.sql.unsafe(`drop owned by ${role}; drop role ${role}`).simple()
