@@ -3,9 +3,11 @@
  * collector exposes (a renamed metric would leave an alert that can never fire), and, when
  * promtool is on the machine (.ci/run fetches it), Prometheus's own tool checks the rules,
  * runs their unit tests (test/deploy/collector.rules.test.yml) and lints the exposition.
+ * deploy/grafana-dashboard.json: the same for its panels' queries.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import type { Collector } from '../../src/app.ts'
 import { ROOT, postJson, startInProcess } from '../helpers/collector.ts'
@@ -85,5 +87,58 @@ describe('deploy/collector.rules.yml', () => {
   test.skipIf(!promtool)('promtool lints the exposition: no problem found', () => {
     const lint = Bun.spawnSync([promtool as string, 'check', 'metrics'], { stdin: Buffer.from(exposition), stdout: 'pipe', stderr: 'pipe' })
     expect([lint.exitCode, `${lint.stdout}${lint.stderr}`]).toEqual([0, ''])
+  })
+})
+
+interface DashboardPanel { type: string; title: string; description?: string; gridPos: { h: number; w: number; x: number; y: number }; datasource?: { uid: string }; targets?: { expr: string; refId: string }[] }
+const DASHBOARD_FILE = path.join(ROOT, 'deploy/grafana-dashboard.json')
+const dashboard = JSON.parse(fs.readFileSync(DASHBOARD_FILE, 'utf8')) as { uid: string; title: string; panels: DashboardPanel[]; templating: { list: { name: string }[] } }
+const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })))
+/** A panel's query as Prometheus sees it once Grafana has filled in its variables. */
+const asPrometheus = (expr: string) => expr.replaceAll('$instance', '.*').replaceAll('$__rate_interval', '5m')
+
+describe('deploy/grafana-dashboard.json', () => {
+  test('every panel is described, reads the dashboard\'s Prometheus, and none overlaps another', () => {
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'instance'])
+    const cells = new Set<string>()
+    for (const panel of dashboard.panels) {
+      const { x, y, w, h } = panel.gridPos
+      expect([panel.title, x >= 0 && x + w <= 24]).toEqual([panel.title, true])
+      for (let i = x; i < x + w; i++) for (let j = y; j < y + h; j++) {
+        expect([panel.title, cells.has(`${i},${j}`)]).toEqual([panel.title, false])
+        cells.add(`${i},${j}`)
+      }
+      if (panel.type === 'row') continue
+      expect([panel.title, (panel.description ?? '').length > 30, panel.datasource?.uid, (panel.targets ?? []).length > 0]).toEqual([panel.title, true, '${datasource}', true])
+    }
+    expect(queries.length).toBeGreaterThanOrEqual(25)
+  })
+
+  test('every series a panel reads is one the collector exposes, on the instances chosen', () => {
+    // With its family (# TYPE) too: a labelled counter has no sample before its first event
+    // (nothing loads here, the database being unreachable).
+    const names = new Set([...exposed(), ...families.keys()])
+    for (const { panel, expr } of queries) {
+      const used = [...expr.matchAll(/\b(?:collector|process)_[a-z0-9_]+\b/g)].map((m) => m[0])
+      expect([panel, used.length > 0, used.filter((n) => !names.has(n))]).toEqual([panel, true, []])
+      // Each selector narrows to the instances picked at the top of the dashboard.
+      const selectors = [...expr.matchAll(/\b(?:collector|process)_[a-z0-9_]+\{([^}]*)\}/g)].map((m) => m[1] as string)
+      expect([panel, selectors.length, selectors.filter((s) => !s.includes('instance=~"$instance"'))]).toEqual([panel, used.length, []])
+    }
+  })
+
+  test.skipIf(!promtool)('promtool parses every panel\'s query', () => {
+    // As recording rules: promtool checks their PromQL as Prometheus would run it.
+    const rules = { groups: [{ name: 'dashboard', rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: asPrometheus(q.expr) })) }] }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dashboard-'))
+    try {
+      const file = path.join(dir, 'queries.yml')
+      fs.writeFileSync(file, JSON.stringify(rules)) // JSON is YAML
+      const check = Bun.spawnSync([promtool as string, 'check', 'rules', file], { stdout: 'pipe', stderr: 'pipe' })
+      expect([check.exitCode, check.stderr.toString()]).toEqual([0, ''])
+      expect(check.stdout.toString()).toContain(`SUCCESS: ${queries.length} rules found`)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
