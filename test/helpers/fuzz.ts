@@ -295,7 +295,7 @@ export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodi
   // Credentials in URLs are replaced in stored payloads (README): such a body is found by its marker instead.
   const payload = (bytes: Uint8Array) => { const t = wellFormed(lossy.decode(bytes)); return t.includes('@') ? null : t }
   if (c.body.length > opts.maxBodyBytes) {
-    // README: "a URL cut at its end replaced by `***` after its scheme" (its authority still open).
+    // README: "a URL the cut ends in before its path (in its credentials or host) replaced by `***` after its scheme".
     const cut = payload(c.body.subarray(0, opts.maxBodyBytes))
     return { ...base, statuses: [413], badRowCode: 'PAYLOAD_TOO_LARGE', badRowPayload: cut === null ? null : cut.replace(/([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\@\s"]+$/i, '$1***') }
   }
