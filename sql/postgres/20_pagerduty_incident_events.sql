@@ -6,11 +6,12 @@
 --     events are not incident events and are left out.
 --   * occurred_at: v1/v2 message created_on, v3 event.occurred_at (when PagerDuty saw the
 --     change, not when we received it; collector_tstamp only when missing).
---   * service_name: v1 data.incident.service.name, v2 incident.service.name, v3 the
---     incident's service; v3 events whose data only references the incident (notes,
---     responders, status updates, custom fields) take it from the incident's latest
---     event that names one (ties at the same occurred_at go to the greater event id, so the
---     row is the same on every run, and the same as the ROW_NUMBER() of sql/redshift/'s view).
+--   * service_id, service_name: v1 data.incident.service, v2 incident.service, v3 the
+--     incident's service; v3 events whose data names no service (notes, responders, status
+--     updates, custom fields: they only reference the incident) take both from the incident's
+--     latest event that names one (ties at the same occurred_at go to the greater event id,
+--     so the row is the same on every run, and the same as the ROW_NUMBER() of
+--     sql/redshift/'s view).
 --   * agent_id: v1 last_status_change_by, v2 the first log entry's agent, v3 event.agent.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
 SELECT
@@ -81,17 +82,22 @@ SELECT
   CAST(v."incident.status" AS varchar(255)) AS incident_status,
   CAST(v."incident.title" AS varchar(1024)) AS incident_title,
   CAST(v."incident.urgency" AS varchar(255)) AS urgency,
-  CAST(COALESCE(v."service.id", s.service_id) AS varchar(255)) AS service_id,
-  CAST(COALESCE(v."service.summary", s.service_name) AS varchar(1024)) AS service_name,
+  CAST(CASE WHEN v."service.id" IS NULL THEN s.service_id ELSE v."service.id" END AS varchar(255)) AS service_id,
+  CAST(CASE WHEN v."service.id" IS NULL THEN s.service_name ELSE v."service.summary" END AS varchar(1024)) AS service_name,
   CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(v."agent.id" AS varchar(255)) AS agent_id,
   e.app_id
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
-LEFT JOIN (
-  SELECT DISTINCT ON ("incident.id") "incident.id" AS incident_id, "service.id" AS service_id, "service.summary" AS service_name
-  FROM atomic.com_pagerduty_webhook_v3_event_1
-  WHERE "incident.id" IS NOT NULL AND "service.id" IS NOT NULL
-  ORDER BY "incident.id", occurred_at DESC NULLS LAST, id DESC
-) s ON s.incident_id = v."incident.id"
+-- The service of an event that names none, looked up per such event through the index on
+-- "incident.id". (A join to the whole table's latest-service-per-incident, by DISTINCT ON, was
+-- rescanned once per event in the nested loop PostgreSQL picks for large tables, where the
+-- join above is estimated at one row: quadratic, more than ten minutes at a million events.)
+LEFT JOIN LATERAL (
+  SELECT n."service.id" AS service_id, n."service.summary" AS service_name
+  FROM atomic.com_pagerduty_webhook_v3_event_1 n
+  WHERE v."service.id" IS NULL AND n."incident.id" = v."incident.id" AND n."service.id" IS NOT NULL
+  ORDER BY n.occurred_at DESC NULLS LAST, n.id DESC
+  LIMIT 1
+) s ON true
 WHERE v.event_type LIKE 'incident.%';

@@ -3,7 +3,7 @@
 -- same columns, types and rows as sql/postgres/20_pagerduty_incident_events.sql (whose
 -- comments say what each column holds), with one difference in how, not what: v3 events
 -- that only reference their incident take the service of the incident's latest event that
--- names one through ROW_NUMBER(), as Redshift has no DISTINCT ON.
+-- names one through ROW_NUMBER(), as Redshift has no LATERAL.
 -- Late-binding (WITH NO SCHEMA BINDING) so the tables under it can be altered or recreated
 -- without dropping it first; every table is schema-qualified, as late binding requires.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
@@ -75,16 +75,17 @@ SELECT
   CAST(v."incident.status" AS varchar(255)) AS incident_status,
   CAST(v."incident.title" AS varchar(1024)) AS incident_title,
   CAST(v."incident.urgency" AS varchar(255)) AS urgency,
-  CAST(COALESCE(v."service.id", s.service_id) AS varchar(255)) AS service_id,
-  CAST(COALESCE(v."service.summary", s.service_name) AS varchar(1024)) AS service_name,
+  CAST(CASE WHEN v."service.id" IS NULL THEN s.service_id ELSE v."service.id" END AS varchar(255)) AS service_id,
+  CAST(CASE WHEN v."service.id" IS NULL THEN s.service_name ELSE v."service.summary" END AS varchar(1024)) AS service_name,
   CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(v."agent.id" AS varchar(255)) AS agent_id,
   e.app_id
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
 LEFT JOIN (
-  -- The incident's latest event that names its service: ROW_NUMBER where PostgreSQL's view
-  -- has DISTINCT ON, which Redshift lacks; the same order, so the same row.
+  -- The incident's latest event that names its service, for an event that names none: a
+  -- ROW_NUMBER() subquery where PostgreSQL's view has a LATERAL lookup through its index
+  -- (Redshift has neither LATERAL nor indexes, and joins by hash); the same order, so the same row.
   SELECT incident_id, service_id, service_name
   FROM (
     SELECT "incident.id" AS incident_id, "service.id" AS service_id, "service.summary" AS service_name,
@@ -93,6 +94,6 @@ LEFT JOIN (
     WHERE "incident.id" IS NOT NULL AND "service.id" IS NOT NULL
   ) named
   WHERE latest = 1
-) s ON s.incident_id = v."incident.id"
+) s ON s.incident_id = v."incident.id" AND v."service.id" IS NULL
 WHERE v.event_type LIKE 'incident.%'
 WITH NO SCHEMA BINDING;

@@ -69,6 +69,7 @@ export const FORBIDDEN: readonly { name: string; pattern: RegExp }[] = [
   { name: 'generate_series', pattern: /\bgenerate_series\b/i },
   { name: 'IS DISTINCT FROM', pattern: /\bis\s+(not\s+)?distinct\s+from\b/i },
   { name: 'DISTINCT ON', pattern: /\bdistinct\s+on\s*\(/i },
+  { name: 'LATERAL', pattern: /\blateral\b/i },
   { name: 'advisory lock', pattern: /\bpg_advisory/i },
   // TRUNCATE commits the open transaction on Redshift: the batch would no longer be atomic.
   { name: 'TRUNCATE', pattern: /^\s*truncate\b/i },
