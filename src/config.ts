@@ -123,7 +123,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'databaseUrl', flag: '--database-url', env: 'DATABASE_URL', describe: 'postgres:// URL; unset: embedded PGlite in DATA_DIR/pglite', parse: text },
   { key: 'embeddedPgPort', flag: '--embedded-pg-port', env: 'EMBEDDED_PG_PORT', describe: 'serve the embedded database on 127.0.0.1:N (psql from any local account, no password) instead of its private Unix socket in DATA_DIR/socket', parse: integer },
   { key: 'dbSchema', flag: '--db-schema', env: 'DB_SCHEMA', describe: 'schema for the tables (default atomic)', parse: text },
-  { key: 'dialect', flag: '--dialect', env: 'DB_DIALECT', describe: 'postgres or redshift (default: redshift for *.redshift.amazonaws.com hosts)', parse: text },
+  { key: 'dialect', flag: '--dialect', env: 'DB_DIALECT', describe: 'postgres or redshift (default: redshift for *.redshift.amazonaws.com and *.redshift-serverless.amazonaws.com hosts)', parse: text },
   { key: 'webhookSecrets', env: 'PAGERDUTY_WEBHOOK_SECRETS', describe: 'comma-separated v3 signing secrets; when set, v3 requests must be signed', parse: guardList(list, 'secrets') },
   { key: 'signedOnly', env: 'PAGERDUTY_SIGNED_ONLY', describe: 'true: every webhook must carry a valid X-PagerDuty-Signature (v1 and v2 deliveries, which PagerDuty never signs, get 401); needs PAGERDUTY_WEBHOOK_SECRETS (default false)', parse: boolean },
   { key: 'basicAuthUsers', env: 'BASIC_AUTH_USERS', describe: 'comma-separated user:password pairs; when set, every webhook needs basic auth', parse: guardList(userPairs, 'user:password pairs') },

@@ -364,7 +364,9 @@ export function openSpool(options: SpoolOptions): Spool {
     stats.appendedEvents += events
     backlogEvents += events
     stats.lastError = null
-    refusedSize = 0
+    // A record as large as the smallest refused one fitted: so would that one now. A smaller
+    // one (a short bad row squeezed into a full spool) proves nothing for the webhooks refused.
+    if (group.some((w) => w.size >= refusedSize)) refusedSize = 0
     if (probeTimer) { clearTimeout(probeTimer); probeTimer = null }
     for (const w of group) w.resolve()
     for (const wake of dataWaiters) wake()

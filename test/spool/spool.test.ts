@@ -571,6 +571,21 @@ describe('a full budget and a failing disk', () => {
     await spool.close()
   })
 
+  test('a small record that still fits a full spool (a bad row) does not make it writable while the webhooks refused still do not fit', async () => {
+    const dir = newDir('spool-small-fits')
+    const spool = spoolIn(dir, { maxBytes: 1024, segmentBytes: 64 * 1024 * 1024 })
+    for (let i = 0; i < 8; i++) await spool.append(Buffer.alloc(100, 'x'), 1) // 928 of 1024 bytes
+    await expectCode(spool.append(Buffer.alloc(100, 'x'), 1), 'SPOOL_FULL')
+    expect(spool.stats().writable).toBe(false)
+    await spool.append(Buffer.alloc(20, 'b'), 0) // 36 bytes: fits
+    expect(spool.stats().writable).toBe(false) // a 116-byte webhook still gets 503: /ready says so
+    await expectCode(spool.append(Buffer.alloc(100, 'x'), 1), 'SPOOL_FULL')
+    const { next } = spool.read(spool.checkpoint(), 100, 1 << 30)
+    await spool.commit(next, 8)
+    expect(spool.stats().writable).toBe(true)
+    await spool.close()
+  })
+
   test('after a disk error with no webhook arriving, the disk is tried again on its own and /ready recovers', async () => {
     const dir = newDir('spool-probe')
     const { io, failNext } = writeFailingOnce(0)
