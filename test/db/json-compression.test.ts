@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { migrate } from '../../src/db/migrate.ts'
-import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
+import { freshDatabase, hasServer, type TestDatabase } from '../helpers/database.ts'
 
 let db: TestDatabase
 let lz4 = false
@@ -56,6 +56,29 @@ describe('JSON column compression', () => {
     await migrate(db.sql, 'postgres', 'used')
     expect(await methods('used')).toEqual(got)
   })
+
+  // Two sessions on one database: a PostgreSQL server (PGlite serves one).
+  test.skipIf(!hasServer())('an empty table an open transaction has read (through the view) holds up a start 5 s at most; the next start switches it', async () => {
+    await migrate(db.sql, 'postgres', 'held')
+    // As tables created before this file existed, still empty (only v3 webhooks arrive, say).
+    for (const t of TABLES) await db.sql.unsafe(`alter table held.${t} alter column raw_message set compression default`)
+    const reader = await db.sql.reserve()
+    try {
+      await reader`begin`
+      await reader.unsafe('select * from held.pagerduty_incident_events limit 1')
+      const started = performance.now()
+      // Unbounded, this waited for the reader's commit below (never), and every new reader of
+      // the view queued behind it.
+      expect(await migrate(db.sql, 'postgres', 'held')).toEqual([])
+      expect(performance.now() - started).toBeLessThan(10_000)
+      if (lz4) expect((await methods('held'))['com_pagerduty_incident_1.raw_message']).toBe('')
+      await reader`commit`
+    } finally {
+      reader.release()
+    }
+    await migrate(db.sql, 'postgres', 'held')
+    expect(new Set(Object.values(await methods('held')))).toEqual(new Set([lz4 ? 'l' : '']))
+  }, 60_000)
 
   test('a value stored under either method reads back the same', async () => {
     await migrate(db.sql, 'postgres', 'mixed')
