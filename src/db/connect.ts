@@ -36,6 +36,7 @@ export function connect({ url, dialect, max, tls, overrides }: ConnectOptions): 
   return postgres(bare, {
     // postgres.js takes host and port arrays (index.js parseOptions); its typings say string.
     ...(ipv6Host(bare) as object),
+    ...databaseName(bare),
     max: max ?? 2,
     // Statements are prepared once per connection: a batch's rows travel as one text[] per
     // column, so the statement text depends only on the tables' columns, not on row counts.
@@ -71,11 +72,26 @@ export function ipv6Host(url: string): { host?: string[]; port?: number[] } {
   return hostname.startsWith('[') ? { host: [hostname.slice(1, -1)], port: [Number(port || 5432)] } : {}
 }
 
+/**
+ * The URL's database, percent-decoded as libpq does. postgres.js takes the URL's path as it
+ * is: `my%20db` was asked for by that name, and so was a non-ASCII name, which URL encodes
+ * (`bücher` -> `b%C3%BCcher`), so the collector could never reach such a database.
+ */
+export function databaseName(url: string): { database?: string } {
+  const name = new URL(url).pathname.slice(1)
+  if (!name) return {}
+  try {
+    return { database: decodeURIComponent(name) }
+  } catch {
+    return { database: name }
+  }
+}
+
 /** Host and port of a URL, for logs (never the password). */
 export function describeUrl(url: string): string {
   try {
     const u = new URL(url)
-    return `${u.hostname}:${u.port || '5432'}${u.pathname}`
+    return `${u.hostname}:${u.port || '5432'}/${databaseName(url).database ?? ''}`
   } catch {
     return '(unparsable URL)'
   }
