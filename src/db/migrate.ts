@@ -204,8 +204,14 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
     }
   }
 
+  // READ COMMITTED whatever the database's or login's default_transaction_isolation: under
+  // repeatable read or serializable the snapshot is the lock statement's, taken before the
+  // lock is granted, so an instance that waited for another's migration did not see its
+  // tables and columns, and failed ("column "request" of relation "bad_rows" already exists").
+  // Redshift runs every transaction serializable and has no advisory locks (see below).
+  const begin = dialect === 'postgres' ? 'isolation level read committed' : ''
   try {
-    await sql.begin(async (tx) => {
+    await sql.begin(begin, async (tx) => {
       // Several instances may start at once: one migrates, the others wait for it and then
       // find the tables there. Redshift has no advisory locks; there a concurrent CREATE
       // fails serialisation and is retried.

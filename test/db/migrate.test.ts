@@ -62,6 +62,25 @@ describe('migrate', () => {
     }
   })
 
+  // A database or login may default to a stricter isolation level (ALTER DATABASE ... SET
+  // default_transaction_isolation): the migration's snapshot was then taken before it got the
+  // lock, and an instance that waited for another's migration did not see its work.
+  test.skipIf(!hasServer())('instances migrating at once under a default isolation of repeatable read or serializable all succeed', async () => {
+    for (const isolation of ['repeatable read', 'serializable'] as const) {
+      const clients = [0, 1, 2, 3].map(() => postgres(db.url, { max: 1, onnotice: () => {}, types: COLUMN_TYPES, connection: { default_transaction_isolation: isolation } }))
+      try {
+        for (let round = 0; round < 3; round++) {
+          const schema = `iso_${isolation.replace(' ', '_')}_${round}`
+          // Was: "cannot create the tables in schema ...: column "request" of relation "bad_rows" already exists".
+          const results = await Promise.allSettled(clients.map((sql) => migrate(sql, 'postgres', schema)))
+          expect(results.map((r) => (r.status === 'fulfilled' ? r.value : String((r.reason as Error).message)))).toEqual([[], [], [], []])
+        }
+      } finally {
+        await Promise.all(clients.map((sql) => sql.end({ timeout: 1 })))
+      }
+    }
+  }, 60_000)
+
   test('migrating again changes nothing and warns of nothing', async () => {
     expect(await migrate(db.sql, 'postgres', 'again')).toEqual([])
     const before = await db.sql.unsafe(`select c.relname, c.oid::int from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'again' and c.relkind = 'r' order by 1`)
