@@ -336,7 +336,8 @@ function describeValueError(key: string, message: string): string {
   switch (key) {
     case 'dialect': return 'must be postgres or redshift'
     case 'logLevel': return 'must be debug, info, warn or error'
-    case 'dbSchema': return 'must be a plain SQL identifier (letters, digits, underscore)'
+    // The length too: a 64-character name of letters was told it was not letters.
+    case 'dbSchema': return 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63 characters)'
     case 'port':
     case 'embeddedPgPort': return 'must be a port number between 0 and 65535'
     default: return message.toLowerCase()

@@ -59,7 +59,9 @@ describe('loadConfig', () => {
 
   test.each([
     [{ PORT: '70000' }, [], { option: 'PORT', message: 'must be a port number between 0 and 65535' }],
-    [{ DB_SCHEMA: 'bad-name' }, [], { option: 'DB_SCHEMA', message: 'must be a plain SQL identifier (letters, digits, underscore)' }],
+    [{ DB_SCHEMA: 'bad-name' }, [], { option: 'DB_SCHEMA', message: 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63 characters)' }],
+    // PostgreSQL's identifiers are 63 bytes: a longer schema name would be cut, and never found again.
+    [{ DB_SCHEMA: 'a'.repeat(64) }, [], { option: 'DB_SCHEMA', message: 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63 characters)' }],
     [{ DATABASE_URL: 'mysql://x' }, [], { option: 'DATABASE_URL', message: 'must be a postgres:// or postgresql:// URL' }],
     [{ LOG_LEVEL: 'loud' }, [], { option: 'LOG_LEVEL', message: 'must be debug, info, warn or error' }],
     [{}, ['--port'], { option: '--port', message: 'needs a value' }],
