@@ -87,6 +87,21 @@ export function isReadOnlyError(error: unknown): boolean {
   return sqlState(error) === '25006'
 }
 
+/**
+ * SQLSTATE 40001 (serialization failure) or 40P01 (deadlock detected): this transaction lost
+ * to a concurrent one, another instance loading the same events (under a default isolation
+ * of repeatable read or serializable, or inserting them in the opposite order). Retrying at
+ * once succeeds, and loads nothing twice; the database is not down.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  const code = sqlState(error)
+  if (code === 'XX000') { // Redshift's error 1023: "ERROR: 1023 DETAIL: Serializable isolation violation on table ..."
+    const e = error as { message?: unknown; detail?: unknown }
+    return /serializable isolation violation/i.test(`${String(e.message ?? '')}\n${String(e.detail ?? '')}`)
+  }
+  return code === '40001' || code === '40P01'
+}
+
 /** The message a bad row records for a rejected event. */
 export function describeDatabaseError(error: unknown): string {
   const e = error as { code?: string; message?: string; detail?: string; column_name?: string }

@@ -11,7 +11,7 @@
  */
 import type { Log } from '../log.ts'
 import { badRowForRejected, decodeRecord, oldestReceivedMs, recordReceivedMs, type Rebuild } from './records.ts'
-import { describeDatabaseError, isDataError, isStatementTimeout } from './classify.ts'
+import { describeDatabaseError, isDataError, isStatementTimeout, isTransactionConflict } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
 import { comparePositions } from '../spool/checkpoint.ts'
@@ -112,6 +112,9 @@ const errorCodeOf = (error: unknown): Record<string, unknown> => {
  * 50-100% of it. Doubling from `initialMs`, capped at `maxMs`, or at `refusedMaxMs` (default
  * 1 s) while the connection is refused.
  */
+/** Transaction conflicts in a row (40001, 40P01) retried at once before they count as an outage. */
+const MAX_CONFLICT_RETRIES = 5
+
 export function backoffCeiling(attempt: number, error: unknown, backoff: NonNullable<WriterOptions['backoff']>): number {
   const refused = (error as { code?: unknown } | null)?.code === 'ECONNREFUSED'
   const cap = refused ? Math.min(backoff.maxMs, backoff.refusedMaxMs ?? 1000) : backoff.maxMs
@@ -338,12 +341,21 @@ export function createWriter(options: WriterOptions): Writer {
 
   /** Retries until the batch commits or the drain deadline passes (then returns null). */
   async function writeWithRetry(batch: Batch): Promise<WriteResult | null> {
+    let conflicts = 0
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await watchedWrite(batch, writeLimit())
         markUp()
         return result
       } catch (error) {
+        // Lost to a concurrent transaction: again at once (a few ms of jitter, so two losers
+        // do not meet again), the database not called down, unless it keeps happening.
+        if (isTransactionConflict(error) && conflicts < MAX_CONFLICT_RETRIES && running && !stopping()) {
+          log('debug', 'database write lost to a concurrent transaction: retrying', { attempt: ++conflicts, ...errorCodeOf(error) })
+          attempt--
+          await sleep(jittered(10 * conflicts), retrying)
+          continue
+        }
         markDown(error)
         abandonOnTimeout(error, { events: batch.events.length, bad_rows: batch.badRows.length })
         if (!running || stopping()) return null

@@ -1,6 +1,6 @@
 /** Which database errors blame the rows (isolate them), the tables (re-plan), or neither (retry). */
 import { describe, expect, test } from 'bun:test'
-import { isDataError, isSchemaError, isTableCausedError, RowRejectedError, TablesChangedError } from '../../src/sink/classify.ts'
+import { isDataError, isSchemaError, isTableCausedError, isTransactionConflict, RowRejectedError, TablesChangedError } from '../../src/sink/classify.ts'
 import { createTablePlans } from '../../src/sink/tables.ts'
 
 const pg = (code: string) => Object.assign(new Error(`SQLSTATE ${code}`), { name: 'PostgresError', code })
@@ -19,6 +19,11 @@ describe('database error classes', () => {
     expect([isDataError(pg(code)), isSchemaError(pg(code))]).toEqual([data, schema])
   })
 
+  test('a serialization failure or a deadlock is a transaction conflict, neither a data nor a schema error', () => {
+    expect(['40001', '40P01', '57P01', '22021', '42501'].map((code) => [isTransactionConflict(pg(code)), isDataError(pg(code)), isSchemaError(pg(code))]))
+      .toEqual([[true, false, false], [true, false, false], [false, false, false], [false, true, false], [false, false, true]])
+  })
+
   test('an error the database did not answer with (a lost connection) is neither', () => {
     const lost = Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' })
     expect([isDataError(lost), isSchemaError(lost), isDataError(undefined), isSchemaError(null)]).toEqual([false, false, false, false])
@@ -29,6 +34,9 @@ describe('database error classes', () => {
     expect(isDataError(xx('Value too long for character type', '  error:  Value too long for character type\n  code:      8001\n'))).toBe(true)
     expect(isDataError(xx('internal error', '  code:      8001\n'))).toBe(true)
     expect(isDataError(xx('1023', 'Serializable isolation violation on table - 123, transactions forming the cycle are: 1, 2 (pid:3)'))).toBe(false)
+    // A conflict with a concurrent writer, retried at once (not an outage).
+    expect(isTransactionConflict(xx('1023', 'Serializable isolation violation on table - 123, transactions forming the cycle are: 1, 2 (pid:3)'))).toBe(true)
+    expect(isTransactionConflict(xx('Assert', '  code:      1000\n'))).toBe(false)
     expect(isDataError(xx('Assert', '  code:      1000\n'))).toBe(false)
   })
 

@@ -140,3 +140,41 @@ test('with nothing to write, the database is still asked now and then: an outage
   await writer.stop(1000)
   await spool.close()
 }, 20_000)
+
+test('a transaction conflict (serialization failure, deadlock) is retried at once, without calling the database down; a run of them is an outage after all', async () => {
+  const dir = path.join(tempDir('writer-conflict'), 'spool')
+  const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  await spool.append(encodeRecord({ events: [], badRows: [badRow(1)] }), 1)
+  // Two instances loading the same event at once on a database whose default isolation is
+  // serializable: PostgreSQL refuses one with 40001; opposite orders give a deadlock, 40P01.
+  const conflict = (code: string) => Object.assign(new Error('could not serialize access due to concurrent update'), { name: 'PostgresError', code })
+  let failures = ['40001', '40P01']
+  let calls = 0
+  const sink: Sink = {
+    dialect: 'postgres',
+    write: async (b: Batch) => {
+      calls++
+      const code = failures.shift()
+      if (code) throw conflict(code)
+      return { loaded: 0, duplicates: 0, badRows: b.badRows.length, loadedByVersion: {} }
+    },
+  }
+  const lines: string[] = []
+  const states = new Set<string>()
+  const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, backoff: { initialMs: 5_000, maxMs: 5_000 }, log: (_level, msg) => { lines.push(msg) } })
+  writer.start()
+  const until = Date.now() + 3000 // well inside the 5 s backoff an outage would wait
+  while (spool.pending() && Date.now() < until) { states.add(writer.status().database); await Bun.sleep(5) }
+  expect([spool.pending(), calls, writer.status().badRows]).toEqual([false, 3, 1])
+  expect(states.has('down')).toBe(false)
+  expect(lines.filter((l) => l.startsWith('database unavailable'))).toEqual([])
+  // Conflicts that do not stop are an outage like any other failure.
+  await spool.append(encodeRecord({ events: [], badRows: [badRow(2)] }), 1)
+  failures = Array.from({ length: 100 }, () => '40001')
+  const later = Date.now() + 3000
+  while (writer.status().database !== 'down' && Date.now() < later) await Bun.sleep(5)
+  expect(writer.status().database).toBe('down')
+  failures = []
+  await writer.stop(100)
+  await spool.close()
+}, 15_000)
