@@ -9,6 +9,7 @@ import type { Dialect } from '../config.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { createHash } from 'node:crypto'
 import { quoteIdent, quoteLiteral } from '../sink/sql-text.ts'
+import { resultRows } from './result-rows.ts'
 import pgEvents from '../../sql/postgres/01_events.sql' with { type: 'text' }
 import pgIncident1 from '../../sql/postgres/02_com_pagerduty_incident_1.sql' with { type: 'text' }
 import pgV2Message1 from '../../sql/postgres/03_com_pagerduty_webhook_v2_message_1.sql' with { type: 'text' }
@@ -80,11 +81,11 @@ async function existing(sql: postgres.Sql | postgres.TransactionSql, schema: str
   // pg_namespace and pg_class: on PostgreSQL and on Redshift alike, and unlike
   // information_schema they list what the login may not use as well.
   const comment = dialect === 'postgres' ? `obj_description(c.oid, 'pg_class')` : 'null'
-  const rows = await sql.unsafe(
+  const rows = resultRows(await sql.unsafe(
     `select n.nspname is not null as schema, c.relname, pg_get_userbyid(c.relowner) = current_user as owned, ${comment} as comment
      from (select 1) one left join pg_namespace n on n.nspname = $1 left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r', 'v', 'p')`,
     [schema],
-  )
+  ))
   const relations = new Map<string, { owned: boolean; comment: string | null }>()
   for (const r of rows) if (r.relname !== null) relations.set(String(r.relname), { owned: r.owned === true, comment: r.comment === null ? null : String(r.comment) })
   return { schema: rows[0]?.schema === true, relations }
@@ -146,11 +147,11 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
     warnings.push(`view from ${file.name} not created: ${errorMessage(error)}${why}`)
   }
   /** A view's grants (analysts' SELECT), to give again to the view created in its place. */
-  const grantsOf = (sp: postgres.TransactionSql, name: string) => sp.unsafe(
+  const grantsOf = async (sp: postgres.TransactionSql, name: string) => resultRows(await sp.unsafe(
     `select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee, a.privilege_type, a.is_grantable
        from pg_class c, aclexplode(c.relacl) a where c.oid = $1::regclass and a.grantee <> c.relowner`,
     [name],
-  )
+  ))
   const grantAgain = async (sp: postgres.TransactionSql, name: string, grants: postgres.Row[]) => {
     for (const g of grants) await sp.unsafe(`grant ${String(g.privilege_type)} on ${name} to ${String(g.grantee)}${g.is_grantable ? ' with grant option' : ''}`)
   }
@@ -166,7 +167,7 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
           and d.relnamespace = (select relnamespace from pg_class where oid = $1::regclass) and pg_get_userbyid(d.relowner) = current_user`,
       [viewName(file)],
     )
-    const names = new Set(rows.map((r) => String(r.relname)))
+    const names = new Set(resultRows(rows).map((r) => String(r.relname)))
     return views.filter((v) => v !== file && names.has(v.view as string))
   }
   /**
@@ -183,13 +184,13 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
       const dependents = await ourDependents(sp, file)
       const saved: postgres.Row[][] = []
       for (const d of dependents) {
-        saved.push([...(await grantsOf(sp, viewName(d)))])
+        saved.push(await grantsOf(sp, viewName(d)))
         await sp.unsafe(`drop view ${viewName(d)}`)
       }
       const grants = await grantsOf(sp, viewName(file))
       await sp.unsafe(`drop view ${viewName(file)}`)
       await createView(sp, file)
-      await grantAgain(sp, viewName(file), [...grants])
+      await grantAgain(sp, viewName(file), grants)
       for (const [i, d] of dependents.entries()) {
         await createView(sp, d)
         await grantAgain(sp, viewName(d), saved[i] as postgres.Row[])

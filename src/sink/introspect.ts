@@ -1,5 +1,6 @@
 /** Reads the columns of the collector's tables from information_schema (both dialects). */
 import type postgres from 'postgres'
+import { resultRows } from '../db/result-rows.ts'
 import type { ColumnInfo } from './tables.ts'
 
 export async function loadColumns(sql: postgres.Sql, schema: string): Promise<Map<string, ColumnInfo[]>> {
@@ -11,7 +12,7 @@ export async function loadColumns(sql: postgres.Sql, schema: string): Promise<Ma
     [schema],
   )
   const out = new Map<string, ColumnInfo[]>()
-  for (const r of rows) {
+  for (const r of resultRows(rows)) {
     const list = out.get(String(r.table_name)) ?? []
     list.push({ column: String(r.column_name), dataType: String(r.data_type), typeName: String(r.type_name), maxLength: r.character_maximum_length === null ? null : Number(r.character_maximum_length) })
     out.set(String(r.table_name), list)

@@ -17,6 +17,7 @@
 import type postgres from 'postgres'
 import type { Row } from '../events/event.ts'
 import { uniqueEvents, webhookVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
+import { resultRows } from '../db/result-rows.ts'
 import { qualified, quoteIdent, quoteLiteral } from './sql-text.ts'
 import { BAD_ROWS_TABLE, EVENTS_TABLE, type PlannedColumn, type TablePlan, type TablePlans } from './tables.ts'
 
@@ -215,7 +216,7 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
 
       const loadedByVersion: Record<string, number> = {}
       let loaded = 0
-      for (const r of inserted) {
+      for (const r of resultRows(inserted)) {
         const version = webhookVersion(r.v_tracker)
         loadedByVersion[version] = (loadedByVersion[version] ?? 0) + Number(r.n)
         loaded += Number(r.n)

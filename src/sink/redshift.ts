@@ -30,6 +30,7 @@
 import type postgres from 'postgres'
 import type { Row } from '../events/event.ts'
 import { uniqueEvents, webhookVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
+import { resultRows } from '../db/result-rows.ts'
 import { RowRejectedError } from './classify.ts'
 import { fitStatements, REDSHIFT_BUDGET, type StatementBudget } from './budget.ts'
 import { qualified, quoteIdent } from './sql-text.ts'
@@ -118,7 +119,7 @@ export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGE
     await insertRows(tx, stage, plan, rows)
     await tx.unsafe(`DELETE FROM ${stage} USING ${target} WHERE ${stage}.${k} = ${target}.${k}`)
     const fresh = new Set<string>()
-    for (const r of await tx.unsafe(`SELECT ${k} AS key FROM ${stage}`)) fresh.add(String(r.key).trimEnd())
+    for (const r of resultRows(await tx.unsafe(`SELECT ${k} AS key FROM ${stage}`))) fresh.add(String(r.key).trimEnd())
     if (fresh.size > 0) await tx.unsafe(`INSERT INTO ${target} (${columns}) SELECT ${columns} FROM ${stage}`)
     await tx.unsafe(`DROP TABLE ${stage}`)
     return fresh
