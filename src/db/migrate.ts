@@ -27,8 +27,13 @@ import rsBadRows from '../../sql/redshift/09_bad_rows.sql' with { type: 'text' }
 import rsView from '../../sql/redshift/20_pagerduty_incident_events.sql' with { type: 'text' }
 import rsIncidents from '../../sql/redshift/21_pagerduty_incidents.sql' with { type: 'text' }
 
-/** A DDL file: the table or view it creates, if it creates one (else a step run at every migration). */
-export interface DdlFile { name: string; sql: string; table?: string; view?: string }
+/**
+ * A DDL file: the table or view it creates, if it creates one (else a step run at every migration).
+ * `marked`: a view every collector that created it commented with its marker (PostgreSQL), so
+ * one of that name without the marker is someone else's (an analyst's view that happens to
+ * bear the name), never to be replaced or dropped.
+ */
+export interface DdlFile { name: string; sql: string; table?: string; view?: string; marked?: boolean }
 
 const FILES: Record<Dialect, DdlFile[]> = {
   postgres: [
@@ -43,7 +48,7 @@ const FILES: Record<Dialect, DdlFile[]> = {
     { name: '11_bad_rows_request.sql', sql: pgBadRowsRequest },
     { name: '20_pagerduty_incident_events.sql', sql: pgView, view: 'pagerduty_incident_events' },
     // Reads the view above: created after it.
-    { name: '21_pagerduty_incidents.sql', sql: pgIncidents, view: 'pagerduty_incidents' },
+    { name: '21_pagerduty_incidents.sql', sql: pgIncidents, view: 'pagerduty_incidents', marked: true },
   ],
   // The same tables and view, in Redshift's DDL (encodings, distribution and sort keys, SUPER).
   redshift: [
@@ -63,7 +68,10 @@ export function ddlFor(dialect: Dialect, schema: string): DdlFile[] {
 }
 
 export function printableDdl(dialect: Dialect, schema: string): string {
-  return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, ...ddlFor(dialect, schema).map((f) => `-- ${f.name}\n${f.sql.trim()}`)].join('\n\n') + '\n'
+  // A view with the comment the collector gives it (PostgreSQL): applied by a DBA, it is as the
+  // collector's own (a `marked` view without it is taken for someone else's).
+  const marker = (f: DdlFile) => (dialect === 'postgres' && f.view ? `\nCOMMENT ON VIEW ${quoteIdent(schema)}.${quoteIdent(f.view)} IS ${quoteLiteral(viewMarker(f.sql))};` : '')
+  return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, ...ddlFor(dialect, schema).map((f) => `-- ${f.name}\n${f.sql.trim()}${marker(f)}`)].join('\n\n') + '\n'
 }
 
 export interface MigrateOptions {
@@ -97,7 +105,10 @@ async function existing(sql: postgres.Sql | postgres.TransactionSql, schema: str
  * start waited behind an analyst's open transaction that had read it, and held up every other
  * reader of it meanwhile.
  */
-export const viewMarker = (sql: string): string => `pagerduty-collector view ${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`
+export const viewMarker = (sql: string): string => `${MARKER_PREFIX}${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`
+const MARKER_PREFIX = 'pagerduty-collector view '
+/** A view a collector created and commented (any version's definition). */
+const isMarked = (comment: string | null | undefined): boolean => typeof comment === 'string' && comment.startsWith(MARKER_PREFIX)
 
 /** How long replacing an older view may wait for its readers; then it is left for the next start. */
 const VIEW_LOCK_TIMEOUT = '5s'
@@ -116,11 +127,16 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   const transform = options.transform ?? ((text: string) => text)
   const files = ddlFor(dialect, schema)
   const views = files.filter((f) => f.view)
+  /** A view of a `marked` file's name that no collector made: left as it is. */
+  const foreign = (now: Existing, f: DdlFile): boolean => {
+    const found = now.relations.get(f.view as string)
+    return dialect === 'postgres' && f.marked === true && found !== undefined && !isMarked(found.comment)
+  }
   const todo = (now: Existing) => ({
     tables: files.filter((f) => f.table && !now.relations.has(f.table)),
     views: views.filter((f) => {
       const found = now.relations.get(f.view as string)
-      return !found || (found.owned && (dialect !== 'postgres' || found.comment !== viewMarker(transform(f.sql))))
+      return !found || (found.owned && !foreign(now, f) && (dialect !== 'postgres' || found.comment !== viewMarker(transform(f.sql))))
     }),
   })
   const before = todo(await existing(sql, schema, dialect))
@@ -162,12 +178,13 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
    */
   const ourDependents = async (sp: postgres.TransactionSql, file: DdlFile): Promise<DdlFile[]> => {
     const rows = await sp.unsafe(
-      `select distinct d.relname from pg_depend p join pg_rewrite r on r.oid = p.objid join pg_class d on d.oid = r.ev_class
+      `select distinct d.relname, obj_description(d.oid, 'pg_class') as comment from pg_depend p join pg_rewrite r on r.oid = p.objid join pg_class d on d.oid = r.ev_class
         where p.classid = 'pg_rewrite'::regclass and p.refobjid = $1::regclass and d.oid <> $1::regclass
           and d.relnamespace = (select relnamespace from pg_class where oid = $1::regclass) and pg_get_userbyid(d.relowner) = current_user`,
       [viewName(file)],
     )
-    const names = new Set(resultRows(rows).map((r) => String(r.relname)))
+    // Only a view a collector made: an analyst's view that bears the name keeps the drop from happening.
+    const names = new Set(resultRows(rows).filter((r) => isMarked(r.comment as string | null)).map((r) => String(r.relname)))
     return views.filter((v) => v !== file && names.has(v.view as string))
   }
   /**
@@ -219,6 +236,9 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
       if (dialect === 'postgres') await tx.unsafe('select pg_advisory_xact_lock(7242011)')
       const found = await existing(tx, schema, dialect)
       const now = todo(found)
+      for (const file of views) {
+        if (foreign(found, file)) warnings.push(`view from ${file.name} not created: ${viewName(file)} exists and is not this collector's (no "${MARKER_PREFIX.trim()}" comment): left as it is; rename it to get the collector's view`)
+      }
       if (!found.schema) await tx.unsafe(`create schema if not exists ${quoteIdent(schema)}`)
       for (const file of now.tables) await tx.unsafe(transform(file.sql)).simple()
       // Steps that are neither a table nor a view (storage settings): they check for themselves

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import postgres from 'postgres'
 import { COLUMN_TYPES } from '../../src/db/connect.ts'
-import { migrate } from '../../src/db/migrate.ts'
+import { migrate, printableDdl } from '../../src/db/migrate.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
 import { freshDatabase, hasServer, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
@@ -116,6 +116,7 @@ describe('migrate', () => {
       create view depview.current_events as ${events}
       create view depview.pagerduty_incident_events as select ${list} from depview.current_events;
       create view depview.pagerduty_incidents as ${incidents}
+      comment on view depview.pagerduty_incidents is 'pagerduty-collector view 0123456789abcdef';
       grant select on depview.pagerduty_incident_events to public; grant select on depview.pagerduty_incidents to public`).simple()
     const acl = async (name: string) => (await db.sql.unsafe(`select relacl::text as acl from pg_class where oid = 'depview.${name}'::regclass`))[0]?.acl
     expect(await acl('pagerduty_incidents')).toContain('=r/')
@@ -137,6 +138,37 @@ describe('migrate', () => {
     expect(warnings[0]).toMatch(/^view from 20_pagerduty_incident_events.sql not created: cannot drop view depview.pagerduty_incident_events because other objects depend on it/)
     expect(await type()).toBe('character varying')
     expect((await db.sql.unsafe(`select count(*)::int as n from depview.pagerduty_incidents`))[0]?.n).toBe(0) // created over the older view
+  })
+
+  test('a view of an analyst\'s own that bears the incidents view\'s name (no collector made it) is neither replaced nor dropped, and the warning says so', async () => {
+    await migrate(db.sql, 'postgres', 'userview')
+    // Made before this collector had the view, by the same login (PGlite: everyone's login).
+    const mine = 'select incident_id, count(*) as n from userview.pagerduty_incident_events group by incident_id'
+    await db.sql.unsafe(`drop view userview.pagerduty_incidents; create view userview.pagerduty_incidents as ${mine}`).simple()
+    const definition = async () => String((await db.sql.unsafe(`select pg_get_viewdef('userview.pagerduty_incidents'::regclass) as d`))[0]?.d)
+    const before = await definition()
+    const warning = /^view from 21_pagerduty_incidents.sql not created: "userview"."pagerduty_incidents" exists and is not this collector's/
+    // Was: dropped ("cannot change name of view column") and replaced by the collector's, no warning.
+    expect(await migrate(db.sql, 'postgres', 'userview')).toEqual([expect.stringMatching(warning)])
+    expect(await definition()).toBe(before)
+    // Nor dropped along with an older events view that must be dropped: that drop fails instead.
+    const columns = await viewColumns('userview')
+    const events = String((await db.sql.unsafe(`select pg_get_viewdef('userview.pagerduty_incident_events'::regclass) as d`))[0]?.d)
+    const list = columns.map((c) => (c === 'event_id' ? 'event_id::varchar(36) as event_id' : c)).join(', ')
+    await db.sql.unsafe(`drop view userview.pagerduty_incidents; drop view userview.pagerduty_incident_events;
+      create view userview.current_events as ${events}
+      create view userview.pagerduty_incident_events as select ${list} from userview.current_events;
+      create view userview.pagerduty_incidents as ${mine}`).simple()
+    const warnings = await migrate(db.sql, 'postgres', 'userview')
+    expect(warnings).toEqual([expect.stringMatching(warning), expect.stringMatching(/^view from 20_pagerduty_incident_events.sql not created: cannot drop view userview.pagerduty_incident_events because other objects depend on it/)])
+    expect(await definition()).toBe(before)
+  })
+
+  test('the DDL `collector migrate --print` shows, applied by hand, gives the collector\'s views: nothing to replace, nothing to warn of', async () => {
+    await db.sql.unsafe(printableDdl('postgres', 'printed')).simple()
+    expect(await migrate(db.sql, 'postgres', 'printed')).toEqual([])
+    const [row] = await db.sql.unsafe(`select obj_description('printed.pagerduty_incidents'::regclass, 'pg_class') as comment`)
+    expect(String(row?.comment)).toStartWith('pagerduty-collector view ')
   })
 
   // Two sessions on one database: a PostgreSQL server (PGlite serves one).
