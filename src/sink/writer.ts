@@ -354,6 +354,8 @@ export function createWriter(options: WriterOptions): Writer {
           log('debug', 'database write lost to a concurrent transaction: retrying', { attempt: ++conflicts, ...errorCodeOf(error) })
           attempt--
           await sleep(jittered(10 * conflicts), retrying)
+          // A stop ends the wait: no new transaction on the pool the shutdown closes next.
+          if (!running || stopping()) return null
           continue
         }
         markDown(error)

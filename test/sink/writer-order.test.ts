@@ -178,3 +178,29 @@ test('a transaction conflict (serialization failure, deadlock) is retried at onc
   await writer.stop(100)
   await spool.close()
 }, 15_000)
+
+test('a stop during the short wait after a transaction conflict sends no new write: the batch stays in the spool, as after any failure', async () => {
+  const dir = path.join(tempDir('writer-conflict-stop'), 'spool')
+  const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  await spool.append(encodeRecord({ events: [], badRows: [badRow(1)] }), 1)
+  let calls = 0
+  let stopped: Promise<void> | null = null
+  const sink: Sink = {
+    dialect: 'postgres',
+    write: async () => {
+      calls++
+      // The shutdown begins while the writer waits its few ms before trying again.
+      if (calls === 1) setTimeout(() => { stopped = writer.stop(0) }, 1)
+      throw Object.assign(new Error('could not serialize access due to concurrent update'), { name: 'PostgresError', code: '40001' })
+    },
+  }
+  const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, log: () => {} })
+  writer.start()
+  const until = Date.now() + 3000
+  while (!stopped && Date.now() < until) await Bun.sleep(1)
+  await stopped
+  await Bun.sleep(50)
+  // Was 2: a new transaction begun after the stop, on the pool the shutdown closes next.
+  expect([calls, spool.pending()]).toEqual([1, true])
+  await spool.close()
+}, 10_000)
