@@ -82,7 +82,8 @@ export interface SpoolStats {
 }
 
 /** An append waiting for its group commit; its frame is encoded when the group is written. */
-interface Waiter { payload: Payload; length: number; size: number; events: number; memo: unknown; resolve: () => void; reject: (e: unknown) => void }
+/** `refusals`: how many appends the spool had refused as too large when this one was taken. */
+interface Waiter { payload: Payload; length: number; size: number; events: number; memo: unknown; refusals: number; resolve: () => void; reject: (e: unknown) => void }
 
 /** The group buffer is kept between groups up to this size; a larger group gets its own. */
 const KEEP_GROUP_BUFFER_BYTES = 1024 * 1024
@@ -170,6 +171,8 @@ export function openSpool(options: SpoolOptions): Spool {
   let backlogEvents = countEvents(dir, committed, sizes)
   let pending: Waiter[] = []
   let pendingBytes = 0
+  /** The bytes of the group being written and fsync'd: in no segment's durable size yet. */
+  let flightBytes = 0
   let flushing: Promise<void> | null = null
   let closed = false
   // The smallest record refused for space since space last changed (0: none). /ready answers
@@ -177,6 +180,7 @@ export function openSpool(options: SpoolOptions): Spool {
   // refused: not only once not even a header fits, and not for as long as one huge webhook
   // does not fit while ordinary ones still do.
   let refusedSize = 0
+  let refusals = 0
   const dataWaiters = new Set<() => void>()
   // Memos of durable records not yet read, in spool order (a Map keeps insertion order).
   const memoMaxBytes = options.memoMaxBytes ?? 2 * 1024 * 1024
@@ -304,6 +308,7 @@ export function openSpool(options: SpoolOptions): Spool {
     try {
       for (const w of group) at += encodeFrameInto(frames, at, w.payload, w.length, w.events)
     } catch (error) {
+      flightBytes = 0
       for (const w of group) w.reject(error)
       return
     }
@@ -343,6 +348,7 @@ export function openSpool(options: SpoolOptions): Spool {
       stats.lastError = `spool ${code}: ${errorMessage(error)}`
       scheduleProbe()
       const failure = new CollectorError('SPOOL_IO', `cannot make the event durable: ${code}`, true, { cause: error })
+      flightBytes = 0
       for (const w of group) w.reject(failure)
       return
     }
@@ -360,13 +366,15 @@ export function openSpool(options: SpoolOptions): Spool {
     active.durable += frames.length
     active.events += events
     sizes.set(active.seq, active.durable)
+    flightBytes = 0 // now in the segment's durable size (before the waiters run: they may append)
     stats.appendedRecords += group.length
     stats.appendedEvents += events
     backlogEvents += events
     stats.lastError = null
-    // A record as large as the smallest refused one fitted: so would that one now. A smaller
-    // one (a short bad row squeezed into a full spool) proves nothing for the webhooks refused.
-    if (group.some((w) => w.size >= refusedSize)) refusedSize = 0
+    // A record as large as the smallest refused one, taken after the last refusal, fitted: so
+    // would that one now. A smaller one (a short bad row squeezed into a full spool), or one
+    // taken before the refusal (whose room the refusal already counted), proves nothing.
+    if (group.some((w) => w.refusals === refusals && w.size >= refusedSize)) refusedSize = 0
     if (probeTimer) { clearTimeout(probeTimer); probeTimer = null }
     for (const w of group) w.resolve()
     for (const wake of dataWaiters) wake()
@@ -390,8 +398,13 @@ export function openSpool(options: SpoolOptions): Spool {
       while (pending.length > 0) {
         const group = pending
         pending = []
-        pendingBytes -= group.reduce((n, w) => n + w.size, 0)
-        await flushGroup(group)
+        flightBytes = group.reduce((n, w) => n + w.size, 0)
+        pendingBytes -= flightBytes
+        try {
+          await flushGroup(group)
+        } finally {
+          flightBytes = 0 // flushGroup clears it before it settles the waiters; this for a throw
+        }
       }
       if (!idleRollDue()) break
       // Still full, say: the next commit, append or disk probe tries again.
@@ -476,14 +489,16 @@ export function openSpool(options: SpoolOptions): Spool {
         return Promise.reject(new CollectorError('SPOOL_IO', `the disk is not keeping up: ${pendingBytes} bytes already wait for the fsync in progress`, true))
       }
       const total = totalBytes()
-      if (pendingBytes + size > room(total)) {
+      // The group in flight counts: without it, appends taken during its fsync passed the budget.
+      if (flightBytes + pendingBytes + size > room(total)) {
         refusedSize = refusedSize === 0 ? size : Math.min(refusedSize, size)
+        refusals++
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
       // It fits only once the active segment's loaded part is gone: start the next segment.
-      if (total + pendingBytes + size > options.maxBytes) activeNeedsRoll = true
+      if (total + flightBytes + pendingBytes + size > options.maxBytes) activeNeedsRoll = true
       return new Promise<void>((resolve, reject) => {
-        pending.push({ payload, length, size, events, memo, resolve, reject })
+        pending.push({ payload, length, size, events, memo, refusals, resolve, reject })
         pendingBytes += size
         flushing ??= flushLoop()
       })

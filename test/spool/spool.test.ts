@@ -586,6 +586,23 @@ describe('a full budget and a failing disk', () => {
     await spool.close()
   })
 
+  test('the group being fsync\'d counts against the budget, and a record taken before a refusal and written after it does not make the spool writable', async () => {
+    const dir = newDir('spool-refusal-order')
+    const { io, release } = hangingFsync()
+    const spool = spoolIn(dir, { maxBytes: 1024, segmentBytes: 64 * 1024 * 1024, io })
+    const first = spool.append(Buffer.alloc(784, 'a'), 1) // 800 bytes, its fsync hangs
+    await Bun.sleep(10)
+    const second = spool.append(Buffer.alloc(100, 'b'), 1) // 116: 916 of 1024, waits for the next group
+    // 800 in flight + 116 waiting + 116 = 1032: refused (the group in flight was not counted:
+    // taken, it would wait here on the hung fsync).
+    await expectCode(spool.append(Buffer.alloc(100, 'c'), 1), 'SPOOL_FULL')
+    release()
+    await Promise.all([first, second])
+    expect(spool.stats().writable).toBe(false) // 108 bytes left: the refused 116 still do not fit
+    await expectCode(spool.append(Buffer.alloc(100, 'c'), 1), 'SPOOL_FULL')
+    await spool.close()
+  })
+
   test('after a disk error with no webhook arriving, the disk is tried again on its own and /ready recovers', async () => {
     const dir = newDir('spool-probe')
     const { io, failNext } = writeFailingOnce(0)
