@@ -107,14 +107,14 @@ const errorCodeOf = (error: unknown): Record<string, unknown> => {
   return { sqlstate: e.code ?? null, column: e.column_name ?? null }
 }
 
+/** Transaction conflicts in a row (40001, 40P01, Redshift's 1023) retried at once before they count as an outage. */
+const MAX_CONFLICT_RETRIES = 5
+
 /**
  * The longest wait before retry `attempt` (0-based) after `error`; the writer sleeps a random
  * 50-100% of it. Doubling from `initialMs`, capped at `maxMs`, or at `refusedMaxMs` (default
  * 1 s) while the connection is refused.
  */
-/** Transaction conflicts in a row (40001, 40P01) retried at once before they count as an outage. */
-const MAX_CONFLICT_RETRIES = 5
-
 export function backoffCeiling(attempt: number, error: unknown, backoff: NonNullable<WriterOptions['backoff']>): number {
   const refused = (error as { code?: unknown } | null)?.code === 'ECONNREFUSED'
   const cap = refused ? Math.min(backoff.maxMs, backoff.refusedMaxMs ?? 1000) : backoff.maxMs
