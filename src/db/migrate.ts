@@ -70,8 +70,13 @@ export function ddlFor(dialect: Dialect, schema: string): DdlFile[] {
 export function printableDdl(dialect: Dialect, schema: string): string {
   // A view with the comment the collector gives it (PostgreSQL): applied by a DBA, it is as the
   // collector's own (a `marked` view without it is taken for someone else's).
-  const marker = (f: DdlFile) => (dialect === 'postgres' && f.view ? `\nCOMMENT ON VIEW ${quoteIdent(schema)}.${quoteIdent(f.view)} IS ${quoteLiteral(viewMarker(f.sql))};` : '')
-  return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, ...ddlFor(dialect, schema).map((f) => `-- ${f.name}\n${f.sql.trim()}${marker(f)}`)].join('\n\n') + '\n'
+  // In a transaction with its view: psql goes on after an error by default, and a CREATE OR
+  // REPLACE that failed (an older view whose columns changed) must not leave the older view
+  // with this version's marker, which every later start and `collector migrate` take for done.
+  const text = (f: DdlFile) => (dialect === 'postgres' && f.view
+    ? `BEGIN;\n${f.sql.trim()}\nCOMMENT ON VIEW ${quoteIdent(schema)}.${quoteIdent(f.view)} IS ${quoteLiteral(viewMarker(f.sql))};\nCOMMIT;`
+    : f.sql.trim())
+  return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, ...ddlFor(dialect, schema).map((f) => `-- ${f.name}\n${text(f)}`)].join('\n\n') + '\n'
 }
 
 export interface MigrateOptions {

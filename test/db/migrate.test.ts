@@ -165,10 +165,38 @@ describe('migrate', () => {
   })
 
   test('the DDL `collector migrate --print` shows, applied by hand, gives the collector\'s views: nothing to replace, nothing to warn of', async () => {
-    await db.sql.unsafe(printableDdl('postgres', 'printed')).simple()
+    // On one session, as psql runs it (the views come in transactions of their own).
+    const session = await db.sql.reserve()
+    try { await session.unsafe(printableDdl('postgres', 'printed')).simple() } finally { session.release() }
     expect(await migrate(db.sql, 'postgres', 'printed')).toEqual([])
     const [row] = await db.sql.unsafe(`select obj_description('printed.pagerduty_incidents'::regclass, 'pg_class') as comment`)
     expect(String(row?.comment)).toStartWith('pagerduty-collector view ')
+  })
+
+  test('`collector migrate --print | psql` over an older events view whose columns changed does not mark the older view as this collector\'s: the next start replaces it', async () => {
+    await migrate(db.sql, 'postgres', 'printold')
+    const columns = await viewColumns('printold')
+    const events = String((await db.sql.unsafe(`select pg_get_viewdef('printold.pagerduty_incident_events'::regclass) as d`))[0]?.d)
+    const list = columns.map((c) => (c === 'event_id' ? 'event_id::varchar(36) as event_id' : c)).join(', ')
+    await db.sql.unsafe(`drop view printold.pagerduty_incidents; drop view printold.pagerduty_incident_events;
+      create view printold.current_events as ${events}
+      create view printold.pagerduty_incident_events as select ${list} from printold.current_events`).simple()
+    // psql runs statement by statement on one session and, by default, goes on after an error:
+    // the CREATE OR REPLACE of the events view fails ("cannot change data type of view column").
+    const printed = printableDdl('postgres', 'printold')
+    const statements = printed.slice(printed.indexOf('-- 20_pagerduty_incident_events.sql')).split(/;\n/).filter((s) => s.replace(/^--.*$/gm, '').trim() !== '')
+    const session = await db.sql.reserve()
+    const errors: string[] = []
+    try {
+      for (const statement of statements) await session.unsafe(statement).simple().catch((e: unknown) => { errors.push(String(e)) })
+    } finally {
+      session.release()
+    }
+    expect(errors.some((e) => /cannot change data type of view column/.test(e))).toBe(true)
+    const type = async () => (await db.sql.unsafe(`select data_type from information_schema.columns where table_schema = 'printold' and table_name = 'pagerduty_incident_events' and column_name = 'event_id'`))[0]?.data_type
+    expect(await type()).toBe('character varying') // the older view is still there
+    expect(await migrate(db.sql, 'postgres', 'printold')).toEqual([]) // was: the older view kept this version's marker, nothing to do
+    expect(await type()).toBe('character')
   })
 
   // Two sessions on one database: a PostgreSQL server (PGlite serves one).
