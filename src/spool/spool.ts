@@ -371,10 +371,11 @@ export function openSpool(options: SpoolOptions): Spool {
     stats.appendedEvents += events
     backlogEvents += events
     stats.lastError = null
-    // A record as large as the smallest refused one, taken after the last refusal, fitted: so
-    // would that one now. A smaller one (a short bad row squeezed into a full spool), or one
-    // taken before the refusal (whose room the refusal already counted), proves nothing.
-    if (group.some((w) => w.refusals === refusals && w.size >= refusedSize)) refusedSize = 0
+    // A record as large as the smallest refused one, taken after the last refusal, fitted, and
+    // that one still fits now. A smaller one (a short bad row squeezed into a full spool), one
+    // taken before the refusal (whose room the refusal already counted), or one that used up
+    // the room it found (room a failed group gave back, say) proves nothing.
+    if (room() >= refusedSize && group.some((w) => w.refusals === refusals && w.size >= refusedSize)) refusedSize = 0
     if (probeTimer) { clearTimeout(probeTimer); probeTimer = null }
     for (const w of group) w.resolve()
     for (const wake of dataWaiters) wake()

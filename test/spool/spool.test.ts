@@ -603,6 +603,33 @@ describe('a full budget and a failing disk', () => {
     await spool.close()
   })
 
+  test('a record that fits only because a failed group gave its room back does not make the spool writable when, written, it leaves too little for the webhooks refused', async () => {
+    const dir = newDir('spool-refusal-failed-group')
+    let fail: ((error: Error) => void) | null = null
+    let armed = false
+    const io: SpoolIo = {
+      ...nodeSpoolIo,
+      fsync(fd) {
+        if (!armed) return nodeSpoolIo.fsync(fd)
+        armed = false
+        return new Promise<void>((_, reject) => { fail = reject })
+      },
+    }
+    const spool = spoolIn(dir, { maxBytes: 1024, segmentBytes: 64 * 1024 * 1024, io })
+    await spool.append(Buffer.alloc(784, 'a'), 1) // 800 of 1024 bytes
+    armed = true
+    const failing = spool.append(Buffer.alloc(100, 'b'), 1) // 116 in flight: its fsync hangs, then fails
+    await Bun.sleep(10)
+    await expectCode(spool.append(Buffer.alloc(100, 'c'), 1), 'SPOOL_FULL') // 800 + 116 + 116 > 1024
+    ;(fail as unknown as (error: Error) => void)(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+    await expectCode(failing, 'SPOOL_IO')
+    await spool.append(Buffer.alloc(100, 'd'), 1) // the failed group's 116 bytes are free again: fits
+    expect(spool.stats().bytes).toBe(916)
+    expect(spool.stats().writable).toBe(false) // 108 bytes left: the refused 116 do not fit
+    await expectCode(spool.append(Buffer.alloc(100, 'e'), 1), 'SPOOL_FULL')
+    await spool.close()
+  })
+
   test('after a disk error with no webhook arriving, the disk is tried again on its own and /ready recovers', async () => {
     const dir = newDir('spool-probe')
     const { io, failNext } = writeFailingOnce(0)
