@@ -242,7 +242,9 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
       const found = await existing(tx, schema, dialect)
       const now = todo(found)
       for (const file of views) {
-        if (foreign(found, file)) warnings.push(`view from ${file.name} not created: ${viewName(file)} exists and is not this collector's (no "${MARKER_PREFIX.trim()}" comment): left as it is; rename it to get the collector's view`)
+        // Builds between the one that added the incidents view and the one that marked printed
+        // views printed it uncommented: such a view is the collector's, and only a drop tells it so.
+        if (foreign(found, file)) warnings.push(`view from ${file.name} not created: ${viewName(file)} exists and is not this collector's (no "${MARKER_PREFIX.trim()}" comment): left as it is; rename it to get the collector's view, or, if it was applied from an older \`collector migrate --print\`, drop it (drop view ${viewName(file)}) and the next start, or \`collector migrate\` as the schema's owner, creates the collector's`)
       }
       if (!found.schema) await tx.unsafe(`create schema if not exists ${quoteIdent(schema)}`)
       for (const file of now.tables) await tx.unsafe(transform(file.sql)).simple()

@@ -173,6 +173,19 @@ describe('migrate', () => {
     expect(String(row?.comment)).toStartWith('pagerduty-collector view ')
   })
 
+  test('the incidents view from an older build\'s `collector migrate --print` (no marker comment then): the warning says it may be the collector\'s and what to do, and doing it gives the collector\'s view', async () => {
+    // Builds from the one that added the view up to the one that marked printed views printed it uncommented.
+    const older = printableDdl('postgres', 'oldprint').split('\n').filter((line) => !/^(COMMENT ON VIEW|BEGIN;|COMMIT;)/.test(line)).join('\n')
+    await db.sql.unsafe(older).simple()
+    const warnings = await migrate(db.sql, 'postgres', 'oldprint')
+    expect(warnings).toEqual([expect.stringContaining('from an older `collector migrate --print`')])
+    expect(warnings[0]).toContain('drop view "oldprint"."pagerduty_incidents"')
+    await db.sql.unsafe('drop view "oldprint"."pagerduty_incidents"')
+    expect(await migrate(db.sql, 'postgres', 'oldprint')).toEqual([])
+    const [row] = await db.sql.unsafe(`select obj_description('oldprint.pagerduty_incidents'::regclass, 'pg_class') as comment`)
+    expect(String(row?.comment)).toStartWith('pagerduty-collector view ')
+  })
+
   test('`collector migrate --print | psql` over an older events view whose columns changed does not mark the older view as this collector\'s: the next start replaces it', async () => {
     await migrate(db.sql, 'postgres', 'printold')
     const columns = await viewColumns('printold')
