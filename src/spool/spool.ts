@@ -287,15 +287,23 @@ export function openSpool(options: SpoolOptions): Spool {
   let writingSince: number | null = null
   let stallReported = false
   const writingFor = () => (writingSince === null ? 0 : Date.now() - writingSince)
+  /** Tells the observer; its failure (a logger whose stdout is gone) must not touch the spool. */
+  const reportStall = (state: 'stalled' | 'resumed') => {
+    try {
+      options.onStall?.({ state, ms: writingFor() })
+    } catch {
+      // The group is answered all the same; /ready and the metrics still show the stall.
+    }
+  }
   function writeEnded(): void {
-    if (stallReported) options.onStall?.({ state: 'resumed', ms: writingFor() })
+    if (stallReported) reportStall('resumed')
     writingSince = null
     stallReported = false
   }
   const watchdog = setInterval(() => {
     if (stallReported || writingFor() < stallMs) return
     stallReported = true
-    options.onStall?.({ state: 'stalled', ms: writingFor() })
+    reportStall('stalled')
   }, Math.min(1000, stallMs))
   watchdog.unref?.()
 

@@ -725,6 +725,19 @@ describe('a full budget and a failing disk', () => {
     expect(events.length).toBe(2)
   })
 
+  test('an observer of stalls that throws (a logger whose stdout is gone) does not keep the stalled write\'s webhooks unanswered', async () => {
+    const dir = newDir('spool-stall-observer')
+    const { io, release } = hangingFsync()
+    let reports = 0
+    const spool = spoolIn(dir, { io, stallMs: 100, onStall: () => { reports++; throw new Error('EPIPE: the log is gone') } })
+    const first = spool.append(Buffer.from('{"hung":1}'), 1)
+    await eventually(() => reports === 1, 5000, 'the stall report')
+    release()
+    await first // answered: it was made durable
+    await spool.append(Buffer.from('{"after":1}'), 1)
+    expect([reports, spool.stats().writable]).toEqual([2, true])
+  })
+
   /** A real file system that fills up: a tmpfs of `size` mounted for `run` (root on Linux only). */
   const canMount = process.platform === 'linux' && process.getuid?.() === 0
   async function onTmpfs(size: string, run: (root: string) => Promise<void>): Promise<void> {
