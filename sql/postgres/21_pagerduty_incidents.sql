@@ -16,7 +16,8 @@
 --     it now; app_id and webhook_version: of its latest event.
 --   * events, first_event_at, last_event_at: how many incident events the tables hold for it.
 -- Each value is read off one row per incident by ROW_NUMBER(), written so that Redshift runs
--- the same query (sql/redshift/21_pagerduty_incidents.sql differs only in its binding).
+-- this same file, late-binding (WITH NO SCHEMA BINDING, added by src/db/migrate.ts), like the
+-- view it reads: `DB_DIALECT=redshift collector migrate --print` shows it.
 CREATE OR REPLACE VIEW atomic.pagerduty_incidents AS
 WITH ranked AS (
   SELECT
