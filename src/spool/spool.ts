@@ -82,8 +82,7 @@ export interface SpoolStats {
 }
 
 /** An append waiting for its group commit; its frame is encoded when the group is written. */
-/** `refusals`: how many appends the spool had refused as too large when this one was taken. */
-interface Waiter { payload: Payload; length: number; size: number; events: number; memo: unknown; refusals: number; resolve: () => void; reject: (e: unknown) => void }
+interface Waiter { payload: Payload; length: number; size: number; events: number; memo: unknown; resolve: () => void; reject: (e: unknown) => void }
 
 /** The group buffer is kept between groups up to this size; a larger group gets its own. */
 const KEEP_GROUP_BUFFER_BYTES = 1024 * 1024
@@ -180,7 +179,6 @@ export function openSpool(options: SpoolOptions): Spool {
   // refused: not only once not even a header fits, and not for as long as one huge webhook
   // does not fit while ordinary ones still do.
   let refusedSize = 0
-  let refusals = 0
   const dataWaiters = new Set<() => void>()
   // Memos of durable records not yet read, in spool order (a Map keeps insertion order).
   const memoMaxBytes = options.memoMaxBytes ?? 2 * 1024 * 1024
@@ -379,11 +377,11 @@ export function openSpool(options: SpoolOptions): Spool {
     stats.appendedEvents += events
     backlogEvents += events
     stats.lastError = null
-    // A record as large as the smallest refused one, taken after the last refusal, fitted, and
-    // that one still fits now. A smaller one (a short bad row squeezed into a full spool), one
-    // taken before the refusal (whose room the refusal already counted), or one that used up
-    // the room it found (room a failed group gave back, say) proves nothing.
-    if (room() >= refusedSize && group.some((w) => w.refusals === refusals && w.size >= refusedSize)) refusedSize = 0
+    // The smallest refused record would be taken now (append's test, behind what waits):
+    // forget it. Not merely because this group fitted: a short bad row squeezed into a full
+    // spool, a record taken before the refusal, or one that used up room a failed group gave
+    // back says nothing for the webhooks refused.
+    if (flightBytes + pendingBytes + refusedSize <= room()) refusedSize = 0
     if (probeTimer) { clearTimeout(probeTimer); probeTimer = null }
     for (const w of group) w.resolve()
     for (const wake of dataWaiters) wake()
@@ -501,13 +499,12 @@ export function openSpool(options: SpoolOptions): Spool {
       // The group in flight counts: without it, appends taken during its fsync passed the budget.
       if (flightBytes + pendingBytes + size > room(total)) {
         refusedSize = refusedSize === 0 ? size : Math.min(refusedSize, size)
-        refusals++
         return Promise.reject(new CollectorError('SPOOL_FULL', `the spool is full (SPOOL_MAX_BYTES=${options.maxBytes})`, true))
       }
       // It fits only once the active segment's loaded part is gone: start the next segment.
       if (total + flightBytes + pendingBytes + size > options.maxBytes) activeNeedsRoll = true
       return new Promise<void>((resolve, reject) => {
-        pending.push({ payload, length, size, events, memo, refusals, resolve, reject })
+        pending.push({ payload, length, size, events, memo, resolve, reject })
         pendingBytes += size
         flushing ??= flushLoop()
       })
