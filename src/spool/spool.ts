@@ -586,7 +586,10 @@ export function openSpool(options: SpoolOptions): Spool {
         backlogBytes,
         ...stats,
         writingForMs: writingFor(),
-        writable: !closed && stats.lastError === null && writingFor() < stallMs && room() >= (refusedSize === 0 ? HEADER_BYTES + 1 : Math.min(refusedSize, READY_ROOM_BYTES)),
+        // The room an append would find now: the group being fsync'd and the records waiting
+        // for the next one hold theirs already (append's own test).
+        writable: !closed && stats.lastError === null && writingFor() < stallMs &&
+          room() - flightBytes - pendingBytes >= (refusedSize === 0 ? HEADER_BYTES + 1 : Math.min(refusedSize, READY_ROOM_BYTES)),
       }
     },
 
