@@ -11,7 +11,9 @@
 --     milliseconds; NULL when either end is missing (an incident triggered before the
 --     collector ran has no triggered_at).
 --   * incident_title, incident_status, urgency, service_id / service_name, html_url: from its
---     latest event that has one (by occurred_at, ties to the greater event id), so a v3 note
+--     latest event that has one (by occurred_at; at the same occurred_at, a resolution is
+--     later and a trigger earlier than any other event, then the greater event id: so an
+--     incident triggered and resolved in one second reads resolved), so a v3 note
 --     (which names no status) or an incident moved to another service reads as PagerDuty shows
 --     it now; app_id and webhook_version: of its latest event.
 --   * events, first_event_at, last_event_at: how many incident events the tables hold for it.
@@ -23,15 +25,23 @@ WITH ranked AS (
   SELECT
     event_id, event_type, occurred_at, incident_id, incident_number, incident_title, incident_status,
     urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version,
-    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY occurred_at DESC, event_id DESC) AS latest,
-    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_title IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_title,
-    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_status IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_status,
-    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN urgency IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_urgency,
-    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN service_id IS NULL AND service_name IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_service,
-    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN html_url IS NULL THEN 1 ELSE 0 END, occurred_at DESC, event_id DESC) AS latest_url,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY occurred_at DESC, step DESC, event_id DESC) AS latest,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_title IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_title,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_status IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_status,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN urgency IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_urgency,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN service_id IS NULL AND service_name IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_service,
+    ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN html_url IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_url,
     ROW_NUMBER() OVER (PARTITION BY incident_id, event_type ORDER BY occurred_at, event_id) AS first_of_type
-  FROM atomic.pagerduty_incident_events ev
-  WHERE incident_id IS NOT NULL
+  FROM (
+    SELECT
+      event_id, event_type, occurred_at, incident_id, incident_number, incident_title, incident_status,
+      urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version,
+      -- Within one instant (v1/v2 times are whole seconds; PagerDuty batches changes made in
+      -- quick succession), a trigger came before and a resolution after anything else.
+      CASE event_type WHEN 'incident.triggered' THEN 0 WHEN 'incident.resolved' THEN 2 ELSE 1 END AS step
+    FROM atomic.pagerduty_incident_events ev
+    WHERE incident_id IS NOT NULL
+  ) stepped
 ),
 incidents AS (
   SELECT

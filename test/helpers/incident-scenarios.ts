@@ -1,0 +1,208 @@
+/**
+ * Incident life cycles beyond the scripted one (test/helpers/incident-life-cycle.ts), as
+ * PagerDuty delivers them: unacknowledged and acknowledged again, resolved and reopened,
+ * the v3 events that change no status, deliveries out of order, the same change from a v2 and
+ * a v3 subscription, an incident whose trigger was never received, local offsets across a
+ * DST change, an incident moved to another service, and changes in the same second. Each
+ * with the atomic.pagerduty_incidents row a careful reader of PagerDuty's docs expects.
+ */
+import { uuidV5 } from '../../src/events/event-id.ts'
+import type { RequestContext } from '../../src/events/event.ts'
+import { fixtureJson } from './fixtures.ts'
+import { contextFor } from './load.ts'
+
+type Json = Record<string, unknown>
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T
+
+/** One delivery: its name, body and request context. */
+export type Delivery = [string, string, RequestContext]
+
+const service = (incident: string, suffix = '') => ({ id: `S${incident}${suffix}`, name: `Svc ${incident}${suffix}` })
+const title = (incident: string) => `Title of ${incident}`
+const url = (incident: string) => `https://acme.pagerduty.com/incidents/${incident}`
+const user = (id: string) => ({ id, type: 'user_reference', summary: `User ${id}` })
+const withAid = (name: string, aid: string): RequestContext => ({ ...contextFor(name), query: { aid } })
+
+interface V3Options { agent?: Json | null; status?: string; service?: { id: string; name: string }; number?: number; id?: string }
+const V3_STATUS: Record<string, string> = { 'incident.triggered': 'triggered', 'incident.acknowledged': 'acknowledged', 'incident.unacknowledged': 'triggered', 'incident.resolved': 'resolved', 'incident.reopened': 'triggered' }
+/** The data of v3 types that only reference their incident (developer docs "Event Data Types"). */
+const V3_REFERENCE_DATA: Record<string, (incident: string) => Json> = {
+  'incident.annotated': () => ({ type: 'incident_note', id: 'PNOTE1', content: 'Looking at the database', trimmed: false }),
+  'incident.responder.added': () => ({ type: 'incident_responder', user: user('PRESP1'), message: 'Please help', state: 'pending' }),
+  'incident.status_update_published': () => ({ type: 'incident_status_update', id: 'PSU1', message: 'Mitigated', trimmed: false }),
+}
+
+export function v3(incident: string, type: string, at: string, o: V3Options = {}): Delivery {
+  const body = clone(fixtureJson('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json') as { event: Json })
+  const id = o.id ?? `v3-${incident}-${type}-${at}`
+  const reference = V3_REFERENCE_DATA[type]
+  const s = o.service ?? service(incident)
+  const data = reference
+    ? { ...reference(incident), incident: { id: incident, type: 'incident_reference', summary: title(incident), self: `https://api.pagerduty.com/incidents/${incident}`, html_url: url(incident) } }
+    : Object.assign(body.event.data as Json, { id: incident, number: o.number ?? 100, title: title(incident), html_url: url(incident), status: o.status ?? V3_STATUS[type] ?? 'triggered', service: { id: s.id, summary: s.name, type: 'service_reference' } })
+  Object.assign(body.event, { id, event_type: type, occurred_at: at, agent: o.agent === undefined ? user(`U-${incident}`) : o.agent, data })
+  return [id, JSON.stringify(body), contextFor(id)]
+}
+
+interface V1Message { id: string; type: string; at: string; by: string | null; status: string }
+/** One v1 body of one or more messages (PagerDuty batches changes made in quick succession). */
+export function v1(incident: string, messages: V1Message[]): Delivery {
+  const template = (fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Json[] }).messages[0]!
+  const s = service(incident)
+  const body = {
+    messages: messages.map((m) => {
+      const message = clone(template)
+      const i = (message.data as { incident: Json }).incident
+      Object.assign(message, { id: m.id, type: m.type, created_on: m.at })
+      Object.assign(i, { id: incident, incident_number: 200, status: m.status, html_url: url(incident), service: { ...(i.service as Json), ...s }, trigger_summary_data: { subject: title(incident) }, last_status_change_on: m.at, last_status_change_by: m.by === null ? null : { id: m.by, name: `User ${m.by}`, email: `${m.by}@example.com` } })
+      return message
+    }),
+  }
+  return [`v1-${incident}-${messages[0]!.id}`, JSON.stringify(body), contextFor(messages[0]!.id)]
+}
+
+export function v2(incident: string, id: string, event: string, at: string, agent: Json | null, status: string): Delivery {
+  const message = clone((fixtureJson('v2', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Json[] }).messages[0]!)
+  const i = message.incident as Json
+  const s = service(incident)
+  Object.assign(message, { id, event, created_on: at })
+  Object.assign(i, { id: incident, incident_number: 100, title: title(incident), html_url: url(incident), status, service: { ...(i.service as Json), id: s.id, name: s.name, summary: s.name } })
+  Object.assign((message.log_entries as Json[])[0]!, { agent, created_at: at })
+  return [id, JSON.stringify({ messages: [message] }), contextFor(id)]
+}
+
+/**
+ * Two message ids for one incident whose event ids (UUIDv5 of the id) sort as asked, so a
+ * tie at the same occurred_at cannot be settled right by chance: `laterFirst` when the
+ * earlier change must have the greater event id.
+ */
+export function orderedIds(version: string, incident: string, laterFirst: boolean): [string, string] {
+  const eventId = (id: string) => uuidV5(`com.pagerduty/${version}/id/${id}`)
+  const later = `${incident}-later`
+  for (let k = 0; ; k++) {
+    const earlier = `${incident}-earlier-${k}`
+    if ((eventId(earlier) > eventId(later)) === laterFirst) return [earlier, later]
+  }
+}
+
+const [tieTrigger, tieResolve] = orderedIds('v1', 'PTIE1', true)
+const [tieTrigger2, tieAck2] = orderedIds('v2', 'PTIE2', true)
+
+/** Every delivery, in the order they are sent (some deliberately out of PagerDuty's order). */
+export const DELIVERIES: Delivery[] = [
+  // Acknowledged, unacknowledged (the acknowledgement timed out), acknowledged again, resolved.
+  v3('PUNACK3', 'incident.triggered', '2024-03-01T10:00:00.000Z'),
+  v3('PUNACK3', 'incident.acknowledged', '2024-03-01T10:01:00.250Z', { agent: user('UA1') }),
+  v3('PUNACK3', 'incident.unacknowledged', '2024-03-01T10:31:00.250Z', { agent: null }),
+  v3('PUNACK3', 'incident.acknowledged', '2024-03-01T10:35:00.000Z', { agent: user('UA2') }),
+  v3('PUNACK3', 'incident.resolved', '2024-03-01T11:00:00.500Z', { agent: user('UA2') }),
+  // The same in v1 (unacknowledge: last_status_change_by null, PagerDuty itself).
+  v1('PUNACK1', [{ id: 'u1-1', type: 'incident.trigger', at: '2024-03-01T10:00:00Z', by: null, status: 'triggered' }]),
+  v1('PUNACK1', [{ id: 'u1-2', type: 'incident.acknowledge', at: '2024-03-01T10:02:00Z', by: 'UB1', status: 'acknowledged' }]),
+  v1('PUNACK1', [{ id: 'u1-3', type: 'incident.unacknowledge', at: '2024-03-01T10:32:00Z', by: null, status: 'triggered' }]),
+  v1('PUNACK1', [{ id: 'u1-4', type: 'incident.acknowledge', at: '2024-03-01T10:40:00Z', by: 'UB2', status: 'acknowledged' }]),
+  v1('PUNACK1', [{ id: 'u1-5', type: 'incident.resolve', at: '2024-03-01T10:50:00Z', by: 'UB2', status: 'resolved' }]),
+  // Resolved, reopened (v3 incident.reopened), acknowledged and resolved again.
+  v3('PREOPEN', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  v3('PREOPEN', 'incident.acknowledged', '2024-03-01T10:02:00Z', { agent: user('UC1') }),
+  v3('PREOPEN', 'incident.resolved', '2024-03-01T10:10:00Z', { agent: user('UC1') }),
+  v3('PREOPEN', 'incident.reopened', '2024-03-01T12:00:00Z', { agent: user('UC2') }),
+  v3('PREOPEN', 'incident.acknowledged', '2024-03-01T12:05:00Z', { agent: user('UC2') }),
+  v3('PREOPEN', 'incident.resolved', '2024-03-01T12:30:00Z', { agent: user('UC2') }),
+  // Resolved and reopened, open now.
+  v3('PREOPENED', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  v3('PREOPENED', 'incident.resolved', '2024-03-01T10:20:00Z', { agent: user('UD1') }),
+  v3('PREOPENED', 'incident.reopened', '2024-03-01T11:00:00Z', { agent: user('UD2') }),
+  // The v3 types that change no status, a note and a status update after the resolution, and
+  // an acknowledgement by an integration (agent a service_reference).
+  v3('PAUX', 'incident.triggered', '2024-03-01T10:00:00Z', { agent: null }),
+  v3('PAUX', 'incident.reassigned', '2024-03-01T10:00:30Z', { status: 'triggered' }),
+  v3('PAUX', 'incident.escalated', '2024-03-01T10:01:00Z', { status: 'triggered', agent: null }),
+  v3('PAUX', 'incident.delegated', '2024-03-01T10:01:30Z', { status: 'triggered' }),
+  v3('PAUX', 'incident.priority_updated', '2024-03-01T10:02:00Z', { status: 'triggered' }),
+  v3('PAUX', 'incident.responder.added', '2024-03-01T10:02:30Z'),
+  v3('PAUX', 'incident.acknowledged', '2024-03-01T10:03:00Z', { agent: { id: 'PINTEGRATION', type: 'service_reference', summary: 'Monitoring' } }),
+  v3('PAUX', 'incident.annotated', '2024-03-01T10:04:00Z'),
+  v3('PAUX', 'incident.resolved', '2024-03-01T10:05:00Z', { agent: user('UE1') }),
+  v3('PAUX', 'incident.status_update_published', '2024-03-01T10:08:00Z'),
+  v3('PAUX', 'incident.annotated', '2024-03-01T10:09:00Z', { id: 'v3-PAUX-second-note' }),
+  // Delivered resolve first (the view reads PagerDuty's times, not ours).
+  v3('PLATE', 'incident.resolved', '2024-03-01T10:30:00Z', { agent: user('UF1') }),
+  v3('PLATE', 'incident.acknowledged', '2024-03-01T10:05:00Z', { agent: user('UF1') }),
+  v3('PLATE', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  // Triggered before the subscription existed: no incident.triggered.
+  v3('PNOTRIGGER', 'incident.acknowledged', '2024-03-01T10:03:00Z', { agent: user('UG1') }),
+  v3('PNOTRIGGER', 'incident.resolved', '2024-03-01T10:05:00Z', { agent: user('UG1') }),
+  // v1 with local offsets across the US DST change of 2024-03-10 (02:00 PST -> 03:00 PDT).
+  v1('PDST', [{ id: 'dst-1', type: 'incident.trigger', at: '2024-03-10T01:59:30-08:00', by: null, status: 'triggered' }]),
+  v1('PDST', [{ id: 'dst-2', type: 'incident.acknowledge', at: '2024-03-10T03:00:15.500-07:00', by: 'UH1', status: 'acknowledged' }]),
+  v1('PDST', [{ id: 'dst-3', type: 'incident.resolve', at: '2024-03-10T11:05:00.125+01:00', by: 'UH1', status: 'resolved' }]),
+  // Each change from a v2 and a v3 subscription (v2's times in whole seconds).
+  v2('PBOTH', 'both-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UI1'), 'triggered'),
+  v3('PBOTH', 'incident.triggered', '2024-03-01T10:00:00.400Z', { agent: user('UI1') }),
+  v2('PBOTH', 'both-2', 'incident.acknowledge', '2024-03-01T10:01:00Z', user('UI2'), 'acknowledged'),
+  v3('PBOTH', 'incident.acknowledged', '2024-03-01T10:01:00.700Z', { agent: user('UI2') }),
+  v2('PBOTH', 'both-3', 'incident.resolve', '2024-03-01T10:05:00Z', user('UI2'), 'resolved'),
+  v3('PBOTH', 'incident.resolved', '2024-03-01T10:05:00.900Z', { agent: user('UI2') }),
+  // Moved to another service (incident.service_updated) before its resolution.
+  v3('PMOVED', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  v3('PMOVED', 'incident.service_updated', '2024-03-01T10:01:00Z', { status: 'triggered', service: service('PMOVED', '-B') }),
+  v3('PMOVED', 'incident.resolved', '2024-03-01T10:02:00Z', { agent: null, service: service('PMOVED', '-B') }),
+  // Incident #7 of two PagerDuty accounts (two app ids).
+  [...v3('PACCT1', 'incident.triggered', '2024-03-01T10:00:00Z', { number: 7 }).slice(0, 2), withAid('acct1', 'acme')] as Delivery,
+  [...v3('PACCT2', 'incident.triggered', '2024-03-01T10:00:05Z', { number: 7 }).slice(0, 2), withAid('acct2', 'globex')] as Delivery,
+  // Triggered and resolved in the same second, batched in one v1 body (a flapping check
+  // auto-resolved): v1 times are whole seconds, so the two tie.
+  v1('PTIE1', [
+    { id: tieTrigger, type: 'incident.trigger', at: '2024-03-01T10:00:00Z', by: null, status: 'triggered' },
+    { id: tieResolve, type: 'incident.resolve', at: '2024-03-01T10:00:00Z', by: null, status: 'resolved' },
+  ]),
+  // Triggered and acknowledged in the same second (an automatic acknowledgement), v2.
+  v2('PTIE2', tieTrigger2, 'incident.trigger', '2024-03-01T10:00:00Z', user('UJ1'), 'triggered'),
+  v2('PTIE2', tieAck2, 'incident.acknowledge', '2024-03-01T10:00:00Z', { id: 'PINTEGRATION2', type: 'service_reference' }, 'acknowledged'),
+]
+
+/** The columns of INCIDENTS, as text. */
+export const SCENARIO_QUERY = `select incident_id, incident_number::text, incident_title, incident_status, service_id, service_name, html_url, app_id, webhook_version,
+  triggered_at::text, acknowledged_at::text, acknowledged_by, resolved_at::text, resolved_by,
+  seconds_to_acknowledge::text, seconds_to_resolve::text, events::text, first_event_at::text, last_event_at::text
+  from atomic.pagerduty_incidents order by incident_id`
+
+type Row = Record<string, string | null>
+const row = (incident: string, r: Row): Row => ({
+  incident_id: incident, incident_number: '100', incident_title: title(incident), incident_status: 'resolved',
+  service_id: `S${incident}`, service_name: `Svc ${incident}`, html_url: url(incident), app_id: 'test', webhook_version: 'v3', ...r,
+})
+
+/** atomic.pagerduty_incidents for DELIVERIES, by incident id. */
+export const INCIDENTS: Row[] = [
+  row('PACCT1', { incident_number: '7', incident_status: 'triggered', app_id: 'acme', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
+  row('PACCT2', { incident_number: '7', incident_status: 'triggered', app_id: 'globex', triggered_at: '2024-03-01 10:00:05', acknowledged_at: null, acknowledged_by: null, resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:00:05', last_event_at: '2024-03-01 10:00:05' }),
+  // Eleven events; the notes and status update name no status or service: both from the others.
+  row('PAUX', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'PINTEGRATION', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UE1', seconds_to_acknowledge: '180.000', seconds_to_resolve: '300.000', events: '11', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:09:00' }),
+  // The v2 and v3 copies of each change: the earlier (v2's whole second) of each; six events.
+  row('PBOTH', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UI2', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UI2', seconds_to_acknowledge: '60.000', seconds_to_resolve: '300.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:05:00.9' }),
+  // 01:59:30 PST = 09:59:30Z; 03:00:15.5 PDT = 10:00:15.5Z; 11:05:00.125+01:00 = 10:05:00.125Z.
+  row('PDST', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-10 09:59:30', acknowledged_at: '2024-03-10 10:00:15.5', acknowledged_by: 'UH1', resolved_at: '2024-03-10 10:05:00.125', resolved_by: 'UH1', seconds_to_acknowledge: '45.500', seconds_to_resolve: '330.125', events: '3', first_event_at: '2024-03-10 09:59:30', last_event_at: '2024-03-10 10:05:00.125' }),
+  row('PLATE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:05:00', acknowledged_by: 'UF1', resolved_at: '2024-03-01 10:30:00', resolved_by: 'UF1', seconds_to_acknowledge: '300.000', seconds_to_resolve: '1800.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:30:00' }),
+  // Its service now; sql/queries/mtta_mttr.sql counts it on the service it was triggered on.
+  row('PMOVED', { service_id: 'SPMOVED-B', service_name: 'Svc PMOVED-B', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:02:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '120.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:02:00' }),
+  row('PNOTRIGGER', { triggered_at: null, acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'UG1', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UG1', seconds_to_acknowledge: null, seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:03:00', last_event_at: '2024-03-01 10:05:00' }),
+  // The first resolution counts, after a reopen too.
+  row('PREOPEN', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UC1', resolved_at: '2024-03-01 10:10:00', resolved_by: 'UC1', seconds_to_acknowledge: '120.000', seconds_to_resolve: '600.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 12:30:00' }),
+  // Open again: its status says so, resolved_at keeps the first resolution.
+  row('PREOPENED', { incident_status: 'triggered', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:20:00', resolved_by: 'UD1', seconds_to_acknowledge: null, seconds_to_resolve: '1200.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00' }),
+  // Resolved in the second it was triggered: resolved now, whatever the event ids.
+  row('PTIE1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:00:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '0.000', events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
+  row('PTIE2', { incident_status: 'acknowledged', webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:00:00', acknowledged_by: 'PINTEGRATION2', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '0.000', seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
+  row('PUNACK1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UB1', resolved_at: '2024-03-01 10:50:00', resolved_by: 'UB2', seconds_to_acknowledge: '120.000', seconds_to_resolve: '3000.000', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:50:00' }),
+  row('PUNACK3', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00.25', acknowledged_by: 'UA1', resolved_at: '2024-03-01 11:00:00.5', resolved_by: 'UA2', seconds_to_acknowledge: '60.250', seconds_to_resolve: '3600.500', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00.5' }),
+]
+
+/** sql/queries/mtta_mttr.sql for DELIVERIES: one service per incident, PMOVED on its first. */
+export const FIGURES = INCIDENTS.filter((r) => r.triggered_at !== null).map((r) => ({
+  service_name: r.incident_id === 'PMOVED' ? 'Svc PMOVED' : r.service_name,
+  incidents: '1',
+  mtta_seconds: r.seconds_to_acknowledge,
+  mttr_seconds: r.seconds_to_resolve,
+})).sort((a, b) => (a.service_name! < b.service_name! ? -1 : 1))
