@@ -3,8 +3,8 @@
 -- resolution - trigger, using PagerDuty's own event times (occurred_at). Incidents without a
 -- trigger event in the table (triggered before the collector ran) are left out; an
 -- unacknowledged or unresolved incident counts in `incidents` but not in the mean it lacks.
--- A reopened incident (v3 incident.reopened) counts to its first resolution; use MAX for
--- the last. `::numeric`: before PostgreSQL 14 EXTRACT gives double precision, which
+-- A reopened incident (v3 incident.reopened) counts to its first resolution, also while it
+-- is open again; use MAX for the last (the first, until it is resolved again). `::numeric`: before PostgreSQL 14 EXTRACT gives double precision, which
 -- ROUND(x, 3) does not take.
 WITH incidents AS (
   SELECT

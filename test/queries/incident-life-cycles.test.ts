@@ -55,3 +55,18 @@ test('the same rows and figures through the redshift dialect and the Redshift vi
   expect(plain(await shim.rs.unsafe(REDSHIFT_QUERY))).toEqual(FIGURES)
   expect(shim.log.violations()).toEqual([])
 }, 60_000)
+
+test('the README\'s last resolution of a reopened incident: the second once resolved again, the first while open again', async () => {
+  const rows = await db.sql.unsafe(`select incident_id, max(occurred_at)::text as last_resolved
+    from atomic.pagerduty_incident_events where event_type = 'incident.resolved' and incident_id in ('PREOPEN', 'PREOPENED')
+    group by incident_id order by incident_id`)
+  expect(plain(rows)).toEqual([{ incident_id: 'PREOPEN', last_resolved: '2024-03-01 12:30:00' }, { incident_id: 'PREOPENED', last_resolved: '2024-03-01 10:20:00' }])
+})
+
+test('the incidents view grouped by service_name gives the MTTA/MTTR query\'s figures, but for an incident moved after its trigger', async () => {
+  const rows = await db.sql.unsafe(`select service_name, count(*)::text as incidents,
+      round(avg(seconds_to_acknowledge), 3)::text as mtta_seconds, round(avg(seconds_to_resolve), 3)::text as mttr_seconds
+    from atomic.pagerduty_incidents where triggered_at is not null group by service_name order by service_name`)
+  const moved = (r: Record<string, unknown>) => (r.service_name === 'Svc PMOVED' ? { ...r, service_name: 'Svc PMOVED-B' } : r)
+  expect(plain(rows)).toEqual(FIGURES.map(moved))
+})
