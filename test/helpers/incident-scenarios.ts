@@ -146,6 +146,7 @@ export const DELIVERIES: Delivery[] = [
   v3('PBOTH', 'incident.resolved', '2024-03-01T10:05:00.900Z', { agent: user('UI2') }),
   // Moved to another service (incident.service_updated) before its resolution.
   v3('PMOVED', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  v3('PMOVED', 'incident.annotated', '2024-03-01T10:00:30Z'),
   v3('PMOVED', 'incident.service_updated', '2024-03-01T10:01:00Z', { status: 'triggered', service: service('PMOVED', '-B') }),
   v3('PMOVED', 'incident.resolved', '2024-03-01T10:02:00Z', { agent: null, service: service('PMOVED', '-B') }),
   // Incident #7 of two PagerDuty accounts (two app ids).
@@ -186,7 +187,7 @@ export const INCIDENTS: Row[] = [
   row('PDST', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-10 09:59:30', acknowledged_at: '2024-03-10 10:00:15.5', acknowledged_by: 'UH1', resolved_at: '2024-03-10 10:05:00.125', resolved_by: 'UH1', seconds_to_acknowledge: '45.500', seconds_to_resolve: '330.125', events: '3', first_event_at: '2024-03-10 09:59:30', last_event_at: '2024-03-10 10:05:00.125' }),
   row('PLATE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:05:00', acknowledged_by: 'UF1', resolved_at: '2024-03-01 10:30:00', resolved_by: 'UF1', seconds_to_acknowledge: '300.000', seconds_to_resolve: '1800.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:30:00' }),
   // Its service now; sql/queries/mtta_mttr.sql counts it on the service it was triggered on.
-  row('PMOVED', { service_id: 'SPMOVED-B', service_name: 'Svc PMOVED-B', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:02:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '120.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:02:00' }),
+  row('PMOVED', { service_id: 'SPMOVED-B', service_name: 'Svc PMOVED-B', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:02:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '120.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:02:00' }),
   row('PNOTRIGGER', { triggered_at: null, acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'UG1', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UG1', seconds_to_acknowledge: null, seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:03:00', last_event_at: '2024-03-01 10:05:00' }),
   // The first resolution counts, after a reopen too.
   row('PREOPEN', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UC1', resolved_at: '2024-03-01 10:10:00', resolved_by: 'UC1', seconds_to_acknowledge: '120.000', seconds_to_resolve: '600.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 12:30:00' }),
