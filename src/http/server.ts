@@ -60,6 +60,23 @@ const lossy = new TextDecoder('utf-8', { fatal: false })
 /** Raw bytes as bad-row text: lossy UTF-8, then as `rawPayload` keeps any rejected body. */
 const payloadText = (bytes: Uint8Array): string => rawPayload(lossy.decode(bytes))
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A header's value as the text its sender wrote. Bun gives each byte of a header as one
+ * character (the Fetch standard's byte strings, Latin-1), while clients send non-ASCII
+ * header text as UTF-8 (RFC 9110 section 5.5 leaves those bytes to the recipient): read
+ * as sent, "café" would load as "cafÃ©". Bytes that are not UTF-8 stay as they came.
+ */
+export function headerText(value: string | null): string | null {
+  if (value === null || !/[\u0080-\u00ff]/.test(value) || /[^\u0000-\u00ff]/.test(value)) return value
+  try {
+    return strictUtf8.decode(Buffer.from(value, 'latin1'))
+  } catch {
+    return value
+  }
+}
+
 function clientIp(req: Request, server: Server<unknown>): string | null {
   // Behind a load balancer the first X-Forwarded-For entry is the client (Snowplow does the same).
   const forwarded = req.headers.get('x-forwarded-for')?.split(',')[0]?.trim()
@@ -147,8 +164,8 @@ export function createHandler(deps: HttpDeps) {
       receivedAt: now(),
       query: queryOf(url),
       ipAddress: clientIp(req, server),
-      userAgent: req.headers.get('user-agent'),
-      webhookId: req.headers.get('x-webhook-id'),
+      userAgent: headerText(req.headers.get('user-agent')),
+      webhookId: headerText(req.headers.get('x-webhook-id')),
       requestId: newRequestId(),
     }
     const basicDenied = deps.basicAuth?.(req)

@@ -24,8 +24,8 @@ afterAll(async () => {
   await db.drop()
 })
 
-/** Bytes as sent, on a socket of its own: what fetch cannot send (no Host, a body cut short). Resolves with what came back, once the server closes or after `closeAfterMs`. */
-function rawRequest(text: string, closeAfterMs = 5000): Promise<string> {
+/** Bytes as sent, on a socket of its own: what fetch cannot send (no Host, a body cut short, header bytes that are not Latin-1 characters). Text is sent as UTF-8. Resolves with what came back, once the server closes or after `closeAfterMs`. */
+function rawRequest(text: string | Uint8Array, closeAfterMs = 5000): Promise<string> {
   return new Promise((resolve) => {
     let answer = ''
     const socket = net.connect(Number(collector.url.port), collector.url.hostname, () => socket.write(text))
@@ -141,6 +141,25 @@ describe('webhook answers', () => {
     expect(text).not.toContain('route="other",status="503"')
     await eventually(() => collector.spool.stats().backlogBytes === 0, 20_000, 'the spool to drain')
     expect(await db.sql`select 1 from atomic.bad_rows where payload = '{"messages":['`).toHaveLength(0)
+  })
+
+  // RFC 9110 section 5.5 leaves non-ASCII header bytes to the recipient; clients send them
+  // as UTF-8, and Bun hands each byte over as one Latin-1 character: "café" loaded as "cafÃ©".
+  test('non-ASCII User-Agent and X-Webhook-Id sent as UTF-8 load as the text sent; bytes that are not UTF-8 stay Latin-1', async () => {
+    const send = async (id: string, head: Uint8Array) => {
+      const body = trigger.replace('a52d3f80-d9a7-11e5-8db3-22000ad5aec9', id)
+      const tail = Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      const start = Buffer.from('POST /com.pagerduty/v1?aid=http-header-text HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n')
+      return (await rawRequest(Buffer.concat([start, head, tail]))).split('\r\n')[0]
+    }
+    expect(await send('http-header-utf8', Buffer.from('User-Agent: caf\u00e9 \u65e5\u672c/1.0\r\nX-Webhook-Id: wh-\u00e9\u{1F600}\r\n'))).toBe('HTTP/1.1 202 Accepted')
+    expect(await send('http-header-latin1', Buffer.from('User-Agent: caf\u00e9\r\nX-Webhook-Id: wh-\u00ff\r\n', 'latin1'))).toBe('HTTP/1.1 202 Accepted')
+    const rows = async () => db.sql`select i.id, e.useragent, i.webhook_id from atomic.events e join atomic.com_pagerduty_incident_1 i on i.root_id = e.event_id where e.app_id = 'http-header-text' order by i.id`
+    await eventually(async () => (await rows()).length === 2, 20_000, 'the events to load')
+    expect((await rows()).map((r) => ({ ...r }))).toEqual([
+      { id: 'http-header-latin1', useragent: 'caf\u00e9', webhook_id: 'wh-\u00ff' },
+      { id: 'http-header-utf8', useragent: 'caf\u00e9 \u65e5\u672c/1.0', webhook_id: 'wh-\u00e9\u{1F600}' },
+    ])
   })
 
   test('a missing content type is 415', async () => {
