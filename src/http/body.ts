@@ -69,10 +69,13 @@ export function jsonTooDeep(bytes: Uint8Array, limit: number): boolean {
 const quoteHeader = (value: string): string =>
   `${asciiJson(value.slice(0, 100))}${value.length > 100 ? ` (cut from ${value.length} characters)` : ''}`
 
+/** Charsets whose text is UTF-8 as sent: UTF-8 itself, and US-ASCII (every ASCII text is UTF-8). */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
+
 /**
  * Why the request's headers say its body is not UTF-8 JSON as sent, or null: the media type
  * must be `application/json` (parameters allowed; Snowplow rejects those), any declared
- * charset UTF-8, and the body not compressed (PagerDuty sends it as is; a gzip body would
+ * charset UTF-8 or US-ASCII, and the body not compressed (PagerDuty sends it as is; a gzip body would
  * otherwise be read as text and fail as invalid UTF-8, saying nothing useful).
  */
 export function contentProblem(contentType: string | null, contentEncoding: string | null): { header: string; expected: string; message: string } | null {
@@ -85,7 +88,7 @@ export function contentProblem(contentType: string | null, contentEncoding: stri
     return { header: 'content-type', expected: 'application/json', message: `content type must be application/json, got ${contentType === null ? 'none' : quoteHeader(contentType)}` }
   }
   const charset = parameters.map((p) => p.split('=')).find(([name]) => name?.trim().toLowerCase() === 'charset')?.[1]?.trim().replace(/^"(.*)"$/, '$1').toLowerCase()
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+  if (charset !== undefined && !UTF8_CHARSETS.has(charset)) {
     return { header: 'content-type', expected: 'charset utf-8', message: `the body must be UTF-8, got ${quoteHeader(contentType ?? '')}` }
   }
   return null
