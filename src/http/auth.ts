@@ -21,9 +21,13 @@ export function basicAuth(users: readonly { user: string; password: string }[]):
   return (req) => {
     // The scheme name is case-insensitive (RFC 9110 section 11.1), the credentials are not.
     const [scheme, credentials] = (req.headers.get('authorization') ?? '').trim().split(/ +/, 2)
-    const given = Buffer.from(scheme?.toLowerCase() === 'basic' ? credentials ?? '' : '')
+    const basic = scheme?.toLowerCase() === 'basic' && credentials !== undefined && credentials !== ''
+    const given = Buffer.from(basic ? credentials : '')
     const ok = expected.some((e) => e.length === given.length && timingSafeEqual(e, given))
-    return ok ? null : { kind: 'basic_auth', code: 'UNAUTHORIZED', message: 'basic authentication required', headers: { 'www-authenticate': 'Basic realm="pagerduty-collector"' } }
+    // Which of the two, so that whoever reads the 401 in PagerDuty's delivery log knows
+    // whether the credentials did not arrive (a URL without them) or are not the ones set.
+    const message = basic ? 'basic authentication failed: the user and password given are not a configured pair' : 'basic authentication required'
+    return ok ? null : { kind: 'basic_auth', code: 'UNAUTHORIZED', message, headers: { 'www-authenticate': 'Basic realm="pagerduty-collector"' } }
   }
 }
 

@@ -121,6 +121,19 @@ describe('signatures and basic auth', () => {
     const denied = await postJson(new URL('/com.pagerduty/v1', guarded.url).href, v1)
     expect([denied.headers.get('www-authenticate'), await denied.json()]).toEqual(['Basic realm="pagerduty-collector"', { error: { code: 'UNAUTHORIZED', message: 'basic authentication required', issues: [] } }])
   })
+
+  // The 401 is what a PagerDuty user reads in the subscription's delivery log: a wrong
+  // password said "basic authentication required", as if the URL had carried none.
+  test.each([
+    ['no Authorization header', undefined, 'basic authentication required'],
+    ['another scheme', 'Bearer abc', 'basic authentication required'],
+    ['the Basic scheme without credentials', 'Basic ', 'basic authentication required'],
+    ['a wrong password', `Basic ${Buffer.from('pagerduty:wrong').toString('base64')}`, 'basic authentication failed: the user and password given are not a configured pair'],
+    ['credentials that are not base64', 'Basic !!!!', 'basic authentication failed: the user and password given are not a configured pair'],
+  ])('basic auth with %s: 401 saying so', async (_, authorization, message) => {
+    const res = await postJson(new URL('/com.pagerduty/v1', guarded.url).href, fixtureRequests('v1')[1]!.body, authorization === undefined ? {} : { authorization })
+    expect([res.status, res.headers.get('www-authenticate'), await res.json()]).toEqual([401, 'Basic realm="pagerduty-collector"', { error: { code: 'UNAUTHORIZED', message, issues: [] } }])
+  })
 })
 
 describe('PAGERDUTY_SIGNED_ONLY', () => {
