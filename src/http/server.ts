@@ -14,7 +14,7 @@ import { QUERY_PARAMETERS, type BadRow, type RequestContext } from '../events/ev
 import { CollectorError, errorMessage } from '../errors.ts'
 import { encodeRecord, encodeRequest, requestParts, type RecordBody } from '../sink/records.ts'
 import type { Payload } from '../spool/frame.ts'
-import { contentProblem, parseBody, readLimited } from './body.ts'
+import { bodyText, contentProblem, parseBody, readLimited } from './body.ts'
 import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
 import { rateLimited } from '../log.ts'
@@ -55,10 +55,8 @@ export interface HttpDeps {
 const isV3Body = (body: unknown): boolean => webhookShape(body) === 'event'
 
 const WEBHOOK_PATH = /^\/([^/]+)\/([^/]+)\/?$/
-const lossy = new TextDecoder('utf-8', { fatal: false })
-
-/** Raw bytes as bad-row text: lossy UTF-8, then as `rawPayload` keeps any rejected body. */
-const payloadText = (bytes: Uint8Array): string => rawPayload(lossy.decode(bytes))
+/** Raw bytes as bad-row text: in their declared charset or lossy UTF-8, then as `rawPayload` keeps any rejected body. */
+const payloadText = (bytes: Uint8Array, charset?: string): string => rawPayload(bodyText(bytes, charset))
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -117,9 +115,9 @@ export function createHandler(deps: HttpDeps) {
    * body is durable in bad rows. When the spool cannot take it (full, failing, not keeping
    * up), the answer is the 503 a webhook would get, and the sender tries again later.
    */
-  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null): Promise<Response> {
+  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null, charset?: string): Promise<Response> {
     // A body cut at MAX_BODY_BYTES can end inside a URL's password, before the `@`.
-    const payload = code === 'PAYLOAD_TOO_LARGE' ? redactCutUrl(payloadText(bytes)) : payloadText(bytes)
+    const payload = code === 'PAYLOAD_TOO_LARGE' ? redactCutUrl(payloadText(bytes)) : payloadText(bytes, charset)
     try {
       const decoded = { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payload)] }
       await deps.append(encodeRecord(decoded), 0, decoded)
@@ -186,7 +184,7 @@ export function createHandler(deps: HttpDeps) {
     }
     if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null)
     const problem = contentProblem(req.headers.get('content-type'), req.headers.get('content-encoding'))
-    if (problem) return reject(ctx, 'UNSUPPORTED_MEDIA_TYPE', problem.message, [{ path: `/headers/${problem.header}`, message: `expected ${problem.expected}` }], bytes, null)
+    if (problem) return reject(ctx, 'UNSUPPORTED_MEDIA_TYPE', problem.message, [{ path: `/headers/${problem.header}`, message: `expected ${problem.expected}` }], bytes, null, problem.charset)
     const body = parseBody(bytes)
     if (!body.ok) return reject(ctx, body.code, body.message, [], bytes, null)
 

@@ -281,6 +281,16 @@ function identity(version: string, m: Record<string, unknown>): string | null {
 /** Identities seen by earlier cases of this run (the database is shared). */
 export const seenIdentities = new Set<string>()
 
+/** A body as its declared charset reads, when the Content-Type names one the runtime knows; else lossy UTF-8. */
+function declaredText(bytes: Uint8Array, contentType: string | undefined): string {
+  const charset = /^application\/json\s*;.*charset\s*=\s*"?([^";]*)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase()
+  try {
+    return charset ? new TextDecoder(charset as ConstructorParameters<typeof TextDecoder>[0]).decode(bytes) : lossy.decode(bytes)
+  } catch {
+    return lossy.decode(bytes)
+  }
+}
+
 /** What the contract says this request must get. */
 export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodingOk: boolean, sig: { valid: boolean } | null, opts: FuzzOptions, search: string): Expected {
   const base: Expected = { statuses: [], badRowPayload: null, badRowCode: null, messages: null, mayDedupe: false, unmarkedBad: false, query: expectedQuery(search) }
@@ -293,14 +303,16 @@ export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodi
   if (!routed && !merged) return { ...base, statuses: [404] }
   if (method !== 'POST') return { ...base, statuses: merged ? [404, 405] : [405] }
   // Credentials in URLs are replaced in stored payloads (README): such a body is found by its marker instead.
-  const payload = (bytes: Uint8Array) => { const t = wellFormed(lossy.decode(bytes)); return t.includes('@') ? null : t }
+  const payload = (bytes: Uint8Array, decode = (b: Uint8Array) => lossy.decode(b)) => { const t = wellFormed(decode(bytes)); return t.includes('@') ? null : t }
   if (c.body.length > opts.maxBodyBytes) {
     // README: "a URL the cut ends in before its path (in its credentials or host) replaced by `***` after its scheme".
     const cut = payload(c.body.subarray(0, opts.maxBodyBytes))
     return { ...base, statuses: [413], badRowCode: 'PAYLOAD_TOO_LARGE', badRowPayload: cut === null ? null : cut.replace(/([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\@\s"]+$/i, '$1***') }
   }
-  const reject = (status: number, code: string): Expected => ({ ...base, statuses: [status, ...base.statuses], badRowCode: code, badRowPayload: payload(c.body) })
+  const reject = (status: number, code: string, decode?: (b: Uint8Array) => string): Expected => ({ ...base, statuses: [status, ...base.statuses], badRowCode: code, badRowPayload: payload(c.body, decode) })
   if (merged) base.statuses.push(404)
+  // A body refused for its charset is kept decoded in that charset (src/http/body.ts, bodyText).
+  if (!contentOk && encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE', (b) => declaredText(b, c.headers['content-type']))
   if (!contentOk || !encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE')
   let text: string
   try { text = utf8Fatal.decode(c.body) } catch { return reject(400, 'INVALID_UTF8') }

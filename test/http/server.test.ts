@@ -135,6 +135,18 @@ describe('webhook answers', () => {
     expect([res.status, await res.json()]).toEqual([202, { accepted: 1, bad: 0, pings: 0, version: 'v1' }])
   })
 
+  // The 415 says which charset came; its bad row showed every non-ASCII byte as U+FFFD.
+  test.each([
+    ['ISO-8859-1', Buffer.from('{"messages":[{"subject":"caf\u00e9 \u00fcber","charset":"latin1"}]}', 'latin1'), '{"messages":[{"subject":"caf\u00e9 \u00fcber","charset":"latin1"}]}'],
+    ['utf-16le', Buffer.from('{"messages":[{"subject":"caf\u00e9 \u65e5\u672c","charset":"utf-16le"}]}', 'utf16le'), '{"messages":[{"subject":"caf\u00e9 \u65e5\u672c","charset":"utf-16le"}]}'],
+  ])('a body in %s is 415, and its bad row holds it decoded in that charset', async (charset, bytes, text) => {
+    const res = await fetch(`${base}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': `application/json; charset=${charset}` }, body: bytes })
+    expect(res.status).toBe(415)
+    const ours = async () => db.sql`select payload from atomic.bad_rows where reason = 'UNSUPPORTED_MEDIA_TYPE' and payload like ${`%"charset":"${charset === 'utf-16le' ? 'utf-16le' : 'latin1'}"%`}`
+    await eventually(async () => (await ours()).length === 1, 20_000, 'the bad row')
+    expect((await ours())[0]?.payload).toBe(text)
+  })
+
   test('a client that hangs up before its body arrives is counted as 499, not a server error, and nothing is stored', async () => {
     const metric = async () => {
       const text = await (await fetch(`${base}/metrics`)).text()
