@@ -13,6 +13,18 @@ describe('credentials in URLs', () => {
     expect(redactUrlCredentials(`ref${'0123456789abcdef'.repeat(3)}https://u:secret@h/x`)).toBe(`ref${'0123456789abcdef'.repeat(3)}https://***@h/x`)
   })
 
+  // RFC 3986 section 3.2: the userinfo ends at the authority's last `@`; Go's and the WHATWG
+  // URL parsers read `https://u:p@ss@h/` as password `p@ss` at host `h`.
+  test('a password holding an unencoded @ is replaced whole, in a URL and in text', () => {
+    expect(withoutUserinfo('https://u:p@ss@h.example/x')).toBe('https://***@h.example/x')
+    expect(withoutUserinfo('https://u:p@ss@h.example?aid=a')).toBe('https://***@h.example?aid=a')
+    expect(redactUrlCredentials('see https://u:p@s@s@h.example/x and https://v:q@h/y')).toBe('see https://***@h.example/x and https://***@h/y')
+    expect(redactUrlCredentials('{"endpoint_url":"https:\\/\\/u:p@ss@h\\/com.pagerduty\\/v1","mail":"ops@example.com"}'))
+      .toBe('{"endpoint_url":"https:\\/\\/***@h\\/com.pagerduty\\/v1","mail":"ops@example.com"}')
+    expect(redactCutUrl('{"endpoint_url":"https://u:p@ss')).toBe('{"endpoint_url":"https://***')
+    expect(withoutUserinfo('https://h.example/x?mail=ops@example.com')).toBe('https://h.example/x?mail=ops@example.com')
+  })
+
   // A rejected body is redacted on the event loop before it is stored: text built so that
   // every position starts a candidate must cost time linear in its length. The unbounded
   // scheme took ~70 s for 1 MiB of the first shape; the timeout is far above the linear cost.
