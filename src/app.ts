@@ -144,6 +144,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     // records by default; their built rows took ~7 MiB of peak RSS in a 20 s outage at
     // 2,000 req/s, which is when the bound is reached).
     memoMaxBytes: 4 * config.batchMaxBytes,
+    memoMaxEvents: 4 * config.batchMaxRows,
     // At most ten checkpoint writes (two fsyncs and a rename each) a second, not one per
     // batch; with the embedded database one a second, each after flushing PGlite's files.
     checkpointIntervalMs: config.databaseUrl === undefined ? 1000 : 100,

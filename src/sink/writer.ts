@@ -160,6 +160,19 @@ interface InFlight { next: Position; events: number; batchEvents: number; starte
  * two rows): events apart from bad rows first, then halves. Every part must be smaller than
  * the batch, or isolating an event would retry the same statement forever.
  */
+/**
+ * A batch of more than `maxRows` events in statements of at most `maxRows` (its bad rows with
+ * the first): one record is never split across batches, and a v1 webhook of 1 MiB of tiny
+ * messages is ~15,000 events, whose column literals and postgres.js's copies of them came on
+ * top of the built rows, twice with two batches in flight. Each part commits on its own; a
+ * retry or a crash before the last loads the earlier ones again, as duplicates (event_id).
+ */
+export function chunkBatch(batch: Batch, maxRows: number): Batch[] {
+  const parts: Batch[] = []
+  for (let i = 0; i < batch.events.length; i += maxRows) parts.push({ events: batch.events.slice(i, i + maxRows), badRows: i === 0 ? batch.badRows : [] })
+  return parts
+}
+
 export function splitBatch(batch: Batch): Batch[] {
   const { events, badRows } = batch
   if (events.length > 0 && badRows.length > 0) return [{ events, badRows: [] }, { events: [], badRows }]
@@ -270,6 +283,7 @@ export function createWriter(options: WriterOptions): Writer {
    * event), or it would time out again at every retry and nothing would ever load.
    */
   async function writeIsolating(batch: Batch): Promise<WriteResult> {
+    if (batch.events.length > options.maxRows) return writeParts(chunkBatch(batch, options.maxRows))
     try {
       return await sink.write(batch)
     } catch (error) {
@@ -277,7 +291,7 @@ export function createWriter(options: WriterOptions): Writer {
       if (isStatementTimeout(error) && size > 1) {
         if (!timeoutSplitLogged) log('warn', 'a batch ran past the database\'s statement_timeout: writing it in smaller parts', { events: batch.events.length, ...errorCodeOf(error) })
         timeoutSplitLogged = true
-        return writeParts(batch)
+        return writeParts(splitBatch(batch))
       }
       if (!isDataError(error)) throw error
       if (size <= 1) {
@@ -295,14 +309,14 @@ export function createWriter(options: WriterOptions): Writer {
         await writeEssentials(bad, reason)
         return { loaded: 0, duplicates: 0, badRows: 1 }
       }
-      return writeParts(batch)
+      return writeParts(splitBatch(batch))
     }
   }
 
-  /** The halves of `batch`, one after the other, each isolating as a whole batch does. */
-  async function writeParts(batch: Batch): Promise<WriteResult> {
+  /** The parts of a batch, one after the other, each isolating as a whole batch does. */
+  async function writeParts(parts: Batch[]): Promise<WriteResult> {
     const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
-    for (const part of splitBatch(batch)) {
+    for (const part of parts) {
       const r = await writeIsolating(part)
       addByVersion(total.loadedByVersion as Record<string, number>, r.loadedByVersion)
       total.loaded += r.loaded

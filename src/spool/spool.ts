@@ -32,6 +32,13 @@ export interface SpoolOptions {
    */
   memoMaxBytes?: number
   /**
+   * Events of the memos kept, as `memoMaxBytes` bounds their bytes (default 4,000). A memo's
+   * memory is its built rows, a few KB per event: a 1 MiB v1 webhook of ~15,000 tiny messages
+   * is 1 MiB of record but ~36 MB of rows. A memo that could never be kept (more events or
+   * bytes than the bounds) is let go at `append`, not held while its group waits for the fsync.
+   */
+  memoMaxEvents?: number
+  /**
    * Least time between two checkpoint file writes (default 0). Each write is a file fsync, a
    * rename and a directory fsync; a crash only replays what a later checkpoint would have
    * covered (loads are idempotent), so the collector paces them.
@@ -185,9 +192,11 @@ export function openSpool(options: SpoolOptions): Spool {
   const maxPendingBytes = options.maxPendingBytes ?? 32 * 1024 * 1024
   const memos = new Map<string, Memo>()
   let memoBytes = 0
+  const memoMaxEvents = options.memoMaxEvents ?? 4000
+  let memoEvents = 0
   const takeMemo = (key: string): Memo | undefined => {
     const m = memos.get(key)
-    if (m) { memos.delete(key); memoBytes -= m.size }
+    if (m) { memos.delete(key); memoBytes -= m.size; memoEvents -= m.events }
     return m
   }
 
@@ -362,10 +371,11 @@ export function openSpool(options: SpoolOptions): Spool {
     const seconds = (performance.now() - started) / 1000
     let offset = active.durable
     for (const w of group) {
-      if (w.memo !== undefined && memoBytes + w.size <= memoMaxBytes) {
+      if (w.memo !== undefined && memoBytes + w.size <= memoMaxBytes && memoEvents + w.events <= memoMaxEvents) {
         const position = { segment: active.seq, offset }
         memos.set(memoKey(position), { position, next: { segment: active.seq, offset: offset + w.size }, events: w.events, memo: w.memo, size: w.size })
         memoBytes += w.size
+        memoEvents += w.events
       }
       offset += w.size
     }
@@ -504,7 +514,8 @@ export function openSpool(options: SpoolOptions): Spool {
       // It fits only once the active segment's loaded part is gone: start the next segment.
       if (total + flightBytes + pendingBytes + size > options.maxBytes) activeNeedsRoll = true
       return new Promise<void>((resolve, reject) => {
-        pending.push({ payload, length, size, events, memo, resolve, reject })
+        const keepable = size <= memoMaxBytes && events <= memoMaxEvents
+        pending.push({ payload, length, size, events, memo: keepable ? memo : undefined, resolve, reject })
         pendingBytes += size
         flushing ??= flushLoop()
       })
@@ -599,6 +610,7 @@ export function openSpool(options: SpoolOptions): Spool {
       clearInterval(watchdog)
       memos.clear()
       memoBytes = 0
+      memoEvents = 0
       if (retryTimer) clearTimeout(retryTimer)
       if (probeTimer) clearTimeout(probeTimer)
       await checkpointing?.catch(() => {})

@@ -11,8 +11,8 @@ import { migrate } from '../../src/db/migrate.ts'
 import type { RequestContext } from '../../src/events/event.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
 import { encodeRecord, oldestReceivedMs, receivedMs } from '../../src/sink/records.ts'
-import { createWriter, splitBatch, type Writer } from '../../src/sink/writer.ts'
-import type { Batch } from '../../src/sink/batch.ts'
+import { chunkBatch, createWriter, splitBatch, type Writer } from '../../src/sink/writer.ts'
+import type { Batch, Sink } from '../../src/sink/batch.ts'
 import { openSpool, type Spool } from '../../src/spool/spool.ts'
 import { eventually } from '../helpers/collector.ts'
 import { freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
@@ -70,6 +70,36 @@ describe('the writer', () => {
     expect(await count('w_dedupe', 'com_pagerduty_incident_1')).toBe(messages)
     const status = h.writer.status()
     expect([status.loadedEvents, status.duplicateEvents, status.batches]).toEqual([messages, messages, 1])
+  })
+
+  test('one record of more events than BATCH_MAX_ROWS (a v1 webhook of many messages) goes in statements of at most that many; a failure part way loads it once', async () => {
+    const schema = 'w_chunks'
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const lazy = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+    const sizes: number[] = []
+    let failSecond = true
+    const sink: Sink = {
+      ...lazy,
+      async write(batch) {
+        sizes.push(batch.events.length)
+        // The second statement of the first try fails as a dropped connection would.
+        if (failSecond && sizes.length === 2) { failSecond = false; throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }) }
+        return lazy.write(batch)
+      },
+    }
+    const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 5, log: () => {}, backoff: { initialMs: 10, maxMs: 50 } })
+    const body = message('m')
+    body.messages = Array.from({ length: 250 }, (_, i) => ({ ...body.messages[0], id: `m-${i}` }))
+    const r = build(body)
+    await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    writer.start()
+    await eventually(() => spool.unreadEvents() === 0 && !spool.pending(), 20_000, 'the spool to drain')
+    await writer.stop(1000)
+    await spool.close()
+    expect(sizes).toEqual([100, 100, 100, 100, 50]) // the first try's 100 again after its failure
+    expect([await count(schema, 'events'), await count(schema, 'com_pagerduty_incident_1')]).toEqual([250, 250])
+    const status = writer.status()
+    expect([status.loadedEvents + status.duplicateEvents, status.batches]).toEqual([250, 1])
   })
 
   test('a replay of the same spool records after a restart loads nothing twice', async () => {
@@ -454,6 +484,18 @@ describe('a database that refuses the bad row too', () => {
       await admin.end()
     }
   }, 30_000)
+})
+
+describe('chunkBatch', () => {
+  const event = (n: number) => ({ eventId: `e${n}`, rows: [] }) as unknown as Batch['events'][number]
+  const bad = (n: number) => ({ bad_row_id: `b${n}` }) as unknown as Batch['badRows'][number]
+  test.each([[1, 0, 1], [3, 2, 3], [7, 1, 3], [250, 3, 100]])('%i events, %i bad rows, at most %i a part: in order, bad rows with the first', (e, b, max) => {
+    const batch: Batch = { events: Array.from({ length: e }, (_, i) => event(i)), badRows: Array.from({ length: b }, (_, i) => bad(i)) }
+    const parts = chunkBatch(batch, max)
+    expect(parts.map((p) => p.events.length)).toEqual(Array.from({ length: Math.ceil(e / max) }, (_, i) => Math.min(max, e - i * max)))
+    expect(parts.flatMap((p) => p.events)).toEqual(batch.events)
+    expect(parts.map((p) => p.badRows.length)).toEqual(parts.map((_, i) => (i === 0 ? b : 0)))
+  })
 })
 
 describe('splitBatch', () => {

@@ -289,6 +289,35 @@ describe('records handed over in memory', () => {
     expect(all.slice(3).map((r) => Buffer.from(r.payload).toString())).toEqual([payload(4).toString(), payload(5).toString()])
   })
 
+  test('memos are bounded by events too: one with more than memoMaxEvents is never kept, and past the bound new ones are not', async () => {
+    const dir = newDir('spool-memo-events')
+    const spool = spoolIn(dir, { memoMaxEvents: 10 })
+    for (const [i, events] of [[1, 4], [2, 11], [3, 4], [4, 4], [5, 2]] as const) await spool.append(payload(i), events, { n: i })
+    const records: SpoolRecord[] = []
+    for (let r = spool.read(spool.checkpoint(), 1000, 1 << 30); r.records.length > 0; r = spool.read(r.next, 1000, 1 << 30)) records.push(...r.records)
+    expect(records.map((r) => memoOf(r)?.n ?? null)).toEqual([1, null, 3, null, 5]) // 4 + 4 + 2 events kept
+    await spool.close()
+  })
+
+  test('a memo that could never be kept is let go at append, not held while its group waits for the fsync', async () => {
+    const dir = newDir('spool-memo-let-go')
+    const { io, release } = hangingFsync()
+    const spool = spoolIn(dir, { memoMaxEvents: 10, io })
+    const refs: WeakRef<object>[] = []
+    const append = (events: number) => {
+      const memo = { rows: new Array(1000).fill('row') }
+      refs.push(new WeakRef(memo))
+      return spool.append(payload(events), events, memo)
+    }
+    const appended = [append(11), append(2)] // the first alone has more events than memos may hold
+    await Bun.sleep(10)
+    Bun.gc(true)
+    expect(refs.map((r) => r.deref() !== undefined)).toEqual([false, true])
+    release()
+    await Promise.all(appended)
+    await spool.close()
+  })
+
   test('first() shows the record at a position and leaves its memo for read(); from disk after a restart', async () => {
     const dir = newDir('spool-memo-first')
     let spool = spoolIn(dir)
