@@ -15,7 +15,11 @@ export interface Denied { kind: (typeof DENIED_KINDS)[number]; code: ErrorCode; 
 
 export type Authenticator = (req: Request, body: Uint8Array) => Denied | null
 
-/** Basic auth against `user:password` pairs; null when it passes. */
+/**
+ * Basic auth against `user:password` pairs; null when it passes. Credentials are compared as
+ * UTF-8, which the challenge announces (`charset="UTF-8"`, RFC 7617 section 2.1), so a
+ * client with a non-ASCII password knows how to encode it.
+ */
 export function basicAuth(users: readonly { user: string; password: string }[]): (req: Request) => Denied | null {
   const expected = users.map(({ user, password }) => Buffer.from(Buffer.from(`${user}:${password}`).toString('base64')))
   return (req) => {
@@ -27,7 +31,7 @@ export function basicAuth(users: readonly { user: string; password: string }[]):
     // Which of the two, so that whoever reads the 401 in PagerDuty's delivery log knows
     // whether the credentials did not arrive (a URL without them) or are not the ones set.
     const message = basic ? 'basic authentication failed: the user and password given are not a configured pair' : 'basic authentication required'
-    return ok ? null : { kind: 'basic_auth', code: 'UNAUTHORIZED', message, headers: { 'www-authenticate': 'Basic realm="pagerduty-collector"' } }
+    return ok ? null : { kind: 'basic_auth', code: 'UNAUTHORIZED', message, headers: { 'www-authenticate': 'Basic realm="pagerduty-collector", charset="UTF-8"' } }
   }
 }
 
@@ -44,7 +48,10 @@ export function signaturesOf(header: string | null): Buffer[] {
 export function verifySignature(secrets: readonly string[], header: string | null, body: Uint8Array): Denied | null {
   const given = signaturesOf(header)
   if (given.length === 0) {
-    return { kind: 'signature_missing', code: 'INVALID_SIGNATURE', message: 'X-PagerDuty-Signature with a v1= entry is required', headers: {} }
+    // A header that came but holds no usable entry (a cut or mistyped value) says so: "is
+    // required" would send whoever reads PagerDuty's delivery log looking for a missing header.
+    const message = header?.trim() ? 'X-PagerDuty-Signature has no well-formed v1= entry (v1= and 64 hex digits)' : 'X-PagerDuty-Signature with a v1= entry is required'
+    return { kind: 'signature_missing', code: 'INVALID_SIGNATURE', message, headers: {} }
   }
   for (const secret of secrets) {
     const expected = createHmac('sha256', secret).update(body).digest()

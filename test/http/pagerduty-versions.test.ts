@@ -78,9 +78,10 @@ describe('signatures and basic auth', () => {
   test.each([
     ['its mismatch example', { 'x-pagerduty-signature': vector.mismatch }, 'X-PagerDuty-Signature does not match the body under any configured secret'],
     ['a missing header', {}, 'X-PagerDuty-Signature with a v1= entry is required'],
-    ['a header with no v1= entry', { 'x-pagerduty-signature': 'v0=abc' }, 'X-PagerDuty-Signature with a v1= entry is required'],
+    ['a header with no v1= entry', { 'x-pagerduty-signature': 'v0=abc' }, 'X-PagerDuty-Signature has no well-formed v1= entry (v1= and 64 hex digits)'],
+    ['a v1= entry cut short', { 'x-pagerduty-signature': ' v1=abc ' }, 'X-PagerDuty-Signature has no well-formed v1= entry (v1= and 64 hex digits)'],
   ])('a v3 request with %s gets 401 and stores nothing', async (_, headers, message) => {
-    const id = `UNSIGNED-${Object.keys(headers).length}-${message.length}`
+    const id = `UNSIGNED-${Object.keys(headers).length}-${message.length}-${_.length}`
     const response = await post(v3Body(id), { authorization: BASIC, ...headers })
     expect([response.status, await response.json()]).toEqual([401, { error: { code: 'INVALID_SIGNATURE', message, issues: [] } }])
     // A signed event posted afterwards is drained after anything the 401 could have stored.
@@ -119,7 +120,7 @@ describe('signatures and basic auth', () => {
     const variants = [`basic ${token}`, `BASIC  ${token}`, `Basic ${token.toLowerCase()}`, `Bearer ${token}`, token]
     expect(await Promise.all(variants.map(async (authorization) => (await postJson(url, v1, { authorization })).status))).toEqual([202, 202, 401, 401, 401])
     const denied = await postJson(new URL('/com.pagerduty/v1', guarded.url).href, v1)
-    expect([denied.headers.get('www-authenticate'), await denied.json()]).toEqual(['Basic realm="pagerduty-collector"', { error: { code: 'UNAUTHORIZED', message: 'basic authentication required', issues: [] } }])
+    expect([denied.headers.get('www-authenticate'), await denied.json()]).toEqual(['Basic realm="pagerduty-collector", charset="UTF-8"', { error: { code: 'UNAUTHORIZED', message: 'basic authentication required', issues: [] } }])
   })
 
   // The 401 is what a PagerDuty user reads in the subscription's delivery log: a wrong
@@ -132,7 +133,7 @@ describe('signatures and basic auth', () => {
     ['credentials that are not base64', 'Basic !!!!', 'basic authentication failed: the user and password given are not a configured pair'],
   ])('basic auth with %s: 401 saying so', async (_, authorization, message) => {
     const res = await postJson(new URL('/com.pagerduty/v1', guarded.url).href, fixtureRequests('v1')[1]!.body, authorization === undefined ? {} : { authorization })
-    expect([res.status, res.headers.get('www-authenticate'), await res.json()]).toEqual([401, 'Basic realm="pagerduty-collector"', { error: { code: 'UNAUTHORIZED', message, issues: [] } }])
+    expect([res.status, res.headers.get('www-authenticate'), await res.json()]).toEqual([401, 'Basic realm="pagerduty-collector", charset="UTF-8"', { error: { code: 'UNAUTHORIZED', message, issues: [] } }])
   })
 })
 
