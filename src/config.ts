@@ -200,6 +200,8 @@ function parseCommand(positionals: string[], flags: Set<string>): { command?: Co
   if (flags.has('--help') || flags.has('-h')) return { command: { name: 'help' } }
   if (flags.has('--version') || flags.has('-v')) return { command: { name: 'version' } }
   const [first, second, third, ...rest] = positionals
+  // `collector --print` meant as "show me the DDL" would otherwise start a server, silently.
+  if (flags.has('--print') && first !== 'migrate') return { issue: { option: '--print', message: 'only applies to migrate (collector migrate --print)' } }
   const extra = (args: string[]) => ({ issue: { option: 'command', message: `unexpected argument ${JSON.stringify(args[0])}` } })
   switch (first) {
     case undefined:

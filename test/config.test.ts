@@ -98,6 +98,10 @@ describe('loadConfig', () => {
     expect(r.ok && r.command).toEqual(command as never)
   })
 
+  test.each([[['--print']], [['serve', '--print']], [['spool', 'status', '--print']]])('argv %p is refused: --print only applies to migrate, it does not start a server', (argv) => {
+    expect(issuesOf({}, argv)).toEqual([{ option: '--print', message: 'only applies to migrate (collector migrate --print)' }])
+  })
+
   test('Redshift hosts choose the redshift dialect unless one is given', () => {
     expect(defaultDialect('postgres://u@c1.abc.us-east-1.redshift.amazonaws.com:5439/dev')).toBe('redshift')
     expect(defaultDialect('postgres://u@db.internal/dev')).toBe('postgres')
