@@ -44,15 +44,21 @@ export function signaturesOf(header: string | null): Buffer[] {
     .map((part) => Buffer.from(part.slice(3), 'hex'))
 }
 
+/**
+ * Why no signature was found. A header that is there but holds no well-formed entry (`v1=00`,
+ * base64 instead of hex) was told "a v1= entry is required", sending whoever computed it to
+ * look for a missing header rather than at the digest's encoding.
+ */
+function missingMessage(header: string | null): string {
+  return header?.trim()
+    ? 'X-PagerDuty-Signature has no well-formed v1= entry: expected v1=<64 hex digits>, the HMAC-SHA256 of the raw body'
+    : 'X-PagerDuty-Signature with a v1= entry is required'
+}
+
 /** Verifies a v3 delivery's signature against every secret; null when one matches. */
 export function verifySignature(secrets: readonly string[], header: string | null, body: Uint8Array): Denied | null {
   const given = signaturesOf(header)
-  if (given.length === 0) {
-    // A header that came but holds no usable entry (a cut or mistyped value) says so: "is
-    // required" would send whoever reads PagerDuty's delivery log looking for a missing header.
-    const message = header?.trim() ? 'X-PagerDuty-Signature has no well-formed v1= entry (v1= and 64 hex digits)' : 'X-PagerDuty-Signature with a v1= entry is required'
-    return { kind: 'signature_missing', code: 'INVALID_SIGNATURE', message, headers: {} }
-  }
+  if (given.length === 0) return { kind: 'signature_missing', code: 'INVALID_SIGNATURE', message: missingMessage(header), headers: {} }
   for (const secret of secrets) {
     const expected = createHmac('sha256', secret).update(body).digest()
     if (given.some((g) => timingSafeEqual(g, expected))) return null
