@@ -124,6 +124,9 @@ export async function replayFile(config: Config, file: string, query: Record<str
         await load.append(result.events, result.badRows)
         accepted += result.events.length
         bad += result.badRows.length
+        // Counted in the summary's "bad" like a rejected line, so named by its line the same way:
+        // a message of an unknown type or shape would otherwise be found only in bad_rows.
+        if (result.badRows.length > 0) log('warn', 'replay line has messages sent to bad rows', { line: number, messages: result.badRows.length, reasons: [...new Set(result.badRows.map((b) => b.reason))] })
       } else {
         // As over HTTP: a request that cannot load keeps its raw body in bad rows.
         const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]

@@ -195,4 +195,20 @@ describe('collector spool replay', () => {
     const bad = await db.sql`select payload from atomic.bad_rows where payload like 'not json%'`
     expect(bad.map((b) => b.payload)).toEqual(['not json https://***@collector.example/com.pagerduty/v1'])
   })
+
+  test('a line whose messages go to bad rows (an unknown type, a v3 event without data) is named by its line too', async () => {
+    const dir = tempDir('replay-bad-messages')
+    const file = path.join(dir, 'recorded.ndjson')
+    const v1 = JSON.parse(readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')) as { messages: Record<string, unknown>[] }
+    const unknown = { messages: [{ ...v1.messages[0], id: 'REPLAY-BAD-MESSAGE-1', type: 'incident.teleport' }] }
+    const v3 = JSON.parse(readFixture('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json')) as { event: Record<string, unknown> }
+    const noData = { event: { ...v3.event, id: 'REPLAY-BAD-MESSAGE-2', data: undefined } }
+    fs.writeFileSync(file, `${JSON.stringify(unknown)}\n${JSON.stringify(JSON.parse(readFixture('v1', 'incident.resolve__pagerduty-developer-docs.json')))}\n${JSON.stringify(noData)}\n`)
+    const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: db.url, LOG_LEVEL: 'warn' })
+    const out = (await new Response(proc.stdout).text()).split('\n').filter(Boolean)
+    expect(await proc.exited).toBe(0)
+    expect(out.at(-1)).toMatch(/^replayed 3 lines: 1 events \(\d new, \d already loaded\), 2 bad$/)
+    const named = out.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'replay line has messages sent to bad rows')
+    expect(named.map((l) => [l.line, l.messages, l.reasons])).toEqual([[1, 1, ['UNKNOWN_EVENT_TYPE']], [3, 1, ['INVALID_EVENT']]])
+  })
 })
