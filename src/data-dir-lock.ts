@@ -17,6 +17,15 @@ import path from 'node:path'
 import { CollectorError } from './errors.ts'
 import { loadLibc } from './libc.ts'
 
+/**
+ * The mode of the directories the collector makes in DATA_DIR (and DATA_DIR itself when it
+ * makes it). The spool holds webhooks as received (names, e-mails), and PGlite makes its
+ * files 0666 whatever the umask: under a 0755 directory (`npm start` with umask 022) any
+ * local account could read the spool and rewrite the database that only its owner may reach
+ * through the socket. The unit's StateDirectoryMode=0700 does this for /var/lib/collector.
+ */
+export const PRIVATE_DIR_MODE = 0o700
+
 const LOCK_EX = 2
 const LOCK_NB = 4
 const LOCK_UN = 8
@@ -38,7 +47,7 @@ const held = new Map<string, { fd: number | null; count: number; reason?: string
  * it. Release it when done (it is released anyway when the process exits).
  */
 export function lockDataDir(dataDir: string): DataDirLock {
-  fs.mkdirSync(dataDir, { recursive: true })
+  fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
   const dir = fs.realpathSync(dataDir)
   let entry = held.get(dir)
   if (!entry) {

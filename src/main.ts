@@ -15,6 +15,7 @@ import { createLog } from './log.ts'
 import { errorMessage } from './errors.ts'
 import { spoolStatus, replayFile } from './cli/spool-commands.ts'
 import { retryBadRows } from './cli/bad-rows-retry.ts'
+import { PRIVATE_DIR_MODE } from './data-dir-lock.ts'
 import { foreignOwner, giveBack } from './data-dir-owner.ts'
 import { VERSION, VERSION_TEXT } from './version.ts'
 
@@ -68,7 +69,7 @@ function dataDirProblem(dir: string, create = true): string | null {
       }
     }
     try {
-      fs.mkdirSync(dir, { recursive: true })
+      fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       return code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} is not a directory` : `cannot create ${dir} (${errno(error)})`

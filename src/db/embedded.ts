@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
-import { lockDataDir } from '../data-dir-lock.ts'
+import { lockDataDir, PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { loadLibc } from '../libc.ts'
 import { loadPgliteAssets } from './pglite-assets.ts'
@@ -92,7 +92,7 @@ export async function startEmbedded(options: { dataDir: string; port?: number })
 async function openEmbedded(options: { dataDir: string; port?: number }, release: () => void): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir, 'pglite')
   const sync = findSync()
-  fs.mkdirSync(dataDir, { recursive: true })
+  fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
   let socket: PrivateSocket | null = null
   try {
     socket = options.port === undefined ? privateSocket(options.dataDir) : null

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
@@ -144,7 +145,7 @@ export function openSpool(options: SpoolOptions): Spool {
   // a segment at a quarter of SPOOL_MAX_BYTES means a drained spool holds at most that much.
   const segmentBytes = Math.max(HEADER_BYTES, Math.min(options.segmentBytes, Math.floor(options.maxBytes / 4)))
   const corruptDir = path.join(dir, 'corrupt')
-  fs.mkdirSync(corruptDir, { recursive: true })
+  fs.mkdirSync(corruptDir, { recursive: true, mode: PRIVATE_DIR_MODE })
 
   // ---- recover the on-disk state -------------------------------------------------------
   let committed = readCheckpoint(dir)

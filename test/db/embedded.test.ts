@@ -163,6 +163,24 @@ function listeningTcp(): number {
   return rows.map((r) => r.trim().split(/\s+/)).filter((c) => c[3] === '0A' && mine.has(c[9] ?? '')).length
 }
 
+test('PGlite\'s files, 0666 whatever the umask, are in a DATA_DIR and a DATA_DIR/pglite that only their owner can enter', async () => {
+  const own = tempDir('embedded-private')
+  const dataDir = path.join(own, 'data')
+  const before = process.umask(0o022)
+  let files: EmbeddedDatabase
+  try {
+    files = await startEmbedded({ dataDir })
+  } finally {
+    process.umask(before)
+  }
+  try {
+    expect([dataDir, path.join(dataDir, 'pglite')].map((d) => (fs.statSync(d).mode & 0o777).toString(8))).toEqual(['700', '700'])
+  } finally {
+    await files.stop()
+  }
+  fs.rmSync(own, { recursive: true, force: true })
+}, 60_000)
+
 test('without a port it listens on no TCP port: a Unix socket in DATA_DIR/socket that only its owner can open, removed at stop', async () => {
   const own = tempDir('embedded-socket')
   const before = listeningTcp()

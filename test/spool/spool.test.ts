@@ -69,7 +69,23 @@ const expectCode = async (promise: Promise<unknown>, code: string): Promise<Coll
   return error as CollectorError
 }
 
+/** Runs `fn` under umask 022, as `npm start` from a login shell does. */
+function underUmask022<T>(fn: () => T): T {
+  const before = process.umask(0o022)
+  try {
+    return fn()
+  } finally {
+    process.umask(before)
+  }
+}
+
 describe('append, read and commit', () => {
+  test('the spool directory it makes is its owner\'s alone (0700), whatever the umask: it holds webhooks as received', () => {
+    const dir = newDir('spool-private')
+    underUmask022(() => spoolIn(dir))
+    expect([dir, path.join(dir, 'corrupt')].map((d) => (fs.statSync(d).mode & 0o777).toString(8))).toEqual(['700', '700'])
+  })
+
   test('appended records read back in order with their event counts, and commit moves the checkpoint file', async () => {
     const dir = newDir('spool-roundtrip')
     const spool = spoolIn(dir)
