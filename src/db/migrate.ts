@@ -142,6 +142,15 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
     const found = now.relations.get(f.view as string)
     return dialect === 'postgres' && f.marked === true && found !== undefined && !isMarked(found.comment)
   }
+  /**
+   * A collector's view of an older definition that this login does not own, so cannot
+   * replace: left as it is, but said, since queries written for this version's view (its
+   * columns) fail on it and nothing else would tell the operator why.
+   */
+  const staleViews = (now: Existing): DdlFile[] => dialect !== 'postgres' ? [] : views.filter((f) => {
+    const found = now.relations.get(f.view as string)
+    return found !== undefined && !found.owned && isMarked(found.comment) && found.comment !== viewMarker(transform(f.sql))
+  })
   const todo = (now: Existing) => ({
     tables: files.filter((f) => f.table && !now.relations.has(f.table)),
     views: views.filter((f) => {
@@ -149,7 +158,9 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
       return !found || (found.owned && !foreign(now, f) && (dialect !== 'postgres' || found.comment !== viewMarker(transform(f.sql))))
     }),
   })
-  const before = todo(await existing(sql, schema, dialect))
+  const atStart = await existing(sql, schema, dialect)
+  warnings.push(...staleViews(atStart).map((f) => `view from ${f.name} not replaced: ${schema}.${f.view} is an older collector's definition, owned by another login; run \`collector migrate\` as its owner to get this version's`))
+  const before = todo(atStart)
   // Steps that are neither a table nor a view (storage settings) check for themselves, each time.
   const steps = files.filter((f) => !f.table && !f.view)
   if (before.tables.length === 0 && before.views.length === 0 && steps.length === 0) return warnings

@@ -44,6 +44,13 @@ describe('migrate', () => {
       const warnings = await migrate(writer, 'postgres', 'dba')
       expect(warnings).toEqual([expect.stringMatching(/^view from 21_pagerduty_incidents.sql not created: permission denied for schema dba \(this login may not create it: run `collector migrate` as the schema's owner, or apply `collector migrate --print`\)$/)])
       expect(await sink.write({ events: recordFor('grants-2', readFixture('v3', 'incident.resolved__rudder-transformer-incident_resolved_0.json')).events, badRows: [] })).toMatchObject({ loaded: 1 })
+      // An older collector's view (another definition's marker) that this login cannot replace:
+      // left as it is, and said, with who can replace it.
+      await migrate(db.sql, 'postgres', 'dba')
+      await db.sql.unsafe(`comment on view dba.pagerduty_incident_events is 'pagerduty-collector view 0000000000000000'`)
+      expect(await migrate(writer, 'postgres', 'dba')).toEqual(['view from 20_pagerduty_incident_events.sql not replaced: dba.pagerduty_incident_events is an older collector\'s definition, owned by another login; run `collector migrate` as its owner to get this version\'s'])
+      expect(await migrate(db.sql, 'postgres', 'dba')).toEqual([])
+      expect(await migrate(writer, 'postgres', 'dba')).toEqual([])
     } finally {
       await writer.end({ timeout: 1 })
       await db.sql.unsafe(`drop owned by ${role}; drop role ${role}`).simple()
