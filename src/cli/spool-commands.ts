@@ -11,8 +11,11 @@ import { countEvents, readRecords } from '../spool/reader.ts'
 import { fileSize, listSegments, segmentPath } from '../spool/segments.ts'
 import { createRegistry } from '../adapters/registry.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
+import type { Adapter } from '../adapters/types.ts'
+import type { BadRow, BuiltEvent, RequestContext } from '../events/event.ts'
 import { parseBody } from '../http/body.ts'
 import { badRow, rawPayload } from '../events/bad-row.ts'
+import { redactCutUrl } from '../events/redact.ts'
 import { uuidV5 } from '../events/event-id.ts'
 import { recordReceivedMs } from '../sink/records.ts'
 import { progress, withPrivateLoad } from './private-load.ts'
@@ -108,6 +111,36 @@ export function ago(ms: number): string {
   return next ? `${Math.floor(seconds / size)}${unit} ${Math.floor((seconds % size) / next[1])}${next[0]}` : `${seconds}${unit}`
 }
 
+const lossy = new TextDecoder('utf-8')
+
+/**
+ * A line longer than MAX_BODY_BYTES, as the HTTP edge keeps a body it answers 413: its first
+ * MAX_BODY_BYTES, a URL the cut ends in redacted. Else null. Over HTTP such a body never
+ * reaches the adapter; a replay is meant to take the same path, and bad_rows.payload is
+ * documented as capped at MAX_BODY_BYTES.
+ */
+export function oversizePayload(line: string, maxBodyBytes: number): string | null {
+  const bytes = Buffer.from(line)
+  return bytes.length > maxBodyBytes ? redactCutUrl(rawPayload(lossy.decode(bytes.subarray(0, maxBodyBytes)))) : null
+}
+
+/** What one line of a replayed file makes, and why the line itself was refused (null: it was taken). */
+export interface ReplayedLine { events: BuiltEvent[]; badRows: BadRow[]; refused: string | null }
+
+/** One line through the path a webhook body takes over HTTP: the size limit, the parse, the adapter. */
+export function replayLine(line: string, ctx: RequestContext, adapter: Adapter | undefined, maxBodyBytes: number): ReplayedLine {
+  const oversize = oversizePayload(line, maxBodyBytes)
+  if (oversize !== null) {
+    return { events: [], badRows: [badRow(ctx, 'request', 'PAYLOAD_TOO_LARGE', [{ path: '', message: `body is larger than MAX_BODY_BYTES (${maxBodyBytes} bytes)` }], null, oversize)], refused: 'PAYLOAD_TOO_LARGE' }
+  }
+  const body = parseBody(Buffer.from(line))
+  const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
+  if (result?.ok) return { events: result.events, badRows: result.badRows, refused: null }
+  // As over HTTP: a request that cannot load keeps its raw body in bad rows.
+  const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
+  return { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))], refused: code }
+}
+
 export async function replayFile(config: Config, file: string, query: Record<string, string> = {}): Promise<number> {
   const log = createLog(config.logLevel)
   // Numbered as in the file (blank lines skipped, still counted), so a rejected line is findable.
@@ -118,22 +151,14 @@ export async function replayFile(config: Config, file: string, query: Record<str
     const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
     for (const [index, { text: line, number }] of lines.entries()) {
       const ctx = { receivedAt: new Date(), query, ipAddress: null, userAgent: 'collector-replay', webhookId: null, requestId: uuidV5(`replay/${line}`) } // replaying a file twice stores its bad rows once
-      const body = parseBody(Buffer.from(line))
-      const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
-      if (result?.ok) {
-        await load.append(result.events, result.badRows)
-        accepted += result.events.length
-        bad += result.badRows.length
-        // Counted in the summary's "bad" like a rejected line, so named by its line the same way:
-        // a message of an unknown type or shape would otherwise be found only in bad_rows.
-        if (result.badRows.length > 0) log('warn', 'replay line has messages sent to bad rows', { line: number, messages: result.badRows.length, reasons: [...new Set(result.badRows.map((b) => b.reason))] })
-      } else {
-        // As over HTTP: a request that cannot load keeps its raw body in bad rows.
-        const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
-        await load.append([], [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))])
-        bad++
-        log('warn', 'replay line rejected', { line: number, reason: code })
-      }
+      const made = replayLine(line, ctx, adapter, config.maxBodyBytes)
+      await load.append(made.events, made.badRows)
+      accepted += made.events.length
+      bad += made.badRows.length
+      if (made.refused !== null) log('warn', 'replay line rejected', { line: number, reason: made.refused })
+      // Counted in the summary's "bad" like a rejected line, so named by its line the same way:
+      // a message of an unknown type or shape would otherwise be found only in bad_rows.
+      else if (made.badRows.length > 0) log('warn', 'replay line has messages sent to bad rows', { line: number, messages: made.badRows.length, reasons: [...new Set(made.badRows.map((b) => b.reason))] })
       progress(index + 1, lines.length)
     }
     const { left, status: w } = await load.finish()

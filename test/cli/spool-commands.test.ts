@@ -196,6 +196,22 @@ describe('collector spool replay', () => {
     expect(bad.map((b) => b.payload)).toEqual(['not json https://***@collector.example/com.pagerduty/v1'])
   })
 
+  test('a line longer than MAX_BODY_BYTES is a PAYLOAD_TOO_LARGE bad row of its first MAX_BODY_BYTES, as over HTTP, named by its line; it loads nothing', async () => {
+    const dir = tempDir('replay-too-large')
+    const file = path.join(dir, 'recorded.ndjson')
+    const v1 = JSON.parse(readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')) as { messages: Record<string, unknown>[] }
+    const large = { messages: [{ ...v1.messages[0], id: 'REPLAY-TOO-LARGE-1', padding: 'x'.repeat(70_000) }] }
+    fs.writeFileSync(file, `${JSON.stringify(large)}\n`)
+    const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: db.url, MAX_BODY_BYTES: '64KiB', LOG_LEVEL: 'warn' })
+    const out = (await new Response(proc.stdout).text()).split('\n').filter(Boolean)
+    expect(await proc.exited).toBe(0)
+    expect(out.at(-1)).toBe('replayed 1 lines: 0 events (0 new, 0 already loaded), 1 bad')
+    expect(out.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'replay line rejected').map((l) => [l.line, l.reason])).toEqual([[1, 'PAYLOAD_TOO_LARGE']])
+    const bad = await db.sql`select reason, length(payload)::int as length from atomic.bad_rows where payload like '%REPLAY-TOO-LARGE-1%'`
+    expect(bad.map((b) => [b.reason, b.length])).toEqual([['PAYLOAD_TOO_LARGE', 64 * 1024]])
+    expect((await db.sql`select count(*)::int as n from atomic.com_pagerduty_incident_1 where id = 'REPLAY-TOO-LARGE-1'`)[0]?.n).toBe(0)
+  })
+
   test('a line whose messages go to bad rows (an unknown type, a v3 event without data) is named by its line too', async () => {
     const dir = tempDir('replay-bad-messages')
     const file = path.join(dir, 'recorded.ndjson')
