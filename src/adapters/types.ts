@@ -21,6 +21,11 @@ export type AdapterResult =
       /** Health-check deliveries (v3 `pagey.ping`) answered 2xx with no event. */
       pings: number
       /**
+       * Messages sent to bad rows, when there are more of them than rows: past
+       * MAX_BAD_ROWS_PER_REQUEST they share one TOO_MANY_BAD_MESSAGES row.
+       */
+      badMessages?: number
+      /**
        * The body to keep in the spool instead of the one received, when that held secrets
        * (v2 basic-auth credentials in `webhook.endpoint_url`): the same events build from it.
        */

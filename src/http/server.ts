@@ -200,6 +200,7 @@ export function createHandler(deps: HttpDeps) {
     const { version: bodyVersion, pings, badRows } = result
     const accepted = result.events.length
     const warnings = result.warnings ?? []
+    const badMessages = result.badMessages ?? badRows.length
     if (accepted > 0 || badRows.length > 0) {
       try {
         // Stored as received (secrets replaced, if it held any); the writer builds the same
@@ -211,7 +212,8 @@ export function createHandler(deps: HttpDeps) {
         return unavailable(error)
       }
     }
-    deps.metrics?.accepted(bodyVersion, accepted, badRows.length, pings)
+    // collector_events_bad_total counts messages: a batch past the cap is one row for them all.
+    deps.metrics?.accepted(bodyVersion, accepted, badMessages, pings)
     for (const warning of warnings) logReason(`warning${warning.path}`, 'warn', 'webhook loaded with a default: fix the webhook URL', { path: warning.path, message: warning.message })
     for (const row of badRows) logReason(`bad/${row.version}/${row.reason}`, 'info', 'webhook message sent to bad rows', { reason: row.reason, version: row.version })
     return json(202, { accepted, bad: badRows.length, pings, version: bodyVersion })

@@ -96,4 +96,12 @@ describe('GET /metrics', () => {
     const before = sampleValue(await scrape(), 'collector_http_requests_total', { route: '/metrics', status: '200' }) as number
     expect(sampleValue(await scrape(), 'collector_http_requests_total', { route: '/metrics', status: '200' })).toBe(before + 1)
   })
+
+  test('collector_events_bad_total counts the messages of a batch past the bad-row cap, not its one TOO_MANY_BAD_MESSAGES row', async () => {
+    const message = (fixtureJson('v1', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Record<string, unknown>[] }).messages[0]
+    const before = sampleValue(await scrape(), 'collector_events_bad_total', { version: 'v1' }) ?? 0
+    const body = JSON.stringify({ messages: [{ ...message, id: 'METRICS-PAST-CAP' }, ...Array.from({ length: 105 }, (_, i) => ({ id: `bad-${i}`, type: 'incident.teleport' }))] })
+    expect((await postJson(url('/com.pagerduty/v1'), body)).status).toBe(202)
+    expect((sampleValue(await scrape(), 'collector_events_bad_total', { version: 'v1' }) ?? 0) - before).toBe(105)
+  })
 })

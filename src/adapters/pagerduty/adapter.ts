@@ -125,7 +125,7 @@ function fromMessages(messages: unknown[], input: AdapterInput, collectorVersion
     // make the same payload (its id is made of it).
     badRows = [badRow(input.ctx, 'request', 'TOO_MANY_BAD_MESSAGES', issues, versions.size > 0 ? version : null, rawPayload(storedBody ?? input.rawBody))]
   }
-  return storedBody === undefined ? { ok: true, version, events, badRows, pings: 0 } : { ok: true, version, events, badRows, pings: 0, storedBody }
+  return { ok: true, version, events, badRows, pings: 0, ...(failed > MAX_BAD_ROWS_PER_REQUEST ? { badMessages: failed } : {}), ...(storedBody === undefined ? {} : { storedBody }) }
 }
 
 /** A v3 delivery: exactly one event (developer docs, webhooks/02-Behavior.md "Batching"). */
