@@ -65,7 +65,7 @@ export function bodyOf(row: StoredBadRow, payload: unknown): string {
 const adapter = createRegistry([createPagerDutyAdapter(VERSION)]).lookup('com.pagerduty', 'v1')
 
 /** `fromQuery`: the events took their request context from QUERY, the row having kept none. */
-export type Retried = { ok: true; events: BuiltEvent[]; fromQuery: boolean } | { ok: false; reason: string }
+export type Retried = { ok: true; events: BuiltEvent[]; fromQuery: boolean } | { ok: false; reason: string; never?: true }
 
 /**
  * One bad row through the adapter again: its events, or why it still fails. The request
@@ -74,7 +74,8 @@ export type Retried = { ok: true; events: BuiltEvent[]; fromQuery: boolean } | {
  */
 export function retryRow(row: StoredBadRow, query: Record<string, string>, now: Date): Retried {
   const receivedAt = receivedMs(row.received_at)
-  if (row.payload === null || receivedAt === null || !adapter || UNVERIFIED_REASONS.has(row.reason)) return { ok: false, reason: row.reason }
+  if (UNVERIFIED_REASONS.has(row.reason)) return { ok: false, reason: row.reason, never: true }
+  if (row.payload === null || receivedAt === null || !adapter) return { ok: false, reason: row.reason }
   let payload: unknown
   try {
     payload = JSON.parse(row.payload)
@@ -148,6 +149,8 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
     /** Each retried row's id with its events' ids: removed once they are all loaded. */
     const loaded: { id: string; eventIds: string[] }[] = []
     const stillBad = new Map<string, number>()
+    /** Rows of requests refused before the signature check: not tried at all (UNVERIFIED_REASONS). */
+    const notRetried = new Map<string, number>()
     let seen = 0
     /** Rows loaded with QUERY's context: they kept no request of their own. */
     let fromQuery = 0
@@ -162,7 +165,8 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
           await load.append(retried.events, [])
           loaded.push({ id: row.bad_row_id, eventIds: retried.events.map((e) => e.eventId) })
         } else {
-          stillBad.set(retried.reason, (stillBad.get(retried.reason) ?? 0) + 1)
+          const tally = retried.never ? notRetried : stillBad
+          tally.set(retried.reason, (tally.get(retried.reason) ?? 0) + 1)
         }
         progress(++seen, Math.max(seen, total))
       }
@@ -198,10 +202,12 @@ export async function retryBadRows(config: Config, reasons: readonly string[], q
     }
     await load.database.embedded?.flush()
     const kept = loaded.length - removable.length
-    const still = [...stillBad].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${reason} ${n}`).join(', ')
+    const counted = (tally: Map<string, number>) => [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${reason} ${n}`).join(', ')
+    const sum = (tally: Map<string, number>) => [...tally.values()].reduce((a, b) => a + b, 0)
     process.stdout.write([
       `retried ${seen} bad rows: ${removable.length} loaded and removed from ${config.dbSchema}.${BAD_ROWS_TABLE} (events: ${w.loadedEvents} new, ${w.duplicateEvents} already loaded)`,
-      stillBad.size > 0 ? `; ${seen - loaded.length} still bad, left as they are (${still})` : '',
+      stillBad.size > 0 ? `; ${sum(stillBad)} still bad, left as they are (${counted(stillBad)})` : '',
+      notRetried.size > 0 ? `; ${sum(notRetried)} not retried, left as they are: their bodies were refused before any signature check, so they never load (${counted(notRetried)})` : '',
       kept > 0 ? `; ${kept} made events the database refused again, left as they are` : '',
       fromQuery > 0 ? `; ${fromQuery} kept no request of their own (a bad row from before its request column): their app_id and the rest came from ${Object.keys(query).length > 0 ? 'QUERY' : 'no QUERY, so NULL'}` : '',
       '\n',

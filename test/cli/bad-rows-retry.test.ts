@@ -55,9 +55,24 @@ test('a body refused before the signature check (415, 413) is never retried: a f
   const forged = JSON.stringify({ event: { ...v3Triggered, id: 'forged' } })
   for (const reason of ['UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE']) {
     const row = { bad_row_id: 'x', received_at: '2026-01-02 03:04:05.678000', reason, version: null, payload: forged }
-    expect(retryRow(row, {}, new Date())).toEqual({ ok: false, reason })
+    expect(retryRow(row, {}, new Date())).toEqual({ ok: false, reason, never: true })
   }
 })
+
+test('the summary names the 413/415 rows as not retried, apart from the rows that were and are still bad', async () => {
+  await migrate(db.sql, 'postgres', 'atomic')
+  const body = JSON.stringify({ event: { ...v3Triggered, id: 'never-retried' } })
+  await db.sql`insert into atomic.bad_rows (bad_row_id, received_at, reason, detail, vendor, version, payload) values
+    ('00000000-0000-5000-8000-000000000413', '2026-01-02 03:04:05', 'PAYLOAD_TOO_LARGE', '[]', 'com.pagerduty', null, ${body}),
+    ('00000000-0000-5000-8000-000000000415', '2026-01-02 03:04:05', 'UNSUPPORTED_MEDIA_TYPE', '[]', 'com.pagerduty', null, ${body}),
+    ('00000000-0000-5000-8000-000000000400', '2026-01-02 03:04:05', 'INVALID_MESSAGE', '[]', 'com.pagerduty', 'v1', '{"type": 7}')`
+  try {
+    const run = await cli(['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_MESSAGE'])
+    expect(run.out).toBe('retried 3 bad rows: 0 loaded and removed from atomic.bad_rows (events: 0 new, 0 already loaded); 1 still bad, left as they are (MISSING_EVENT_TYPE 1); 2 not retried, left as they are: their bodies were refused before any signature check, so they never load (PAYLOAD_TOO_LARGE 1, UNSUPPORTED_MEDIA_TYPE 1)\n')
+  } finally {
+    await db.sql`delete from atomic.bad_rows where bad_row_id::text like '00000000-0000-5000-8000-000000000%'`
+  }
+}, 60_000)
 
 test('what loads now leaves bad_rows with its receipt time; what the database refuses again or still fails stays; a second run loads nothing twice', async () => {
   const collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('retry-collector') })
