@@ -44,9 +44,10 @@ export interface WriterOptions {
    */
   slowWriteMs?: number
   /**
-   * A write (one batch, its isolation included, or the start's table check) not finished after
-   * this long is given up: the sink closes its connections, which fails the write at once, and
-   * the batch is retried on new ones like any failed write. A connection the network dropped
+   * A write (one batch, or one part of a batch over `maxRows` events, its isolation included,
+   * or the start's table check) not finished after this long is given up: the sink closes its
+   * connections, which fails the write at once, and it is retried on new ones like any failed
+   * write. A connection the network dropped
    * without a reset (a NAT or firewall that forgot it, a failed-over server) would otherwise
    * hold the batch, and the checkpoint behind it, until the kernel's retransmission timeout
    * (~15 minutes). Each timeout doubles the limit (up to 16x) until a write succeeds, so a
@@ -156,16 +157,12 @@ const sleep = (ms: number, sleepers: Set<() => void>) =>
 interface InFlight { next: Position; events: number; batchEvents: number; started: number; oldestMs: number | null; result: Promise<WriteResult | null> | null }
 
 /**
- * A batch the database rejected for its data, in strictly smaller parts (it holds at least
- * two rows): events apart from bad rows first, then halves. Every part must be smaller than
- * the batch, or isolating an event would retry the same statement forever.
- */
-/**
  * A batch of more than `maxRows` events in statements of at most `maxRows` (its bad rows with
  * the first): one record is never split across batches, and a v1 webhook of 1 MiB of tiny
  * messages is ~15,000 events, whose column literals and postgres.js's copies of them came on
- * top of the built rows, twice with two batches in flight. Each part commits on its own; a
- * retry or a crash before the last loads the earlier ones again, as duplicates (event_id).
+ * top of the built rows, twice with two batches in flight. Each part commits on its own and
+ * is retried on its own; a crash before the last loads the earlier ones again, as duplicates
+ * (event_id).
  */
 export function chunkBatch(batch: Batch, maxRows: number): Batch[] {
   const parts: Batch[] = []
@@ -173,6 +170,21 @@ export function chunkBatch(batch: Batch, maxRows: number): Batch[] {
   return parts
 }
 
+const emptyResult = (): WriteResult => ({ loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} })
+
+/** Adds the counts of `r` into `total`. */
+function addResult(total: WriteResult, r: WriteResult): void {
+  addByVersion(total.loadedByVersion as Record<string, number>, r.loadedByVersion)
+  total.loaded += r.loaded
+  total.duplicates += r.duplicates
+  total.badRows += r.badRows
+}
+
+/**
+ * A batch the database rejected for its data, in strictly smaller parts (it holds at least
+ * two rows): events apart from bad rows first, then halves. Every part must be smaller than
+ * the batch, or isolating an event would retry the same statement forever.
+ */
 export function splitBatch(batch: Batch): Batch[] {
   const { events, badRows } = batch
   if (events.length > 0 && badRows.length > 0) return [{ events, badRows: [] }, { events: [], badRows }]
@@ -283,7 +295,6 @@ export function createWriter(options: WriterOptions): Writer {
    * event), or it would time out again at every retry and nothing would ever load.
    */
   async function writeIsolating(batch: Batch): Promise<WriteResult> {
-    if (batch.events.length > options.maxRows) return writeParts(chunkBatch(batch, options.maxRows))
     try {
       return await sink.write(batch)
     } catch (error) {
@@ -315,13 +326,23 @@ export function createWriter(options: WriterOptions): Writer {
 
   /** The parts of a batch, one after the other, each isolating as a whole batch does. */
   async function writeParts(parts: Batch[]): Promise<WriteResult> {
-    const total: WriteResult = { loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }
-    for (const part of parts) {
-      const r = await writeIsolating(part)
-      addByVersion(total.loadedByVersion as Record<string, number>, r.loadedByVersion)
-      total.loaded += r.loaded
-      total.duplicates += r.duplicates
-      total.badRows += r.badRows
+    const total = emptyResult()
+    for (const part of parts) addResult(total, await writeIsolating(part))
+    return total
+  }
+
+  /**
+   * `batch`, over `maxRows` events in parts (chunkBatch) each retried until it commits: a part
+   * that committed is not written again when a later one fails, or its events would count as
+   * duplicates of themselves, not as loaded. Null when stopping first (see writeWithRetry).
+   */
+  async function writeInParts(batch: Batch): Promise<WriteResult | null> {
+    if (batch.events.length <= options.maxRows) return writeWithRetry(batch)
+    const total = emptyResult()
+    for (const part of chunkBatch(batch, options.maxRows)) {
+      const r = await writeWithRetry(part)
+      if (!r) return null
+      addResult(total, r)
     }
     return total
   }
@@ -539,7 +560,7 @@ export function createWriter(options: WriterOptions): Writer {
       batchEvents: batch.events.length,
       started: performance.now(),
       oldestMs: oldestReceivedMs(batch),
-      result: writeWithRetry(batch),
+      result: writeInParts(batch),
     })
     return next
   }
