@@ -6,9 +6,11 @@
 
 /**
  * A URL's userinfo, after its scheme: up to the authority's last `@` (RFC 3986 section 3.2;
- * Go's and the WHATWG URL parsers read `https://u:p@ss@h/` as the password `p@ss`).
+ * Go's and the WHATWG URL parsers read `https://u:p@ss@h/` as the password `p@ss`). The
+ * authority ends at the first `/`, `?` or `#`: an `@` in the query of a URL without a path
+ * (`https://u:p@h?to=ops@example.com`) is not the userinfo's, and taking it lost the host.
  */
-const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/i
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i
 
 /** `url` with its userinfo replaced by `***` (unchanged when it has none). */
 export const withoutUserinfo = (url: string): string => url.replace(URL_USERINFO, '$1***@')
@@ -20,10 +22,11 @@ export const withoutUserinfo = (url: string): string => url.replace(URL_USERINFO
  * rejected body, during which the event loop answered nothing. No word boundary before it:
  * a URL run on from 32 letters or digits (`ref0123…https://u:p@h`) would have none within
  * reach; the match then takes a few of those letters into the scheme, and `$1` keeps them.
- * The userinfo runs to the authority's last `@`, as in URL_USERINFO; the scan still stops at
- * the first `/`, which every later candidate's `//` is, so the cost stays linear.
+ * The userinfo runs to the authority's last `@` (not past its `/`, `?` or `#`), as in
+ * URL_USERINFO; the scan still stops at the first `/`, which every later candidate's `//` is,
+ * so the cost stays linear.
  */
-const TEXT_USERINFO = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\\s"]+@/gi
+const TEXT_USERINFO = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/?#\\\s"]+@/gi
 
 /** Text, a request body that could not be parsed say, with every URL's userinfo replaced. */
 export const redactUrlCredentials = (text: string): string => (text.includes('@') ? text.replace(TEXT_USERINFO, '$1***@') : text)
@@ -33,7 +36,7 @@ export const redactUrlCredentials = (text: string): string => (text.includes('@'
  * `https://alice:TopSec`, before the `@` that marks it as one: an authority still open at the
  * very end is replaced by `***` (a cut host name goes with it; the body is not whole anyway).
  */
-const OPEN_AUTHORITY_AT_END = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/\\\s"]+$/i
+const OPEN_AUTHORITY_AT_END = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/?#\\\s"]+$/i
 export function redactCutUrl(text: string): string {
   const redacted = redactUrlCredentials(text)
   // Only the end can be open: look at its last few KB, not the whole megabyte.

@@ -25,6 +25,18 @@ describe('credentials in URLs', () => {
     expect(withoutUserinfo('https://h.example/x?mail=ops@example.com')).toBe('https://h.example/x?mail=ops@example.com')
   })
 
+  // The authority ends at the first `/`, `?` or `#` (RFC 3986 section 3.2; the WHATWG parser
+  // likewise): an `@` in the query or fragment of a URL without a path is not its userinfo's.
+  test('an @ in the query or fragment of a URL without a path leaves the host and the query as they are', () => {
+    expect(withoutUserinfo('https://u:p@h.example?mail=ops@example.com')).toBe('https://***@h.example?mail=ops@example.com')
+    expect(withoutUserinfo('https://h.example?mail=ops@example.com')).toBe('https://h.example?mail=ops@example.com')
+    expect(withoutUserinfo('https://u:p@ss@h.example#ops@example.com')).toBe('https://***@h.example#ops@example.com')
+    expect(redactUrlCredentials('{"endpoint_url":"https://u:p@h.example?mail=ops@example.com","to":"https://h.example?m=a@b"}'))
+      .toBe('{"endpoint_url":"https://***@h.example?mail=ops@example.com","to":"https://h.example?m=a@b"}')
+    expect(redactCutUrl('{"endpoint_url":"https://h.example?mail=ops')).toBe('{"endpoint_url":"https://h.example?mail=ops')
+    expect(redactCutUrl('{"endpoint_url":"https://u:p@ss')).toBe('{"endpoint_url":"https://***')
+  })
+
   // A rejected body is redacted on the event loop before it is stored: text built so that
   // every position starts a candidate must cost time linear in its length. The unbounded
   // scheme took ~70 s for 1 MiB of the first shape; the timeout is far above the linear cost.
