@@ -202,7 +202,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
       : shuttingDown ? 'shutting down'
       : s.lastError !== null ? `the spool cannot write to disk (${s.lastError}); it is tried again every few seconds`
       : s.writingForMs >= SPOOL_STALL_MS ? `the spool's disk has not finished a write (fsync) for ${Math.round(s.writingForMs / 1000)} s: a hung disk?`
-      : `the spool is full: ${s.bytes} bytes of SPOOL_MAX_BYTES=${s.maxBytes}; webhooks are taken again as the backlog loads`
+      : `the spool is full: ${s.bytes + s.waitingBytes} bytes of SPOOL_MAX_BYTES=${s.maxBytes}; webhooks are taken again as the backlog loads`
     return {
       ready: isReady,
       body: {

@@ -86,6 +86,8 @@ export interface SpoolStats {
   lastError: string | null
   /** How long the group commit in progress has been writing and syncing (0: none). */
   writingForMs: number
+  /** Bytes taken by appends not yet durable (the group being fsync'd and those waiting): not in `bytes` yet, but in the budget. */
+  waitingBytes: number
   writable: boolean
 }
 
@@ -598,6 +600,7 @@ export function openSpool(options: SpoolOptions): Spool {
         backlogBytes,
         ...stats,
         writingForMs: writingFor(),
+        waitingBytes: flightBytes + pendingBytes,
         // The room an append would find now: the group being fsync'd and the records waiting
         // for the next one hold theirs already (append's own test).
         writable: !closed && stats.lastError === null && writingFor() < stallMs &&

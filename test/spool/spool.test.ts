@@ -641,7 +641,7 @@ describe('a full budget and a failing disk', () => {
     // 800 in flight + 116 waiting + 116 = 1032: refused (the group in flight was not counted:
     // taken, it would wait here on the hung fsync).
     await expectCode(spool.append(Buffer.alloc(100, 'c'), 1), 'SPOOL_FULL')
-    expect(spool.stats().writable).toBe(false) // nothing durable yet, but the room is taken: /ready says 503 as append does
+    expect(spool.stats()).toMatchObject({ writable: false, bytes: 0, waitingBytes: 916 }) // nothing durable yet, but the room is taken: /ready says 503 as append does, and counts it
     release()
     await Promise.all([first, second])
     expect(spool.stats().writable).toBe(false) // 108 bytes left: the refused 116 still do not fit
