@@ -13,11 +13,11 @@ export interface WriteResult {
   loadedByVersion?: Record<string, number>
 }
 
-/** Adds `b` into `a` (both per-version counts). */
 /** `v_tracker` is `com.pagerduty-v1` (`-v2`, `-v3`): the part after the dash is the version. */
 export const webhookVersion = (tracker: unknown): string =>
   typeof tracker === 'string' && tracker.includes('-') ? tracker.slice(tracker.lastIndexOf('-') + 1) : 'unknown'
 
+/** Adds `b` into `a` (both per-version counts). */
 export function addByVersion(a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> {
   for (const [version, n] of Object.entries(b ?? {})) a[version] = (a[version] ?? 0) + n
   return a
