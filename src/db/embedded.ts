@@ -99,12 +99,22 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
   } catch (error) {
     throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot make the embedded database's socket: ${errorMessage(error)}`, false, { cause: error })
   }
+  // PGlite's own error when its PostgreSQL cannot start says only "PGlite failed to initialize
+  // properly" or "Aborted()"; the reason (a full disk, a damaged file) is what that PostgreSQL
+  // printed on its stderr, which PGlite shows only in debug mode.
+  const said: string[] = []
+  const onStderr = (line: string): boolean => {
+    const reason = /\b(?:PANIC|FATAL):\s+(.*)$/.exec(line)?.[1]
+    if (reason) said.splice(0, said.length - 1, reason)
+    return false
+  }
   let db: PGlite
   try {
-    db = await PGlite.create({ dataDir, ...(await loadPgliteAssets()) })
+    db = await PGlite.create({ dataDir, onStderr, ...(await loadPgliteAssets()) })
   } catch (error) {
     socket?.remove()
-    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, false, { cause: error })
+    const why = said.length > 0 ? ` (${said.join('; ')})` : ''
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${errorMessage(error)}${why}`, false, { cause: error })
   }
   const server = socket
     ? new PGLiteSocketServer({ db, path: socket.file, maxConnections: 16 })

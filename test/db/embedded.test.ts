@@ -236,3 +236,20 @@ test('a DATA_DIR/socket that is a symlink or no directory is refused before the 
   await db2.stop()
   for (const d of [own, elsewhere]) fs.rmSync(d, { recursive: true, force: true })
 }, 60_000)
+
+// PGlite's own error says only `Aborted()` or "PGlite failed to initialize properly": the
+// operator of a damaged directory (or a full disk, where opening needs a new WAL segment of
+// 16 MiB) could not tell which, nor which file.
+test('a damaged embedded database stops the start with what PostgreSQL said about it, not only PGlite\'s Aborted()', async () => {
+  const damaged = tempDir('embedded-damaged')
+  const first = await startEmbedded({ dataDir: damaged })
+  await first.stop()
+  fs.truncateSync(path.join(damaged, 'pglite', 'global', 'pg_control'), 100)
+  const proc = Bun.spawn([process.execPath, path.join(import.meta.dir, '../../src/main.ts'), 'serve'], { env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: damaged }, stdout: 'ignore', stderr: 'pipe' })
+  expect(await proc.exited).toBe(1)
+  const failed = JSON.parse((await new Response(proc.stderr).text()).trim().split('\n').pop() as string) as { msg: string; error: string; code: string }
+  expect(failed).toMatchObject({ msg: 'collector failed', code: 'EMBEDDED_DATABASE_FAILED' })
+  expect(failed.error).toContain(`cannot open the embedded database in ${damaged}/pglite: `)
+  expect(failed.error).toContain('could not read file "global/pg_control": read 100 of 296')
+  fs.rmSync(damaged, { recursive: true, force: true })
+}, 60_000)
