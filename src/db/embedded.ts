@@ -77,6 +77,21 @@ export async function syncFileSystemOf(dir: string, sync: string | null): Promis
   if (code !== 0) throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot flush the embedded database to disk (${sync} -f ${dir}: exit ${code}): ${(await new Response(proc.stderr).text()).trim()}`, true)
 }
 
+/**
+ * Emscripten's file system errors, as PGlite throws them (creating its files on a full disk):
+ * no Error, no message, only Emscripten's own errno number, which read as "[object Object]".
+ */
+const EMSCRIPTEN_ERRNO: Record<number, string> = {
+  2: 'EACCES: permission denied', 19: 'EDQUOT: disk quota exceeded', 22: 'EFBIG: file too large', 29: 'EIO: input/output error',
+  44: 'ENOENT: no such file or directory', 51: 'ENOSPC: no space left on device', 63: 'EPERM: operation not permitted', 69: 'EROFS: read-only file system',
+}
+
+function pgliteErrorMessage(error: unknown): string {
+  const errno = (error as { errno?: unknown } | null)?.errno
+  if (error instanceof Error || typeof errno !== 'number') return errorMessage(error)
+  return EMSCRIPTEN_ERRNO[errno] ?? `file system error (Emscripten errno ${errno})`
+}
+
 export async function startEmbedded(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
   // Two PGlite instances on one directory corrupt it: `collector migrate` or `spool replay`
   // next to a running collector must stop here (DATA_DIR_IN_USE), not open it.
@@ -114,7 +129,7 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
   } catch (error) {
     socket?.remove()
     const why = said.length > 0 ? ` (${said.join('; ')})` : ''
-    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${errorMessage(error)}${why}`, false, { cause: error })
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${pgliteErrorMessage(error)}${why}`, false, { cause: error })
   }
   const server = socket
     ? new PGLiteSocketServer({ db, path: socket.file, maxConnections: 16 })
