@@ -65,13 +65,13 @@ function database(open: () => postgres.Sql, embedded: EmbeddedDatabase | null, d
 }
 
 /** The external database from DATABASE_URL, or the embedded PGlite in DATA_DIR/pglite. */
-export async function openDatabase(config: Config): Promise<Database> {
+export async function openDatabase(config: Config, onPanic?: (reason: string) => void): Promise<Database> {
   const url = config.databaseUrl
   if (url) {
     const tls = databaseTls(url, config.dialect)
     return database(() => connect({ url, dialect: config.dialect, tls }), null, describeUrl(url))
   }
-  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}) })
+  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), ...(onPanic ? { onPanic } : {}) })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.
   const open = () => connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null, ...(embedded.socketPath ? { path: embedded.socketPath } : {}) } })
@@ -160,7 +160,12 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   if (free !== null && free + spool.stats().bytes < config.spoolMaxBytes) {
     log('warn', 'the disk holding DATA_DIR fills before SPOOL_MAX_BYTES: in a long outage webhooks get 503 once it is full, until the backlog loads', { data_dir: config.dataDir, free_bytes: free, spool_max_bytes: config.spoolMaxBytes })
   }
-  const database = await openDatabase(config)
+  // A PGlite that met a PANIC never answers again: left running, the writer waited for good
+  // while /ready said ready. Exit 1 (the unit restarts it); what was acknowledged is in the spool.
+  const database = await openDatabase(config, (reason) => {
+    log('error', 'the embedded database stopped (PostgreSQL PANIC): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
+    process.exit(1)
+  })
   embedded = database.embedded
   const sink = createLazySink({
     sql: database.sql,

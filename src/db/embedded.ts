@@ -92,7 +92,18 @@ function pgliteErrorMessage(error: unknown): string {
   return EMSCRIPTEN_ERRNO[errno] ?? `file system error (Emscripten errno ${errno})`
 }
 
-export async function startEmbedded(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
+export interface EmbeddedOptions {
+  dataDir: string
+  port?: number
+  /**
+   * PGlite's PostgreSQL met a PANIC (a WAL file it could not write on a full disk): that
+   * PGlite answers nothing more (the statement that met it never completes, the next ones
+   * may spin in the WebAssembly), and only a new process opens the directory again.
+   */
+  onPanic?: (reason: string) => void
+}
+
+export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Two PGlite instances on one directory corrupt it: `collector migrate` or `spool replay`
   // next to a running collector must stop here (DATA_DIR_IN_USE), not open it.
   const lock = lockDataDir(options.dataDir)
@@ -104,7 +115,7 @@ export async function startEmbedded(options: { dataDir: string; port?: number })
   }
 }
 
-async function openEmbedded(options: { dataDir: string; port?: number }, release: () => void): Promise<EmbeddedDatabase> {
+async function openEmbedded(options: EmbeddedOptions, release: () => void): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir, 'pglite')
   const sync = findSync()
   fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
@@ -118,9 +129,16 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
   // properly" or "Aborted()"; the reason (a full disk, a damaged file) is what that PostgreSQL
   // printed on its stderr, which PGlite shows only in debug mode.
   const said: string[] = []
+  let opened = false
+  let panicked = false
   const onStderr = (line: string): boolean => {
-    const reason = /\b(?:PANIC|FATAL):\s+(.*)$/.exec(line)?.[1]
-    if (reason) said.splice(0, said.length - 1, reason)
+    const [, level, reason] = /\b(PANIC|FATAL):\s+(.*)$/.exec(line) ?? []
+    if (reason === undefined) return false
+    if (!opened) said.splice(0, said.length - 1, reason)
+    else if (level === 'PANIC' && !panicked) {
+      panicked = true
+      options.onPanic?.(reason)
+    }
     return false
   }
   let db: PGlite
@@ -131,6 +149,7 @@ async function openEmbedded(options: { dataDir: string; port?: number }, release
     const why = said.length > 0 ? ` (${said.join('; ')})` : ''
     throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${pgliteErrorMessage(error)}${why}`, false, { cause: error })
   }
+  opened = true
   const server = socket
     ? new PGLiteSocketServer({ db, path: socket.file, maxConnections: 16 })
     : new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 16 })
