@@ -15,7 +15,7 @@ import { lockDataDir, PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { loadLibc } from '../libc.ts'
 import { loadPgliteAssets } from './pglite-assets.ts'
-import { keepProtocolSequencesWhole } from './protocol-queue.ts'
+import { keepProtocolSequencesWhole, refuseConnectionsBeyond } from './protocol-queue.ts'
 
 export interface EmbeddedDatabase {
   url: string
@@ -34,6 +34,9 @@ export interface EmbeddedDatabase {
   flush(): Promise<void>
   stop(): Promise<void>
 }
+
+/** Connections the embedded database serves at once, the writer's included (README). */
+const MAX_CONNECTIONS = 16
 
 /** The longest a stop waits for the socket server, then for PGlite, to close. */
 const STOP_WAIT_MS = 5000
@@ -151,9 +154,10 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
   }
   opened = true
   const server = socket
-    ? new PGLiteSocketServer({ db, path: socket.file, maxConnections: 16 })
-    : new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 16 })
+    ? new PGLiteSocketServer({ db, path: socket.file })
+    : new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0 })
   keepProtocolSequencesWhole(server)
+  refuseConnectionsBeyond(server, MAX_CONNECTIONS)
   try {
     await server.start()
     // Connecting to a Unix socket takes write permission on it: the owner's alone.

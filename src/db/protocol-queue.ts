@@ -12,6 +12,7 @@
  * here at start so an upgrade fails loudly instead of interleaving silently.
  */
 import type { PGlite } from '@electric-sql/pglite'
+import type { Socket } from 'node:net'
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 
 interface QueueItem {
@@ -32,6 +33,8 @@ interface QueueInternals {
 }
 
 const SYNC = 0x53 // 'S'
+/** SSLRequest and GSSENCRequest: the codes in place of a startup packet's protocol version. */
+const ENCRYPTION_REQUESTS = new Set([80877103, 80877104])
 const QUERY = 0x51 // 'Q'
 const TERMINATE = 0x58 // 'X'
 
@@ -135,5 +138,32 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
     } finally {
       q.processing = false
     }
+  }
+}
+
+/**
+ * The package refuses a connection over its limit by closing it at once (net's
+ * maxConnections) or by writing `Too many connections` as raw text: psql said "server closed
+ * the connection unexpectedly ... terminated abnormally". Over `max`, a client gets what
+ * PostgreSQL sends instead: a FATAL ErrorResponse, too_many_connections (53300).
+ */
+export function refuseConnectionsBeyond(server: PGLiteSocketServer, max: number): void {
+  const s = server as unknown as { handlers?: Set<unknown>; maxConnections?: number; handleConnection?: (socket: Socket) => void }
+  const handle = s.handleConnection?.bind(server)
+  if (!(s.handlers instanceof Set) || typeof s.maxConnections !== 'number' || !handle) {
+    throw new Error('@electric-sql/pglite-socket changed its internals: the embedded database cannot refuse connections over its limit cleanly')
+  }
+  s.maxConnections = Number.POSITIVE_INFINITY
+  s.handleConnection = (socket) => {
+    if ((s.handlers as Set<unknown>).size < max) return handle(socket)
+    const fields = new TextEncoder().encode(`SFATAL\0VFATAL\0C53300\0Msorry, too many clients already: the embedded database serves ${max} connections, the collector's included\0\0`)
+    // As PostgreSQL does: the error answers the startup packet. An SSL or GSS encryption
+    // request before it is declined ('N'): libpq hides an error sent in its place.
+    socket.setTimeout(10_000, () => socket.destroy())
+    socket.on('error', () => {})
+    socket.on('data', (data: Buffer) => {
+      if (data.length === 8 && ENCRYPTION_REQUESTS.has(data.readInt32BE(4))) socket.write('N')
+      else socket.end(backendMessage('E', fields))
+    })
   }
 }

@@ -253,3 +253,18 @@ test('a damaged embedded database stops the start with what PostgreSQL said abou
   expect(failed.error).toContain('could not read file "global/pg_control": read 100 of 296')
   fs.rmSync(damaged, { recursive: true, force: true })
 }, 60_000)
+
+// Over the limit the package closed the socket at once (psql: "server closed the connection
+// unexpectedly ... terminated abnormally"), or wrote "Too many connections" as raw text.
+test('a 17th connection is refused as PostgreSQL refuses one, FATAL 53300 "too many clients", and the 16 serve on', async () => {
+  const clients = Array.from({ length: 16 }, () => postgres({ host: '127.0.0.1', port: db.port as number, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} }))
+  const extra = postgres({ host: '127.0.0.1', port: db.port as number, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+  try {
+    for (const sql of clients) expect([...await sql`select 1 as one`]).toEqual([{ one: 1 }])
+    const refused = await extra`select 1`.then(() => null, (error: unknown) => error as { code?: string; message?: string })
+    expect(refused).toMatchObject({ code: '53300', message: 'sorry, too many clients already: the embedded database serves 16 connections, the collector\'s included' })
+    for (const sql of clients) expect([...await sql`select 2 as two`]).toEqual([{ two: 2 }])
+  } finally {
+    await Promise.all([...clients, extra].map((sql) => sql.end({ timeout: 1 })))
+  }
+}, 60_000)
