@@ -8,6 +8,7 @@ export interface WriteResult {
   loaded: number
   /** Events already in the database (a retry or a replay). */
   duplicates: number
+  /** Bad rows inserted by this batch (a replay's are in the table already). */
   badRows: number
   /** Inserted events by webhook version (`v1`, ...), for the loaded-events metric. */
   loadedByVersion?: Record<string, number>

@@ -166,8 +166,12 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
       ctes.push(`e${i} as (${insertFrom(schema, plan, param, ` left join ins on ins.event_id = ${r} where ${r} is null or ins.event_id is not null`)})`)
       param += plan.columns.length
     })
-    if (badPlan) ctes.push(`bad as (${insertFrom(schema, badPlan, param)} on conflict (bad_row_id) do nothing)`)
-    text = `with ${ctes.join(',\n')}\nselect ${eventsPlan ? 'v_tracker, count(*)::int as n from ins group by v_tracker' : 'null::text as v_tracker, 0 as n where false'}`
+    if (badPlan) ctes.push(`bad as (${insertFrom(schema, badPlan, param)} on conflict (bad_row_id) do nothing returning 1)`)
+    // Inserted events by tracker, then (tracker null) the bad rows inserted: a replay's are
+    // already there and count as none.
+    const selects = [eventsPlan ? 'select v_tracker, count(*)::int as n from ins group by v_tracker' : 'select null::text as v_tracker, 0 as n where false']
+    if (badPlan) selects.push('select null::text, count(*)::int from bad')
+    text = `with ${ctes.join(',\n')}\n${selects.join('\nunion all ')}`
     texts.set(key, text)
     return text
   }
@@ -216,12 +220,14 @@ export function createPostgresSink({ sql, schema, plans }: PostgresSinkOptions):
 
       const loadedByVersion: Record<string, number> = {}
       let loaded = 0
+      let badInserted = 0
       for (const r of resultRows(inserted)) {
+        if (r.v_tracker === null) { badInserted += Number(r.n); continue }
         const version = webhookVersion(r.v_tracker)
         loadedByVersion[version] = (loadedByVersion[version] ?? 0) + Number(r.n)
         loaded += Number(r.n)
       }
-      return { loaded, duplicates: batch.events.length - loaded, badRows: batch.badRows.length, loadedByVersion }
+      return { loaded, duplicates: batch.events.length - loaded, badRows: badInserted, loadedByVersion }
     },
   }
 }

@@ -150,14 +150,15 @@ export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGE
         for (const [table, rows] of byTable) {
           await insertRows(tx, qualified(schema, table), plans.planFor(table, rows[0] as Row), rows)
         }
-        if (badRows.length > 0) await stageAndLoad(tx, BAD_ROWS_TABLE, 'bad_row_id', badRows as unknown as Row[])
+        // Only those not loaded already count: a replay's bad rows are in the table.
+        const freshBad = badRows.length > 0 ? await stageAndLoad(tx, BAD_ROWS_TABLE, 'bad_row_id', badRows as unknown as Row[]) : new Set<string>()
         const loadedByVersion: Record<string, number> = {}
         for (const event of events) {
           if (!fresh.has(event.eventId)) continue
           const version = webhookVersion((event.rows[0] as { row: Row }).row.v_tracker)
           loadedByVersion[version] = (loadedByVersion[version] ?? 0) + 1
         }
-        return { loaded: fresh.size, duplicates: batch.events.length - fresh.size, badRows: batch.badRows.length, loadedByVersion }
+        return { loaded: fresh.size, duplicates: batch.events.length - fresh.size, badRows: freshBad.size, loadedByVersion }
       })
     },
   }

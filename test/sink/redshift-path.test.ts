@@ -58,8 +58,9 @@ describe('the redshift dialect on PostgreSQL with the shim', () => {
 
   test('a first drain loads every event of every version once, its row in its version\'s table, and each bad row once', async () => {
     const status = await load()
+    // Three bad rows spooled, one of them twice (a replay): two inserted, two counted.
     expect({ loaded: status.loadedEvents, duplicates: status.duplicateEvents, bad: status.badRows, rejected: status.rejectedEvents })
-      .toEqual({ loaded: 62, duplicates: 5, bad: 3, rejected: 0 })
+      .toEqual({ loaded: 62, duplicates: 5, bad: 2, rejected: 0 })
     expect(await tableCounts(shim.db.sql)).toEqual(LOADED)
     expect(await count('select count(distinct event_id) as n from atomic.events')).toBe(62)
     // v1 11 + v2 5 + v3 41 incident.* events (the 5 service.* events are no incident's).
