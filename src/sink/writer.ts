@@ -334,15 +334,23 @@ export function createWriter(options: WriterOptions): Writer {
   /**
    * `batch`, over `maxRows` events in parts (chunkBatch) each retried until it commits: a part
    * that committed is not written again when a later one fails, or its events would count as
-   * duplicates of themselves, not as loaded. Null when stopping first (see writeWithRetry).
+   * duplicates of themselves, not as loaded. Null when stopping first (see writeWithRetry);
+   * the parts that committed before are counted then, as this process inserted them (the
+   * checkpoint stays before the record, and the next start counts them as duplicates).
    */
   async function writeInParts(batch: Batch): Promise<WriteResult | null> {
     if (batch.events.length <= options.maxRows) return writeWithRetry(batch)
+    const started = performance.now()
     const total = emptyResult()
+    let written = 0
     for (const part of chunkBatch(batch, options.maxRows)) {
       const r = await writeWithRetry(part)
-      if (!r) return null
+      if (!r) {
+        if (written > 0) countCommitted(total, written, performance.now() - started, null)
+        return null
+      }
       addResult(total, r)
+      written += part.events.length
     }
     return total
   }
@@ -485,6 +493,21 @@ export function createWriter(options: WriterOptions): Writer {
         await sleep(ms, sleepers)
       }
     }
+    await settleAfterStop()
+  }
+
+  /**
+   * The batches still in flight at a stop: a statement sent still commits (the shutdown closes
+   * the pool after the writer), and what it inserted is this process's to count, or
+   * collector_events_loaded_total falls short of the table. Their records stay in the spool
+   * (the checkpoint moves only in order, and not after the stop): the next start loads them
+   * again, as duplicates.
+   */
+  async function settleAfterStop(): Promise<void> {
+    for (const batch of inflight.splice(0)) {
+      const result = await batch.result
+      if (result) countCommitted(result, batch.batchEvents, performance.now() - batch.started, null)
+    }
   }
 
   /**
@@ -508,20 +531,26 @@ export function createWriter(options: WriterOptions): Writer {
     }
     const result = await oldest.result
     if (!result) {
-      // Stopping before it committed: it, and everything after it, stays in the spool.
-      inflight.length = 0
+      // Stopping before it committed: it, and everything after it, stays in the spool (left
+      // in flight, so no checkpoint can pass it; the ones after it are counted when they
+      // end, see settleAfterStop).
       return position
     }
     inflight.shift()
     commit(oldest.next, oldest.events)
     const committedAt = Date.now()
     status.batches++
+    countCommitted(result, oldest.batchEvents, performance.now() - oldest.started, oldest.oldestMs === null ? null : Math.max(0, committedAt - oldest.oldestMs) / 1000)
+    return position
+  }
+
+  /** What committed statements inserted, into the status and the metrics (`onCommit`). */
+  function countCommitted(result: WriteResult, batchEvents: number, ms: number, delaySeconds: number | null): void {
     status.loadedEvents += result.loaded
     status.duplicateEvents += result.duplicates
     status.badRows += result.badRows
-    status.lastCommitAt = new Date(committedAt).toISOString()
-    options.onCommit?.({ ...result, batchEvents: oldest.batchEvents, ms: performance.now() - oldest.started, delaySeconds: oldest.oldestMs === null ? null : Math.max(0, committedAt - oldest.oldestMs) / 1000 })
-    return position
+    status.lastCommitAt = new Date().toISOString()
+    options.onCommit?.({ ...result, batchEvents, ms, delaySeconds })
   }
 
   const hasDataAfter = (position: Position) => {

@@ -103,6 +103,60 @@ describe('the writer', () => {
     expect([status.loadedEvents, status.duplicateEvents, status.batches]).toEqual([250, 0, 1])
   })
 
+  test('a stop between two statements of one record counts the statement that committed as loaded, and keeps the record for the next start', async () => {
+    const schema = 'w_chunks_stop'
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const lazy = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+    let writes = 0
+    const sink: Sink = {
+      ...lazy,
+      async write(batch) {
+        // The first statement commits; then the database goes away until the stop.
+        if (++writes > 1) throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' })
+        return lazy.write(batch)
+      },
+    }
+    const loadedMetric: number[] = []
+    const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 5, log: () => {}, backoff: { initialMs: 10, maxMs: 50 }, onCommit: (r) => { loadedMetric.push(r.loaded) } })
+    const body = message('s')
+    body.messages = Array.from({ length: 250 }, (_, i) => ({ ...body.messages[0], id: `s-${i}` }))
+    const r = build(body)
+    await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    writer.start()
+    await eventually(() => writes >= 3, 20_000, 'the second statement to be retried')
+    await writer.stop(0)
+    expect(await count(schema, 'events')).toBe(100)
+    const status = writer.status()
+    // The 100 inserted are this process's to count (collector_events_loaded_total); the next
+    // start, replaying the record, counts them as duplicates.
+    expect([status.loadedEvents, status.duplicateEvents, status.batches, loadedMetric]).toEqual([100, 0, 0, [100]])
+    expect([spool.pending(), spool.checkpoint()]).toEqual([true, { segment: spool.end().segment, offset: 0 }])
+    await spool.close()
+  })
+
+  test('a stop with two batches in flight counts what they commit after it, though their records stay in the spool', async () => {
+    const schema = 'w_stop_inflight'
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const lazy = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+    await lazy.prepare?.()
+    let writing = 0
+    // Each statement answers 300 ms late, as a busy database does at a SIGTERM.
+    const sink: Sink = { ...lazy, async write(batch) { writing++; await Bun.sleep(300); return lazy.write(batch) } }
+    const writer = createWriter({ spool, sink, maxRows: 5, maxWaitMs: 0, concurrency: 2, log: () => {} })
+    for (let n = 0; n < 4; n++) {
+      const r = build({ messages: Array.from({ length: 5 }, (_, i) => ({ ...message('x').messages[0], id: `inflight-${n}-${i}` })) }, n)
+      await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    }
+    writer.start()
+    await eventually(() => writing === 2, 5_000, 'two batches in flight')
+    await writer.stop(0)
+    // Both commit (a stop does not cancel a statement sent), and both are this process's to count.
+    await eventually(async () => await count(schema, 'events') === 10, 5_000, 'both batches to commit')
+    // The first settled as the stop came (its checkpoint moved); the second stays in the spool.
+    expect([writer.status().loadedEvents, writer.status().batches, spool.unreadEvents()]).toEqual([10, 1, 15])
+    await spool.close()
+  })
+
   test('a replay of the same spool records after a restart loads nothing twice', async () => {
     const body = fixtureJson('v1', 'incident.resolve__pagerduty-developer-docs.json')
     for (let round = 0; round < 2; round++) {
