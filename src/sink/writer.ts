@@ -265,27 +265,28 @@ export function createWriter(options: WriterOptions): Writer {
 
   /**
    * A bad row, or, if the database refuses it too (its payload carries what the event's
-   * value did: a character the database's encoding lacks, say), its essentials.
+   * value did: a character the database's encoding lacks, say), its essentials. Resolves to
+   * the rows inserted: none when a replay finds it loaded already.
    */
-  async function writeBadRow(row: BadRow): Promise<void> {
+  async function writeBadRow(row: BadRow): Promise<number> {
     try {
-      await sink.write({ events: [], badRows: [row] })
+      return (await sink.write({ events: [], badRows: [row] })).badRows
     } catch (error) {
       if (!isDataError(error)) throw error
       log('error', 'database rejected a bad row: stored without its payload', errorCodeOf(error))
-      await writeEssentials(row, describeDatabaseError(error))
+      return writeEssentials(row, describeDatabaseError(error))
     }
   }
 
   /** A bad row without its payload, its detail the database's error; the last resort, never stalling the pipeline. */
-  async function writeEssentials(row: BadRow, reason: string): Promise<void> {
+  async function writeEssentials(row: BadRow, reason: string): Promise<number> {
     const detail = (message: string) => JSON.stringify([{ path: '', message }])
     try {
-      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, request: null, detail: detail(reason) }] })
+      return (await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, request: null, detail: detail(reason) }] })).badRows
     } catch (error) {
       if (!isDataError(error)) throw error
       // Even the error's text is refused (it quotes the value): the SQLSTATE alone.
-      await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, request: null, detail: detail(`SQLSTATE ${String(errorCodeOf(error).sqlstate ?? 'unknown')}`) }] })
+      return (await sink.write({ events: [], badRows: [{ ...row, payload: null as unknown as string, request: null, detail: detail(`SQLSTATE ${String(errorCodeOf(error).sqlstate ?? 'unknown')}`) }] })).badRows
     }
   }
 
@@ -311,14 +312,13 @@ export function createWriter(options: WriterOptions): Writer {
         if (event) {
           // The database's message can quote the value; the bad row keeps it, the log does not.
           log('warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, ...errorCodeOf(error) })
-          await writeBadRow(badRowForRejected(event, reason))
+          const inserted = await writeBadRow(badRowForRejected(event, reason))
           status.rejectedEvents++
-          return { loaded: 0, duplicates: 0, badRows: 1, loadedByVersion: {} }
+          return { loaded: 0, duplicates: 0, badRows: inserted, loadedByVersion: {} }
         }
         const bad = batch.badRows[0] as BadRow
         log('error', 'database rejected a bad row: stored without its payload', errorCodeOf(error))
-        await writeEssentials(bad, reason)
-        return { loaded: 0, duplicates: 0, badRows: 1 }
+        return { loaded: 0, duplicates: 0, badRows: await writeEssentials(bad, reason) }
       }
       return writeParts(splitBatch(batch))
     }

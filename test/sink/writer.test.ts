@@ -290,6 +290,27 @@ describe('the writer', () => {
     expect((await db.sql.unsafe(`select reason from "${schema}".bad_rows`)).map((r) => r.reason)).toEqual(['DATABASE_REJECTED'])
   })
 
+  test('a replay of an event the database rejects counts no bad row: its bad row is in the table already', async () => {
+    const schema = 'w_rejected_replay'
+    await migrate(db.sql, 'postgres', schema)
+    await db.sql.unsafe(`alter table "${schema}".com_pagerduty_incident_1 add constraint not_old check ("data.incident.created_on" >= '2020-01-01')`)
+    const body = message('rejected-old')
+    ;(body.messages[0] as { data: { incident: { created_on: string } } }).data.incident.created_on = '2016-02-22T21:02:55Z'
+    const drainOnce = async () => {
+      const h = harness(schema)
+      await h.append(body)
+      h.writer.start()
+      await eventually(() => h.spool.unreadEvents() === 0 && !h.spool.pending(), 20_000, 'the batch to load')
+      await h.writer.stop(1000)
+      await h.spool.close()
+      const { rejectedEvents, badRows } = h.writer.status()
+      return { rejectedEvents, badRows }
+    }
+    expect(await drainOnce()).toEqual({ rejectedEvents: 1, badRows: 1 })
+    expect(await drainOnce()).toEqual({ rejectedEvents: 1, badRows: 0 })
+    expect(await count(schema, 'bad_rows')).toBe(1)
+  })
+
   // Two batches in flight and a slow information_schema (many other tables): a server.
   test.skipIf(!hasServer())('a column narrowed under two batches in flight: the second waits for the first one\'s re-read of the columns, no event goes to bad rows', async () => {
     const schema = 'w_narrowed_two'
