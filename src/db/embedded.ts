@@ -135,10 +135,16 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
   let opened = false
   let panicked = false
   const onStderr = (line: string): boolean => {
-    const [, level, reason] = /\b(PANIC|FATAL):\s+(.*)$/.exec(line) ?? []
-    if (reason === undefined) return false
-    if (!opened) said.splice(0, said.length - 1, reason)
-    else if (level === 'PANIC' && !panicked) {
+    if (!opened) {
+      const reason = /\b(?:PANIC|FATAL):\s+(.*)$/.exec(line)?.[1]
+      if (reason !== undefined) said.splice(0, said.length - 1, reason)
+      return false
+    }
+    // Running, the log quotes clients (an ERROR's message with their value, a WARNING they
+    // raised, a statement's later lines): only a line whose own level is PANIC, right after
+    // PostgreSQL's prefix (%m [%p]), is one; a psql user's `select 'PANIC: x'::int` is not.
+    const reason = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[\d+\] PANIC:\s+(.*)$/.exec(line)?.[1]
+    if (reason !== undefined && !panicked) {
       panicked = true
       options.onPanic?.(reason)
     }

@@ -268,3 +268,29 @@ test('a 17th connection is refused as PostgreSQL refuses one, FATAL 53300 "too m
     await Promise.all([...clients, extra].map((sql) => sql.end({ timeout: 1 })))
   }
 }, 60_000)
+
+// Only PGlite's own PANIC ends the collector: PostgreSQL's log quotes a client's values and
+// statements (an ERROR's message, a WARNING a client raised, a statement's later lines), and
+// a psql user's `select 'PANIC:  x'::int` once exited the collector with status 1.
+test('a client\'s query, error or warning that quotes "PANIC:" is not taken for a PANIC of PGlite', async () => {
+  const own = tempDir('embedded-panic-quoted')
+  const panics: string[] = []
+  const quoting = await startEmbedded({ dataDir: own, port: 0, onPanic: (reason) => panics.push(reason) })
+  const sql = postgres(quoting.url, { max: 1, onnotice: () => {} })
+  try {
+    for (const query of [
+      `select 'PANIC:  could not write to file'::int`,
+      `do $$ begin raise warning 'PANIC:  w'; end $$`,
+      `do $$ begin raise exception 'PANIC:  e'; end $$`,
+      `select no_such_column\nPANIC:  on a line of its own`,
+    ]) {
+      await sql.unsafe(query).catch(() => {})
+    }
+    expect([...(await sql`select 1 as one`)]).toEqual([{ one: 1 }])
+    expect(panics).toEqual([])
+  } finally {
+    await sql.end()
+    await quoting.stop()
+    fs.rmSync(own, { recursive: true, force: true })
+  }
+}, 60_000)
