@@ -74,6 +74,8 @@ export async function openDatabase(config: Config, onPanic?: (reason: string) =>
   const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), ...(onPanic ? { onPanic } : {}) })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.
+  // A reconnect (a write timed out) while 16 others are open is refused all the same (53300):
+  // the writer retries it as a database down until one closes (README).
   const open = () => connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null, ...(embedded.socketPath ? { path: embedded.socketPath } : {}) } })
   return database(open, embedded, `embedded PGlite in ${embedded.dataDir}${embedded.socketPath ? ` (socket ${embedded.socketPath})` : ''}`)
 }
