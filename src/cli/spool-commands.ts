@@ -13,7 +13,7 @@ import { createRegistry } from '../adapters/registry.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import type { Adapter } from '../adapters/types.ts'
 import type { BadRow, BuiltEvent, RequestContext } from '../events/event.ts'
-import { parseBody } from '../http/body.ts'
+import { bodyText, parseBody } from '../http/body.ts'
 import { badRow, rawPayload } from '../events/bad-row.ts'
 import { redactCutUrl } from '../events/redact.ts'
 import { uuidV5 } from '../events/event-id.ts'
@@ -111,8 +111,6 @@ export function ago(ms: number): string {
   return next ? `${Math.floor(seconds / size)}${unit} ${Math.floor((seconds % size) / next[1])}${next[0]}` : `${seconds}${unit}`
 }
 
-const lossy = new TextDecoder('utf-8')
-
 /**
  * A line longer than MAX_BODY_BYTES, as the HTTP edge keeps a body it answers 413: its first
  * MAX_BODY_BYTES, a URL the cut ends in redacted. Else null. Over HTTP such a body never
@@ -121,7 +119,7 @@ const lossy = new TextDecoder('utf-8')
  */
 export function oversizePayload(line: string, maxBodyBytes: number): string | null {
   const bytes = Buffer.from(line)
-  return bytes.length > maxBodyBytes ? redactCutUrl(rawPayload(lossy.decode(bytes.subarray(0, maxBodyBytes)))) : null
+  return bytes.length > maxBodyBytes ? redactCutUrl(rawPayload(bodyText(bytes.subarray(0, maxBodyBytes)))) : null
 }
 
 /** What one line of a replayed file makes, and why the line itself was refused (null: it was taken). */
