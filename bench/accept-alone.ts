@@ -1,7 +1,9 @@
 /**
  * `bun bench/accept-alone.ts [rounds] [seconds] [VARIANT ...]`: the accept path on its own,
  * A/B against the bare Bun.serve, alternating, with the database unreachable (so the writer
- * only waits).
+ * only waits). `EVENTS=n` sends n messages per webhook (default 1): the bare server parses the
+ * same body, so the two ratios of one host split the accept path's cost per request and per
+ * event.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -17,7 +19,8 @@ const seconds = Number(process.argv[3] ?? 8)
 const variants = (process.argv.length > 4 ? process.argv.slice(4) : ['-']).map(parseVariant)
 const command = process.env.FROM_SOURCE ? [process.execPath, path.join(ROOT, 'src/main.ts')] : [BINARY]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pdc-alone-'))
-const template = writeTemplate(work, 1)
+const events = Number(process.env.EVENTS ?? 1)
+const template = writeTemplate(work, events)
 try {
   for (let r = 0; r < rounds; r++) {
     const bare = await startBare()

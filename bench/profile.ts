@@ -25,7 +25,7 @@ await admin.unsafe(`create database ${name}`)
 const url = new URL(serverUrl)
 url.pathname = `/${name}`
 try {
-  const template = writeTemplate(work, 1)
+  const template = writeTemplate(work, Number(process.env.EVENTS ?? 1))
   const c = await startCollector({ DATABASE_URL: down ? UNREACHABLE_DATABASE : url.href, DATA_DIR: path.join(work, 'data') }, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${work}`, path.join(ROOT, 'src/main.ts')])
   const run = await runWrk({ url: `${c.base}/com.pagerduty/v1`, connections: 64, threads: 2, seconds, template, prefix: `p${Date.now()}` })
   process.stderr.write(`profile: ${Math.round(run.okRps)} req/s accepted\n`)

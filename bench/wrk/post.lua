@@ -15,8 +15,18 @@ end
 function init(args)
   prefix = (args[1] or "bench") .. "-" .. tid .. "-"
   local file = assert(io.open(args[2], "r"))
-  template = file:read("*a")
+  local template = file:read("*a")
   file:close()
+  -- The template cut at each "@@ID@@" once: a request is its parts joined by the id.
+  parts = {}
+  local from = 1
+  while true do
+    local s, e = template:find("@@ID@@", from, true)
+    if not s then break end
+    table.insert(parts, template:sub(from, s - 1))
+    from = e + 1
+  end
+  table.insert(parts, template:sub(from))
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
@@ -24,7 +34,7 @@ end
 function request()
   counter = counter + 1
   local id = prefix .. counter
-  local body = template:gsub("@@ID@@", id)
+  local body = table.concat(parts, id)
   return wrk.format(nil, nil, nil, body)
 end
 
