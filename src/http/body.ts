@@ -1,6 +1,6 @@
 /**
  * Reading a webhook body: bounded by MAX_BODY_BYTES, strict UTF-8, JSON, at most 64 levels
- * deep (checked on the bytes before parsing, so a hostile nesting cannot exhaust the stack).
+ * deep (checked on the text before parsing, so a hostile nesting cannot exhaust the stack).
  * Each failure is a value naming its error code.
  */
 import { asciiJson } from '../events/storable.ts'
@@ -43,18 +43,31 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return out
 }
 
-/** Nesting depth of JSON text exceeds `limit`? Brackets inside strings do not count. */
-export function jsonTooDeep(bytes: Uint8Array, limit: number): boolean {
+/**
+ * Nesting depth of JSON text exceeds `limit`? Brackets inside strings do not count. Strings
+ * are skipped with `indexOf` (a quote is escaped when an odd run of backslashes precedes it),
+ * so the loop visits only the characters between them: most of a webhook is strings, and a
+ * loop over every byte cost more than JSON.parse of the same body. Text that does not parse
+ * (an unterminated string) may get either answer: JSON.parse refuses it next.
+ */
+export function jsonTooDeep(text: string, limit: number): boolean {
   let depth = 0
-  let inString = false
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i] as number
-    if (inString) {
-      if (b === 0x5c) i++ // backslash: skip the escaped byte
-      else if (b === 0x22) inString = false
-    } else if (b === 0x22) inString = true
-    else if (b === 0x7b || b === 0x5b) { if (++depth > limit) return true }
-    else if (b === 0x7d || b === 0x5d) depth--
+  const n = text.length
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      let close = text.indexOf('"', i + 1)
+      for (;;) {
+        if (close < 0) return false
+        let backslashes = 0
+        while (text.charCodeAt(close - 1 - backslashes) === 0x5c) backslashes++
+        if ((backslashes & 1) === 0) break
+        close = text.indexOf('"', close + 1)
+      }
+      i = close
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
   }
   return false
 }
@@ -122,7 +135,7 @@ export function parseBody(bytes: Uint8Array): BodyResult {
     return { ok: false, code: 'INVALID_UTF8', message: 'body is not valid UTF-8', bytes }
   }
   if (text.trim() === '') return { ok: false, code: 'EMPTY_BODY', message: 'empty body: no events to process', bytes }
-  if (jsonTooDeep(bytes, MAX_JSON_DEPTH)) {
+  if (jsonTooDeep(text, MAX_JSON_DEPTH)) {
     return { ok: false, code: 'JSON_TOO_DEEP', message: `invalid json: nested deeper than ${MAX_JSON_DEPTH} levels`, bytes }
   }
   try {
