@@ -18,7 +18,7 @@ import type { Log } from './log.ts'
 import { createCollectorMetrics, type CollectorMetrics } from './metrics/index.ts'
 import { createLazySink } from './sink/lazy.ts'
 import { missingColumnsWarning } from './sink/tables.ts'
-import { createWriter } from './sink/writer.ts'
+import { createWriter, STOP_GRACE_MS } from './sink/writer.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
 import { CollectorError, errorMessage } from './errors.ts'
 import { lockDataDir } from './data-dir-lock.ts'
@@ -240,11 +240,19 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     shuttingDown: () => shuttingDown,
     log,
   })
-  /** What the HTTP server feeds, closed in order: the writer (draining up to `drainMs`), the spool, the pool, the embedded database. */
+  /**
+   * What the HTTP server feeds, closed in order: the writer (draining up to `drainMs`), the
+   * spool, the pool, the embedded database. The pool is closed within `drainMs` + STOP_GRACE_MS
+   * of the call: a statement on a connection gone silent (no answer, no reset) never ends, and
+   * waiting 5 s more for it (postgres.js's `end({ timeout })`) made a SIGTERM take 11 s with the
+   * default 5 s drain. What it carried stays in the spool (its checkpoint never moved) and
+   * loads at the next start.
+   */
   async function closeBehindServer(drainMs: number): Promise<void> {
+    const closeBy = Date.now() + drainMs + STOP_GRACE_MS
     await writer.stop(drainMs)
     await spool.close()
-    await database.sql.end({ timeout: 5 }).catch(() => {})
+    await database.sql.end({ timeout: Math.max(0, closeBy - Date.now()) / 1000 }).catch(() => {})
     await database.embedded?.stop().catch((error) => log('warn', 'embedded database did not close cleanly', { error: errorMessage(error) }))
   }
   let server: ReturnType<typeof Bun.serve>

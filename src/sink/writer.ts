@@ -95,9 +95,19 @@ export interface WriterStatus {
   oldestUnloadedReceivedAt: string | null
 }
 
+/**
+ * How long `stop` waits, after its drain time, for the batches in flight: a statement already
+ * sent commits in a few milliseconds on a database that answers, and what it inserted is then
+ * counted; on a connection gone silent it never answers, and the caller closes the pool.
+ */
+export const STOP_GRACE_MS = 1000
+
 export interface Writer {
   start(): void
-  /** Drains for at most `drainMs`, then stops; what is left stays in the spool. */
+  /**
+   * Drains for at most `drainMs`, then stops, returning within `drainMs` + STOP_GRACE_MS; what
+   * is left stays in the spool.
+   */
   stop(drainMs: number): Promise<void>
   status(): WriterStatus
 }
@@ -616,7 +626,7 @@ export function createWriter(options: WriterOptions): Writer {
       // A transaction in flight on a dead connection could hold this past the drain bound
       // (connect_timeout); the caller closes the pool next, which fails it, and whatever it
       // held stays in the spool (its checkpoint never moved).
-      await Promise.race([loop, Bun.sleep(1000)])
+      await Promise.race([loop, Bun.sleep(STOP_GRACE_MS)])
     },
     status: () => {
       const oldest = oldestUnloadedMs()

@@ -7,6 +7,7 @@ import { describe, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
 import { loadConfig } from '../../src/config.ts'
+import { STOP_GRACE_MS } from '../../src/sink/writer.ts'
 import { ROOT } from '../helpers/collector.ts'
 
 const unit = fs.readFileSync(path.join(ROOT, 'deploy/collector.service'), 'utf8')
@@ -34,10 +35,10 @@ describe('deploy/collector.service', () => {
     expect(directives.get(key)).toContain(value)
   })
 
-  test('TimeoutStopSec leaves room for the request grace (10 s), the default drain (+1 s), closing the database (5 s) and the embedded one (10 s)', () => {
+  test('TimeoutStopSec leaves room for the request grace (10 s), the default drain and closing the pool (+1 s), and stopping the embedded database (10 s)', () => {
     const loaded = loadConfig({}, [])
     if (!loaded.ok) throw new Error('defaults do not load')
-    expect(Number(directives.get('TimeoutStopSec')?.[0]) * 1000).toBeGreaterThan(10_000 + loaded.config.shutdownDrainMs + 1_000 + 5_000 + 10_000)
+    expect(Number(directives.get('TimeoutStopSec')?.[0]) * 1000).toBeGreaterThan(10_000 + loaded.config.shutdownDrainMs + STOP_GRACE_MS + 10_000)
   })
 })
 

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
 import { BUN, postJson, ROOT, spawnCollector } from '../helpers/collector.ts'
 import { tally, untilLoaded, v1Body } from '../helpers/traffic.ts'
-import { downDatabase } from '../helpers/outage.ts'
+import { downDatabase, proxiedDatabase } from '../helpers/outage.ts'
 
 let db: TestDatabase
 const dirs: string[] = []
@@ -95,6 +95,34 @@ test('SIGTERM while a write waits on a lock: the batch stays in the spool, and t
   expect(lines.find((l) => l.msg === 'collector stopped')?.backlog_events).toBe(1)
   expect(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg)).toEqual([])
 }, 30_000)
+
+test('SIGTERM while the database connections are frozen (no answer, no reset) exits within SHUTDOWN_DRAIN_MS and a second, the unloaded batch left in the spool for the next start', async () => {
+  const dataDir = tempDir('sigterm-frozen')
+  dirs.push(dataDir)
+  const { proxy, url } = proxiedDatabase(db)
+  try {
+    const collector = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: url, SHUTDOWN_DRAIN_MS: '2000' })
+    expect(await post(collector.url, ['frozen-warmup'])).toEqual([202])
+    expect(await untilLoaded(db.sql, new Set(['frozen-warmup']), 'frozen')).toMatchObject({ lost: 0 })
+    proxy.freeze()
+    expect(await post(collector.url, ['frozen-1', 'frozen-2'])).toEqual([202, 202])
+    await Bun.sleep(300) // their batch is sent on a frozen connection
+    const signalled = performance.now()
+    collector.proc.kill('SIGTERM')
+    expect(await collector.proc.exited).toBe(0)
+    const seconds = (performance.now() - signalled) / 1000
+    console.log(`sigterm test: exited ${seconds.toFixed(2)} s after SIGTERM with the connections frozen (SHUTDOWN_DRAIN_MS=2000)`)
+    expect(seconds).toBeLessThan(2 + 2)
+    expect(collector.output()).toContain('"msg":"collector stopped","backlog_events":2')
+  } finally {
+    proxy.stop()
+  }
+  const next = await spawnCollector({ DATA_DIR: dataDir, DATABASE_URL: db.url })
+  const acked = new Set(['frozen-warmup', 'frozen-1', 'frozen-2'])
+  expect(await untilLoaded(db.sql, acked, 'frozen')).toEqual({ acked: 3, loaded: 3, lost: 0, duplicated: 0 })
+  next.proc.kill('SIGTERM')
+  expect(await next.proc.exited).toBe(0)
+}, 60_000)
 
 test('SIGHUP (the terminal closed, or a reload meant) stops it cleanly too, everything acknowledged loaded, and exits 129: a failure to systemd, so Restart=on-failure starts it again', async () => {
   const dataDir = tempDir('sighup')
