@@ -83,6 +83,11 @@ export interface WriterStatus {
   lastCommitAt: string | null
   loadedEvents: number
   duplicateEvents: number
+  /**
+   * Events the database refused for their data whose bad row this process inserted: one
+   * rejection counts once, in the process that stored it, however often its batch is retried
+   * or its record replayed.
+   */
   rejectedEvents: number
   /** Writes given up after `writeTimeoutMs` (their connections closed, retried on new ones). */
   writeTimeouts: number
@@ -323,7 +328,9 @@ export function createWriter(options: WriterOptions): Writer {
           // The database's message can quote the value; the bad row keeps it, the log does not.
           log('warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, ...errorCodeOf(error) })
           const inserted = await writeBadRow(badRowForRejected(event, reason))
-          status.rejectedEvents++
+          // Counted as its bad row is inserted (in a transaction of its own, so at once): a
+          // retry of the batch, or a replay after a restart, finds it stored and counts none.
+          status.rejectedEvents += inserted
           return { loaded: 0, duplicates: 0, badRows: inserted, loadedByVersion: {} }
         }
         const bad = batch.badRows[0] as BadRow
