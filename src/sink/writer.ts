@@ -9,7 +9,7 @@
  * batch the database rejects for its data is split until the offending events are isolated;
  * they become bad rows carrying the database's error, and the rest load.
  */
-import type { Log } from '../log.ts'
+import { rateLimited, type Log } from '../log.ts'
 import { badRowForRejected, decodeRecord, oldestReceivedMs, recordReceivedMs, type Rebuild } from './records.ts'
 import { describeDatabaseError, isDataError, isStatementTimeout, isTransactionConflict } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
@@ -64,6 +64,12 @@ export interface WriterOptions {
   onCommit?: (result: WriteResult & { batchEvents: number; ms: number; delaySeconds: number | null }) => void
   /** Builds the events of records stored as received webhooks (the adapter registry). */
   rebuild?: Rebuild
+  /**
+   * A failure that repeats at every batch (the checkpoint write on a full disk) is logged at
+   * its first occurrence, then at most this often (default 60 s) with the count of the ones
+   * not logged, and its end once.
+   */
+  repeatedLogMs?: number
   /** Batches in flight at once (default 2); the embedded database serialises them anyway. */
   concurrency?: number
   /**
@@ -527,14 +533,26 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
+  const logRepeated = rateLimited(log, options.repeatedLogMs ?? 60_000)
+  /** Batches whose checkpoint write failed since one last succeeded. */
+  let checkpointFailures = 0
+
   /**
    * Not awaited: the spool folds commits that arrive during a checkpoint write into the next
    * one, so the pipeline does not stall on an fsync per batch. A failed write is retried by
-   * the spool; until then a crash would replay a few batches, idempotently.
+   * the spool; until then a crash would replay a few batches, idempotently. On a full disk
+   * every batch's commit fails (ENOSPC) while loading goes on: said once, then as a reminder
+   * with a count, and when a write succeeds again, not a line per batch.
    */
   function commit(next: Position, events: number): void {
-    spool.commit(next, events).catch((error: unknown) => {
-      log('error', 'writer: checkpoint write failed, retrying', { error: errorMessage(error) })
+    spool.commit(next, events).then(() => {
+      if (checkpointFailures === 0) return
+      log('info', 'writer: checkpoint written again', { failed_commits: checkpointFailures })
+      checkpointFailures = 0
+      logRepeated.forget('checkpoint')
+    }, (error: unknown) => {
+      checkpointFailures++
+      logRepeated('checkpoint', 'error', 'writer: checkpoint write failed, retrying', { error: errorMessage(error) })
     })
   }
 

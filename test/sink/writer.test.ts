@@ -110,6 +110,52 @@ describe('the writer', () => {
     expect([status.loadedEvents, status.duplicateEvents, status.batches]).toEqual([250, 0, 1])
   })
 
+  test('a checkpoint that cannot be written (ENOSPC) is logged once, then as a reminder with a count, and its recovery once', async () => {
+    const schema = 'w_checkpoint_enospc'
+    let full = false
+    // The spool's hook before each checkpoint write fails as the write on a full disk does:
+    // commits that arrive meanwhile share the failed write, so each batch's commit fails.
+    const spool = openSpool({
+      dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20,
+      beforeCheckpoint: async () => { if (full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) },
+    })
+    const lazy = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+    const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = []
+    const writer = createWriter({ spool, sink: lazy, maxRows: 1, maxWaitMs: 0, log: (level, msg, fields) => { lines.push({ level, msg, ...(fields ? { fields } : {}) }) }, repeatedLogMs: 2000 })
+    const checkpointLines = () => lines.filter((l) => l.msg.startsWith('writer: checkpoint')).map(({ level, msg, fields }) => ({ level, msg, suppressed: fields?.suppressed, failed_commits: fields?.failed_commits }))
+    let n = 0
+    /** One record, its own batch, loaded and its commit settled (failed or not). */
+    const loadOne = async () => {
+      const before = lines.length
+      await spool.append(encodeRecord(build(message(`enospc-${n++}`))), 1)
+      await eventually(() => !spool.pending() || lines.length > before, 10_000, 'the batch to commit')
+      await Bun.sleep(20)
+    }
+    writer.start()
+    await loadOne()
+    full = true
+    for (let i = 0; i < 6; i++) await loadOne()
+    const failed = { level: 'error', msg: 'writer: checkpoint write failed, retrying', failed_commits: undefined }
+    // Six batches' checkpoints failed: one line, not six.
+    expect(checkpointLines()).toEqual([{ ...failed, suppressed: undefined }])
+    await Bun.sleep(2100)
+    await loadOne()
+    expect(checkpointLines()).toEqual([{ ...failed, suppressed: undefined }, { ...failed, suppressed: 5 }])
+    full = false
+    await loadOne()
+    await loadOne()
+    const recovered = { level: 'info', msg: 'writer: checkpoint written again', suppressed: undefined, failed_commits: 7 }
+    expect(checkpointLines()).toEqual([{ ...failed, suppressed: undefined }, { ...failed, suppressed: 5 }, recovered])
+    // The disk fills again: said at once, a new episode.
+    full = true
+    await loadOne()
+    expect(checkpointLines()).toEqual([{ ...failed, suppressed: undefined }, { ...failed, suppressed: 5 }, recovered, { ...failed, suppressed: undefined }])
+    full = false
+    await writer.stop(1000)
+    await spool.close()
+    expect(await count(schema, 'events')).toBe(n)
+  })
+
   test('a stop between two statements of one record counts the statement that committed as loaded, and keeps the record for the next start', async () => {
     const schema = 'w_chunks_stop'
     const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
