@@ -13,6 +13,13 @@
 --     so the row is the same on every run, and the same as the ROW_NUMBER() of
 --     sql/redshift/'s view).
 --   * agent_id: v1 last_status_change_by, v2 the first log entry's agent, v3 event.agent.
+--   * incident_created_at: when PagerDuty created the incident (v1 data.incident.created_on,
+--     v2 and v3 incident.created_at; whole seconds in PagerDuty's payloads), on every event
+--     that carries the incident itself: NULL on the v3 events that only reference it (notes,
+--     responders, status updates) and where PagerDuty left it out (some 2021 v3 payloads).
+--     So an incident whose incident.triggered was never received still has its start
+--     (atomic.pagerduty_incidents.created_at). Added after app_id, last: CREATE OR REPLACE
+--     VIEW only adds columns at the end, so an older view is replaced in place.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
 SELECT
   e.event_id,
@@ -38,7 +45,8 @@ SELECT
   CAST(i."data.incident.service.name" AS varchar(1024)) AS service_name,
   CAST(i."data.incident.html_url" AS varchar(1024)) AS html_url,
   CAST(i."data.incident.last_status_change_by.id" AS varchar(255)) AS agent_id,
-  e.app_id
+  e.app_id,
+  i."data.incident.created_on" AS incident_created_at
 FROM atomic.events e
 JOIN atomic.com_pagerduty_incident_1 i ON i.root_id = e.event_id AND i.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -67,7 +75,8 @@ SELECT
   CAST(m."incident.service.name" AS varchar(1024)) AS service_name,
   CAST(m."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(m."log_entries[0].agent.id" AS varchar(255)) AS agent_id,
-  e.app_id
+  e.app_id,
+  m."incident.created_at" AS incident_created_at
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -86,7 +95,8 @@ SELECT
   CAST(CASE WHEN v."service.id" IS NULL THEN s.service_name ELSE v."service.summary" END AS varchar(1024)) AS service_name,
   CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(v."agent.id" AS varchar(255)) AS agent_id,
-  e.app_id
+  e.app_id,
+  v."incident.created_at" AS incident_created_at
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
 -- The service of an event that names none, looked up per such event through the index on

@@ -7,9 +7,17 @@
 --     incident.acknowledged / incident.resolved (after an unacknowledge or a reopen, the later
 --     ones do not count); acknowledged_by / resolved_by: the agent of that event (a user or
 --     integration id: v1 last_status_change_by, v2 the first log entry's agent, v3 event.agent).
---   * seconds_to_acknowledge / seconds_to_resolve: from triggered_at, with PagerDuty's
---     milliseconds; NULL when either end is missing (an incident triggered before the
---     collector ran has no triggered_at).
+--   * created_at (the last column): when PagerDuty created the incident, from any of its events
+--     (the events view's incident_created_at), so known when its trigger was not received
+--     (the subscription was made after the trigger, or the delivery was lost upstream).
+--   * seconds_to_acknowledge / seconds_to_resolve: from triggered_at when a trigger was
+--     received, else from created_at, with PagerDuty's milliseconds; NULL when either end is
+--     missing (no trigger and no creation time: only events that reference the incident).
+--     PagerDuty measures its own MTTA from the incident's creation, and its trigger is that
+--     same moment (the incident's first log entry). The trigger comes first because v3's
+--     occurred_at has milliseconds where every version's created_at is whole seconds, and so
+--     an incident whose trigger was received keeps the figures it had before created_at was
+--     read. `triggered_at IS NULL AND created_at IS NOT NULL`: measured from the creation.
 --   * incident_title, incident_status, urgency, service_id / service_name, html_url: from its
 --     latest event that has one (by occurred_at; at the same occurred_at, a resolution is
 --     later and a trigger earlier than any other event, then the greater event id: so an
@@ -24,7 +32,7 @@ CREATE OR REPLACE VIEW atomic.pagerduty_incidents AS
 WITH ranked AS (
   SELECT
     event_id, event_type, occurred_at, incident_id, incident_number, incident_title, incident_status,
-    urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version,
+    urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version, incident_created_at,
     ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY occurred_at DESC, step DESC, event_id DESC) AS latest,
     ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_title IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_title,
     ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_status IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_status,
@@ -35,7 +43,7 @@ WITH ranked AS (
   FROM (
     SELECT
       event_id, event_type, occurred_at, incident_id, incident_number, incident_title, incident_status,
-      urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version,
+      urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version, incident_created_at,
       -- Within one instant (v1/v2 times are whole seconds; PagerDuty batches changes made in
       -- quick succession), a trigger came before and a resolution after anything else.
       CASE event_type WHEN 'incident.triggered' THEN 0 WHEN 'incident.resolved' THEN 2 ELSE 1 END AS step
@@ -62,7 +70,9 @@ incidents AS (
     MAX(CASE WHEN event_type = 'incident.resolved' AND first_of_type = 1 THEN agent_id END) AS resolved_by,
     COUNT(*) AS events,
     MIN(occurred_at) AS first_event_at,
-    MAX(occurred_at) AS last_event_at
+    MAX(occurred_at) AS last_event_at,
+    -- The same on every event that carries it; the earliest, should two ever disagree.
+    MIN(incident_created_at) AS created_at
   FROM ranked
   GROUP BY incident_id
 )
@@ -84,8 +94,10 @@ SELECT
   resolved_at,
   CAST(resolved_by AS varchar(255)) AS resolved_by,
   -- Each end read as UTC into a timestamptz, whose epoch keeps the milliseconds on Redshift too
-  -- (sql/queries/mtta_mttr.redshift.sql says why).
-  CAST(EXTRACT(EPOCH FROM acknowledged_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM triggered_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_acknowledge,
-  CAST(EXTRACT(EPOCH FROM resolved_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM triggered_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_resolve,
-  CAST(events AS bigint) AS events, first_event_at, last_event_at
-FROM incidents;
+  -- (sql/queries/mtta_mttr.redshift.sql says why); the start is the trigger, else the creation.
+  CAST(EXTRACT(EPOCH FROM acknowledged_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM started_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_acknowledge,
+  CAST(EXTRACT(EPOCH FROM resolved_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM started_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_resolve,
+  CAST(events AS bigint) AS events, first_event_at, last_event_at,
+  -- Last: added since the view's first version (CREATE OR REPLACE VIEW adds columns only at the end).
+  created_at
+FROM (SELECT incidents.*, COALESCE(triggered_at, created_at) AS started_at FROM incidents) started;

@@ -3,7 +3,8 @@
 -- same columns, types and rows as sql/postgres/20_pagerduty_incident_events.sql (whose
 -- comments say what each column holds), with one difference in how, not what: v3 events
 -- that only reference their incident take the service of the incident's latest event that
--- names one through ROW_NUMBER(), as Redshift has no LATERAL.
+-- names one through ROW_NUMBER(), as Redshift has no LATERAL. incident_created_at is the
+-- last column, as on PostgreSQL (added after app_id).
 -- Late-binding (WITH NO SCHEMA BINDING) so the tables under it can be altered or recreated
 -- without dropping it first; every table is schema-qualified, as late binding requires.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
@@ -31,7 +32,8 @@ SELECT
   CAST(i."data.incident.service.name" AS varchar(1024)) AS service_name,
   CAST(i."data.incident.html_url" AS varchar(1024)) AS html_url,
   CAST(i."data.incident.last_status_change_by.id" AS varchar(255)) AS agent_id,
-  e.app_id
+  e.app_id,
+  i."data.incident.created_on" AS incident_created_at
 FROM atomic.events e
 JOIN atomic.com_pagerduty_incident_1 i ON i.root_id = e.event_id AND i.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -60,7 +62,8 @@ SELECT
   CAST(m."incident.service.name" AS varchar(1024)) AS service_name,
   CAST(m."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(m."log_entries[0].agent.id" AS varchar(255)) AS agent_id,
-  e.app_id
+  e.app_id,
+  m."incident.created_at" AS incident_created_at
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -79,7 +82,8 @@ SELECT
   CAST(CASE WHEN v."service.id" IS NULL THEN s.service_name ELSE v."service.summary" END AS varchar(1024)) AS service_name,
   CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(v."agent.id" AS varchar(255)) AS agent_id,
-  e.app_id
+  e.app_id,
+  v."incident.created_at" AS incident_created_at
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
 LEFT JOIN (

@@ -237,9 +237,28 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
     try {
       await attempt(false)
     } catch (error) {
-      const cannotReplace = found && /cannot (change|drop columns from) .*view/i.test(errorMessage(error))
+      const cannotReplace = found && columnsChanged(error)
       if (!cannotReplace) return viewFailed(file, error)
       await attempt(true).catch((again: unknown) => viewFailed(file, again))
+    }
+  }
+
+  /**
+   * Redshift replaces a view only by one with the very same columns (r_CREATE_VIEW.html, OR
+   * REPLACE), where PostgreSQL lets a newer definition add columns at the end: an older
+   * collector's view (created_at was added to both views) is dropped and created in one transaction. Late-binding, it has no
+   * dependents to keep the drop from happening, but its grants go with it: said, for those
+   * that no default privileges give back.
+   */
+  async function createAnew(rs: postgres.Sql, file: DdlFile): Promise<void> {
+    try {
+      await rs.begin(async (tx) => {
+        await tx.unsafe(`drop view ${viewName(file)}`)
+        await createView(tx, file)
+      })
+      warnings.push(`view from ${file.name} created anew: ${viewName(file)} had other columns (an older collector's), and Redshift replaces a view in place only with the same columns; grants on it that no ALTER DEFAULT PRIVILEGES gives back must be given again`)
+    } catch (error) {
+      viewFailed(file, error)
     }
   }
 
@@ -279,8 +298,11 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   // Redshift has no savepoints: its views after the tables' transaction.
   if (dialect === 'redshift') {
     for (const file of todo(await existing(sql, schema, dialect)).views) {
-      await createView(sql, file).catch((error: unknown) => viewFailed(file, error))
+      await createView(sql, file).catch((error: unknown) => (columnsChanged(error) ? createAnew(sql, file) : viewFailed(file, error)))
     }
   }
   return warnings
 }
+
+/** CREATE OR REPLACE VIEW refused: the view's columns differ from the older definition's. */
+const columnsChanged = (error: unknown): boolean => /cannot (change|drop columns from) .*view/i.test(errorMessage(error))

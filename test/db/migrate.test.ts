@@ -4,10 +4,13 @@
  * create everything once, without warnings.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import postgres from 'postgres'
 import { COLUMN_TYPES } from '../../src/db/connect.ts'
-import { migrate, printableDdl } from '../../src/db/migrate.ts'
+import { migrate, printableDdl, viewMarker } from '../../src/db/migrate.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
+import { ROOT } from '../helpers/collector.ts'
 import { freshDatabase, hasServer, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
 import { recordFor } from '../helpers/load.ts'
@@ -145,6 +148,39 @@ describe('migrate', () => {
     expect(warnings[0]).toMatch(/^view from 20_pagerduty_incident_events.sql not created: cannot drop view depview.pagerduty_incident_events because other objects depend on it/)
     expect(await type()).toBe('character varying')
     expect((await db.sql.unsafe(`select count(*)::int as n from depview.pagerduty_incidents`))[0]?.n).toBe(0) // created over the older view
+  })
+
+  test('a deployment with the views of 54c5e23 (before created_at) is upgraded in place: the new columns last, the same views, grants and an analyst\'s view over them kept', async () => {
+    // The two views exactly as 54c5e23 created them (test/fixtures/sql/views-54c5e23/), with its markers.
+    const previous = ['20_pagerduty_incident_events.sql', '21_pagerduty_incidents.sql']
+      .map((name) => readFileSync(path.join(ROOT, 'test/fixtures/sql/views-54c5e23', name), 'utf8').replace(/\batomic\./g, '"upgrade".'))
+    await migrate(db.sql, 'postgres', 'upgrade')
+    await db.sql.unsafe('drop view upgrade.pagerduty_incidents; drop view upgrade.pagerduty_incident_events').simple()
+    for (const [i, view] of ['pagerduty_incident_events', 'pagerduty_incidents'].entries()) {
+      await db.sql.unsafe(previous[i]!).simple()
+      await db.sql.unsafe(`comment on view upgrade.${view} is '${viewMarker(previous[i]!)}'; grant select on upgrade.${view} to public`).simple()
+    }
+    await db.sql.unsafe('create view upgrade.my_report as select service_name, count(*) from upgrade.pagerduty_incidents group by service_name')
+    // An incident whose trigger was never received: its resolution only.
+    const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema: 'upgrade', migrate: async () => {} })
+    expect(await sink.write({ events: recordFor('upgrade', readFixture('v3', 'incident.resolved__rudder-transformer-incident_resolved_0.json')).events, badRows: [] })).toMatchObject({ loaded: 1 })
+    const state = async () => (await db.sql.unsafe(`select c.relname, c.oid::int as oid, c.relacl::text as acl, array_to_string(array(select attname from pg_attribute where attrelid = c.oid and attnum > 0 order by attnum), ',') as columns
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'upgrade' and c.relkind = 'v' order by c.relname`)).map((r) => ({ ...r }))
+    const before = await state()
+    const measured = 'select seconds_to_resolve::text from upgrade.pagerduty_incidents'
+    expect((await db.sql.unsafe(measured))[0]?.seconds_to_resolve).toBeNull()
+
+    expect(await migrate(db.sql, 'postgres', 'upgrade')).toEqual([])
+    // Replaced in place (CREATE OR REPLACE: the same oids, so my_report still reads them), the
+    // older columns as they were and the new ones at the end.
+    expect(await state()).toEqual(before.map((v) => ({
+      ...v,
+      columns: v.relname === 'pagerduty_incident_events' ? `${v.columns},incident_created_at` : v.relname === 'pagerduty_incidents' ? `${v.columns},created_at` : v.columns,
+    })))
+    // Resolved 2022-12-07T11:04:27.459Z, created 10:56:52Z.
+    expect((await db.sql.unsafe(measured))[0]?.seconds_to_resolve).toBe('455.459')
+    expect((await db.sql.unsafe('select count(*)::int as n from upgrade.my_report'))[0]?.n).toBe(1)
+    expect(await migrate(db.sql, 'postgres', 'upgrade')).toEqual([])
   })
 
   test('a view of an analyst\'s own that bears the incidents view\'s name (no collector made it) is neither replaced nor dropped, and the warning says so', async () => {

@@ -60,9 +60,10 @@ export function lifeCycleDeliveries(): [string, string][] {
 
 /** What the MTTA/MTTR query returns for SCRIPT. */
 export const FIGURES = [
-  { service_name: 'Checkout (v1)', incidents: '1', mtta_seconds: '150.000', mttr_seconds: '1800.000' },
-  { service_name: 'Checkout (v2)', incidents: '1', mtta_seconds: '90.000', mttr_seconds: '2700.000' },
-  { service_name: 'Checkout (v3)', incidents: '2', mtta_seconds: '51.125', mttr_seconds: '900.250' },
+  // The service ids are the fixtures' (each version's fixture names another service).
+  { service_name: 'Checkout (v1)', service_id: 'PDS1SN6', incidents: '1', mtta_seconds: '150.000', mttr_seconds: '1800.000' },
+  { service_name: 'Checkout (v2)', service_id: 'PN49J75', incidents: '1', mtta_seconds: '90.000', mttr_seconds: '2700.000' },
+  { service_name: 'Checkout (v3)', service_id: 'PAJBUTT', incidents: '2', mtta_seconds: '51.125', mttr_seconds: '900.250' },
 ]
 
 /**

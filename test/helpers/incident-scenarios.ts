@@ -3,8 +3,9 @@
  * PagerDuty delivers them: unacknowledged and acknowledged again, resolved and reopened,
  * the v3 events that change no status, deliveries out of order, the same change from a v2 and
  * a v3 subscription, an incident whose trigger was never received, local offsets across a
- * DST change, an incident moved to another service, and changes in the same second. Each
- * with the atomic.pagerduty_incidents row a careful reader of PagerDuty's docs expects.
+ * DST change, an incident moved to another service, a service renamed between two incidents,
+ * and changes in the same second. Each with the atomic.pagerduty_incidents row a careful reader
+ * of PagerDuty's docs expects.
  */
 import { uuidV5 } from '../../src/events/event-id.ts'
 import type { RequestContext } from '../../src/events/event.ts'
@@ -22,6 +23,17 @@ const title = (incident: string) => `Title of ${incident}`
 const url = (incident: string) => `https://acme.pagerduty.com/incidents/${incident}`
 const user = (id: string) => ({ id, type: 'user_reference', summary: `User ${id}` })
 const withAid = (name: string, aid: string): RequestContext => ({ ...contextFor(name), query: { aid } })
+/**
+ * When PagerDuty created each incident (every version's incident carries it), where not at
+ * 10:00:00Z; null: a payload without it.
+ */
+const CREATED: Record<string, string | null> = {
+  PACCT2: '2024-03-01T10:00:05Z', PDST: '2024-03-10T01:59:30-08:00', PNOTRIGGER1: '2024-03-01T09:58:30Z',
+  PNOCREATED: null, PRENAME2: '2024-03-02T10:00:00Z',
+  // A second before its trigger's occurred_at: the seconds count from the trigger all the same.
+  PLATE: '2024-03-01T09:59:59Z',
+}
+const createdAt = (incident: string): string | null => (incident in CREATED ? CREATED[incident]! : '2024-03-01T10:00:00Z')
 
 interface V3Options { agent?: Json | null; status?: string; service?: { id: string; name: string }; number?: number; id?: string }
 const V3_STATUS: Record<string, string> = { 'incident.triggered': 'triggered', 'incident.acknowledged': 'acknowledged', 'incident.unacknowledged': 'triggered', 'incident.resolved': 'resolved', 'incident.reopened': 'triggered' }
@@ -39,7 +51,7 @@ export function v3(incident: string, type: string, at: string, o: V3Options = {}
   const s = o.service ?? service(incident)
   const data = reference
     ? { ...reference(incident), incident: { id: incident, type: 'incident_reference', summary: title(incident), self: `https://api.pagerduty.com/incidents/${incident}`, html_url: url(incident) } }
-    : Object.assign(body.event.data as Json, { id: incident, number: o.number ?? 100, title: title(incident), html_url: url(incident), status: o.status ?? V3_STATUS[type] ?? 'triggered', service: { id: s.id, summary: s.name, type: 'service_reference' } })
+    : Object.assign(body.event.data as Json, { id: incident, number: o.number ?? 100, title: title(incident), html_url: url(incident), status: o.status ?? V3_STATUS[type] ?? 'triggered', service: { id: s.id, summary: s.name, type: 'service_reference' }, created_at: createdAt(incident) ?? undefined })
   Object.assign(body.event, { id, event_type: type, occurred_at: at, agent: o.agent === undefined ? user(`U-${incident}`) : o.agent, data })
   return [id, JSON.stringify(body), contextFor(id)]
 }
@@ -54,19 +66,18 @@ export function v1(incident: string, messages: V1Message[]): Delivery {
       const message = clone(template)
       const i = (message.data as { incident: Json }).incident
       Object.assign(message, { id: m.id, type: m.type, created_on: m.at })
-      Object.assign(i, { id: incident, incident_number: 200, status: m.status, html_url: url(incident), service: { ...(i.service as Json), ...s }, trigger_summary_data: { subject: title(incident) }, last_status_change_on: m.at, last_status_change_by: m.by === null ? null : { id: m.by, name: `User ${m.by}`, email: `${m.by}@example.com` } })
+      Object.assign(i, { id: incident, incident_number: 200, created_on: createdAt(incident) ?? undefined, status: m.status, html_url: url(incident), service: { ...(i.service as Json), ...s }, trigger_summary_data: { subject: title(incident) }, last_status_change_on: m.at, last_status_change_by: m.by === null ? null : { id: m.by, name: `User ${m.by}`, email: `${m.by}@example.com` } })
       return message
     }),
   }
   return [`v1-${incident}-${messages[0]!.id}`, JSON.stringify(body), contextFor(messages[0]!.id)]
 }
 
-export function v2(incident: string, id: string, event: string, at: string, agent: Json | null, status: string): Delivery {
+export function v2(incident: string, id: string, event: string, at: string, agent: Json | null, status: string, s = service(incident)): Delivery {
   const message = clone((fixtureJson('v2', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Json[] }).messages[0]!)
   const i = message.incident as Json
-  const s = service(incident)
   Object.assign(message, { id, event, created_on: at })
-  Object.assign(i, { id: incident, incident_number: 100, title: title(incident), html_url: url(incident), status, service: { ...(i.service as Json), id: s.id, name: s.name, summary: s.name } })
+  Object.assign(i, { id: incident, incident_number: 100, title: title(incident), html_url: url(incident), created_at: createdAt(incident) ?? undefined, status, service: { ...(i.service as Json), id: s.id, name: s.name, summary: s.name } })
   Object.assign((message.log_entries as Json[])[0]!, { agent, created_at: at })
   return [id, JSON.stringify({ messages: [message] }), contextFor(id)]
 }
@@ -85,6 +96,8 @@ export function orderedIds(version: string, incident: string, laterFirst: boolea
   }
 }
 
+const BILLING = { id: 'SRENAME', name: 'Billing' }
+const BILLING_API = { id: 'SRENAME', name: 'Billing API' }
 const [tieTrigger, tieResolve] = orderedIds('v1', 'PTIE1', true)
 const [tieTrigger2, tieAck2] = orderedIds('v2', 'PTIE2', true)
 
@@ -130,9 +143,16 @@ export const DELIVERIES: Delivery[] = [
   v3('PLATE', 'incident.resolved', '2024-03-01T10:30:00Z', { agent: user('UF1') }),
   v3('PLATE', 'incident.acknowledged', '2024-03-01T10:05:00Z', { agent: user('UF1') }),
   v3('PLATE', 'incident.triggered', '2024-03-01T10:00:00Z'),
-  // Triggered before the subscription existed: no incident.triggered.
+  // Triggered before the subscription existed, or its delivery lost: no incident.triggered, in
+  // each version; the seconds count from the creation time each event carries.
   v3('PNOTRIGGER', 'incident.acknowledged', '2024-03-01T10:03:00Z', { agent: user('UG1') }),
   v3('PNOTRIGGER', 'incident.resolved', '2024-03-01T10:05:00Z', { agent: user('UG1') }),
+  v1('PNOTRIGGER1', [{ id: 'nt1-1', type: 'incident.acknowledge', at: '2024-03-01T10:04:00Z', by: 'UG2', status: 'acknowledged' }]),
+  v1('PNOTRIGGER1', [{ id: 'nt1-2', type: 'incident.resolve', at: '2024-03-01T10:10:00Z', by: 'UG2', status: 'resolved' }]),
+  v2('PNOTRIGGER2', 'nt2-1', 'incident.acknowledge', '2024-03-01T10:01:00Z', user('UG3'), 'acknowledged'),
+  // No trigger and no creation time (a payload without it, then a note): no start, no seconds.
+  v3('PNOCREATED', 'incident.acknowledged', '2024-03-01T10:03:00Z', { agent: user('UG4') }),
+  v3('PNOCREATED', 'incident.annotated', '2024-03-01T10:04:00Z'),
   // v1 with local offsets across the US DST change of 2024-03-10 (02:00 PST -> 03:00 PDT).
   v1('PDST', [{ id: 'dst-1', type: 'incident.trigger', at: '2024-03-10T01:59:30-08:00', by: null, status: 'triggered' }]),
   v1('PDST', [{ id: 'dst-2', type: 'incident.acknowledge', at: '2024-03-10T03:00:15.500-07:00', by: 'UH1', status: 'acknowledged' }]),
@@ -149,6 +169,16 @@ export const DELIVERIES: Delivery[] = [
   v3('PMOVED', 'incident.annotated', '2024-03-01T10:00:30Z'),
   v3('PMOVED', 'incident.service_updated', '2024-03-01T10:01:00Z', { status: 'triggered', service: service('PMOVED', '-B') }),
   v3('PMOVED', 'incident.resolved', '2024-03-01T10:02:00Z', { agent: null, service: service('PMOVED', '-B') }),
+  // A service renamed between two incidents (PagerDuty sends no event for that), and a note on
+  // the first incident after the rename, which the events view gives the incident's service
+  // as its events named it, the old name.
+  v3('PRENAME1', 'incident.triggered', '2024-03-01T10:00:00Z', { service: BILLING }),
+  v3('PRENAME1', 'incident.acknowledged', '2024-03-01T10:02:00Z', { service: BILLING }),
+  v3('PRENAME1', 'incident.resolved', '2024-03-01T10:10:00Z', { service: BILLING }),
+  v2('PRENAME2', 'rename-1', 'incident.trigger', '2024-03-02T10:00:00Z', user('UK0'), 'triggered', BILLING_API),
+  v2('PRENAME2', 'rename-2', 'incident.acknowledge', '2024-03-02T10:04:00Z', user('UK1'), 'acknowledged', BILLING_API),
+  v2('PRENAME2', 'rename-3', 'incident.resolve', '2024-03-02T10:20:00Z', user('UK1'), 'resolved', BILLING_API),
+  v3('PRENAME1', 'incident.annotated', '2024-03-03T09:00:00Z'),
   // Incident #7 of two PagerDuty accounts (two app ids).
   [...v3('PACCT1', 'incident.triggered', '2024-03-01T10:00:00Z', { number: 7 }).slice(0, 2), withAid('acct1', 'acme')] as Delivery,
   [...v3('PACCT2', 'incident.triggered', '2024-03-01T10:00:05Z', { number: 7 }).slice(0, 2), withAid('acct2', 'globex')] as Delivery,
@@ -166,29 +196,38 @@ export const DELIVERIES: Delivery[] = [
 /** The columns of INCIDENTS, as text. */
 export const SCENARIO_QUERY = `select incident_id, incident_number::text, incident_title, incident_status, service_id, service_name, html_url, app_id, webhook_version,
   triggered_at::text, acknowledged_at::text, acknowledged_by, resolved_at::text, resolved_by,
-  seconds_to_acknowledge::text, seconds_to_resolve::text, events::text, first_event_at::text, last_event_at::text
+  seconds_to_acknowledge::text, seconds_to_resolve::text, events::text, first_event_at::text, last_event_at::text, created_at::text
   from atomic.pagerduty_incidents order by incident_id`
 
 type Row = Record<string, string | null>
 const row = (incident: string, r: Row): Row => ({
   incident_id: incident, incident_number: '100', incident_title: title(incident), incident_status: 'resolved',
-  service_id: `S${incident}`, service_name: `Svc ${incident}`, html_url: url(incident), app_id: 'test', webhook_version: 'v3', ...r,
+  service_id: `S${incident}`, service_name: `Svc ${incident}`, html_url: url(incident), app_id: 'test', webhook_version: 'v3', created_at: '2024-03-01 10:00:00', ...r,
 })
 
 /** atomic.pagerduty_incidents for DELIVERIES, by incident id. */
 export const INCIDENTS: Row[] = [
   row('PACCT1', { incident_number: '7', incident_status: 'triggered', app_id: 'acme', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
-  row('PACCT2', { incident_number: '7', incident_status: 'triggered', app_id: 'globex', triggered_at: '2024-03-01 10:00:05', acknowledged_at: null, acknowledged_by: null, resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:00:05', last_event_at: '2024-03-01 10:00:05' }),
+  row('PACCT2', { incident_number: '7', incident_status: 'triggered', app_id: 'globex', triggered_at: '2024-03-01 10:00:05', acknowledged_at: null, acknowledged_by: null, resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:00:05', last_event_at: '2024-03-01 10:00:05', created_at: '2024-03-01 10:00:05' }),
   // Eleven events; the notes and status update name no status or service: both from the others.
   row('PAUX', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'PINTEGRATION', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UE1', seconds_to_acknowledge: '180.000', seconds_to_resolve: '300.000', events: '11', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:09:00' }),
   // The v2 and v3 copies of each change: the earlier (v2's whole second) of each; six events.
   row('PBOTH', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UI2', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UI2', seconds_to_acknowledge: '60.000', seconds_to_resolve: '300.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:05:00.9' }),
   // 01:59:30 PST = 09:59:30Z; 03:00:15.5 PDT = 10:00:15.5Z; 11:05:00.125+01:00 = 10:05:00.125Z.
-  row('PDST', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-10 09:59:30', acknowledged_at: '2024-03-10 10:00:15.5', acknowledged_by: 'UH1', resolved_at: '2024-03-10 10:05:00.125', resolved_by: 'UH1', seconds_to_acknowledge: '45.500', seconds_to_resolve: '330.125', events: '3', first_event_at: '2024-03-10 09:59:30', last_event_at: '2024-03-10 10:05:00.125' }),
-  row('PLATE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:05:00', acknowledged_by: 'UF1', resolved_at: '2024-03-01 10:30:00', resolved_by: 'UF1', seconds_to_acknowledge: '300.000', seconds_to_resolve: '1800.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:30:00' }),
+  row('PDST', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-10 09:59:30', acknowledged_at: '2024-03-10 10:00:15.5', acknowledged_by: 'UH1', resolved_at: '2024-03-10 10:05:00.125', resolved_by: 'UH1', seconds_to_acknowledge: '45.500', seconds_to_resolve: '330.125', events: '3', first_event_at: '2024-03-10 09:59:30', last_event_at: '2024-03-10 10:05:00.125', created_at: '2024-03-10 09:59:30' }),
+  // Created a second before its trigger's occurred_at: the seconds count from the trigger.
+  row('PLATE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:05:00', acknowledged_by: 'UF1', resolved_at: '2024-03-01 10:30:00', resolved_by: 'UF1', seconds_to_acknowledge: '300.000', seconds_to_resolve: '1800.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:30:00', created_at: '2024-03-01 09:59:59' }),
   // Its service now; sql/queries/mtta_mttr.sql counts it on the service it was triggered on.
   row('PMOVED', { service_id: 'SPMOVED-B', service_name: 'Svc PMOVED-B', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:02:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '120.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:02:00' }),
-  row('PNOTRIGGER', { triggered_at: null, acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'UG1', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UG1', seconds_to_acknowledge: null, seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:03:00', last_event_at: '2024-03-01 10:05:00' }),
+  // No trigger and no creation time: nothing to count from.
+  row('PNOCREATED', { incident_status: 'acknowledged', triggered_at: null, acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'UG4', resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:03:00', last_event_at: '2024-03-01 10:04:00', created_at: null }),
+  // No trigger received: the seconds count from the incident's creation (v3, v1, v2).
+  row('PNOTRIGGER', { triggered_at: null, acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'UG1', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UG1', seconds_to_acknowledge: '180.000', seconds_to_resolve: '300.000', events: '2', first_event_at: '2024-03-01 10:03:00', last_event_at: '2024-03-01 10:05:00' }),
+  row('PNOTRIGGER1', { incident_number: '200', webhook_version: 'v1', triggered_at: null, acknowledged_at: '2024-03-01 10:04:00', acknowledged_by: 'UG2', resolved_at: '2024-03-01 10:10:00', resolved_by: 'UG2', seconds_to_acknowledge: '330.000', seconds_to_resolve: '690.000', events: '2', first_event_at: '2024-03-01 10:04:00', last_event_at: '2024-03-01 10:10:00', created_at: '2024-03-01 09:58:30' }),
+  row('PNOTRIGGER2', { incident_status: 'acknowledged', webhook_version: 'v2', triggered_at: null, acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UG3', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '60.000', seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:01:00', last_event_at: '2024-03-01 10:01:00' }),
+  // One service, renamed between them: each incident shows the name its own events gave it.
+  row('PRENAME1', { service_id: 'SRENAME', service_name: 'Billing', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'U-PRENAME1', resolved_at: '2024-03-01 10:10:00', resolved_by: 'U-PRENAME1', seconds_to_acknowledge: '120.000', seconds_to_resolve: '600.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-03 09:00:00' }),
+  row('PRENAME2', { service_id: 'SRENAME', service_name: 'Billing API', webhook_version: 'v2', triggered_at: '2024-03-02 10:00:00', acknowledged_at: '2024-03-02 10:04:00', acknowledged_by: 'UK1', resolved_at: '2024-03-02 10:20:00', resolved_by: 'UK1', seconds_to_acknowledge: '240.000', seconds_to_resolve: '1200.000', events: '3', first_event_at: '2024-03-02 10:00:00', last_event_at: '2024-03-02 10:20:00', created_at: '2024-03-02 10:00:00' }),
   // The first resolution counts, after a reopen too.
   row('PREOPEN', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UC1', resolved_at: '2024-03-01 10:10:00', resolved_by: 'UC1', seconds_to_acknowledge: '120.000', seconds_to_resolve: '600.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 12:30:00' }),
   // Open again: its status says so, resolved_at keeps the first resolution.
@@ -200,10 +239,19 @@ export const INCIDENTS: Row[] = [
   row('PUNACK3', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00.25', acknowledged_by: 'UA1', resolved_at: '2024-03-01 11:00:00.5', resolved_by: 'UA2', seconds_to_acknowledge: '60.250', seconds_to_resolve: '3600.500', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00.5' }),
 ]
 
-/** sql/queries/mtta_mttr.sql for DELIVERIES: one service per incident, PMOVED on its first. */
-export const FIGURES = INCIDENTS.filter((r) => r.triggered_at !== null).map((r) => ({
-  service_name: r.incident_id === 'PMOVED' ? 'Svc PMOVED' : r.service_name,
-  incidents: '1',
-  mtta_seconds: r.seconds_to_acknowledge,
-  mttr_seconds: r.seconds_to_resolve,
-})).sort((a, b) => (a.service_name! < b.service_name! ? -1 : 1))
+/**
+ * sql/queries/mtta_mttr.sql for DELIVERIES: per service id, with the service's latest name;
+ * every incident with a start (its trigger, else its creation), PMOVED on the service it was
+ * triggered on, the renamed service's two incidents in one row.
+ */
+export const FIGURES = [
+  ...INCIDENTS.filter((r) => (r.triggered_at ?? r.created_at) !== null && !r.incident_id!.startsWith('PRENAME')).map((r) => ({
+    service_name: r.incident_id === 'PMOVED' ? 'Svc PMOVED' : r.service_name,
+    service_id: r.incident_id === 'PMOVED' ? 'SPMOVED' : r.service_id,
+    incidents: '1',
+    mtta_seconds: r.seconds_to_acknowledge,
+    mttr_seconds: r.seconds_to_resolve,
+  })),
+  // (120 + 240) / 2 and (600 + 1200) / 2.
+  { service_name: 'Billing API', service_id: 'SRENAME', incidents: '2', mtta_seconds: '180.000', mttr_seconds: '900.000' },
+].sort((a, b) => (a.service_name! < b.service_name! ? -1 : 1))

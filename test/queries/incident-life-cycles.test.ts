@@ -1,7 +1,7 @@
 /**
  * atomic.pagerduty_incidents, column by column, for the incident life cycles of
  * test/helpers/incident-scenarios.ts (unacknowledged, reopened, status-less v3 events, out of
- * order, v2 and v3 together, no trigger, DST offsets, moved, same-second changes), loaded
+ * order, v2 and v3 together, no trigger, DST offsets, moved, renamed, same-second changes), loaded
  * through the adapter and the writer, on PostgreSQL and through the redshift dialect on the
  * Redshift DDL (test/helpers/redshift-shim.ts): the same rows, and the MTTA/MTTR queries'
  * figures from them.
@@ -17,6 +17,11 @@ import { shimDdl, shimmedRedshift } from '../helpers/redshift-shim.ts'
 
 const QUERY = fs.readFileSync(path.join(ROOT, 'sql/queries/mtta_mttr.sql'), 'utf8')
 const REDSHIFT_QUERY = fs.readFileSync(path.join(ROOT, 'sql/queries/mtta_mttr.redshift.sql'), 'utf8')
+/** The query the README shows under "MTTA and MTTR per service" (a shorter copy of QUERY). */
+const README_QUERY = (() => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  return readme.slice(readme.indexOf('### MTTA and MTTR per service')).match(/```sql\n([\s\S]*?)```/)?.[1] ?? ''
+})()
 const records = () => DELIVERIES.map(([name, body, ctx]) => recordFor(name, body, ctx))
 const plain = (rows: readonly object[]) => rows.map((r): Record<string, unknown> => ({ ...r }))
 const byIncident = (rows: Record<string, unknown>[], id: string) => rows.find((r) => r.incident_id === id)
@@ -44,9 +49,10 @@ test('pagerduty_incidents on PostgreSQL: one row per incident, the same in any s
   expect(zoned).toEqual(rows)
 })
 
-test('MTTA and MTTR per service for these life cycles, both queries, on PostgreSQL', async () => {
+test('MTTA and MTTR per service for these life cycles, both queries and the README\'s, on PostgreSQL', async () => {
   expect(plain(await db.sql.unsafe(QUERY))).toEqual(FIGURES)
   expect(plain(await db.sql.unsafe(REDSHIFT_QUERY))).toEqual(FIGURES)
+  expect(plain(await db.sql.unsafe(README_QUERY))).toEqual(FIGURES)
 })
 
 test('the same rows and figures through the redshift dialect and the Redshift views', async () => {
@@ -66,10 +72,30 @@ test('the README\'s last resolution of a reopened incident: the second once reso
   expect(plain(rows)).toEqual([{ incident_id: 'PREOPEN', last_resolved: '2024-03-01 12:30:00' }, { incident_id: 'PREOPENED', last_resolved: '2024-03-01 10:20:00' }])
 })
 
-test('the incidents view grouped by service_name gives the MTTA/MTTR query\'s figures, but for an incident moved after its trigger', async () => {
-  const rows = await db.sql.unsafe(`select service_name, count(*)::text as incidents,
+test('the incidents view grouped by service_id gives the MTTA/MTTR query\'s figures, but for an incident moved after its trigger', async () => {
+  const rows = await db.sql.unsafe(`select service_id, count(*)::text as incidents,
       round(avg(seconds_to_acknowledge), 3)::text as mtta_seconds, round(avg(seconds_to_resolve), 3)::text as mttr_seconds
-    from atomic.pagerduty_incidents where triggered_at is not null group by service_name order by service_name`)
-  const moved = (r: Record<string, unknown>) => (r.service_name === 'Svc PMOVED' ? { ...r, service_name: 'Svc PMOVED-B' } : r)
-  expect(plain(rows)).toEqual(FIGURES.map(moved))
+    from atomic.pagerduty_incidents where coalesce(triggered_at, created_at) is not null group by service_id order by service_id`)
+  const moved = ({ service_name: _, ...r }: Record<string, unknown>) => (r.service_id === 'SPMOVED' ? { ...r, service_id: 'SPMOVED-B' } : r)
+  expect(plain(rows)).toEqual(FIGURES.map(moved).sort((a, b) => (String(a.service_id) < String(b.service_id) ? -1 : 1)))
+})
+
+test('an incident whose trigger was not received counts from its creation, in each version, and one with neither is left out', async () => {
+  const rows = await db.sql.unsafe(`select incident_id, webhook_version, triggered_at::text, created_at::text, seconds_to_acknowledge::text
+    from atomic.pagerduty_incidents where incident_id like 'PNO%' order by incident_id`)
+  expect(plain(rows)).toEqual([
+    { incident_id: 'PNOCREATED', webhook_version: 'v3', triggered_at: null, created_at: null, seconds_to_acknowledge: null },
+    { incident_id: 'PNOTRIGGER', webhook_version: 'v3', triggered_at: null, created_at: '2024-03-01 10:00:00', seconds_to_acknowledge: '180.000' },
+    { incident_id: 'PNOTRIGGER1', webhook_version: 'v1', triggered_at: null, created_at: '2024-03-01 09:58:30', seconds_to_acknowledge: '330.000' },
+    { incident_id: 'PNOTRIGGER2', webhook_version: 'v2', triggered_at: null, created_at: '2024-03-01 10:00:00', seconds_to_acknowledge: '60.000' },
+  ])
+  const figures = plain(await db.sql.unsafe(QUERY)).filter((r) => String(r.service_id).startsWith('SPNO'))
+  expect(figures.map((r) => r.service_id)).toEqual(['SPNOTRIGGER', 'SPNOTRIGGER1', 'SPNOTRIGGER2'])
+})
+
+test('a renamed service is one row of the MTTA/MTTR queries, under its latest name, not the old name a later note on an older incident carries', async () => {
+  for (const query of [QUERY, REDSHIFT_QUERY]) {
+    const rows = plain(await db.sql.unsafe(query)).filter((r) => r.service_id === 'SRENAME')
+    expect(rows).toEqual([{ service_name: 'Billing API', service_id: 'SRENAME', incidents: '2', mtta_seconds: '180.000', mttr_seconds: '900.000' }])
+  }
 })
