@@ -246,9 +246,9 @@ export async function migrate(sql: postgres.Sql, dialect: Dialect, schema: strin
   /**
    * Redshift replaces a view only by one with the very same columns (r_CREATE_VIEW.html, OR
    * REPLACE), where PostgreSQL lets a newer definition add columns at the end: an older
-   * collector's view (created_at was added to both views) is dropped and created in one transaction. Late-binding, it has no
-   * dependents to keep the drop from happening, but its grants go with it: said, for those
-   * that no default privileges give back.
+   * collector's view (created_at was added to both views) is dropped and created in one
+   * transaction. Late-binding, it has no dependents to keep the drop from happening, but its
+   * grants go with it: said, for those that no default privileges give back.
    */
   async function createAnew(rs: postgres.Sql, file: DdlFile): Promise<void> {
     try {
