@@ -123,20 +123,26 @@ export function oversizePayload(line: string, maxBodyBytes: number): string | nu
 }
 
 /** What one line of a replayed file makes, and why the line itself was refused (null: it was taken). */
-export interface ReplayedLine { events: BuiltEvent[]; badRows: BadRow[]; refused: string | null }
+export interface ReplayedLine {
+  events: BuiltEvent[]
+  badRows: BadRow[]
+  /** What went to bad rows, in messages as over HTTP (a refused line is one): past 100 failed messages they share one row. */
+  badMessages: number
+  refused: string | null
+}
 
 /** One line through the path a webhook body takes over HTTP: the size limit, the parse, the adapter. */
 export function replayLine(line: string, ctx: RequestContext, adapter: Adapter | undefined, maxBodyBytes: number): ReplayedLine {
   const oversize = oversizePayload(line, maxBodyBytes)
   if (oversize !== null) {
-    return { events: [], badRows: [badRow(ctx, 'request', 'PAYLOAD_TOO_LARGE', [{ path: '', message: `body is larger than MAX_BODY_BYTES (${maxBodyBytes} bytes)` }], null, oversize)], refused: 'PAYLOAD_TOO_LARGE' }
+    return { events: [], badRows: [badRow(ctx, 'request', 'PAYLOAD_TOO_LARGE', [{ path: '', message: `body is larger than MAX_BODY_BYTES (${maxBodyBytes} bytes)` }], null, oversize)], badMessages: 1, refused: 'PAYLOAD_TOO_LARGE' }
   }
   const body = parseBody(Buffer.from(line))
   const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
-  if (result?.ok) return { events: result.events, badRows: result.badRows, refused: null }
+  if (result?.ok) return { events: result.events, badRows: result.badRows, badMessages: result.badMessages ?? result.badRows.length, refused: null }
   // As over HTTP: a request that cannot load keeps its raw body in bad rows.
   const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
-  return { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))], refused: code }
+  return { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))], badMessages: 1, refused: code }
 }
 
 export async function replayFile(config: Config, file: string, query: Record<string, string> = {}): Promise<number> {
@@ -152,11 +158,11 @@ export async function replayFile(config: Config, file: string, query: Record<str
       const made = replayLine(line, ctx, adapter, config.maxBodyBytes)
       await load.append(made.events, made.badRows)
       accepted += made.events.length
-      bad += made.badRows.length
+      bad += made.badMessages
       if (made.refused !== null) log('warn', 'replay line rejected', { line: number, reason: made.refused })
       // Counted in the summary's "bad" like a rejected line, so named by its line the same way:
       // a message of an unknown type or shape would otherwise be found only in bad_rows.
-      else if (made.badRows.length > 0) log('warn', 'replay line has messages sent to bad rows', { line: number, messages: made.badRows.length, reasons: [...new Set(made.badRows.map((b) => b.reason))] })
+      else if (made.badRows.length > 0) log('warn', 'replay line has messages sent to bad rows', { line: number, messages: made.badMessages, reasons: [...new Set(made.badRows.map((b) => b.reason))] })
       progress(index + 1, lines.length)
     }
     const { left, status: w } = await load.finish()

@@ -212,11 +212,13 @@ export function createHandler(deps: HttpDeps) {
         return unavailable(error)
       }
     }
-    // collector_events_bad_total counts messages: a batch past the cap is one row for them all.
+    // `bad` in the answer and collector_events_bad_total count messages, as `accepted` does: a
+    // batch past the cap is one TOO_MANY_BAD_MESSAGES row for them all, and "bad": 1 for 150
+    // failed messages read as if the other 149 had vanished.
     deps.metrics?.accepted(bodyVersion, accepted, badMessages, pings)
     for (const warning of warnings) logReason(`warning${warning.path}`, 'warn', 'webhook loaded with a default: fix the webhook URL', { path: warning.path, message: warning.message })
     for (const row of badRows) logReason(`bad/${row.version}/${row.reason}`, 'info', 'webhook message sent to bad rows', { reason: row.reason, version: row.version })
-    return json(202, { accepted, bad: badRows.length, pings, version: bodyVersion })
+    return json(202, { accepted, bad: badMessages, pings, version: bodyVersion })
   }
 
   async function route(req: Request, server: Server<unknown>): Promise<{ route: string; response: Response }> {

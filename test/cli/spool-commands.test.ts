@@ -212,19 +212,21 @@ describe('collector spool replay', () => {
     expect((await db.sql`select count(*)::int as n from atomic.com_pagerduty_incident_1 where id = 'REPLAY-TOO-LARGE-1'`)[0]?.n).toBe(0)
   })
 
-  test('a line whose messages go to bad rows (an unknown type, a v3 event without data) is named by its line too', async () => {
+  test('a line whose messages go to bad rows (an unknown type, a v3 event without data, 150 past the cap) is named by its line too, with how many', async () => {
     const dir = tempDir('replay-bad-messages')
     const file = path.join(dir, 'recorded.ndjson')
     const v1 = JSON.parse(readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')) as { messages: Record<string, unknown>[] }
     const unknown = { messages: [{ ...v1.messages[0], id: 'REPLAY-BAD-MESSAGE-1', type: 'incident.teleport' }] }
     const v3 = JSON.parse(readFixture('v3', 'incident.triggered__rudder-transformer-incident_triggered_0.json')) as { event: Record<string, unknown> }
     const noData = { event: { ...v3.event, id: 'REPLAY-BAD-MESSAGE-2', data: undefined } }
-    fs.writeFileSync(file, `${JSON.stringify(unknown)}\n${JSON.stringify(JSON.parse(readFixture('v1', 'incident.resolve__pagerduty-developer-docs.json')))}\n${JSON.stringify(noData)}\n`)
+    // Past the cap of 100 bad rows a request, its messages share one row; counted as messages, as over HTTP.
+    const pastCap = { messages: Array.from({ length: 150 }, (_, i) => ({ type: 'incident.teleport', id: `REPLAY-PAST-CAP-${i}` })) }
+    fs.writeFileSync(file, `${JSON.stringify(unknown)}\n${JSON.stringify(JSON.parse(readFixture('v1', 'incident.resolve__pagerduty-developer-docs.json')))}\n${JSON.stringify(noData)}\n${JSON.stringify(pastCap)}\n`)
     const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: db.url, LOG_LEVEL: 'warn' })
     const out = (await new Response(proc.stdout).text()).split('\n').filter(Boolean)
     expect(await proc.exited).toBe(0)
-    expect(out.at(-1)).toMatch(/^replayed 3 lines: 1 events \(\d new, \d already loaded\), 2 bad$/)
+    expect(out.at(-1)).toMatch(/^replayed 4 lines: 1 events \(\d new, \d already loaded\), 152 bad$/)
     const named = out.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'replay line has messages sent to bad rows')
-    expect(named.map((l) => [l.line, l.messages, l.reasons])).toEqual([[1, 1, ['UNKNOWN_EVENT_TYPE']], [3, 1, ['INVALID_EVENT']]])
+    expect(named.map((l) => [l.line, l.messages, l.reasons])).toEqual([[1, 1, ['UNKNOWN_EVENT_TYPE']], [3, 1, ['INVALID_EVENT']], [4, 150, ['TOO_MANY_BAD_MESSAGES']]])
   })
 })

@@ -68,6 +68,14 @@ describe('webhook answers', () => {
     await eventually(async () => (await badRowsWith('UNKNOWN_EVENT_TYPE')).length === 2, 20_000, 'bad rows')
   })
 
+  test('"bad" counts the failed messages of a batch past the bad-row cap, as accepted counts messages, not its one TOO_MANY_BAD_MESSAGES row', async () => {
+    const bad = Array.from({ length: 150 }, () => ({})) // neither type nor event; small, for this server's 4 KiB MAX_BODY_BYTES
+    const good = JSON.parse(trigger.replace('a52d3f80-d9a7-11e5-8db3-22000ad5aec9', 'past-cap-good')) as { messages: unknown[] }
+    const res = await postJson(`${base}/com.pagerduty/v1`, JSON.stringify({ messages: [...good.messages, ...bad] }))
+    expect([res.status, await res.json()]).toEqual([202, { accepted: 1, bad: 150, pings: 0, version: 'v1' }])
+    await eventually(async () => (await badRowsWith('TOO_MANY_BAD_MESSAGES')).length === 1, 20_000, 'the one bad row')
+  })
+
   test('a platform Snowplow does not know is 202 and loads as srv (a 4xx would get the subscription disabled)', async () => {
     const res = await postJson(`${base}/com.pagerduty/v1?aid=http-platform&p=server`, trigger.replace('a52d3f80-d9a7-11e5-8db3-22000ad5aec9', 'http-platform-1'))
     expect([res.status, await res.json()]).toEqual([202, { accepted: 1, bad: 0, pings: 0, version: 'v1' }])
