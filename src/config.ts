@@ -288,7 +288,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
       const option = OPTIONS.find((o) => o.key === key)
       const label = sourceOf.get(key) ?? option?.flag ?? option?.env ?? key
       if (issues.some((i) => i.option === label)) continue
-      issues.push({ option: label, message: describeValueError(key, error.message) })
+      issues.push({ option: label, message: describeValueError(key, error.message, error.schema, error.value) })
     }
   }
   const socketForm = typeof raw.databaseUrl === 'string' ? unsupportedHostForm(raw.databaseUrl) : null
@@ -309,7 +309,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   // takes 6 bytes there. A record larger than the whole budget would never fit, and that
   // request would get 503 for good; 8x leaves room for the escaping and the rest of the row,
   // and the request column (query values and headers, cut to their columns' widths) beside it.
-  if (typeof raw.spoolMaxBytes === 'number' && typeof raw.maxBodyBytes === 'number' && raw.spoolMaxBytes < minSpoolBytes(raw.maxBodyBytes)) {
+  // Not when either is already refused (out of its range): that line says it.
+  const refusedAlready = (key: keyof Config) => issues.some((i) => i.option === (sourceOf.get(key) ?? OPTIONS.find((o) => o.key === key)?.env))
+  if (typeof raw.spoolMaxBytes === 'number' && typeof raw.maxBodyBytes === 'number' && !refusedAlready('spoolMaxBytes') && !refusedAlready('maxBodyBytes') && raw.spoolMaxBytes < minSpoolBytes(raw.maxBodyBytes)) {
     // Named after the one set: SPOOL_MAX_BYTES when both (or neither) are.
     const which = sourceOf.has('maxBodyBytes') && !sourceOf.has('spoolMaxBytes') ? 'maxBodyBytes' : 'spoolMaxBytes'
     issues.push({ option: sourceOf.get(which) ?? (which === 'spoolMaxBytes' ? 'SPOOL_MAX_BYTES' : 'MAX_BODY_BYTES'), message: `SPOOL_MAX_BYTES (${raw.spoolMaxBytes}) must be at least ${SPOOL_BYTES_PER_BODY_BYTE} x MAX_BODY_BYTES (${raw.maxBodyBytes}) + 32KiB, ${minSpoolBytes(raw.maxBodyBytes)}: a rejected body is kept in the spool as a bad row, JSON-escaped (up to 6x its size) beside its query string and headers, and one that could never fit would get 503 for good; raise SPOOL_MAX_BYTES or lower MAX_BODY_BYTES (PagerDuty's webhooks are a few KiB)` })
@@ -334,7 +336,29 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   return { ok: true, command, config: raw as Config, source }
 }
 
-function describeValueError(key: string, message: string): string {
+/** The settings given as byte sizes (`bytes` above), whose bounds read better in KiB, MiB, GiB. */
+const BYTE_KEYS: ReadonlySet<string> = new Set(OPTIONS.filter((o) => o.parse === bytes).map((o) => o.key))
+
+/** 1024 -> "1KiB", 1536 -> "1536B": the largest binary unit that divides it. */
+function sizeText(n: number): string {
+  const units = [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const
+  const unit = units.find(([, size]) => n !== 0 && n % size === 0)
+  return unit ? `${n / unit[1]}${unit[0]}` : `${n}B`
+}
+
+/**
+ * A number out of its range, said with both bounds and the value given ("must be an integer
+ * from 1 to 100000, got 0"), not TypeBox's "expected integer to be greater or equal to 1",
+ * which names one bound and not the value. Null for any other error.
+ */
+function rangeError(key: string, schema: unknown, value: unknown): string | null {
+  const { type, minimum, maximum } = (schema ?? {}) as { type?: unknown; minimum?: unknown; maximum?: unknown }
+  if (type !== 'integer' || typeof minimum !== 'number' || typeof maximum !== 'number' || typeof value !== 'number' || !Number.isInteger(value)) return null
+  const text = BYTE_KEYS.has(key) ? sizeText : String
+  return maximum >= Number.MAX_SAFE_INTEGER ? `must be at least ${text(minimum)}, got ${text(value)}` : `must be ${BYTE_KEYS.has(key) ? 'a size' : 'an integer'} from ${text(minimum)} to ${text(maximum)}, got ${text(value)}`
+}
+
+function describeValueError(key: string, message: string, schema?: unknown, value?: unknown): string {
   switch (key) {
     case 'dialect': return 'must be postgres or redshift'
     case 'logLevel': return 'must be debug, info, warn or error'
@@ -342,7 +366,7 @@ function describeValueError(key: string, message: string): string {
     case 'dbSchema': return 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63 characters)'
     case 'port':
     case 'embeddedPgPort': return 'must be a port number between 0 and 65535'
-    default: return message.toLowerCase()
+    default: return rangeError(key, schema, value) ?? message.toLowerCase()
   }
 }
 

@@ -42,7 +42,18 @@ describe('loadConfig', () => {
       { option: 'PORT', message: 'must be an integer, got "eighty"' },
       { option: 'MAX_BODY_BYTES', message: 'must be a byte count like 1048576 or 10GiB, got "lots"' },
       { option: 'DB_DIALECT', message: 'must be postgres or redshift' },
-      { option: '--batch-max-rows', message: 'expected integer to be greater or equal to 1' },
+      { option: '--batch-max-rows', message: 'must be an integer from 1 to 100000, got 0' },
+    ])
+  })
+
+  test('a number out of its range is refused with both bounds and the value given, sizes in binary units', () => {
+    expect(issuesOf({ BATCH_MAX_WAIT_MS: '60001', SHUTDOWN_DRAIN_MS: '-1', BATCH_MAX_BYTES: '10', MAX_BODY_BYTES: '100MiB', SPOOL_SEGMENT_BYTES: '1000', SPOOL_MAX_BYTES: '0' }, [])).toEqual([
+      { option: 'BATCH_MAX_WAIT_MS', message: 'must be an integer from 0 to 60000, got 60001' },
+      { option: 'BATCH_MAX_BYTES', message: 'must be a size from 1KiB to 1GiB, got 10B' },
+      { option: 'SPOOL_MAX_BYTES', message: 'must be at least 1KiB, got 0B' },
+      { option: 'SPOOL_SEGMENT_BYTES', message: 'must be a size from 1KiB to 2GiB, got 1000B' },
+      { option: 'MAX_BODY_BYTES', message: 'must be a size from 1B to 64MiB, got 100MiB' },
+      { option: 'SHUTDOWN_DRAIN_MS', message: 'must be an integer from 0 to 600000, got -1' },
     ])
   })
 
