@@ -20,6 +20,22 @@
 --     So an incident whose incident.triggered was never received still has its start
 --     (atomic.pagerduty_incidents.created_at). Added after app_id, last: CREATE OR REPLACE
 --     VIEW only adds columns at the end, so an older view is replaced in place.
+--   * agent_type: what kind of agent agent_id is, so that analysts can count only what people
+--     did (an MTTA of human acknowledgements): 'user' (a person), 'service' (PagerDuty acting
+--     for a service: an auto-resolve, an event sent to the service), 'integration' (an
+--     inbound integration, an Events API key), 'other' (any other kind PagerDuty names), NULL
+--     when the event names no agent. From v3 event.agent.type and v2 log_entries[0].agent.type
+--     (user_reference, service_reference, *_integration_reference, ...). v1 names only users
+--     (last_status_change_by is a user or null): 'user' when it names one; NULL otherwise,
+--     which on a v1 acknowledgement or resolution means no person (an integration's or API
+--     call's, or an auto-resolve), and on v3 may mean automation (developer docs, webhooks
+--     01-Overview: "null ... might indicate an event triggered via automation").
+--   * resolve_reason: why PagerDuty resolved the incident, when it says: 'merge' when it was
+--     merged into another (resolve_reason.type merge_resolve_reason, the only reason PagerDuty
+--     documents: the merged-away incident is resolved), another type as sent, else NULL. From
+--     v3 data.resolve_reason and v2 incident.resolve_reason (read from its JSON column); v1
+--     carries no resolve reason (NULL: a merge delivered in v1 cannot be told from a resolution).
+--   agent_type and resolve_reason come after incident_created_at, last, for the same reason.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
 SELECT
   e.event_id,
@@ -46,7 +62,9 @@ SELECT
   CAST(i."data.incident.html_url" AS varchar(1024)) AS html_url,
   CAST(i."data.incident.last_status_change_by.id" AS varchar(255)) AS agent_id,
   e.app_id,
-  i."data.incident.created_on" AS incident_created_at
+  i."data.incident.created_on" AS incident_created_at,
+  CAST(CASE WHEN i."data.incident.last_status_change_by.id" IS NOT NULL THEN 'user' END AS varchar(16)) AS agent_type,
+  CAST(NULL AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_incident_1 i ON i.root_id = e.event_id AND i.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -76,7 +94,14 @@ SELECT
   CAST(m."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(m."log_entries[0].agent.id" AS varchar(255)) AS agent_id,
   e.app_id,
-  m."incident.created_at" AS incident_created_at
+  m."incident.created_at" AS incident_created_at,
+  CAST(CASE
+    WHEN m."log_entries[0].agent.type" IN ('user_reference', 'user') THEN 'user'
+    WHEN m."log_entries[0].agent.type" IN ('service_reference', 'service') THEN 'service'
+    WHEN m."log_entries[0].agent.type" LIKE '%integration_reference' OR m."log_entries[0].agent.type" LIKE '%integration' THEN 'integration'
+    WHEN m."log_entries[0].agent.type" IS NOT NULL THEN 'other'
+  END AS varchar(16)) AS agent_type,
+  CAST(CASE m."incident.resolve_reason" ->> 'type' WHEN 'merge_resolve_reason' THEN 'merge' ELSE m."incident.resolve_reason" ->> 'type' END AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -96,7 +121,14 @@ SELECT
   CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(v."agent.id" AS varchar(255)) AS agent_id,
   e.app_id,
-  v."incident.created_at" AS incident_created_at
+  v."incident.created_at" AS incident_created_at,
+  CAST(CASE
+    WHEN v."agent.type" IN ('user_reference', 'user') THEN 'user'
+    WHEN v."agent.type" IN ('service_reference', 'service') THEN 'service'
+    WHEN v."agent.type" LIKE '%integration_reference' OR v."agent.type" LIKE '%integration' THEN 'integration'
+    WHEN v."agent.type" IS NOT NULL THEN 'other'
+  END AS varchar(16)) AS agent_type,
+  CAST(CASE v."incident.resolve_reason.type" WHEN 'merge_resolve_reason' THEN 'merge' ELSE v."incident.resolve_reason.type" END AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
 -- The service of an event that names none, looked up per such event through the index on

@@ -7,7 +7,7 @@
 --     incident.acknowledged / incident.resolved (after an unacknowledge or a reopen, the later
 --     ones do not count); acknowledged_by / resolved_by: the agent of that event (a user or
 --     integration id: v1 last_status_change_by, v2 the first log entry's agent, v3 event.agent).
---   * created_at (the last column): when PagerDuty created the incident, from any of its events
+--   * created_at: when PagerDuty created the incident, from any of its events
 --     (the events view's incident_created_at), so known when its trigger was not received
 --     (the subscription was made after the trigger, or the delivery was lost upstream).
 --   * seconds_to_acknowledge / seconds_to_resolve: from triggered_at when a trigger was
@@ -25,6 +25,19 @@
 --     (which names no status) or an incident moved to another service reads as PagerDuty shows
 --     it now; app_id and webhook_version: of its latest event.
 --   * events, first_event_at, last_event_at: how many incident events the tables hold for it.
+--   * acknowledged_by_type / resolved_by_type: the events view's agent_type of that first
+--     acknowledgement / resolution: 'user' (a person), 'service', 'integration', 'other', or
+--     NULL when PagerDuty named no agent (v1: no user; v3: maybe automation). An MTTA of what
+--     people did: the seconds_to_acknowledge of rows WHERE acknowledged_by_type = 'user' (an
+--     incident first acknowledged by an integration then counts as not acknowledged by a
+--     person; the events view's agent_type gives a person's first acknowledgement of it).
+--   * resolve_reason: that first resolution's reason (the events view's): 'merge' when
+--     PagerDuty resolved the incident by merging it into another, which ends the incident
+--     without fixing anything. An MTTR without merged incidents: WHERE COALESCE(resolve_reason,
+--     '') <> 'merge'. v1 carries no reason, so a merge delivered only in v1 reads as a
+--     resolution (NULL).
+--   created_at, then acknowledged_by_type, resolved_by_type and resolve_reason, are the last
+--   columns: added since the view's first version, in that order.
 -- Each value is read off one row per incident by ROW_NUMBER(), written so that Redshift runs
 -- this same file, late-binding (WITH NO SCHEMA BINDING, added by src/db/migrate.ts), like the
 -- view it reads: `DB_DIALECT=redshift collector migrate --print` shows it.
@@ -33,6 +46,7 @@ WITH ranked AS (
   SELECT
     event_id, event_type, occurred_at, incident_id, incident_number, incident_title, incident_status,
     urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version, incident_created_at,
+    agent_type, resolve_reason,
     ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY occurred_at DESC, step DESC, event_id DESC) AS latest,
     ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_title IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_title,
     ROW_NUMBER() OVER (PARTITION BY incident_id ORDER BY CASE WHEN incident_status IS NULL THEN 1 ELSE 0 END, occurred_at DESC, step DESC, event_id DESC) AS latest_status,
@@ -44,6 +58,7 @@ WITH ranked AS (
     SELECT
       event_id, event_type, occurred_at, incident_id, incident_number, incident_title, incident_status,
       urgency, service_id, service_name, html_url, agent_id, app_id, webhook_version, incident_created_at,
+      agent_type, resolve_reason,
       -- Within one instant (v1/v2 times are whole seconds; PagerDuty batches changes made in
       -- quick succession), a trigger came before and a resolution after anything else.
       CASE event_type WHEN 'incident.triggered' THEN 0 WHEN 'incident.resolved' THEN 2 ELSE 1 END AS step
@@ -72,7 +87,10 @@ incidents AS (
     MIN(occurred_at) AS first_event_at,
     MAX(occurred_at) AS last_event_at,
     -- The same on every event that carries it; the earliest, should two ever disagree.
-    MIN(incident_created_at) AS created_at
+    MIN(incident_created_at) AS created_at,
+    MAX(CASE WHEN event_type = 'incident.acknowledged' AND first_of_type = 1 THEN agent_type END) AS acknowledged_by_type,
+    MAX(CASE WHEN event_type = 'incident.resolved' AND first_of_type = 1 THEN agent_type END) AS resolved_by_type,
+    MAX(CASE WHEN event_type = 'incident.resolved' AND first_of_type = 1 THEN resolve_reason END) AS resolve_reason
   FROM ranked
   GROUP BY incident_id
 )
@@ -98,6 +116,10 @@ SELECT
   CAST(EXTRACT(EPOCH FROM acknowledged_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM started_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_acknowledge,
   CAST(EXTRACT(EPOCH FROM resolved_at AT TIME ZONE 'UTC') - EXTRACT(EPOCH FROM started_at AT TIME ZONE 'UTC') AS decimal(18,3)) AS seconds_to_resolve,
   CAST(events AS bigint) AS events, first_event_at, last_event_at,
-  -- Last: added since the view's first version (CREATE OR REPLACE VIEW adds columns only at the end).
-  created_at
+  -- Last: added since the view's first version, each after the one before (CREATE OR REPLACE
+  -- VIEW adds columns only at the end).
+  created_at,
+  CAST(acknowledged_by_type AS varchar(16)) AS acknowledged_by_type,
+  CAST(resolved_by_type AS varchar(16)) AS resolved_by_type,
+  CAST(resolve_reason AS varchar(255)) AS resolve_reason
 FROM (SELECT incidents.*, COALESCE(triggered_at, created_at) AS started_at FROM incidents) started;

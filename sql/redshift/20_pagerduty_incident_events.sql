@@ -3,8 +3,12 @@
 -- same columns, types and rows as sql/postgres/20_pagerduty_incident_events.sql (whose
 -- comments say what each column holds), with one difference in how, not what: v3 events
 -- that only reference their incident take the service of the incident's latest event that
--- names one through ROW_NUMBER(), as Redshift has no LATERAL. incident_created_at is the
--- last column, as on PostgreSQL (added after app_id).
+-- names one through ROW_NUMBER(), as Redshift has no LATERAL. incident_created_at, then
+-- agent_type and resolve_reason, are the last columns, as on PostgreSQL (added after app_id).
+-- v2's resolve reason is in a SUPER column: read with JSON_SERIALIZE and JSON_EXTRACT_PATH_TEXT
+-- (the value is a few hundred bytes), NULL for anything but an object that has a type
+-- (null_if_invalid), rather than PartiQL's m."incident.resolve_reason".type, which the
+-- PostgreSQL-based test shim (test/helpers/redshift-shim.ts) cannot parse; the same value.
 -- Late-binding (WITH NO SCHEMA BINDING) so the tables under it can be altered or recreated
 -- without dropping it first; every table is schema-qualified, as late binding requires.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
@@ -33,7 +37,9 @@ SELECT
   CAST(i."data.incident.html_url" AS varchar(1024)) AS html_url,
   CAST(i."data.incident.last_status_change_by.id" AS varchar(255)) AS agent_id,
   e.app_id,
-  i."data.incident.created_on" AS incident_created_at
+  i."data.incident.created_on" AS incident_created_at,
+  CAST(CASE WHEN i."data.incident.last_status_change_by.id" IS NOT NULL THEN 'user' END AS varchar(16)) AS agent_type,
+  CAST(NULL AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_incident_1 i ON i.root_id = e.event_id AND i.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -63,7 +69,14 @@ SELECT
   CAST(m."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(m."log_entries[0].agent.id" AS varchar(255)) AS agent_id,
   e.app_id,
-  m."incident.created_at" AS incident_created_at
+  m."incident.created_at" AS incident_created_at,
+  CAST(CASE
+    WHEN m."log_entries[0].agent.type" IN ('user_reference', 'user') THEN 'user'
+    WHEN m."log_entries[0].agent.type" IN ('service_reference', 'service') THEN 'service'
+    WHEN m."log_entries[0].agent.type" LIKE '%integration_reference' OR m."log_entries[0].agent.type" LIKE '%integration' THEN 'integration'
+    WHEN m."log_entries[0].agent.type" IS NOT NULL THEN 'other'
+  END AS varchar(16)) AS agent_type,
+  CAST(CASE JSON_EXTRACT_PATH_TEXT(JSON_SERIALIZE(m."incident.resolve_reason"), 'type', true) WHEN 'merge_resolve_reason' THEN 'merge' ELSE JSON_EXTRACT_PATH_TEXT(JSON_SERIALIZE(m."incident.resolve_reason"), 'type', true) END AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
 UNION ALL
@@ -83,7 +96,14 @@ SELECT
   CAST(v."incident.html_url" AS varchar(1024)) AS html_url,
   CAST(v."agent.id" AS varchar(255)) AS agent_id,
   e.app_id,
-  v."incident.created_at" AS incident_created_at
+  v."incident.created_at" AS incident_created_at,
+  CAST(CASE
+    WHEN v."agent.type" IN ('user_reference', 'user') THEN 'user'
+    WHEN v."agent.type" IN ('service_reference', 'service') THEN 'service'
+    WHEN v."agent.type" LIKE '%integration_reference' OR v."agent.type" LIKE '%integration' THEN 'integration'
+    WHEN v."agent.type" IS NOT NULL THEN 'other'
+  END AS varchar(16)) AS agent_type,
+  CAST(CASE v."incident.resolve_reason.type" WHEN 'merge_resolve_reason' THEN 'merge' ELSE v."incident.resolve_reason.type" END AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v3_event_1 v ON v.root_id = e.event_id AND v.root_tstamp = e.collector_tstamp
 LEFT JOIN (

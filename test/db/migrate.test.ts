@@ -150,37 +150,46 @@ describe('migrate', () => {
     expect((await db.sql.unsafe(`select count(*)::int as n from depview.pagerduty_incidents`))[0]?.n).toBe(0) // created over the older view
   })
 
-  test('a deployment with the views of 54c5e23 (before created_at) is upgraded in place: the new columns last, the same views, grants and an analyst\'s view over them kept', async () => {
-    // The two views exactly as 54c5e23 created them (test/fixtures/sql/views-54c5e23/), with its markers.
+  /**
+   * Older collectors' views, exactly as they created them (test/fixtures/sql/views-<commit>/):
+   * 54c5e23, before created_at; f2b7cec, before the agent types and the resolve reason. Each
+   * with the columns this version adds to it, last, and seconds_to_resolve of an incident
+   * whose trigger was never received, before the upgrade.
+   */
+  const OLDER_VIEWS = [
+    { commit: '54c5e23', events: ['incident_created_at', 'agent_type', 'resolve_reason'], incidents: ['created_at', 'acknowledged_by_type', 'resolved_by_type', 'resolve_reason'], secondsBefore: null },
+    { commit: 'f2b7cec', events: ['agent_type', 'resolve_reason'], incidents: ['acknowledged_by_type', 'resolved_by_type', 'resolve_reason'], secondsBefore: '455.459' },
+  ]
+  test.each(OLDER_VIEWS)('a deployment with the views of $commit is upgraded in place: the new columns last, the same views, grants and an analyst\'s view over them kept', async (older) => {
+    const schema = `upgrade_${older.commit}`
     const previous = ['20_pagerduty_incident_events.sql', '21_pagerduty_incidents.sql']
-      .map((name) => readFileSync(path.join(ROOT, 'test/fixtures/sql/views-54c5e23', name), 'utf8').replace(/\batomic\./g, '"upgrade".'))
-    await migrate(db.sql, 'postgres', 'upgrade')
-    await db.sql.unsafe('drop view upgrade.pagerduty_incidents; drop view upgrade.pagerduty_incident_events').simple()
+      .map((name) => readFileSync(path.join(ROOT, `test/fixtures/sql/views-${older.commit}`, name), 'utf8').replace(/\batomic\./g, `"${schema}".`))
+    await migrate(db.sql, 'postgres', schema)
+    await db.sql.unsafe(`drop view ${schema}.pagerduty_incidents; drop view ${schema}.pagerduty_incident_events`).simple()
     for (const [i, view] of ['pagerduty_incident_events', 'pagerduty_incidents'].entries()) {
       await db.sql.unsafe(previous[i]!).simple()
-      await db.sql.unsafe(`comment on view upgrade.${view} is '${viewMarker(previous[i]!)}'; grant select on upgrade.${view} to public`).simple()
+      await db.sql.unsafe(`comment on view ${schema}.${view} is '${viewMarker(previous[i]!)}'; grant select on ${schema}.${view} to public`).simple()
     }
-    await db.sql.unsafe('create view upgrade.my_report as select service_name, count(*) from upgrade.pagerduty_incidents group by service_name')
-    // An incident whose trigger was never received: its resolution only.
-    const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema: 'upgrade', migrate: async () => {} })
+    await db.sql.unsafe(`create view ${schema}.my_report as select service_name, count(*) from ${schema}.pagerduty_incidents group by service_name`)
+    // An incident whose trigger was never received: its resolution only (by a user).
+    const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => {} })
     expect(await sink.write({ events: recordFor('upgrade', readFixture('v3', 'incident.resolved__rudder-transformer-incident_resolved_0.json')).events, badRows: [] })).toMatchObject({ loaded: 1 })
     const state = async () => (await db.sql.unsafe(`select c.relname, c.oid::int as oid, c.relacl::text as acl, array_to_string(array(select attname from pg_attribute where attrelid = c.oid and attnum > 0 order by attnum), ',') as columns
-      from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'upgrade' and c.relkind = 'v' order by c.relname`)).map((r) => ({ ...r }))
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relkind = 'v' order by c.relname`, [schema])).map((r) => ({ ...r }))
     const before = await state()
-    const measured = 'select seconds_to_resolve::text from upgrade.pagerduty_incidents'
-    expect((await db.sql.unsafe(measured))[0]?.seconds_to_resolve).toBeNull()
+    const measured = `select seconds_to_resolve::text from ${schema}.pagerduty_incidents`
+    expect((await db.sql.unsafe(measured))[0]?.seconds_to_resolve).toBe(older.secondsBefore)
 
-    expect(await migrate(db.sql, 'postgres', 'upgrade')).toEqual([])
+    expect(await migrate(db.sql, 'postgres', schema)).toEqual([])
     // Replaced in place (CREATE OR REPLACE: the same oids, so my_report still reads them), the
     // older columns as they were and the new ones at the end.
-    expect(await state()).toEqual(before.map((v) => ({
-      ...v,
-      columns: v.relname === 'pagerduty_incident_events' ? `${v.columns},incident_created_at` : v.relname === 'pagerduty_incidents' ? `${v.columns},created_at` : v.columns,
-    })))
-    // Resolved 2022-12-07T11:04:27.459Z, created 10:56:52Z.
-    expect((await db.sql.unsafe(measured))[0]?.seconds_to_resolve).toBe('455.459')
-    expect((await db.sql.unsafe('select count(*)::int as n from upgrade.my_report'))[0]?.n).toBe(1)
-    expect(await migrate(db.sql, 'postgres', 'upgrade')).toEqual([])
+    const added: Record<string, string[]> = { pagerduty_incident_events: older.events, pagerduty_incidents: older.incidents }
+    expect(await state()).toEqual(before.map((v) => ({ ...v, columns: [v.columns, ...(added[String(v.relname)] ?? [])].join(',') })))
+    // Resolved 2022-12-07T11:04:27.459Z, created 10:56:52Z, by a user, not by a merge.
+    expect((await db.sql.unsafe(`select seconds_to_resolve::text, resolved_by_type, resolve_reason from ${schema}.pagerduty_incidents`)).map((r): Record<string, unknown> => ({ ...r })))
+      .toEqual([{ seconds_to_resolve: '455.459', resolved_by_type: 'user', resolve_reason: null }])
+    expect((await db.sql.unsafe(`select count(*)::int as n from ${schema}.my_report`))[0]?.n).toBe(1)
+    expect(await migrate(db.sql, 'postgres', schema)).toEqual([])
   })
 
   test('a view of an analyst\'s own that bears the incidents view\'s name (no collector made it) is neither replaced nor dropped, and the warning says so', async () => {

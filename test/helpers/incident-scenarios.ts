@@ -4,7 +4,8 @@
  * the v3 events that change no status, deliveries out of order, the same change from a v2 and
  * a v3 subscription, an incident whose trigger was never received, local offsets across a
  * DST change, an incident moved to another service, a service renamed between two incidents,
- * and changes in the same second. Each with the atomic.pagerduty_incidents row a careful reader
+ * changes in the same second, changes made by a service or an integration rather than a person,
+ * and incidents merged into another. Each with the atomic.pagerduty_incidents row a careful reader
  * of PagerDuty's docs expects.
  */
 import { uuidV5 } from '../../src/events/event-id.ts'
@@ -35,7 +36,7 @@ const CREATED: Record<string, string | null> = {
 }
 const createdAt = (incident: string): string | null => (incident in CREATED ? CREATED[incident]! : '2024-03-01T10:00:00Z')
 
-interface V3Options { agent?: Json | null; status?: string; service?: { id: string; name: string }; number?: number; id?: string }
+interface V3Options { agent?: Json | null; status?: string; service?: { id: string; name: string }; number?: number; id?: string; resolveReason?: Json }
 const V3_STATUS: Record<string, string> = { 'incident.triggered': 'triggered', 'incident.acknowledged': 'acknowledged', 'incident.unacknowledged': 'triggered', 'incident.resolved': 'resolved', 'incident.reopened': 'triggered' }
 /** The data of v3 types that only reference their incident (developer docs "Event Data Types"). */
 const V3_REFERENCE_DATA: Record<string, (incident: string) => Json> = {
@@ -51,7 +52,7 @@ export function v3(incident: string, type: string, at: string, o: V3Options = {}
   const s = o.service ?? service(incident)
   const data = reference
     ? { ...reference(incident), incident: { id: incident, type: 'incident_reference', summary: title(incident), self: `https://api.pagerduty.com/incidents/${incident}`, html_url: url(incident) } }
-    : Object.assign(body.event.data as Json, { id: incident, number: o.number ?? 100, title: title(incident), html_url: url(incident), status: o.status ?? V3_STATUS[type] ?? 'triggered', service: { id: s.id, summary: s.name, type: 'service_reference' }, created_at: createdAt(incident) ?? undefined })
+    : Object.assign(body.event.data as Json, { id: incident, number: o.number ?? 100, title: title(incident), html_url: url(incident), status: o.status ?? V3_STATUS[type] ?? 'triggered', service: { id: s.id, summary: s.name, type: 'service_reference' }, created_at: createdAt(incident) ?? undefined, resolve_reason: o.resolveReason ?? null })
   Object.assign(body.event, { id, event_type: type, occurred_at: at, agent: o.agent === undefined ? user(`U-${incident}`) : o.agent, data })
   return [id, JSON.stringify(body), contextFor(id)]
 }
@@ -73,11 +74,12 @@ export function v1(incident: string, messages: V1Message[]): Delivery {
   return [`v1-${incident}-${messages[0]!.id}`, JSON.stringify(body), contextFor(messages[0]!.id)]
 }
 
-export function v2(incident: string, id: string, event: string, at: string, agent: Json | null, status: string, s = service(incident)): Delivery {
+/** `incidentFields`: more of the message's incident (its resolve_reason, say). */
+export function v2(incident: string, id: string, event: string, at: string, agent: Json | null, status: string, s = service(incident), incidentFields: Json = {}): Delivery {
   const message = clone((fixtureJson('v2', 'incident.trigger__pagerduty-developer-docs.json') as { messages: Json[] }).messages[0]!)
   const i = message.incident as Json
   Object.assign(message, { id, event, created_on: at })
-  Object.assign(i, { id: incident, incident_number: 100, title: title(incident), html_url: url(incident), created_at: createdAt(incident) ?? undefined, status, service: { ...(i.service as Json), id: s.id, name: s.name, summary: s.name } })
+  Object.assign(i, { id: incident, incident_number: 100, title: title(incident), html_url: url(incident), created_at: createdAt(incident) ?? undefined, status, service: { ...(i.service as Json), id: s.id, name: s.name, summary: s.name }, ...incidentFields })
   Object.assign((message.log_entries as Json[])[0]!, { agent, created_at: at })
   return [id, JSON.stringify({ messages: [message] }), contextFor(id)]
 }
@@ -191,32 +193,69 @@ export const DELIVERIES: Delivery[] = [
   // Triggered and acknowledged in the same second (an automatic acknowledgement), v2.
   v2('PTIE2', tieTrigger2, 'incident.trigger', '2024-03-01T10:00:00Z', user('UJ1'), 'triggered'),
   v2('PTIE2', tieAck2, 'incident.acknowledge', '2024-03-01T10:00:00Z', { id: 'PINTEGRATION2', type: 'service_reference' }, 'acknowledged'),
+  // Acknowledged by a person, resolved by something else, in each version: v3 by the monitoring
+  // tool's Events API integration (a *_integration_reference agent), v2 by the service itself
+  // (auto-resolve), v1 with last_status_change_by null (v1 names users only).
+  v3('PAUTO3', 'incident.triggered', '2024-03-01T10:00:00Z', { agent: { id: 'PEVENTS3', type: 'generic_events_api_inbound_integration_reference', summary: 'Monitoring' } }),
+  v3('PAUTO3', 'incident.acknowledged', '2024-03-01T10:02:00Z', { agent: user('UL1') }),
+  v3('PAUTO3', 'incident.resolved', '2024-03-01T10:10:00Z', { agent: { id: 'PEVENTS3', type: 'events_api_v2_inbound_integration_reference', summary: 'Monitoring' } }),
+  v2('PAUTO2', 'auto2-1', 'incident.trigger', '2024-03-01T10:00:00Z', { id: 'SPAUTO2', type: 'service_reference' }, 'triggered'),
+  v2('PAUTO2', 'auto2-2', 'incident.acknowledge', '2024-03-01T10:03:00Z', user('UL2'), 'acknowledged'),
+  v2('PAUTO2', 'auto2-3', 'incident.resolve', '2024-03-01T10:30:00Z', { id: 'SPAUTO2', type: 'service_reference', summary: 'Svc PAUTO2' }, 'resolved'),
+  v1('PAUTO1', [{ id: 'auto1-1', type: 'incident.trigger', at: '2024-03-01T10:00:00Z', by: null, status: 'triggered' }]),
+  v1('PAUTO1', [{ id: 'auto1-2', type: 'incident.acknowledge', at: '2024-03-01T10:01:00Z', by: 'UL3', status: 'acknowledged' }]),
+  v1('PAUTO1', [{ id: 'auto1-3', type: 'incident.resolve', at: '2024-03-01T10:04:00Z', by: null, status: 'resolved' }]),
+  // Acknowledged by an agent of a kind the view has no name for (PagerDuty documents users,
+  // services and integrations): 'other'.
+  v3('PKIND', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  v3('PKIND', 'incident.acknowledged', '2024-03-01T10:01:00Z', { agent: { id: 'PKINDAGENT', type: 'some_new_reference' } }),
+  // Merged into another incident: PagerDuty resolves the merged-away one, the person who merged
+  // as its agent, with resolve_reason merge_resolve_reason naming the incident it went into.
+  v3('PMERGED3', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  v3('PMERGED3', 'incident.acknowledged', '2024-03-01T10:01:00Z', { agent: user('UM1') }),
+  v3('PMERGED3', 'incident.resolved', '2024-03-01T10:06:00Z', { agent: user('UM1'), resolveReason: { type: 'merge_resolve_reason', incident: { id: 'PAUTO3', type: 'incident_reference', summary: title('PAUTO3') } } }),
+  v2('PMERGED2', 'merged2-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UM2'), 'triggered'),
+  v2('PMERGED2', 'merged2-2', 'incident.resolve', '2024-03-01T10:07:00Z', user('UM2'), 'resolved', service('PMERGED2'), { resolve_reason: { type: 'merge_resolve_reason', incident: { id: 'PAUTO2', type: 'incident_reference', summary: title('PAUTO2') } } }),
 ]
 
 /** The columns of INCIDENTS, as text. */
 export const SCENARIO_QUERY = `select incident_id, incident_number::text, incident_title, incident_status, service_id, service_name, html_url, app_id, webhook_version,
   triggered_at::text, acknowledged_at::text, acknowledged_by, resolved_at::text, resolved_by,
-  seconds_to_acknowledge::text, seconds_to_resolve::text, events::text, first_event_at::text, last_event_at::text, created_at::text
+  seconds_to_acknowledge::text, seconds_to_resolve::text, events::text, first_event_at::text, last_event_at::text, created_at::text,
+  acknowledged_by_type, resolved_by_type, resolve_reason
   from atomic.pagerduty_incidents order by incident_id`
 
 type Row = Record<string, string | null>
-const row = (incident: string, r: Row): Row => ({
-  incident_id: incident, incident_number: '100', incident_title: title(incident), incident_status: 'resolved',
-  service_id: `S${incident}`, service_name: `Svc ${incident}`, html_url: url(incident), app_id: 'test', webhook_version: 'v3', created_at: '2024-03-01 10:00:00', ...r,
-})
+const row = (incident: string, r: Row): Row => {
+  const base: Row = {
+    incident_id: incident, incident_number: '100', incident_title: title(incident), incident_status: 'resolved',
+    service_id: `S${incident}`, service_name: `Svc ${incident}`, html_url: url(incident), app_id: 'test', webhook_version: 'v3', created_at: '2024-03-01 10:00:00', ...r,
+  }
+  // A person made each acknowledgement and resolution, and none is a merge, unless the row says otherwise.
+  return { acknowledged_by_type: base.acknowledged_by === null ? null : 'user', resolved_by_type: base.resolved_by === null ? null : 'user', resolve_reason: null, ...base }
+}
 
 /** atomic.pagerduty_incidents for DELIVERIES, by incident id. */
 export const INCIDENTS: Row[] = [
   row('PACCT1', { incident_number: '7', incident_status: 'triggered', app_id: 'acme', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
   row('PACCT2', { incident_number: '7', incident_status: 'triggered', app_id: 'globex', triggered_at: '2024-03-01 10:00:05', acknowledged_at: null, acknowledged_by: null, resolved_at: null, resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:00:05', last_event_at: '2024-03-01 10:00:05', created_at: '2024-03-01 10:00:05' }),
+  // Acknowledged by a person; resolved by an integration (v3), by the service (v2), by no user (v1).
+  row('PAUTO1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UL3', resolved_at: '2024-03-01 10:04:00', resolved_by: null, seconds_to_acknowledge: '60.000', seconds_to_resolve: '240.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:04:00' }),
+  row('PAUTO2', { webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'UL2', resolved_at: '2024-03-01 10:30:00', resolved_by: 'SPAUTO2', resolved_by_type: 'service', seconds_to_acknowledge: '180.000', seconds_to_resolve: '1800.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:30:00' }),
+  row('PAUTO3', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UL1', resolved_at: '2024-03-01 10:10:00', resolved_by: 'PEVENTS3', resolved_by_type: 'integration', seconds_to_acknowledge: '120.000', seconds_to_resolve: '600.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:10:00' }),
   // Eleven events; the notes and status update name no status or service: both from the others.
-  row('PAUX', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'PINTEGRATION', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UE1', seconds_to_acknowledge: '180.000', seconds_to_resolve: '300.000', events: '11', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:09:00' }),
+  // Acknowledged by an integration (a service_reference agent).
+  row('PAUX', { acknowledged_by_type: 'service', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'PINTEGRATION', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UE1', seconds_to_acknowledge: '180.000', seconds_to_resolve: '300.000', events: '11', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:09:00' }),
   // The v2 and v3 copies of each change: the earlier (v2's whole second) of each; six events.
   row('PBOTH', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UI2', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UI2', seconds_to_acknowledge: '60.000', seconds_to_resolve: '300.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:05:00.9' }),
   // 01:59:30 PST = 09:59:30Z; 03:00:15.5 PDT = 10:00:15.5Z; 11:05:00.125+01:00 = 10:05:00.125Z.
   row('PDST', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-10 09:59:30', acknowledged_at: '2024-03-10 10:00:15.5', acknowledged_by: 'UH1', resolved_at: '2024-03-10 10:05:00.125', resolved_by: 'UH1', seconds_to_acknowledge: '45.500', seconds_to_resolve: '330.125', events: '3', first_event_at: '2024-03-10 09:59:30', last_event_at: '2024-03-10 10:05:00.125', created_at: '2024-03-10 09:59:30' }),
+  row('PKIND', { incident_status: 'acknowledged', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'PKINDAGENT', acknowledged_by_type: 'other', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '60.000', seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:01:00' }),
   // Created a second before its trigger's occurred_at: the seconds count from the trigger.
   row('PLATE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:05:00', acknowledged_by: 'UF1', resolved_at: '2024-03-01 10:30:00', resolved_by: 'UF1', seconds_to_acknowledge: '300.000', seconds_to_resolve: '1800.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:30:00', created_at: '2024-03-01 09:59:59' }),
+  // Merged into another incident: resolved by the person who merged it, for the reason 'merge'.
+  row('PMERGED2', { webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:07:00', resolved_by: 'UM2', resolve_reason: 'merge', seconds_to_acknowledge: null, seconds_to_resolve: '420.000', events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:07:00' }),
+  row('PMERGED3', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UM1', resolved_at: '2024-03-01 10:06:00', resolved_by: 'UM1', resolve_reason: 'merge', seconds_to_acknowledge: '60.000', seconds_to_resolve: '360.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:06:00' }),
   // Its service now; sql/queries/mtta_mttr.sql counts it on the service it was triggered on.
   row('PMOVED', { service_id: 'SPMOVED-B', service_name: 'Svc PMOVED-B', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:02:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '120.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:02:00' }),
   // No trigger and no creation time: nothing to count from.
@@ -234,7 +273,7 @@ export const INCIDENTS: Row[] = [
   row('PREOPENED', { incident_status: 'triggered', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:20:00', resolved_by: 'UD1', seconds_to_acknowledge: null, seconds_to_resolve: '1200.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00' }),
   // Resolved in the second it was triggered: resolved now, whatever the event ids.
   row('PTIE1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:00:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '0.000', events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
-  row('PTIE2', { incident_status: 'acknowledged', webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:00:00', acknowledged_by: 'PINTEGRATION2', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '0.000', seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
+  row('PTIE2', { acknowledged_by_type: 'service', incident_status: 'acknowledged', webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:00:00', acknowledged_by: 'PINTEGRATION2', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '0.000', seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
   row('PUNACK1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UB1', resolved_at: '2024-03-01 10:50:00', resolved_by: 'UB2', seconds_to_acknowledge: '120.000', seconds_to_resolve: '3000.000', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:50:00' }),
   row('PUNACK3', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00.25', acknowledged_by: 'UA1', resolved_at: '2024-03-01 11:00:00.5', resolved_by: 'UA2', seconds_to_acknowledge: '60.250', seconds_to_resolve: '3600.500', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00.5' }),
 ]

@@ -4,8 +4,9 @@
  *    DISTKEY, SORTKEY, late binding) and the informational keys Redshift never enforces, so
  *    a dedupe bug shows as a duplicate row here just as it would on Redshift;
  *  - `installShim` defines what Redshift has and PostgreSQL lacks in schema redshift_shim:
- *    SUPER (a domain over jsonb) and JSON_PARSE (which, like Redshift's by default, refuses
- *    text over 65,535 bytes);
+ *    SUPER (a domain over jsonb), JSON_PARSE (which, like Redshift's by default, refuses
+ *    text over 65,535 bytes), JSON_SERIALIZE and JSON_EXTRACT_PATH_TEXT of a JSON text (the
+ *    events view reads v2's resolve reason with them);
  *  - `statementLog` records every statement a connection sends (postgres.js `debug`) and
  *    names each construct Redshift lacks, so a test fails on the first one the dialect uses.
  */
@@ -26,6 +27,9 @@ export function shimDdl(sql: string): string {
     .replace(/,\s*CONSTRAINT\s+\w+\s+PRIMARY\s+KEY\s*\([^)]*\)/gi, '')
     .replace(/,\s*FOREIGN\s+KEY\s*\([^)]*\)\s*REFERENCES\s+[\w."]+\s*\([^)]*\)/gi, '')
     .replace(/\bSUPER\b/g, `${SHIM_SCHEMA}.super`)
+    // PostgreSQL 17 and later parse JSON_SERIALIZE(...) as their own SQL/JSON function, which
+    // refuses jsonb: a qualified name is a plain function call, the shim's.
+    .replace(/\bJSON_SERIALIZE\s*\(/gi, 'public.json_serialize(')
 }
 
 /** Creates the shim and puts it on the database's search path (also for this session). */
@@ -47,6 +51,21 @@ export async function installShim(sql: postgres.Sql): Promise<void> {
         raise exception 'Value too long for character type' using errcode = 'XX000', detail = E'  error:  Value too long for character type\n  code:      8001\n';
       end if;
       return $1::jsonb;
+    end $$;
+    -- Redshift: SUPER to its JSON text (JSON_SERIALIZE.html); the value of a path in a JSON
+    -- text, NULL where it has none, and NULL for text that is no JSON object when the third
+    -- argument (null_if_invalid) is true (JSON_EXTRACT_PATH_TEXT.html).
+    create function public.json_serialize(${SHIM_SCHEMA}.super) returns text language sql immutable as $$ select $1::text $$;
+    create function public.json_extract_path_text(text, text, boolean) returns text language plpgsql immutable as $$
+    begin
+      if jsonb_typeof($1::jsonb) <> 'object' then
+        if $3 then return null; end if;
+        raise exception 'JSON parsing error' using errcode = 'XX000';
+      end if;
+      return $1::jsonb ->> $2;
+    exception when invalid_text_representation then
+      if $3 then return null; end if;
+      raise;
     end $$;
     alter database "${db}" set search_path = "$user", public, ${SHIM_SCHEMA};
     set search_path = "$user", public, ${SHIM_SCHEMA};

@@ -252,6 +252,26 @@ describe('every fixture of every version through the endpoint', () => {
     ])
   })
 
+  test('the view says what kind of agent each real payload names: v1 a user or none, v2 and v3 the agent reference\'s type', async () => {
+    const rows = await db.sql`
+      select webhook_version, agent_type, count(*)::int as n, count(agent_id)::int as with_id, count(resolve_reason)::int as with_reason
+        from atomic.pagerduty_incident_events
+       where incident_id is not null and event_id in (select root_id from atomic.com_pagerduty_incident_1
+                                                      union all select root_id from atomic.com_pagerduty_webhook_v2_message_1
+                                                      union all select root_id from atomic.com_pagerduty_webhook_v3_event_1 where id not like 'BARRIER-%' and id not like 'SIGNED-%' and id not like 'docs-example-%')
+       group by 1, 2 order by 1, 2`
+    expect(rows.map((r) => [r.webhook_version, r.agent_type, r.n, r.with_id, r.with_reason])).toEqual([
+      // last_status_change_by: a user on the acknowledgements, reassignments and the docs'
+      // resolution; null on the triggers, the integration's resolution (zulip mp_fail) and the rest.
+      ['v1', 'user', 5, 5, 0],
+      ['v1', null, 6, 0, 0],
+      ['v2', 'user', 5, 5, 0],
+      ['v3', 'user', 14, 14, 0],
+      // The synthetic custom-field envelope, whose agent is null.
+      ['v3', null, 1, 0, 0],
+    ])
+  })
+
   test('a v3 note takes its service from the incident\'s other events', async () => {
     const rows = await db.sql`select service_id, service_name, incident_title, agent_id from atomic.pagerduty_incident_events where event_type = 'incident.annotated' and incident_id = 'Q3B15VLMF3ASBD'`
     expect(rows.map((r) => ({ ...r }))).toEqual([{ service_id: 'P844A2S', service_name: 'APIs', incident_title: 'Critical: Checkout API High Latency', agent_id: 'PXRUEF2' }])
