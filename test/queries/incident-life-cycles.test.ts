@@ -1,7 +1,8 @@
 /**
  * atomic.pagerduty_incidents, column by column, for the incident life cycles of
  * test/helpers/incident-scenarios.ts (unacknowledged, reopened, status-less v3 events, out of
- * order, v2 and v3 together, no trigger, DST offsets, moved, renamed, same-second changes), loaded
+ * order, v2 and v3 together, no trigger, DST offsets, moved, renamed, same-second changes,
+ * acknowledged or resolved by a service or an integration, merged), loaded
  * through the adapter and the writer, on PostgreSQL and through the redshift dialect on the
  * Redshift DDL (test/helpers/redshift-shim.ts): the same rows, and the MTTA/MTTR queries'
  * figures from them.
@@ -21,6 +22,25 @@ const REDSHIFT_QUERY = fs.readFileSync(path.join(ROOT, 'sql/queries/mtta_mttr.re
 const README_QUERY = (() => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
   return readme.slice(readme.indexOf('### MTTA and MTTR per service')).match(/```sql\n([\s\S]*?)```/)?.[1] ?? ''
+})()
+/** The README's query under "Only what people did": MTTA of people's acknowledgements, MTTR without merged incidents. */
+const PEOPLE_QUERY = (() => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  return readme.slice(readme.indexOf('#### Only what people did')).match(/```sql\n([\s\S]*?)```/)?.[1] ?? ''
+})()
+/** Its figures, from INCIDENTS: per service id, merged incidents left out, the mean over the incidents a person first acknowledged. */
+const PEOPLE_FIGURES = (() => {
+  const mean = (values: (string | null | undefined)[]) => {
+    const known = values.filter((v): v is string => typeof v === 'string').map(Number)
+    return known.length === 0 ? null : (known.reduce((a, b) => a + b, 0) / known.length).toFixed(3)
+  }
+  const counted = INCIDENTS.filter((r) => (r.triggered_at ?? r.created_at) !== null && r.resolve_reason !== 'merge')
+  const services = [...new Set(counted.map((r) => r.service_id!))].sort((a, b) => (a < b ? -1 : 1))
+  return services.map((id) => {
+    const of = counted.filter((r) => r.service_id === id)
+    const people = of.filter((r) => r.acknowledged_by_type === 'user')
+    return { service_id: id, incidents: String(of.length), acknowledged_by_people: String(people.length), mtta_seconds: mean(people.map((r) => r.seconds_to_acknowledge)), mttr_seconds: mean(of.map((r) => r.seconds_to_resolve)) }
+  })
 })()
 const records = () => DELIVERIES.map(([name, body, ctx]) => recordFor(name, body, ctx))
 const plain = (rows: readonly object[]) => rows.map((r): Record<string, unknown> => ({ ...r }))
@@ -62,6 +82,20 @@ test('the same rows and figures through the redshift dialect and the Redshift vi
   // And the events view under it, row for row (its service lookup is written differently there).
   const events = `select *, occurred_at::text as occurred_at, collector_tstamp::text as collector_tstamp from atomic.pagerduty_incident_events order by event_id`
   expect(plain(await shim.rs.unsafe(events))).toEqual(plain(await db.sql.unsafe(events)))
+  expect(shim.log.violations()).toEqual([])
+}, 60_000)
+
+test('the README\'s MTTA of people\'s acknowledgements leaves out those by a service, an integration or another kind, and its MTTR the merged incidents, on PostgreSQL and Redshift', async () => {
+  expect(PEOPLE_QUERY).toContain("acknowledged_by_type = 'user'")
+  const rows = plain(await db.sql.unsafe(PEOPLE_QUERY))
+  expect(rows).toEqual(PEOPLE_FIGURES)
+  // Acknowledged first by an integration (PAUX, PTIE2) or an agent of another kind (PKIND): in
+  // the count, not in the mean; merged (PMERGED2, PMERGED3): not at all.
+  expect(rows.filter((r) => ['SPAUX', 'SPTIE2', 'SPKIND'].includes(String(r.service_id))).map((r) => r.mtta_seconds)).toEqual([null, null, null])
+  expect(rows.map((r) => r.service_id)).not.toContain('SPMERGED3')
+  expect(rows.find((r) => r.service_id === 'SRENAME')).toEqual({ service_id: 'SRENAME', incidents: '2', acknowledged_by_people: '2', mtta_seconds: '180.000', mttr_seconds: '900.000' })
+  await drain(records(), { sql: shim.rs, dialect: 'redshift', migrateOptions: { transform: shimDdl } })
+  expect(plain(await shim.rs.unsafe(PEOPLE_QUERY))).toEqual(PEOPLE_FIGURES)
   expect(shim.log.violations()).toEqual([])
 }, 60_000)
 
