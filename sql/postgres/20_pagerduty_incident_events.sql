@@ -21,9 +21,9 @@
 --     (atomic.pagerduty_incidents.created_at). Added after app_id, last: CREATE OR REPLACE
 --     VIEW only adds columns at the end, so an older view is replaced in place.
 --   * agent_type: what kind of agent agent_id is, so that analysts can count only what people
---     did (an MTTA of human acknowledgements): 'user' (a person), 'service' (PagerDuty acting
---     for a service: an auto-resolve, an event sent to the service), 'integration' (an
---     inbound integration, an Events API key), 'other' (any other kind PagerDuty names), NULL
+--     did (an MTTA of human acknowledgements): 'user' (a person), 'service' (a service:
+--     PagerDuty acting for it), 'integration' (an inbound integration: a monitoring tool
+--     calling the Events API with its key), 'other' (any other kind PagerDuty names), NULL
 --     when the event names no agent. From v3 event.agent.type and v2 log_entries[0].agent.type
 --     (user_reference, service_reference, *_integration_reference, ...). v1 names only users
 --     (last_status_change_by is a user or null): 'user' when it names one; NULL otherwise,

@@ -195,7 +195,7 @@ export const DELIVERIES: Delivery[] = [
   v2('PTIE2', tieAck2, 'incident.acknowledge', '2024-03-01T10:00:00Z', { id: 'PINTEGRATION2', type: 'service_reference' }, 'acknowledged'),
   // Acknowledged by a person, resolved by something else, in each version: v3 by the monitoring
   // tool's Events API integration (a *_integration_reference agent), v2 by the service itself
-  // (auto-resolve), v1 with last_status_change_by null (v1 names users only).
+  // (a service_reference agent), v1 with last_status_change_by null (v1 names users only).
   v3('PAUTO3', 'incident.triggered', '2024-03-01T10:00:00Z', { agent: { id: 'PEVENTS3', type: 'generic_events_api_inbound_integration_reference', summary: 'Monitoring' } }),
   v3('PAUTO3', 'incident.acknowledged', '2024-03-01T10:02:00Z', { agent: user('UL1') }),
   v3('PAUTO3', 'incident.resolved', '2024-03-01T10:10:00Z', { agent: { id: 'PEVENTS3', type: 'events_api_v2_inbound_integration_reference', summary: 'Monitoring' } }),
