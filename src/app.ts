@@ -18,11 +18,17 @@ import type { Log } from './log.ts'
 import { createCollectorMetrics, type CollectorMetrics } from './metrics/index.ts'
 import { createLazySink } from './sink/lazy.ts'
 import { missingColumnsWarning } from './sink/tables.ts'
-import { createWriter, STOP_GRACE_MS } from './sink/writer.ts'
+import { createWriter, STOP_GRACE_MS, type Writer, type WriterStatus } from './sink/writer.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
 import { CollectorError, errorMessage } from './errors.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { COMMIT, VERSION } from './version.ts'
+
+/** The writer's status while the embedded database opens: nothing written yet, the database not known. */
+const OPENING_STATUS: WriterStatus = {
+  database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null, loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0,
+  writeTimeouts: 0, badRows: 0, batches: 0, oldestUnloadedReceivedAt: null,
+}
 
 /** A spool write (its fsync) running this long is a hung disk: /ready 503, logged. */
 const SPOOL_STALL_MS = 10_000
@@ -113,6 +119,38 @@ function listen(config: Config, options: Omit<Parameters<typeof Bun.serve>[0], '
   }
 }
 
+/** The writer from the spool into an open database, through the lazy sink (connect, migrate, load). */
+function createDatabaseWriter(options: { config: Config; log: Log; spool: Spool; registry: ReturnType<typeof createRegistry>; database: Database; onCommit: CollectorMetrics['onCommit'] }): Writer {
+  const { config, log, database } = options
+  const sink = createLazySink({
+    sql: database.sql,
+    reconnect: () => { database.reconnect(); return database.sql },
+    dialect: config.dialect,
+    schema: config.dbSchema,
+    migrate: async () => {
+      for (const warning of await migrate(database.sql, config.dialect, config.dbSchema)) log('warn', warning)
+    },
+    onMissingColumns: (table, keys) => log('warn', missingColumnsWarning(table, keys), { table, columns: keys }),
+    onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
+    onReadOnly: (error) => log('warn', 'the database refused a write as read-only (a failover?): retrying on new connections', { error: errorMessage(error) }),
+    onCannotSerialise: (error) => log('warn', 'cannot LOCK the bad rows table: with several collectors on one Redshift, a retried delivery loading on two at the same moment could load twice; grant this login the right to lock it, or run one collector', { error: errorMessage(error) }),
+  })
+  return createWriter({
+    spool: options.spool,
+    rebuild: rebuildWith(options.registry),
+    sink,
+    maxRows: config.batchMaxRows,
+    maxBatchBytes: config.batchMaxBytes,
+    maxWaitMs: config.batchMaxWaitMs,
+    // Redshift: one batch at a time, so two batches of one collector never dedupe against
+    // each other's uncommitted rows (snapshot isolation; see sink/redshift.ts).
+    concurrency: config.dialect === 'redshift' ? 1 : 2,
+    writeTimeoutMs: writeTimeoutFor(config),
+    log,
+    onCommit: options.onCommit,
+  })
+}
+
 /** Where this host reaches the server: a wildcard address as loopback, IPv6 in brackets. */
 export function localUrl(host: string, port: number): URL {
   const reach = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
@@ -135,7 +173,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   const metrics = createCollectorMetrics({
     version: VERSION,
     spoolStats: () => spool.stats(),
-    writerStatus: () => writer.status(),
+    writerStatus: () => writerStatus(),
     rss: () => process.memoryUsage.rss(),
   })
   const spool = openSpool({
@@ -164,45 +202,28 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
   }
   // A PGlite that met a PANIC never answers again: left running, the writer waited for good
   // while /ready said ready. Exit 1 (the unit restarts it); what was acknowledged is in the spool.
-  const database = await openDatabase(config, (reason) => {
+  const opening = openDatabase(config, (reason) => {
     log('error', 'the embedded database stopped (PostgreSQL PANIC): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
     process.exit(1)
   })
-  embedded = database.embedded
-  const sink = createLazySink({
-    sql: database.sql,
-    reconnect: () => { database.reconnect(); return database.sql },
-    dialect: config.dialect,
-    schema: config.dbSchema,
-    migrate: async () => {
-      for (const warning of await migrate(database.sql, config.dialect, config.dbSchema)) log('warn', warning)
-    },
-    onMissingColumns: (table, keys) => log('warn', missingColumnsWarning(table, keys), { table, columns: keys }),
-    onTablesChanged: (error) => log('warn', 'the tables changed under the writer: reading them again before the retry', { error: errorMessage(error) }),
-    onReadOnly: (error) => log('warn', 'the database refused a write as read-only (a failover?): retrying on new connections', { error: errorMessage(error) }),
-    onCannotSerialise: (error) => log('warn', 'cannot LOCK the bad rows table: with several collectors on one Redshift, a retried delivery loading on two at the same moment could load twice; grant this login the right to lock it, or run one collector', { error: errorMessage(error) }),
-  })
   const registry = createRegistry([createPagerDutyAdapter(VERSION)])
-  const writer = createWriter({
-    spool,
-    rebuild: rebuildWith(registry),
-    sink,
-    maxRows: config.batchMaxRows,
-    maxBatchBytes: config.batchMaxBytes,
-    maxWaitMs: config.batchMaxWaitMs,
-    // Redshift: one batch at a time, so two batches of one collector never dedupe against
-    // each other's uncommitted rows (snapshot isolation; see sink/redshift.ts).
-    concurrency: config.dialect === 'redshift' ? 1 : 2,
-    writeTimeoutMs: writeTimeoutFor(config),
-    log,
-    onCommit: metrics.onCommit,
-  })
-  writer.start()
+  // Until the database is open there is no writer: webhooks wait in the spool, as in an outage.
+  let writer: Writer | null = null
+  const attach = (opened: Database): Database => {
+    embedded = opened.embedded
+    writer = createDatabaseWriter({ config, log, spool, registry, database: opened, onCommit: metrics.onCommit })
+    writer.start()
+    return opened
+  }
+  // The external database: a pool, made at once; listening follows, as always.
+  let database: Database | null = config.databaseUrl !== undefined ? attach(await opening) : null
+  const describe = () => database?.describe ?? `embedded PGlite in ${path.resolve(config.dataDir, 'pglite')} (opening)`
+  const writerStatus = () => writer?.status() ?? OPENING_STATUS
 
   let shuttingDown = false
   const ready = () => {
     const s = spool.stats()
-    const w = writer.status()
+    const w = writerStatus()
     const isReady = s.writable && !shuttingDown
     // Why webhooks get 503, in the words an operator acts on.
     const reason = isReady ? null
@@ -220,7 +241,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
           corrupt_records: s.corruptRecords, last_error: s.lastError, writing_for_ms: s.writingForMs,
         },
         database: {
-          state: w.database, dialect: config.dialect, target: database.describe, last_error: w.lastError, last_error_at: w.lastErrorAt, last_commit_at: w.lastCommitAt,
+          state: w.database, dialect: config.dialect, target: describe(), last_error: w.lastError, last_error_at: w.lastErrorAt, last_commit_at: w.lastCommitAt,
         },
         writer: { loaded_events: w.loadedEvents, duplicate_events: w.duplicateEvents, rejected_events: w.rejectedEvents, bad_rows: w.badRows, batches: w.batches, oldest_unloaded_received_at: w.oldestUnloadedReceivedAt },
       },
@@ -250,10 +271,13 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
    */
   async function closeBehindServer(drainMs: number): Promise<void> {
     const closeBy = Date.now() + drainMs + STOP_GRACE_MS
-    await writer.stop(drainMs)
+    // A start that fails while the embedded database opens: it is closed once open.
+    const opened = database ?? await opening.catch(() => null)
+    await writer?.stop(drainMs)
     await spool.close()
-    await database.sql.end({ timeout: Math.max(0, closeBy - Date.now()) / 1000 }).catch(() => {})
-    await database.embedded?.stop().catch((error) => log('warn', 'embedded database did not close cleanly', { error: errorMessage(error) }))
+    if (!opened) return
+    await opened.sql.end({ timeout: Math.max(0, closeBy - Date.now()) / 1000 }).catch(() => {})
+    await opened.embedded?.stop().catch((error) => log('warn', 'embedded database did not close cleanly', { error: errorMessage(error) }))
   }
   let server: ReturnType<typeof Bun.serve>
   try {
@@ -278,15 +302,30 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     throw error
   }
   const url = localUrl(config.host, server.port as number)
+  if (!database) {
+    // The embedded database opens on its own thread (2-5 s creating it at a first start):
+    // webhooks are acknowledged from the spool meanwhile, and load once it is open.
+    const openingSince = performance.now()
+    log('info', 'accepting webhooks; opening the embedded database', { url: url.href, data_dir: path.resolve(config.dataDir) })
+    try {
+      database = attach(await opening)
+    } catch (error) {
+      await server.stop(true)
+      await closeBehindServer(0).catch(() => {})
+      throw error
+    }
+    log('debug', 'embedded database open', { ms: Math.round(performance.now() - openingSince) })
+  }
+  const opened = database
   log('info', 'collector started', {
     // url: where this host reaches it; listen: what it is bound to (0.0.0.0: every interface).
-    version: VERSION, commit: COMMIT, url: url.href, listen: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${String(server.port)}`, database: database.describe, dialect: config.dialect, schema: config.dbSchema,
-    embedded_pg_port: database.embedded?.port ?? null, data_dir: path.resolve(config.dataDir), backlog_events: spool.stats().backlogEvents,
+    version: VERSION, commit: COMMIT, url: url.href, listen: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${String(server.port)}`, database: opened.describe, dialect: config.dialect, schema: config.dbSchema,
+    embedded_pg_port: opened.embedded?.port ?? null, data_dir: path.resolve(config.dataDir), backlog_events: spool.stats().backlogEvents,
   })
 
   return {
     url,
-    embedded: database.embedded,
+    embedded: opened.embedded,
     spool,
     metrics,
     ready,
@@ -296,7 +335,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
       await Promise.race([server.stop(false), new Promise((r) => setTimeout(r, 10_000))])
       await closeBehindServer(config.shutdownDrainMs)
       releaseDataDir()
-      log('info', 'collector stopped', { backlog_events: spool.stats().backlogEvents, loaded_events: writer.status().loadedEvents })
+      log('info', 'collector stopped', { backlog_events: spool.stats().backlogEvents, loaded_events: writerStatus().loadedEvents })
     },
   }
 }

@@ -9,13 +9,10 @@
 import path from 'node:path'
 import fs from 'node:fs'
 import os from 'node:os'
-import { PGlite } from '@electric-sql/pglite'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { lockDataDir, PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { loadLibc } from '../libc.ts'
-import { loadPgliteAssets } from './pglite-assets.ts'
-import { keepProtocolSequencesWhole, refuseConnectionsBeyond } from './protocol-queue.ts'
+import type { FromEmbeddedThread, ToEmbeddedThread } from './embedded-worker.ts'
 
 export interface EmbeddedDatabase {
   url: string
@@ -80,21 +77,6 @@ export async function syncFileSystemOf(dir: string, sync: string | null): Promis
   if (code !== 0) throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot flush the embedded database to disk (${sync} -f ${dir}: exit ${code}): ${(await new Response(proc.stderr).text()).trim()}`, true)
 }
 
-/**
- * Emscripten's file system errors, as PGlite throws them (creating its files on a full disk):
- * no Error, no message, only Emscripten's own errno number, which read as "[object Object]".
- */
-const EMSCRIPTEN_ERRNO: Record<number, string> = {
-  2: 'EACCES: permission denied', 19: 'EDQUOT: disk quota exceeded', 22: 'EFBIG: file too large', 29: 'EIO: input/output error',
-  44: 'ENOENT: no such file or directory', 51: 'ENOSPC: no space left on device', 63: 'EPERM: operation not permitted', 69: 'EROFS: read-only file system',
-}
-
-function pgliteErrorMessage(error: unknown): string {
-  const errno = (error as { errno?: unknown } | null)?.errno
-  if (error instanceof Error || typeof errno !== 'number') return errorMessage(error)
-  return EMSCRIPTEN_ERRNO[errno] ?? `file system error (Emscripten errno ${errno})`
-}
-
 export interface EmbeddedOptions {
   dataDir: string
   port?: number
@@ -118,6 +100,15 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   }
 }
 
+/**
+ * The worker's entry: next to this module, or in the compiled binary (where every module's
+ * import.meta.url is the executable's, in /$bunfs/root/) at its path under src/, the entry
+ * points' common directory, as scripts/build.sh passes it to `bun build --compile`.
+ */
+const WORKER_ENTRY = import.meta.url.includes('/$bunfs/')
+  ? new URL('./db/embedded-worker.ts', import.meta.url).href
+  : new URL('./embedded-worker.ts', import.meta.url).href
+
 async function openEmbedded(options: EmbeddedOptions, release: () => void): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir, 'pglite')
   const sync = findSync()
@@ -128,53 +119,51 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
   } catch (error) {
     throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot make the embedded database's socket: ${errorMessage(error)}`, false, { cause: error })
   }
-  // PGlite's own error when its PostgreSQL cannot start says only "PGlite failed to initialize
-  // properly" or "Aborted()"; the reason (a full disk, a damaged file) is what that PostgreSQL
-  // printed on its stderr, which PGlite shows only in debug mode.
-  const said: string[] = []
-  let opened = false
-  let panicked = false
-  const onStderr = (line: string): boolean => {
-    if (!opened) {
-      const reason = /\b(?:PANIC|FATAL):\s+(.*)$/.exec(line)?.[1]
-      if (reason !== undefined) said.splice(0, said.length - 1, reason)
-      return false
-    }
-    // Running, the log quotes clients (an ERROR's message with their value, a WARNING they
-    // raised, a statement's later lines): only a line whose own level is PANIC, right after
-    // PostgreSQL's prefix (%m [%p]), is one; a psql user's `select 'PANIC: x'::int` is not.
-    const reason = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[\d+\] PANIC:\s+(.*)$/.exec(line)?.[1]
-    if (reason !== undefined && !panicked) {
-      panicked = true
-      options.onPanic?.(reason)
-    }
-    return false
-  }
-  let db: PGlite
+  // PGlite on its own thread (embedded-worker.ts): its synchronous start (2-5 s creating the
+  // cluster) and each statement's work no longer hold the event loop that accepts webhooks.
+  const worker = new Worker(WORKER_ENTRY)
+  let onMessage: (message: FromEmbeddedThread) => void = () => {}
+  let onFailure: (reason: string) => void = () => {}
+  worker.onmessage = (event: MessageEvent<FromEmbeddedThread>) => onMessage(event.data)
+  // The thread itself died (WebAssembly aborted outside a statement PGlite catches): the
+  // database answers nothing more, as after a PANIC.
+  worker.onerror = (event: ErrorEvent) => onFailure(event.message || 'the embedded database\'s thread failed')
+  const send = (message: ToEmbeddedThread) => worker.postMessage(message)
+  let started: { port: number | null }
   try {
-    db = await PGlite.create({ dataDir, onStderr, ...(await loadPgliteAssets()) })
-  } catch (error) {
-    socket?.remove()
-    const why = said.length > 0 ? ` (${said.join('; ')})` : ''
-    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${pgliteErrorMessage(error)}${why}`, false, { cause: error })
-  }
-  opened = true
-  const server = socket
-    ? new PGLiteSocketServer({ db, path: socket.file })
-    : new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0 })
-  keepProtocolSequencesWhole(server)
-  refuseConnectionsBeyond(server, MAX_CONNECTIONS)
-  try {
-    await server.start()
+    started = await new Promise<{ port: number | null }>((resolve, reject) => {
+      onFailure = (reason) => reject(new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${reason}`, false))
+      onMessage = (message) => {
+        if (message.type === 'started') resolve(message)
+        else if (message.type === 'failed' && message.stage === 'open') {
+          const why = message.said.length > 0 ? ` (${message.said.join('; ')})` : ''
+          reject(new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${message.message}${why}`, false))
+        } else if (message.type === 'failed') {
+          reject(new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot serve the embedded database on ${socket ? socket.file : `127.0.0.1:${options.port ?? 0}`}: ${message.message}`, false))
+        }
+      }
+      send({ type: 'start', dataDir, socketFile: socket?.file ?? null, port: options.port ?? 0, maxConnections: MAX_CONNECTIONS, stopWaitMs: STOP_WAIT_MS })
+    })
     // Connecting to a Unix socket takes write permission on it: the owner's alone.
     if (socket) fs.chmodSync(socket.file, 0o600)
   } catch (error) {
-    await Promise.race([server.stop(), Bun.sleep(STOP_WAIT_MS)])
-    await db.close()
+    worker.terminate()
     socket?.remove()
-    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot serve the embedded database on ${socket ? socket.file : `127.0.0.1:${options.port ?? 0}`}: ${errorMessage(error)}`, false, { cause: error })
+    throw error
   }
-  const port = socket ? null : Number(server.getServerConn().split(':').pop())
+  let panicked = false
+  const panic = (reason: string) => {
+    if (panicked) return
+    panicked = true
+    options.onPanic?.(reason)
+  }
+  onFailure = panic
+  let stopped: (() => void) | null = null
+  onMessage = (message) => {
+    if (message.type === 'panic') panic(message.reason)
+    else if (message.type === 'stopped') stopped?.()
+  }
+  const port = started.port
   return {
     url: port === null ? 'postgres://postgres@localhost/postgres' : `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
@@ -183,11 +172,11 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
     flush: () => syncFileSystemOf(dataDir, sync),
     async stop() {
       try {
-        // Bounded: the socket server's close waits for its clients (a psql session left
-        // open), and a stop must not hang the collector's exit on one.
-        await Promise.race([server.stop(), Bun.sleep(STOP_WAIT_MS)])
-        await Promise.race([db.close(), Bun.sleep(STOP_WAIT_MS)])
+        // The thread bounds each of its two closes by STOP_WAIT_MS; this bounds the thread.
+        onFailure = () => stopped?.()
+        await Promise.race([new Promise<void>((resolve) => { stopped = resolve; send({ type: 'stop' }) }), Bun.sleep(2 * STOP_WAIT_MS + 1000)])
       } finally {
+        worker.terminate()
         socket?.remove()
         release()
       }
