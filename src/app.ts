@@ -310,7 +310,10 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     try {
       database = attach(await opening)
     } catch (error) {
-      await server.stop(true)
+      // As a stop: the webhooks in flight are answered (acknowledged ones are in the spool and
+      // load at the next start), new ones get 503, then what was opened is closed.
+      shuttingDown = true
+      await Promise.race([server.stop(false), Bun.sleep(10_000)])
       await closeBehindServer(0).catch(() => {})
       throw error
     }
