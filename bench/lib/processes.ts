@@ -22,7 +22,12 @@ export const UNIT_ENV = unitEnvironment(fs.readFileSync(path.join(ROOT, 'deploy'
 /** A database URL nobody listens on: the writer only waits, every request is answered from the spool. */
 export const UNREACHABLE_DATABASE = 'postgres://postgres@127.0.0.1:1/unreachable'
 
-export const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_000)
+/**
+ * A port for a spawned collector, below Linux's default ephemeral range (32768-60999): the
+ * load generators' own outgoing connections take ports from that range, and one of them
+ * could hold the port a collector is about to listen on.
+ */
+export const randomPort = (): number => 20_000 + Math.floor(Math.random() * 12_000)
 
 export interface Running { pid: number; base: string; stop(): Promise<number>; proc: ReturnType<typeof Bun.spawn>; spawnedAt?: number }
 
