@@ -97,13 +97,22 @@ export function writeTimeoutFor(config: Config): number {
   return config.databaseUrl !== undefined && config.dialect === 'postgres' ? config.dbWriteTimeoutMs : 0
 }
 
-export async function startCollector(config: Config, log: Log): Promise<Collector> {
+export interface StartOptions {
+  /**
+   * Settles when a stop is asked for (SIGTERM) before the start has finished: while the
+   * embedded database is still opening, the port is already taking webhooks, and from then on
+   * it refuses new ones and lets go of the port; the stop itself follows the start.
+   */
+  stopRequested?: Promise<unknown>
+}
+
+export async function startCollector(config: Config, log: Log, options: StartOptions = {}): Promise<Collector> {
   // Before anything in DATA_DIR is opened: a second process there would share the spool
   // (DATA_DIR_IN_USE, src/data-dir-lock.ts).
   const lock = lockDataDir(config.dataDir)
   if (!lock.held) log('warn', 'DATA_DIR is not locked: make sure no other collector uses it', { data_dir: config.dataDir, reason: lock.reason })
   try {
-    return await start(config, log, lock.release)
+    return await start(config, log, lock.release, options)
   } catch (error) {
     lock.release()
     throw error
@@ -167,7 +176,7 @@ function freeBytes(dir: string): number | null {
   }
 }
 
-async function start(config: Config, log: Log, releaseDataDir: () => void): Promise<Collector> {
+async function start(config: Config, log: Log, releaseDataDir: () => void, options: StartOptions): Promise<Collector> {
   let embedded: EmbeddedDatabase | null = null
   // Read at scrape time: the spool and the writer below exist by the first scrape.
   const metrics = createCollectorMetrics({
@@ -307,6 +316,14 @@ async function start(config: Config, log: Log, releaseDataDir: () => void): Prom
     // webhooks are acknowledged from the spool meanwhile, and load once it is open.
     const openingSince = performance.now()
     log('info', 'accepting webhooks; opening the embedded database', { url: url.href, data_dir: path.resolve(config.dataDir) })
+    // A stop asked for meanwhile: it stops accepting now, not once the database has opened
+    // (seconds later, every webhook until then acknowledged as if no signal had come).
+    void options.stopRequested?.then(() => {
+      if (database || shuttingDown) return
+      shuttingDown = true
+      log('info', 'stop requested while the embedded database opens: refusing new webhooks; stopping once it is open')
+      void server.stop(false)
+    })
     try {
       database = attach(await opening)
     } catch (error) {

@@ -165,12 +165,15 @@ async function serve(config: Config): Promise<number> {
   // takes a second or two) stops it as soon as it has started, and the exit is still 0.
   // A second one, if start hangs (a database that does not answer), ends it at once.
   let signalled: string | null = null
+  let stopRequested: () => void = () => {}
+  const stopRequest = new Promise<void>((resolve) => { stopRequested = resolve })
   let onSignal: (signal: string) => void = (signal) => {
     if (signalled) {
       log('warn', 'second signal while starting: exiting without a clean stop', { signal })
       process.exit(1)
     }
     signalled = signal
+    stopRequested()
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))
@@ -178,7 +181,7 @@ async function serve(config: Config): Promise<number> {
   // script, say): a clean stop, then exit 129 (128 + SIGHUP), which the unit's
   // Restart=on-failure restarts, reading the configuration again. Exit 0 left it down.
   process.on('SIGHUP', () => onSignal('SIGHUP'))
-  const collector = await startCollector(config, log)
+  const collector = await startCollector(config, log, { stopRequested: stopRequest })
   return await new Promise<number>((resolve) => {
     let stopping = false
     onSignal = (signal: string) => {
