@@ -212,7 +212,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   // A PGlite that met a PANIC never answers again: left running, the writer waited for good
   // while /ready said ready. Exit 1 (the unit restarts it); what was acknowledged is in the spool.
   const opening = openDatabase(config, (reason) => {
-    log('error', 'the embedded database stopped (PostgreSQL PANIC): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
+    log('error', 'the embedded database stopped (a PostgreSQL PANIC, or its thread ended): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
     process.exit(1)
   })
   const registry = createRegistry([createPagerDutyAdapter(VERSION)])

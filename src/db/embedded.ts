@@ -86,6 +86,8 @@ export interface EmbeddedOptions {
    * may spin in the WebAssembly), and only a new process opens the directory again.
    */
   onPanic?: (reason: string) => void
+  /** The thread's module (tests give a stand-in); default: embedded-worker.ts. */
+  workerEntry?: string
 }
 
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
@@ -121,13 +123,20 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
   }
   // PGlite on its own thread (embedded-worker.ts): its synchronous start (2-5 s creating the
   // cluster) and each statement's work no longer hold the event loop that accepts webhooks.
-  const worker = new Worker(WORKER_ENTRY)
+  const worker = new Worker(options.workerEntry ?? WORKER_ENTRY)
   let onMessage: (message: FromEmbeddedThread) => void = () => {}
   let onFailure: (reason: string) => void = () => {}
   worker.onmessage = (event: MessageEvent<FromEmbeddedThread>) => onMessage(event.data)
   // The thread itself died (WebAssembly aborted outside a statement PGlite catches): the
   // database answers nothing more, as after a PANIC.
   worker.onerror = (event: ErrorEvent) => onFailure(event.message || 'the embedded database\'s thread failed')
+  // Or it ended without an error (a `process.exit` in it gives only this event): the same,
+  // else a start would wait for good, or the writer retry for good while /ready says ready.
+  let exited = false
+  worker.addEventListener('close', (event) => {
+    exited = true
+    onFailure(`the embedded database's thread exited (code ${String((event as Event & { code?: unknown }).code ?? 'unknown')})`)
+  })
   const send = (message: ToEmbeddedThread) => worker.postMessage(message)
   let started: { port: number | null }
   try {
@@ -174,7 +183,8 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
       try {
         // The thread bounds each of its two closes by STOP_WAIT_MS; this bounds the thread.
         onFailure = () => stopped?.()
-        await Promise.race([new Promise<void>((resolve) => { stopped = resolve; send({ type: 'stop' }) }), Bun.sleep(2 * STOP_WAIT_MS + 1000)])
+        // A thread already gone answers nothing: nothing to wait for.
+        if (!exited) await Promise.race([new Promise<void>((resolve) => { stopped = resolve; send({ type: 'stop' }) }), Bun.sleep(2 * STOP_WAIT_MS + 1000)])
       } finally {
         worker.terminate()
         socket?.remove()

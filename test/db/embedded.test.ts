@@ -294,3 +294,16 @@ test('a client\'s query, error or warning that quotes "PANIC:" is not taken for 
     fs.rmSync(own, { recursive: true, force: true })
   }
 }, 60_000)
+
+test('the database thread ending without an error (process.exit in it) fails the start, or stops the collector once started', async () => {
+  const workerEntry = new URL('../fixtures/workers/exits.ts', import.meta.url).href
+  const before = tempDir('embedded-exit-EXIT_BEFORE_START')
+  await expect(startEmbedded({ dataDir: before, port: 0, workerEntry })).rejects.toThrow(/cannot open the embedded database in .*: the embedded database's thread exited \(code 7\)/)
+  const after = tempDir('embedded-exit-after')
+  let stopped = null as string | null
+  const started = await startEmbedded({ dataDir: after, port: 0, workerEntry, onPanic: (reason) => { stopped = reason } })
+  await eventually(() => stopped !== null, 5000, 'the thread\'s exit to be reported')
+  expect(stopped).toBe("the embedded database's thread exited (code 9)")
+  await started.stop()
+  for (const d of [before, after]) fs.rmSync(d, { recursive: true, force: true })
+})
