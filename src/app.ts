@@ -119,6 +119,15 @@ export async function startCollector(config: Config, log: Log, options: StartOpt
   }
 }
 
+/**
+ * Bun.serve's idleTimeout. Measured on Bun 1.4: a connection that sends no request is closed
+ * after 10 s (Bun's own header timeout), an idle keep-alive connection after this many
+ * seconds, and so is a request whose body has not all arrived this long after its headers,
+ * even one still sending (body bytes do not restart the timer while the handler reads): no
+ * answer, the handler sees the request aborted. See docs/operating.md, "Slow and hostile clients".
+ */
+export const IDLE_TIMEOUT_SECONDS = 30
+
 /** Bun.serve, its failure named by address (Bun says `EEXIST ... listen` for a host it cannot resolve). */
 function listen(config: Config, options: Omit<Parameters<typeof Bun.serve>[0], 'port' | 'hostname'>): ReturnType<typeof Bun.serve> {
   try {
@@ -267,6 +276,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     webhookSecrets: config.webhookSecrets,
     signedOnly: config.signedOnly,
     maxBodyBytes: config.maxBodyBytes,
+    idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
     shuttingDown: () => shuttingDown,
     log,
   })
@@ -297,7 +307,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
       // connection reading for all of it; closing it after our 413 instead made the client
       // see a reset, not the 413 (the kernel discards an answer when unread input remains).
       maxRequestBodySize: Math.max(2 * config.maxBodyBytes, config.maxBodyBytes + 16 * 1024 * 1024),
-      idleTimeout: 30,
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
       fetch: handler,
       error: (error) => {
         log('error', 'unhandled server error', { error: errorMessage(error) })

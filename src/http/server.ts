@@ -44,6 +44,8 @@ export interface HttpDeps {
   /** PAGERDUTY_SIGNED_ONLY: every webhook must be signed, whatever its shape (v1/v2 never are). */
   signedOnly?: boolean
   maxBodyBytes: number
+  /** Bun.serve's idleTimeout: a body still arriving this long after its headers was cut by it, not by the client. */
+  idleTimeoutSeconds?: number
   shuttingDown(): boolean
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void
   metrics?: HttpMetrics
@@ -142,8 +144,15 @@ export function createHandler(deps: HttpDeps) {
    * server error (a 5xx would count toward the error alerts): 499 in the metrics, one info
    * line a minute. A sender that did not get a 2xx sends it again.
    */
-  function clientClosed(): Response {
-    logReason('client-closed', 'info', 'webhook abandoned: the client closed the connection before its body arrived; nothing stored')
+  function clientClosed(waitedMs: number): Response {
+    // Bun's idle timeout cuts a body that has not all arrived in time: said as such, since
+    // "the client closed" sent operators looking at the sender for what the collector did.
+    const idle = deps.idleTimeoutSeconds
+    if (idle !== undefined && waitedMs >= (idle - 1) * 1000) {
+      logReason('body-timeout', 'info', `webhook abandoned: its body had not all arrived ${idle} s after its headers (the idle timeout), so the collector closed the connection; nothing stored`)
+    } else {
+      logReason('client-closed', 'info', 'webhook abandoned: the client closed the connection before its body arrived; nothing stored')
+    }
     return errorResponse('CLIENT_CLOSED_REQUEST', 'the connection closed before the body arrived')
   }
 
@@ -168,12 +177,13 @@ export function createHandler(deps: HttpDeps) {
     }
     const basicDenied = deps.basicAuth?.(req)
     if (basicDenied) return unauthorized(basicDenied)
+    const reading = performance.now()
     let read: Awaited<ReturnType<typeof readLimited>>
     try {
       read = await readLimited(req, deps.maxBodyBytes)
     } catch (error) {
       if (!req.signal.aborted) throw error
-      return clientClosed()
+      return clientClosed(performance.now() - reading)
     }
     const { bytes, tooLarge } = read
     // Signed only: what is unsigned is refused before anything of it is kept (no bad row
