@@ -4,6 +4,7 @@
  * second, and 20 that stop mid-body. Webhooks sent meanwhile get 202 promptly; the header
  * trickles are closed after ~10 s and the body trickles after ~30 s, with no answer and
  * nothing stored; the log says the collector's timeout cut them, not that the client hung up.
+ * Then the framing docs/operating.md's table states: 431, 100-continue, a chunked 413.
  */
 import net from 'node:net'
 import { afterAll, beforeAll, expect, test } from 'bun:test'
@@ -73,3 +74,40 @@ test('slow headers and slow bodies are cut (10 s, 30 s) with nothing stored, whi
     await collector.proc.exited
   }
 }, 90_000)
+
+/** Bytes on a socket of their own; resolves with what came back once the server closes (or after 10 s). */
+function exchange(port: number, parts: readonly (string | Uint8Array)[]): Promise<string> {
+  return new Promise((resolve) => {
+    let answer = ''
+    const socket = net.connect(port, '127.0.0.1', () => { for (const part of parts) socket.write(part) })
+    const timer = setTimeout(() => socket.destroy(), 10_000)
+    socket.on('data', (chunk) => { answer += chunk })
+    socket.on('error', () => {})
+    socket.on('close', () => { clearTimeout(timer); resolve(answer) })
+  })
+}
+
+test('oversized headers and URLs get 431; Expect: 100-continue gets 100 then 202; a chunked body over MAX_BODY_BYTES gets 413', async () => {
+  const collector = await spawnCollector({ DATA_DIR: tempDir('edge-framing'), DATABASE_URL: db.url })
+  const port = Number(new URL(collector.url).port)
+  const body = v1Body(['edge-expect'])
+  const head = (target: string, extra = '') => `POST ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n${extra}`
+  const status = (answer: string) => answer.split('\r\n')[0]
+  try {
+    expect(status(await exchange(port, [`${head('/com.pagerduty/v1', `X-Big: ${'a'.repeat(17_000)}\r\n`)}Content-Length: ${body.length}\r\n\r\n${body}`]))).toBe('HTTP/1.1 431 Request Header Fields Too Large')
+    expect(status(await exchange(port, [`${head(`/com.pagerduty/v1?aid=${'a'.repeat(65_536)}`)}Content-Length: ${body.length}\r\n\r\n${body}`]))).toBe('HTTP/1.1 431 Request Header Fields Too Large')
+    // A hundred header lines are fine (500 are a 431).
+    const many = v1Body(['edge-headers'])
+    expect(status(await exchange(port, [`${head('/com.pagerduty/v1?aid=edge', Array.from({ length: 100 }, (_, n) => `X-Line-${n}: a\r\n`).join(''))}Content-Length: ${many.length}\r\n\r\n${many}`]))).toBe('HTTP/1.1 202 Accepted')
+    expect(status(await exchange(port, [`${head('/com.pagerduty/v1', Array.from({ length: 500 }, (_, n) => `X-Line-${n}: a\r\n`).join(''))}Content-Length: ${many.length}\r\n\r\n${many}`]))).toBe('HTTP/1.1 431 Request Header Fields Too Large')
+    const expect100 = await exchange(port, [`${head('/com.pagerduty/v1?aid=edge', 'Expect: 100-continue\r\n')}Content-Length: ${body.length}\r\n\r\n`, body])
+    expect(expect100.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\n')).toBe(true)
+    const chunk = `10000\r\n${' '.repeat(0x10000)}\r\n`
+    const chunked = await exchange(port, [`${head('/com.pagerduty/v1', 'Transfer-Encoding: chunked\r\n')}\r\n`, ...Array.from({ length: 32 }, () => chunk), '0\r\n\r\n'])
+    expect(status(chunked)).toBe('HTTP/1.1 413 Payload Too Large')
+    expect(chunked).toContain('"code":"PAYLOAD_TOO_LARGE"')
+  } finally {
+    collector.proc.kill('SIGTERM')
+    await collector.proc.exited
+  }
+}, 60_000)
