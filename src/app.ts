@@ -15,7 +15,7 @@ import { migrate } from './db/migrate.ts'
 import { basicAuth } from './http/auth.ts'
 import { createHandler } from './http/server.ts'
 import type { Log } from './log.ts'
-import { createCollectorMetrics, type CollectorMetrics } from './metrics/index.ts'
+import { createCollectorMetrics, watchOpenFiles, type CollectorMetrics } from './metrics/index.ts'
 import { createLazySink } from './sink/lazy.ts'
 import { missingColumnsWarning } from './sink/tables.ts'
 import { createWriter, STOP_GRACE_MS, type Writer, type WriterStatus } from './sink/writer.ts'
@@ -32,6 +32,8 @@ const OPENING_STATUS: WriterStatus = {
 
 /** A spool write (its fsync) running this long is a hung disk: /ready 503, logged. */
 const SPOOL_STALL_MS = 10_000
+/** How often open files are compared with their limit (and at each scrape of /metrics). */
+const FD_CHECK_MS = 5_000
 
 export interface Collector {
   url: URL
@@ -192,8 +194,9 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     version: VERSION,
     spoolStats: () => spool.stats(),
     writerStatus: () => writerStatus(),
-    rss: () => process.memoryUsage.rss(),
+    processStats: () => fdWatch.check(),
   })
+  const fdWatch = watchOpenFiles(log, FD_CHECK_MS)
   const spool = openSpool({
     dir: path.join(config.dataDir, 'spool'),
     maxBytes: config.spoolMaxBytes,
@@ -290,6 +293,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
    */
   async function closeBehindServer(drainMs: number): Promise<void> {
     const closeBy = Date.now() + drainMs + STOP_GRACE_MS
+    fdWatch.stop()
     // A start that fails while the embedded database opens: it is closed once open.
     const opened = database ?? await opening.catch(() => null)
     await writer?.stop(drainMs)

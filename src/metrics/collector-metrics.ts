@@ -9,14 +9,15 @@ import type { HttpMetrics } from '../http/server.ts'
 import type { WriteResult } from '../sink/batch.ts'
 import type { WriterStatus } from '../sink/writer.ts'
 import type { SpoolStats } from '../spool/spool.ts'
-import { createRegistry } from './registry.ts'
+import type { ProcessStats } from './process-stats.ts'
+import { createRegistry, type Collect } from './registry.ts'
 
 export interface CollectorMetricsDeps {
   version: string
   spoolStats(): SpoolStats
   writerStatus(): WriterStatus
-  /** Resident set size in bytes (process.memoryUsage.rss in production). */
-  rss(): number
+  /** CPU and file descriptors, read at each scrape (readProcessStats in production). */
+  processStats(): ProcessStats
 }
 
 export interface CommitObservation extends WriteResult { batchEvents: number; ms: number; delaySeconds?: number | null }
@@ -79,7 +80,16 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   r.counter({ name: 'collector_spool_corrupt_records_total', help: 'Torn or corrupt spool records moved aside to DATA_DIR/spool/corrupt.', collect: () => deps.spoolStats().corruptRecords })
   const startedAt = Date.now() / 1000
   r.gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds.', collect: () => startedAt })
-  r.gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', collect: () => deps.rss() })
+  // One read of /proc per scrape, shared by the process_* series (a figure that cannot be read is left out).
+  let processStats: ProcessStats | null = null
+  const processFigure = (pick: (s: ProcessStats) => number | null): Collect => () => {
+    const value = pick(processStats ??= deps.processStats())
+    return value === null ? [] : value
+  }
+  r.gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', collect: processFigure((s) => s.residentBytes) })
+  r.counter({ name: 'process_cpu_seconds_total', help: 'Total user and system CPU time spent in seconds.', collect: processFigure((s) => s.cpuSeconds) })
+  r.gauge({ name: 'process_open_fds', help: 'Number of open file descriptors.', collect: processFigure((s) => s.openFds) })
+  r.gauge({ name: 'process_max_fds', help: 'Maximum number of open file descriptors (the soft limit, LimitNOFILE).', collect: processFigure((s) => s.maxFds) })
 
   return {
     http: {
@@ -108,6 +118,9 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
       syncSeconds.observe(group.seconds)
       groupRecords.observe(group.records)
     },
-    text: () => r.text(),
+    text: () => {
+      processStats = null
+      return r.text()
+    },
   }
 }
