@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   SPOOL_FULL: 503,
   SPOOL_IO: 503,
   SPOOL_CLOSED: 503,
+  /** Too many bytes of webhook bodies arriving at once (BODY_BYTES_IN_FLIGHT): nothing read, nothing stored. */
+  BODIES_IN_FLIGHT: 503,
   NOT_READY: 503,
 } as const
 

@@ -6,7 +6,7 @@
  */
 import type { Server } from 'bun'
 import type { Registry } from '../adapters/registry.ts'
-import type { Issue } from '../adapters/types.ts'
+import type { Adapter, Issue } from '../adapters/types.ts'
 import { webhookShape } from '../adapters/pagerduty/adapter.ts'
 import { badRow, rawPayload } from '../events/bad-row.ts'
 import { redactCutUrl } from '../events/redact.ts'
@@ -44,6 +44,12 @@ export interface HttpDeps {
   /** PAGERDUTY_SIGNED_ONLY: every webhook must be signed, whatever its shape (v1/v2 never are). */
   signedOnly?: boolean
   maxBodyBytes: number
+  /**
+   * Bytes of webhook bodies read or handled at once (each counted at its Content-Length, or
+   * MAX_BODY_BYTES when chunked); a webhook that would go past it gets 503 before any of its
+   * body is read. Default bodiesInFlightMax(maxBodyBytes).
+   */
+  maxBodiesInFlightBytes?: number
   /** Bun.serve's idleTimeout: a body still arriving this long after its headers was cut by it, not by the client. */
   idleTimeoutSeconds?: number
   shuttingDown(): boolean
@@ -55,6 +61,26 @@ export interface HttpDeps {
 
 /** A v3 delivery, told apart as the adapter tells it (one rule: what is signed is what loads as v3). */
 const isV3Body = (body: unknown): boolean => webhookShape(body) === 'event'
+
+/**
+ * Bodies in flight at once, by default: 64 MiB, or two of the largest when MAX_BODY_BYTES is
+ * over 32 MiB. Unbounded, 300 uploads of 1 MiB stalled mid-body held 406 MiB of RSS until
+ * Bun's idle timeout cut them.
+ */
+export const bodiesInFlightMax = (maxBodyBytes: number): number => Math.max(64 * 1024 * 1024, 2 * maxBodyBytes)
+
+/**
+ * A body up to this size always goes ahead (and counts toward the bound): PagerDuty's webhooks
+ * are a few KiB, so large or stalled uploads cannot get them refused, and what a flood of
+ * small ones holds is 64 KiB per connection at most.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024
+
+/** What a body will hold at most while read: its Content-Length up to the cap, or the cap (chunked, or no valid length). */
+function claimOf(req: Request, maxBodyBytes: number): number {
+  const declared = Number(req.headers.get('content-length') ?? NaN)
+  return Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes
+}
 
 const WEBHOOK_PATH = /^\/([^/]+)\/([^/]+)\/?$/
 /** Raw bytes as bad-row text: in their declared charset or lossy UTF-8, then as `rawPayload` keeps any rejected body. */
@@ -111,6 +137,8 @@ export function createHandler(deps: HttpDeps) {
   const now = deps.now ?? (() => new Date())
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID())
   const logReason = rateLimited(deps.log, REASON_LOG_INTERVAL_MS)
+  const maxInFlight = deps.maxBodiesInFlightBytes ?? bodiesInFlightMax(deps.maxBodyBytes)
+  let bodiesInFlight = 0
 
   /**
    * A 4xx is final for PagerDuty (it drops the delivery), so it is answered only once the raw
@@ -179,6 +207,23 @@ export function createHandler(deps: HttpDeps) {
     }
     const basicDenied = deps.basicAuth?.(req)
     if (basicDenied) return unauthorized(basicDenied)
+    // Counted from before the body is read until the answer: a flood of large or stalled
+    // uploads gets 503 (a sender retries it) instead of holding memory for every connection.
+    // A small body, or one webhook alone however large, always goes ahead.
+    const claim = claimOf(req, deps.maxBodyBytes)
+    if (claim > SMALL_BODY_BYTES && bodiesInFlight > 0 && bodiesInFlight + claim > maxInFlight) {
+      logReason('refused/BODIES_IN_FLIGHT', 'warn', 'webhook refused: too many bytes of webhook bodies are arriving at once (slow or stalled uploads?)', { in_flight_bytes: bodiesInFlight, content_length: claim, max_bytes: maxInFlight })
+      return errorResponse('BODIES_IN_FLIGHT', `${bodiesInFlight} bytes of webhook bodies are being read already; one of ${claim} bytes would pass ${maxInFlight}: retry later`)
+    }
+    bodiesInFlight += claim
+    try {
+      return await handleBody(req, adapter, ctx, vendor, version)
+    } finally {
+      bodiesInFlight -= claim
+    }
+  }
+
+  async function handleBody(req: Request, adapter: Adapter, ctx: RequestContext, vendor: string, version: string): Promise<Response> {
     const reading = performance.now()
     let read: Awaited<ReturnType<typeof readLimited>>
     try {

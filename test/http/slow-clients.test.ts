@@ -111,3 +111,36 @@ test('oversized headers and URLs get 431; Expect: 100-continue gets 100 then 202
     await collector.proc.exited
   }
 }, 60_000)
+
+test('stalled large uploads: past 64 MiB of bodies in flight a large one gets 503 at once, nothing read; small webhooks still get 202', async () => {
+  const collector = await spawnCollector({ DATA_DIR: tempDir('bodies-in-flight'), DATABASE_URL: db.url })
+  const port = Number(new URL(collector.url).port)
+  const MIB = 1024 * 1024
+  // 100 uploads declaring 1 MiB (MAX_BODY_BYTES) that send all but the last byte and stall.
+  const stalled = Array.from({ length: 100 }, () => trickle(port, `POST /com.pagerduty/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${MIB}\r\n\r\n${' '.repeat(MIB - 1)}`, () => '', 0))
+  const answered = () => stalled.filter((t) => t.answer !== '')
+  try {
+    await eventually(() => answered().length >= 36, 20_000, '36 answers')
+    await Bun.sleep(500)
+    // 64 MiB holds 64 of them; the other 36 were answered before their bodies were read.
+    expect(answered().length).toBe(36)
+    for (const t of answered()) {
+      expect(t.answer.split('\r\n')[0]).toBe('HTTP/1.1 503 Service Unavailable')
+      expect(t.answer.toLowerCase()).toContain('retry-after: 30')
+      expect(t.answer).toContain('"code":"BODIES_IN_FLIGHT"')
+    }
+    // PagerDuty's webhooks (a few KiB) go ahead meanwhile; a large one waits for room.
+    expect((await postJson(`${collector.url}/com.pagerduty/v1`, v1Body(['in-flight-small']))).status).toBe(202)
+    const large = v1Body(['in-flight-large']).replace('{"messages"', `{"padding":"${' '.repeat(256 * 1024)}","messages"`)
+    expect((await postJson(`${collector.url}/com.pagerduty/v1`, large)).status).toBe(503)
+    for (const t of stalled) t.socket.destroy()
+    await eventually(async () => (await postJson(`${collector.url}/com.pagerduty/v1`, large)).status === 202, 10_000, 'the large webhook taken once the stalled ones are gone')
+    await eventually(async () => (await tally(db.sql, new Set(['in-flight-small', 'in-flight-large']), 'in-flight')).loaded === 2, 20_000, 'both loaded')
+    const lines = collector.output().split('\n').filter((l) => l.includes('too many bytes of webhook bodies')).map((l) => JSON.parse(l) as { level: string; max_bytes: number })
+    expect(lines[0]).toMatchObject({ level: 'warn', max_bytes: 64 * MIB })
+  } finally {
+    for (const t of stalled) t.socket.destroy()
+    collector.proc.kill('SIGTERM')
+    await collector.proc.exited
+  }
+}, 60_000)
