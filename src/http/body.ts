@@ -89,7 +89,10 @@ const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
  * Why the request's headers say its body is not UTF-8 JSON as sent, or null: the media type
  * must be `application/json` (parameters allowed; Snowplow rejects those), any declared
  * charset UTF-8 or US-ASCII, and the body not compressed (PagerDuty sends it as is; a gzip body would
- * otherwise be read as text and fail as invalid UTF-8, saying nothing useful).
+ * otherwise be read as text and fail as invalid UTF-8, saying nothing useful). `charset` is
+ * the one declared, for whichever Content-Type problem: the bad row keeps the body decoded in
+ * it (a `text/plain; charset=iso-8859-1` "café" is refused for its media type, and read as
+ * UTF-8 it was kept as "caf\uFFFD").
  */
 export function contentProblem(contentType: string | null, contentEncoding: string | null): { header: string; expected: string; message: string; charset?: string } | null {
   const encoding = contentEncoding?.trim().toLowerCase() ?? ''
@@ -97,10 +100,10 @@ export function contentProblem(contentType: string | null, contentEncoding: stri
     return { header: 'content-encoding', expected: 'none (identity)', message: `content encoding ${quoteHeader(contentEncoding ?? '')} is not supported: send the JSON uncompressed` }
   }
   const [media, ...parameters] = (contentType ?? '').split(';')
-  if (media?.trim().toLowerCase() !== 'application/json') {
-    return { header: 'content-type', expected: 'application/json', message: `content type must be application/json, got ${contentType === null ? 'none' : quoteHeader(contentType)}` }
-  }
   const charset = parameters.map((p) => p.split('=')).find(([name]) => name?.trim().toLowerCase() === 'charset')?.[1]?.trim().replace(/^"(.*)"$/, '$1').toLowerCase()
+  if (media?.trim().toLowerCase() !== 'application/json') {
+    return { header: 'content-type', expected: 'application/json', message: `content type must be application/json, got ${contentType === null ? 'none' : quoteHeader(contentType)}`, ...(charset === undefined ? {} : { charset }) }
+  }
   if (charset !== undefined && !UTF8_CHARSETS.has(charset)) {
     return { header: 'content-type', expected: 'charset utf-8', message: `the body must be UTF-8, got ${quoteHeader(contentType ?? '')}`, charset }
   }

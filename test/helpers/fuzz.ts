@@ -281,9 +281,9 @@ function identity(version: string, m: Record<string, unknown>): string | null {
 /** Identities seen by earlier cases of this run (the database is shared). */
 export const seenIdentities = new Set<string>()
 
-/** A body as its declared charset reads, when the Content-Type names one the runtime knows; else lossy UTF-8. */
+/** A body as its declared charset reads (whatever the media type), when the Content-Type names one the runtime knows; else lossy UTF-8. */
 function declaredText(bytes: Uint8Array, contentType: string | undefined): string {
-  const charset = /^application\/json\s*;.*charset\s*=\s*"?([^";]*)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase()
+  const charset = /^[^;]*;.*charset\s*=\s*"?([^";]*)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase()
   try {
     return charset ? new TextDecoder(charset as ConstructorParameters<typeof TextDecoder>[0]).decode(bytes) : lossy.decode(bytes)
   } catch {
@@ -311,7 +311,7 @@ export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodi
   }
   const reject = (status: number, code: string, decode?: (b: Uint8Array) => string): Expected => ({ ...base, statuses: [status, ...base.statuses], badRowCode: code, badRowPayload: payload(c.body, decode) })
   if (merged) base.statuses.push(404)
-  // A body refused for its charset is kept decoded in that charset (src/http/body.ts, bodyText).
+  // A body refused for its media type or charset is kept decoded in the charset it declared (src/http/body.ts, bodyText).
   if (!contentOk && encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE', (b) => declaredText(b, c.headers['content-type']))
   if (!contentOk || !encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE')
   let text: string

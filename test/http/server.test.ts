@@ -155,6 +155,16 @@ describe('webhook answers', () => {
     expect((await ours())[0]?.payload).toBe(text)
   })
 
+  // Refused for its media type, not its charset: the charset it declared still says how to read it.
+  test('a body refused 415 for its media type is kept in bad rows decoded in the charset it declared', async () => {
+    const text = '{"messages":[{"subject":"caf\u00e9 \u00fcber","media":"text/plain latin1"}]}'
+    const res = await fetch(`${base}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=ISO-8859-1' }, body: Buffer.from(text, 'latin1') })
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE'])
+    const ours = async () => db.sql`select payload from atomic.bad_rows where reason = 'UNSUPPORTED_MEDIA_TYPE' and payload like ${'%"media":"text/plain latin1"%'}`
+    await eventually(async () => (await ours()).length === 1, 20_000, 'the bad row')
+    expect((await ours())[0]?.payload).toBe(text)
+  })
+
   test('a client that hangs up before its body arrives is counted as 499, not a server error, and nothing is stored', async () => {
     const metric = async () => {
       const text = await (await fetch(`${base}/metrics`)).text()
