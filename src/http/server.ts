@@ -147,7 +147,7 @@ export function createHandler(deps: HttpDeps) {
    */
   async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null, charset?: string): Promise<Response> {
     // A body cut at MAX_BODY_BYTES can end inside a URL's password, before the `@`.
-    const payload = code === 'PAYLOAD_TOO_LARGE' ? redactCutUrl(payloadText(bytes)) : payloadText(bytes, charset)
+    const payload = code === 'PAYLOAD_TOO_LARGE' ? redactCutUrl(payloadText(bytes, charset)) : payloadText(bytes, charset)
     try {
       const decoded = { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payload)] }
       await deps.append(encodeRecord(decoded), 0, decoded)
@@ -239,8 +239,9 @@ export function createHandler(deps: HttpDeps) {
       const denied = tooLarge ? { kind: 'signature_missing' as const, code: 'INVALID_SIGNATURE' as const, message: `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes): its signature cannot be checked`, headers: {} } : verifySignature(deps.webhookSecrets, req.headers.get('x-pagerduty-signature'), bytes)
       if (denied) return unauthorized(denied)
     }
-    if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null)
     const problem = contentProblem(req.headers.get('content-type'), req.headers.get('content-encoding'))
+    // Its first MAX_BODY_BYTES are kept as a 415's body is: in the charset it declared, if not UTF-8.
+    if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null, problem?.charset)
     if (problem) return reject(ctx, 'UNSUPPORTED_MEDIA_TYPE', problem.message, [{ path: `/headers/${problem.header}`, message: `expected ${problem.expected}` }], bytes, null, problem.charset)
     const body = parseBody(bytes)
     if (!body.ok) return reject(ctx, body.code, body.message, [], bytes, null)

@@ -165,6 +165,16 @@ describe('webhook answers', () => {
     expect((await ours())[0]?.payload).toBe(text)
   })
 
+  test('a body over MAX_BODY_BYTES in a charset it declared keeps its first MAX_BODY_BYTES decoded in it', async () => {
+    const text = `{"messages":[{"subject":"caf\u00e9 \u00fcber","cut":"latin1 413","pad":"${'\u00e9'.repeat(5000)}"}]}`
+    const res = await fetch(`${base}/com.pagerduty/v1`, { method: 'POST', headers: { 'content-type': 'application/json; charset=ISO-8859-1' }, body: Buffer.from(text, 'latin1') })
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE'])
+    const ours = async () => db.sql`select payload from atomic.bad_rows where reason = 'PAYLOAD_TOO_LARGE' and payload like ${'%"cut":"latin1 413"%'}`
+    await eventually(async () => (await ours()).length === 1, 20_000, 'the bad row')
+    // One byte a character in Latin-1: the first 4096 bytes are the first 4096 characters.
+    expect((await ours())[0]?.payload).toBe(text.slice(0, 4096))
+  })
+
   test('a client that hangs up before its body arrives is counted as 499, not a server error, and nothing is stored', async () => {
     const metric = async () => {
       const text = await (await fetch(`${base}/metrics`)).text()
