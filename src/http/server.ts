@@ -124,6 +124,20 @@ export function requestUrl(raw: string): URL {
   }
 }
 
+/**
+ * A path in its normal form: percent-encoded unreserved characters (letters, digits, `-._~`)
+ * decoded, since `/com.pagerduty/v%31` is the same URI as `/com.pagerduty/v1` (RFC 9110
+ * section 4.2.3, RFC 3986 section 6.2.2.2) and a 404 for it would be a delivery PagerDuty
+ * drops. Reserved ones (`%2F`) stay encoded: they are data, not delimiters.
+ */
+export function normalPath(path: string): string {
+  if (!path.includes('%')) return path
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16))
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : escape
+  })
+}
+
 function queryOf(url: URL): Record<string, string> {
   const query: Record<string, string> = {}
   for (const key of QUERY_PARAMETERS) {
@@ -281,7 +295,7 @@ export function createHandler(deps: HttpDeps) {
 
   async function route(req: Request, server: Server<unknown>): Promise<{ route: string; response: Response }> {
     const url = requestUrl(req.url)
-    const path = url.pathname
+    const path = normalPath(url.pathname)
     const get = req.method === 'GET' || req.method === 'HEAD'
     if (path === '/health' || path === '/ready' || path === '/metrics') {
       if (!get) return { route: path, response: errorResponse('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use GET`, [], { allow: 'GET, HEAD' }) }

@@ -294,7 +294,8 @@ function declaredText(bytes: Uint8Array, contentType: string | undefined): strin
 /** What the contract says this request must get. */
 export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodingOk: boolean, sig: { valid: boolean } | null, opts: FuzzOptions, search: string): Expected {
   const base: Expected = { statuses: [], badRowPayload: null, badRowCode: null, messages: null, mayDedupe: false, unmarkedBad: false, query: expectedQuery(search) }
-  const pathname = new URL(`http://h${c.path}`).pathname
+  // Percent-encoded unreserved characters are the characters themselves (RFC 9110 section 4.2.3).
+  const pathname = new URL(`http://h${c.path}`).pathname.replace(/%([0-9A-Fa-f]{2})/g, (e, h: string) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(parseInt(h, 16))) ? String.fromCharCode(parseInt(h, 16)) : e))
   // Fetch normalises the standard methods' case (`post` is sent as POST).
   const method = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'].includes(c.method.toUpperCase()) ? c.method.toUpperCase() : c.method
   const routed = /^\/com\.pagerduty\/v[123]\/?$/.test(pathname)

@@ -225,6 +225,12 @@ describe('routes', () => {
     ['POST', '/com.mandrill/v1', 404],
     ['POST', '/com.pagerduty/v9', 404],
     ['GET', '/', 404],
+    // Percent-encoded unreserved characters are the characters themselves (RFC 9110 section 4.2.3); an encoded / is not a /.
+    ['POST', '/com.pagerduty/v%31', 202],
+    ['POST', '/%63om%2Epagerduty/%76%31/', 202],
+    ['GET', '/h%65alth', 200],
+    ['POST', '/com.pagerduty%2Fv1', 404],
+    ['POST', '/com.pagerduty/v1%2F', 404],
   ])('%s %s -> %i', async (method, path, status) => {
     const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'GET' ? {} : { body: trigger }) })
     expect(res.status).toBe(status)
