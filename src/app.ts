@@ -211,6 +211,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     checkpointIntervalMs: config.databaseUrl === undefined ? 1000 : 100,
     beforeCheckpoint: async () => { await embedded?.flush() },
     onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
+    onDamagedCheckpoint: (info) => log('error', 'spool checkpoint damaged: replaying from the oldest segment (what loaded already is not loaded twice)', info),
     onGroupCommit: metrics.onSpoolSync,
     stallMs: SPOOL_STALL_MS,
     onStall: ({ state, ms }) => state === 'stalled'

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
-import { readCheckpoint, type Position } from '../spool/checkpoint.ts'
+import { checkpointProblem, readCheckpoint, type Position } from '../spool/checkpoint.ts'
 import { countEvents, readRecords } from '../spool/reader.ts'
 import { fileSize, listSegments, segmentPath } from '../spool/segments.ts'
 import { createRegistry } from '../adapters/registry.ts'
@@ -59,8 +59,12 @@ export function spoolStatus(config: Config): number {
 }
 
 function printStatus(dir: string): number {
-  const checkpoint = readCheckpoint(dir)
-  const sizes = new Map(listSegments(dir).filter((s) => s >= checkpoint.segment).map((s) => [s, fileSize(segmentPath(dir, s))]))
+  const written = readCheckpoint(dir)
+  const all = new Map(listSegments(dir).map((s) => [s, fileSize(segmentPath(dir, s))]))
+  // A damaged checkpoint is not trusted here either: the collector replays from the oldest segment.
+  const damaged = checkpointProblem(written, all)
+  const checkpoint = damaged === null ? written : { segment: 0, offset: 0 }
+  const sizes = new Map([...all].filter(([s]) => s >= checkpoint.segment))
   let backlogBytes = 0
   for (const [seq, size] of sizes) backlogBytes += seq === checkpoint.segment ? Math.max(0, size - checkpoint.offset) : size
   const corrupt = fs.existsSync(path.join(dir, 'corrupt')) ? fs.readdirSync(path.join(dir, 'corrupt')).length : 0
@@ -72,7 +76,7 @@ function printStatus(dir: string): number {
     ['backlog bytes', String(backlogBytes)],
     ['oldest waiting received', oldest === null ? 'none waiting' : Number.isNaN(oldest) ? 'not recorded in the records waiting' : `${new Date(oldest).toISOString()} (${ago(Date.now() - oldest)} ago)`],
     // Segments are numbered from 1: segment 0 is readCheckpoint's answer when none was written.
-    ['checkpoint', checkpoint.segment === 0 ? 'none written yet (nothing loaded since this spool began)' : `segment ${checkpoint.segment} offset ${checkpoint.offset}`],
+    ['checkpoint', damaged !== null ? `damaged (segment ${written.segment} offset ${written.offset}: ${damaged}); the collector replays from the oldest segment` : checkpoint.segment === 0 ? 'none written yet (nothing loaded since this spool began)' : `segment ${checkpoint.segment} offset ${checkpoint.offset}`],
     ['corrupt records set aside', String(corrupt)],
   ]
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(26)} ${v}\n`)

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
+import { checkpointProblem, comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, fsyncDirSync, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
@@ -23,6 +23,8 @@ export interface SpoolOptions {
   maxBytes: number
   segmentBytes: number
   onCorrupt?: (info: { segment: number; offset: number; bytes: number; file: string }) => void
+  /** A checkpoint file found damaged at start (`checkpointProblem`): the spool replays from its oldest segment. */
+  onDamagedCheckpoint?: (info: { checkpoint: Position; problem: string }) => void
   /** The append path's file calls; tests inject failures and count fsyncs here. */
   io?: SpoolIo
   /**
@@ -151,10 +153,17 @@ export function openSpool(options: SpoolOptions): Spool {
 
   // ---- recover the on-disk state -------------------------------------------------------
   let committed = readCheckpoint(dir)
+  const found = new Map(listSegments(dir).map((seq) => [seq, fileSize(segmentPath(dir, seq))]))
+  const problem = checkpointProblem(committed, found)
+  if (problem !== null) {
+    // Replaying what loaded already is harmless (loads are idempotent); deleting by it is not.
+    options.onDamagedCheckpoint?.({ checkpoint: committed, problem })
+    committed = { segment: 0, offset: 0 }
+  }
   const sizes = new Map<number, number>()
-  for (const seq of listSegments(dir)) {
+  for (const [seq, size] of found) {
     if (seq < committed.segment) fs.rmSync(segmentPath(dir, seq), { force: true }) // loaded before a crash
-    else sizes.set(seq, fileSize(segmentPath(dir, seq)))
+    else sizes.set(seq, size)
   }
   removeOrphanCounts(dir, new Set(sizes.keys()))
   const existing = [...sizes.keys()]

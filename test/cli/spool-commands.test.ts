@@ -40,6 +40,22 @@ describe('collector spool status', () => {
     expect(fs.readdirSync(path.join(dataDir, 'spool')).sort()).toEqual(before)
   })
 
+  test('a damaged checkpoint (past every segment) is not taken for an empty backlog: the status counts from the oldest segment, as the collector replays', async () => {
+    const dataDir = tempDir('status-damaged')
+    const dir = path.join(dataDir, 'spool')
+    const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 64 })
+    for (let i = 0; i < 3; i++) await spool.append(encodeRecord({ events: [], badRows: [] }), 2)
+    await spool.close()
+    const last = listSegments(dir).at(-1) as number
+    fs.writeFileSync(checkpointPath(dir), JSON.stringify({ segment: last + 80, offset: 0 }))
+    const proc = cli(['spool', 'status'], { DATA_DIR: dataDir })
+    const out = await new Response(proc.stdout).text()
+    expect(await proc.exited).toBe(0)
+    expect(out).toContain('backlog events             6\n')
+    expect(out).toContain('segments                   3\n')
+    expect(out).toContain(`checkpoint                 damaged (segment ${last + 80} offset 0: its segment is not in the spool, but 3 before it are); the collector replays from the oldest segment\n`)
+  })
+
   test('says when the oldest webhook waiting was received (about when the tables stop), or that none waits', async () => {
     const dataDir = tempDir('status-oldest')
     const spool = openSpool({ dir: path.join(dataDir, 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })

@@ -9,7 +9,7 @@ import { openSpool, type Spool, type SpoolOptions, type SpoolRecord } from '../.
 import { HEADER_BYTES } from '../../src/spool/frame.ts'
 import { nodeSpoolIo, type SpoolIo } from '../../src/spool/fs.ts'
 import { listSegments, segmentPath } from '../../src/spool/segments.ts'
-import { comparePositions, readCheckpoint } from '../../src/spool/checkpoint.ts'
+import { checkpointPath, comparePositions, readCheckpoint } from '../../src/spool/checkpoint.ts'
 import { CollectorError } from '../../src/errors.ts'
 import { tempDir } from '../helpers/database.ts'
 import { eventually } from '../helpers/collector.ts'
@@ -219,6 +219,47 @@ describe('append, read and commit', () => {
     expect(spool.unreadEvents()).toBe(3)
     expect(texts(spool)).toEqual([3, 4, 5].map((i) => payload(i).toString()))
     await appendEach(spool, 6, 6)
+    expect(texts(spool)).toEqual([3, 4, 5, 6].map((i) => payload(i).toString()))
+  })
+
+  // One flipped digit in checkpoint.json ("segment":12 -> 92) had every segment before it
+  // deleted at start, unloaded and unreported.
+  test.each([
+    ['past every segment', (segments: number[]) => ({ segment: (segments.at(-1) as number) + 80, offset: 0 }), 'its segment is not in the spool, but 3 before it are'],
+    ['past the end of its segment', (segments: number[], size: number) => ({ segment: segments[0] as number, offset: size + 1 }), 'past the end of its segment'],
+    ['a negative offset', (segments: number[]) => ({ segment: segments[1] as number, offset: -16 }), 'a negative position'],
+  ])('a damaged checkpoint (%s) deletes nothing: the restart replays from the oldest segment and says so', async (_, damage, problem) => {
+    const dir = newDir('spool-damaged-checkpoint')
+    const frame = HEADER_BYTES + payload(1).length
+    let spool = spoolIn(dir, { segmentBytes: 2 * frame })
+    await appendEach(spool, 1, 6) // three segments of two records
+    await spool.commit(spool.read(spool.checkpoint(), 1, 1 << 30).next, 1)
+    await spool.close()
+    const segments = listSegments(dir)
+    expect(segments.length).toBe(3)
+    const written = damage(segments, fs.statSync(segmentPath(dir, segments[0] as number)).size)
+    fs.writeFileSync(checkpointPath(dir), JSON.stringify(written))
+    const reported: { checkpoint: unknown; problem: string }[] = []
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame, onDamagedCheckpoint: (info) => reported.push(info) })
+    expect(reported).toEqual([{ checkpoint: written, problem: expect.stringContaining(problem) }])
+    expect(listSegments(dir).slice(0, 3)).toEqual(segments)
+    expect(spool.checkpoint()).toEqual({ segment: segments[0] as number, offset: 0 })
+    expect(spool.unreadEvents()).toBe(6)
+    expect(texts(spool)).toEqual([1, 2, 3, 4, 5, 6].map((i) => payload(i).toString()))
+  })
+
+  test('a checkpoint whose segment went with the loaded ones (its write failed on a full disk) is no damage: the restart starts at the first segment left', async () => {
+    const dir = newDir('spool-checkpoint-behind')
+    const frame = HEADER_BYTES + payload(1).length
+    let spool = spoolIn(dir, { segmentBytes: 2 * frame })
+    await appendEach(spool, 1, 6)
+    await spool.close()
+    const segments = listSegments(dir)
+    fs.rmSync(segmentPath(dir, segments[0] as number))
+    fs.writeFileSync(checkpointPath(dir), JSON.stringify({ segment: segments[0] as number, offset: frame }))
+    const reported: unknown[] = []
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame, onDamagedCheckpoint: (info) => reported.push(info) })
+    expect(reported).toEqual([])
     expect(texts(spool)).toEqual([3, 4, 5, 6].map((i) => payload(i).toString()))
   })
 })
