@@ -22,9 +22,10 @@ export interface PrivateLoad {
   append(events: BuiltEvent[], badRows: BadRow[]): Promise<void>
   /**
    * Waits until everything appended is loaded or the database is down, and stops the writer.
-   * `left`: events not loaded (run the same load again; nothing loads twice).
+   * `left`: events not loaded; `loaded`: false while anything appended is not, bad rows
+   * included, which `left` does not count (run the same load again; nothing loads twice).
    */
-  finish(): Promise<{ left: number; status: WriterStatus }>
+  finish(): Promise<{ left: number; loaded: boolean; status: WriterStatus }>
 }
 
 export async function withPrivateLoad<T>(config: Config, log: Log, name: string, whenDown: string, use: (load: PrivateLoad) => Promise<T>): Promise<T> {
@@ -49,10 +50,12 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
       async finish() {
         while (opened.pending() && writer.status().database !== 'down') await Bun.sleep(50)
         const left = opened.unreadEvents()
+        // A record of bad rows alone (a rejected line) counts no event, and its spool goes next.
+        const loaded = !opened.pending()
         await writer.stop(0)
         // The embedded database never fsyncs on its own: what the summary calls loaded is on disk.
         await database.embedded?.flush()
-        return { left, status: writer.status() }
+        return { left, loaded, status: writer.status() }
       },
     })
   } finally {

@@ -169,9 +169,10 @@ export async function replayFile(config: Config, file: string, query: Record<str
       else if (made.badRows.length > 0) log('warn', 'replay line has messages sent to bad rows', { line: number, messages: made.badMessages, reasons: [...new Set(made.badRows.map((b) => b.reason))] })
       progress(index + 1, lines.length)
     }
-    const { left, status: w } = await load.finish()
-    const notLoaded = left > 0 ? `, ${left} NOT loaded (${w.lastError}): run the same replay again once the database is reachable; what did load is not loaded twice` : ''
+    const { left, loaded, status: w } = await load.finish()
+    const what = left > 0 ? `${left} NOT loaded` : 'bad rows NOT loaded'
+    const notLoaded = loaded ? '' : `, ${what} (${w.lastError}): run the same replay again once the database is reachable; what did load is not loaded twice`
     process.stdout.write(`replayed ${lines.length} lines: ${accepted} events (${w.loadedEvents} new, ${w.duplicateEvents} already loaded), ${bad} bad${notLoaded}\n`)
-    return left > 0 ? 1 : 0
+    return loaded ? 0 : 1
   })
 }

@@ -194,6 +194,18 @@ describe('collector spool replay', () => {
     expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([])
   }, 30_000)
 
+  // Its bad rows count no event: with nothing but rejected lines, "0 NOT loaded" passed for
+  // all loaded, exit 0, and the private spool holding them was deleted.
+  test('with the database down, a file of rejected lines only (bad rows, no event) exits 1 and says they did not load', async () => {
+    const dir = tempDir('replay-down-bad')
+    const file = path.join(dir, 'recorded.ndjson')
+    fs.writeFileSync(file, 'not json\n{"not":"pagerduty"}\n')
+    const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing', LOG_LEVEL: 'error' })
+    const out = await new Response(proc.stdout).text()
+    expect(await proc.exited).toBe(1)
+    expect(out).toMatch(/^replayed 2 lines: 0 events \(0 new, 0 already loaded\), 2 bad, bad rows NOT loaded \(.+\): run the same replay again once the database is reachable; what did load is not loaded twice\n$/)
+  }, 30_000)
+
   test('the webhook URL\'s query string gives replayed events their app_id and platform; a rejected line is named by its line in the file', async () => {
     const dir = tempDir('replay-query')
     const file = path.join(dir, 'recorded.ndjson')
