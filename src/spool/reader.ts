@@ -29,6 +29,12 @@ interface ReadArgs {
   /** The durable end of the active segment: never read past it. */
   active: Position
   quarantine: Quarantine
+  /**
+   * A sealed segment whose file is gone (removed outside the collector: a clean-up of old
+   * files, say) is told here and read as empty, as a file cut short is; without it, the ENOENT
+   * is thrown (`spool status` looks again: the collector deletes loaded segments as it goes).
+   */
+  missing?: (segment: number, offset: number) => void
 }
 
 const CHUNK = 1024 * 1024
@@ -60,7 +66,17 @@ export function readRecords(args: ReadArgs): { records: SpoolRecord[]; next: Pos
       pos = { segment: seq, offset: 0 }
       continue
     }
-    const fd = fs.openSync(segmentPath(args.dir, pos.segment), 'r')
+    let fd: number
+    try {
+      fd = fs.openSync(segmentPath(args.dir, pos.segment), 'r')
+    } catch (error) {
+      // Thrown, the writer went back to its checkpoint and met it again, for good: nothing
+      // after it loaded until a restart, acknowledged webhooks included.
+      if (!args.missing || (error as NodeJS.ErrnoException).code !== 'ENOENT' || pos.segment >= args.active.segment) throw error
+      args.missing(pos.segment, pos.offset)
+      pos = { segment: pos.segment, offset: limit }
+      continue
+    }
     const requested = Math.min(want, limit - pos.offset)
     let buf: Buffer
     try {

@@ -237,6 +237,9 @@ export function openSpool(options: SpoolOptions): Spool {
     options.onCorrupt?.({ segment, offset, bytes: bytes.length, file })
   }
 
+  /** A sealed segment gone from disk: what it held from `offset` on is reported as one damaged record, of no bytes kept. */
+  const missing = (segment: number, offset: number) => quarantine(segment, offset, EMPTY)
+
   async function roll(): Promise<void> {
     const next = active.seq + 1
     const file = segmentPath(dir, next)
@@ -548,7 +551,7 @@ export function openSpool(options: SpoolOptions): Spool {
         m = takeMemo(memoKey(pos))
       }
       if (records.length > 0) return { records, next: pos }
-      const read = readRecords({ dir, from, maxEvents, maxBytes, sizes, active: end(), quarantine })
+      const read = readRecords({ dir, from, maxEvents, maxBytes, sizes, active: end(), quarantine, missing })
       if (memos.size > 0) {
         for (const r of read.records) {
           const m = takeMemo(memoKey(r.position))
@@ -561,7 +564,7 @@ export function openSpool(options: SpoolOptions): Spool {
     first(from) {
       const m = memos.get(memoKey(from))
       if (m) return { position: m.position, next: m.next, events: m.events, payload: EMPTY, memo: m.memo }
-      return readRecords({ dir, from, maxEvents: 1, maxBytes: 1, sizes, active: end(), quarantine: () => {} }).records[0] ?? null
+      return readRecords({ dir, from, maxEvents: 1, maxBytes: 1, sizes, active: end(), quarantine: () => {}, missing: () => {} }).records[0] ?? null
     },
 
     commit(to, events) {

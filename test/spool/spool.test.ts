@@ -447,6 +447,32 @@ describe('damaged records', () => {
     }
   })
 
+  // It threw ENOENT: the writer went back to its checkpoint and met it again, for good, and
+  // nothing behind it loaded until a restart.
+  test('a sealed segment removed outside the collector while it runs: its records are gone, reported once, and the segments behind it still load', async () => {
+    const dir = newDir('spool-removed')
+    const frame = HEADER_BYTES + payload(1).length
+    const seen: { segment: number; offset: number; bytes: number }[] = []
+    const spool = spoolIn(dir, { segmentBytes: 2 * frame, onCorrupt: ({ segment, offset, bytes }) => seen.push({ segment, offset, bytes }) })
+    await appendEach(spool, 1, 6) // three segments of two records
+    const [first, second] = listSegments(dir) as [number, number]
+    const one = spool.read(spool.checkpoint(), 1, 1 << 30)
+    await spool.commit(one.next, 1)
+    fs.rmSync(segmentPath(dir, first))
+    fs.rmSync(segmentPath(dir, second))
+    expect(Buffer.from(spool.first(spool.checkpoint())?.payload ?? []).toString()).toBe(payload(5).toString())
+    let at = spool.checkpoint()
+    const read: string[] = []
+    for (let r = spool.read(at, 100, 1 << 20); r.records.length > 0 || comparePositions(r.next, at) !== 0; r = spool.read(at, 100, 1 << 20)) {
+      read.push(...r.records.map((x) => Buffer.from(x.payload).toString()))
+      await spool.commit(r.next, r.records.reduce((n, x) => n + x.events, 0))
+      at = r.next
+    }
+    expect(read).toEqual([5, 6].map((i) => payload(i).toString()))
+    expect(seen).toEqual([{ segment: first, offset: frame, bytes: 0 }, { segment: second, offset: 0, bytes: 0 }])
+    expect([spool.pending(), spool.stats().corruptRecords]).toEqual([false, 2])
+  })
+
   test('a damaged record counted at start (its header intact) leaves no backlog once the reader is past it', async () => {
     const dir = newDir('spool-corrupt-backlog')
     let spool = spoolIn(dir)
