@@ -1,0 +1,98 @@
+/**
+ * Spool files damaged outside the collector, with the real process: a checkpoint file that
+ * names a segment past every one (one flipped digit) after a SIGKILL, and a sealed segment
+ * removed while the collector runs. Every acknowledged message that is still on disk loads
+ * exactly once; what was lost is reported, never a silent deletion or a wedged writer.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import fs from 'node:fs'
+import path from 'node:path'
+import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { eventually, postJson, spawnCollector } from '../helpers/collector.ts'
+import { downDatabase } from '../helpers/outage.ts'
+import { tally, untilLoaded, v1Body } from '../helpers/traffic.ts'
+import { checkpointPath, readCheckpoint } from '../../src/spool/checkpoint.ts'
+import { listSegments, segmentPath } from '../../src/spool/segments.ts'
+
+let db: TestDatabase
+const dirs: string[] = []
+beforeAll(async () => { db = await freshDatabase('damaged_spool') }, 60_000)
+afterAll(async () => {
+  await db.drop()
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+}, 30_000)
+
+/** Posts one message per request; the ids that got a 202. */
+async function post(url: string, prefix: string, from: number, to: number): Promise<string[]> {
+  const acked: string[] = []
+  for (let i = from; i < to; i++) {
+    if ((await postJson(`${url}/com.pagerduty/v1`, v1Body([`${prefix}-${i}`]))).status === 202) acked.push(`${prefix}-${i}`)
+  }
+  return acked
+}
+
+test('SIGKILL, then a checkpoint damaged to name a segment past every one: the restart deletes nothing, says so, and loads every acknowledged message once', async () => {
+  const dataDir = tempDir('damaged-checkpoint')
+  dirs.push(dataDir)
+  const spool = path.join(dataDir, 'spool')
+  const env = { DATA_DIR: dataDir, SPOOL_SEGMENT_BYTES: '8192' }
+  const loading = await spawnCollector({ ...env, DATABASE_URL: db.url })
+  const acked = await post(loading.url, 'ckpt', 0, 10)
+  await untilLoaded(db.sql, new Set(acked), 'ckpt')
+  await eventually(() => readCheckpoint(spool).segment > 0, 10_000, 'a checkpoint written')
+  loading.proc.kill('SIGKILL')
+  await loading.proc.exited
+
+  const { proxy, url } = downDatabase(db)
+  const down = await spawnCollector({ ...env, DATABASE_URL: url })
+  acked.push(...await post(down.url, 'ckpt', 10, 60))
+  down.proc.kill('SIGKILL')
+  await down.proc.exited
+  const segments = listSegments(spool)
+  fs.writeFileSync(checkpointPath(spool), JSON.stringify({ segment: (segments.at(-1) as number) + 80, offset: 0 }))
+
+  proxy.open()
+  const again = await spawnCollector({ ...env, DATABASE_URL: url })
+  try {
+    expect(await untilLoaded(db.sql, new Set(acked), 'ckpt')).toEqual({ acked: 60, loaded: 60, lost: 0, duplicated: 0 })
+    expect(again.output()).toContain('"msg":"spool checkpoint damaged: replaying from the oldest segment (what loaded already is not loaded twice)"')
+  } finally {
+    again.proc.kill('SIGTERM')
+    expect(await again.proc.exited).toBe(0)
+    proxy.close()
+  }
+}, 90_000)
+
+test('a sealed segment removed while the collector runs: its messages are reported lost, and every other acknowledged message loads, those after it included', async () => {
+  const dataDir = tempDir('removed-segment')
+  dirs.push(dataDir)
+  const spool = path.join(dataDir, 'spool')
+  const { proxy, url } = downDatabase(db)
+  const env = { DATA_DIR: dataDir, DATABASE_URL: url, SPOOL_SEGMENT_BYTES: '8192' }
+  const first = await spawnCollector(env)
+  const acked = await post(first.url, 'gone', 0, 40)
+  // Restarted, so the backlog is read from disk (a process reads what it appended from memory).
+  first.proc.kill('SIGKILL')
+  await first.proc.exited
+  const collector = await spawnCollector(env)
+  try {
+    const [, removed] = listSegments(spool) as [number, number]
+    const lost = new Set<string>()
+    // The messages in the removed segment: each record is a request's raw body, its id inside.
+    for (const id of acked) if (fs.readFileSync(segmentPath(spool, removed)).includes(`"id":"${id}"`)) lost.add(id)
+    expect(lost.size).toBeGreaterThan(0)
+    fs.rmSync(segmentPath(spool, removed))
+    proxy.open()
+    acked.push(...await post(collector.url, 'gone', 40, 50))
+    const kept = new Set(acked.filter((id) => !lost.has(id)))
+    expect(await untilLoaded(db.sql, kept, 'gone')).toEqual({ acked: kept.size, loaded: kept.size, lost: 0, duplicated: 0 })
+    expect((await tally(db.sql, lost, 'gone')).lost).toBe(lost.size)
+    const ready = (await (await fetch(`${collector.url}/ready`)).json()) as { spool: { corrupt_records: number; backlog_events: number } }
+    expect(ready.spool).toMatchObject({ corrupt_records: 1, backlog_events: 0 })
+    expect(collector.output()).toContain(`"msg":"corrupt spool record moved aside","segment":${removed},"offset":0,"bytes":0`)
+  } finally {
+    collector.proc.kill('SIGTERM')
+    expect(await collector.proc.exited).toBe(0)
+    proxy.close()
+  }
+}, 90_000)
