@@ -222,6 +222,11 @@ export async function main(argv: readonly string[], env: Record<string, string |
     return 2
   }
   const { command, config } = loaded
+  // A signal ends a one-off command at once, through process.exit, so that its 'exit' handlers
+  // run (src/cli/private-load.ts removes its spool); `serve` handles its own.
+  if (command.name !== 'serve') {
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => process.exit(code))
+  }
   const owner = command.name === 'help' || command.name === 'version' ? null : foreignOwner(config.dataDir)
   if (!owner) return await run(command, config)
   // Whatever way the process ends: returning here, a signal (Ctrl-C in a long replay ends it
@@ -236,9 +241,6 @@ export async function main(argv: readonly string[], env: Record<string, string |
       : `collector: could not give what root owns in ${config.dataDir} back to uid ${owner.uid}: run chown -R -P --from=0 ${owner.uid}:${owner.gid} ${config.dataDir} before starting the service\n`)
   }
   process.once('exit', giveBackOnce)
-  if (command.name !== 'serve') {
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => process.exit(code))
-  }
   try {
     return await run(command, config)
   } finally {

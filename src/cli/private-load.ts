@@ -33,6 +33,11 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
   // (DATA_DIR_IN_USE) must leave nothing behind in DATA_DIR.
   const database = await openDatabase(config)
   const dir = path.join(config.dataDir, `${name}-${process.pid}`)
+  // Ctrl-C or SIGTERM ends a load at once (process.exit, src/main.ts), past the finally below:
+  // the spool it held (up to SPOOL_MAX_BYTES, on the disk of the collector's own spool) stayed
+  // in DATA_DIR for good. What it held comes from a file or a table that stays.
+  const removeSpool = () => fs.rmSync(dir, { recursive: true, force: true })
+  process.once('exit', removeSpool)
   let spool: Spool | null = null
   try {
     const opened = (spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes }))
@@ -60,7 +65,8 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
     })
   } finally {
     await spool?.close()
-    fs.rmSync(dir, { recursive: true, force: true })
+    process.off('exit', removeSpool)
+    removeSpool()
     await database.sql.end({ timeout: 5 })
     await database.embedded?.stop()
   }

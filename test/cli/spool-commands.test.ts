@@ -206,6 +206,23 @@ describe('collector spool replay', () => {
     expect(out).toMatch(/^replayed 2 lines: 0 events \(0 new, 0 already loaded\), 2 bad, bad rows NOT loaded \(.+\): run the same replay again once the database is reachable; what did load is not loaded twice\n$/)
   }, 30_000)
 
+  // process.exit on the signal skipped the finally that removes it: its spool stayed for good.
+  test('interrupted (SIGINT) while the database does not answer, it exits 130 and leaves no private spool in DATA_DIR', async () => {
+    const dir = tempDir('replay-interrupted')
+    const file = path.join(dir, 'recorded.ndjson')
+    fs.writeFileSync(file, `${JSON.stringify(JSON.parse(readFixture('v1', fixtureFiles('v1')[0] as string)))}\n`)
+    // Takes the connection and never answers: the replay waits for the database.
+    await using silent = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+    const proc = cli(['spool', 'replay', file], { DATA_DIR: path.join(dir, 'data'), DATABASE_URL: `postgres://postgres@127.0.0.1:${silent.port}/nothing` })
+    const listed = () => (fs.existsSync(path.join(dir, 'data')) ? fs.readdirSync(path.join(dir, 'data')) : [])
+    const deadline = Date.now() + 10_000
+    while (!listed().some((f) => f.startsWith('replay-')) && Date.now() < deadline) await Bun.sleep(20)
+    expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([`replay-${proc.pid}`])
+    proc.kill('SIGINT')
+    expect(await proc.exited).toBe(130)
+    expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([])
+  }, 30_000)
+
   test('the webhook URL\'s query string gives replayed events their app_id and platform; a rejected line is named by its line in the file', async () => {
     const dir = tempDir('replay-query')
     const file = path.join(dir, 'recorded.ndjson')
