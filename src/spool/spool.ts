@@ -239,6 +239,10 @@ export function openSpool(options: SpoolOptions): Spool {
 
   /** A sealed segment gone from disk: what it held from `offset` on is reported as one damaged record, of no bytes kept. */
   const missing = (segment: number, offset: number) => quarantine(segment, offset, EMPTY)
+  // Segments are numbered one after another and go oldest first, once loaded: a gap between
+  // two left is one removed outside the collector while it was stopped. Its records are lost;
+  // the reader passes over it without a word, so it is said here.
+  for (let seq = existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) missing(seq, 0)
 
   async function roll(): Promise<void> {
     const next = active.seq + 1

@@ -473,6 +473,23 @@ describe('damaged records', () => {
     expect([spool.pending(), spool.stats().corruptRecords]).toEqual([false, 2])
   })
 
+  // The reader passed over the gap without a word: the records were lost unreported.
+  test('a segment removed while the collector was stopped is reported at start, once; the segments around it load', async () => {
+    const dir = newDir('spool-gap')
+    const frame = HEADER_BYTES + payload(1).length
+    let spool = spoolIn(dir, { segmentBytes: 2 * frame })
+    await appendEach(spool, 1, 6) // three segments of two records
+    const [, middle] = listSegments(dir) as [number, number]
+    await spool.close()
+    fs.rmSync(segmentPath(dir, middle))
+    const seen: { segment: number; offset: number; bytes: number }[] = []
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame, onCorrupt: ({ segment, offset, bytes }) => seen.push({ segment, offset, bytes }) })
+    expect(seen).toEqual([{ segment: middle, offset: 0, bytes: 0 }])
+    expect(texts(spool)).toEqual([1, 2, 5, 6].map((i) => payload(i).toString()))
+    expect(seen.length).toBe(1)
+    expect(spool.stats().corruptRecords).toBe(1)
+  })
+
   test('a damaged record counted at start (its header intact) leaves no backlog once the reader is past it', async () => {
     const dir = newDir('spool-corrupt-backlog')
     let spool = spoolIn(dir)
