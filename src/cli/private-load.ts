@@ -39,6 +39,7 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
   const removeSpool = () => fs.rmSync(dir, { recursive: true, force: true })
   process.once('exit', removeSpool)
   let spool: Spool | null = null
+  let writer: ReturnType<typeof createWriter> | null = null
   try {
     const opened = (spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes }))
     const sink = createLazySink({
@@ -47,23 +48,27 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
     })
     // No write timeout: the load ends at the first database error, and a write that is only
     // slow (a lock held elsewhere) must load, not be reported NOT loaded.
-    const writer = createWriter({ spool: opened, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log, whenDown })
-    writer.start()
+    const started = (writer = createWriter({ spool: opened, sink, maxRows: config.batchMaxRows, maxBatchBytes: config.batchMaxBytes, maxWaitMs: 0, concurrency: config.dialect === 'redshift' ? 1 : 2, log, whenDown }))
+    started.start()
     return await use({
       database,
       append: (events, badRows) => opened.append(encodeRecord({ events, badRows }), events.length),
       async finish() {
-        while (opened.pending() && writer.status().database !== 'down') await Bun.sleep(50)
+        while (opened.pending() && started.status().database !== 'down') await Bun.sleep(50)
         const left = opened.unreadEvents()
         // A record of bad rows alone (a rejected line) counts no event, and its spool goes next.
         const loaded = !opened.pending()
-        await writer.stop(0)
+        await started.stop(0)
         // The embedded database never fsyncs on its own: what the summary calls loaded is on disk.
         await database.embedded?.flush()
-        return { left, loaded, status: writer.status() }
+        return { left, loaded, status: started.status() }
       },
     })
   } finally {
+    // A load that ends without finish() (bad-rows retry with no rows to retry) stops the
+    // writer too: left running, its first look at the database met the pool closed below and
+    // logged "database unavailable" after a run that had succeeded.
+    await writer?.stop(0)
     await spool?.close()
     process.off('exit', removeSpool)
     removeSpool()
