@@ -364,8 +364,9 @@ function describeValueError(key: string, message: string, schema?: unknown, valu
     case 'logLevel': return 'must be debug, info, warn or error'
     // The length too: a 64-character name of letters was told it was not letters.
     case 'dbSchema': return 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63 characters)'
+    // With the value given, as every other number out of range is (rangeError).
     case 'port':
-    case 'embeddedPgPort': return 'must be a port number between 0 and 65535'
+    case 'embeddedPgPort': return `must be a port number from 0 to 65535${typeof value === 'number' ? `, got ${value}` : ''}`
     default: return rangeError(key, schema, value) ?? message.toLowerCase()
   }
 }

@@ -69,7 +69,7 @@ describe('loadConfig', () => {
   })
 
   test.each([
-    [{ PORT: '70000' }, [], { option: 'PORT', message: 'must be a port number between 0 and 65535' }],
+    [{ PORT: '70000' }, [], { option: 'PORT', message: 'must be a port number from 0 to 65535, got 70000' }],
     [{ DB_SCHEMA: 'bad-name' }, [], { option: 'DB_SCHEMA', message: 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63 characters)' }],
     // PostgreSQL's identifiers are 63 bytes: a longer schema name would be cut, and never found again.
     [{ DB_SCHEMA: 'a'.repeat(64) }, [], { option: 'DB_SCHEMA', message: 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63 characters)' }],

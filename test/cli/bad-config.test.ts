@@ -53,10 +53,10 @@ describe('bad configuration exits 2 naming the flag or variable', () => {
 
   test('a refused run creates no DATA_DIR, and still says when one could not be made', async () => {
     const missing = path.join(tempDir('bad-config-missing'), 'data', 'deeper')
-    expect(await run([], { PORT: '99999', DATA_DIR: missing })).toEqual({ code: 2, err: 'collector: PORT: must be a port number between 0 and 65535\n' })
+    expect(await run([], { PORT: '99999', DATA_DIR: missing })).toEqual({ code: 2, err: 'collector: PORT: must be a port number from 0 to 65535, got 99999\n' })
     expect(fs.existsSync(path.dirname(missing))).toBe(false)
     const underFile = path.join(file, 'data')
-    expect(await run([], { PORT: '99999', DATA_DIR: underFile })).toEqual({ code: 2, err: `collector: PORT: must be a port number between 0 and 65535\ncollector: DATA_DIR: ${underFile} is not a directory\n` })
+    expect(await run([], { PORT: '99999', DATA_DIR: underFile })).toEqual({ code: 2, err: `collector: PORT: must be a port number from 0 to 65535, got 99999\ncollector: DATA_DIR: ${underFile} is not a directory\n` })
     // Refused for what only the machine shows: still nothing created.
     expect(await run([], { HOST: 'no-such-host.invalid', DATA_DIR: missing })).toEqual({ code: 2, err: 'collector: HOST: cannot resolve "no-such-host.invalid" to an address to listen on\n' })
     expect(fs.existsSync(path.dirname(missing))).toBe(false)
@@ -66,7 +66,7 @@ describe('bad configuration exits 2 naming the flag or variable', () => {
     const link = path.join(tempDir('bad-config-link'), 'data')
     fs.symlinkSync('/nonexistent/pdc-data', link)
     expect(await run([], { DATA_DIR: link })).toEqual({ code: 2, err: `collector: DATA_DIR: ${link} is not a directory\n` })
-    expect(await run([], { PORT: '99999', DATA_DIR: link })).toEqual({ code: 2, err: `collector: PORT: must be a port number between 0 and 65535\ncollector: DATA_DIR: ${link} is not a directory\n` })
+    expect(await run([], { PORT: '99999', DATA_DIR: link })).toEqual({ code: 2, err: `collector: PORT: must be a port number from 0 to 65535, got 99999\ncollector: DATA_DIR: ${link} is not a directory\n` })
   })
 })
 
