@@ -15,11 +15,20 @@ function describeError(schema: TSchema, fallback: string): string {
   return types && types.every((t) => typeof t === 'string') ? `Expected ${types.join(' or ')}` : fallback
 }
 
-/** Walks `Errors` only after a failed `Check` (the TypeBox hot-path idiom); first 20 issues. */
+/**
+ * Walks `Errors` only after a failed `Check` (the TypeBox hot-path idiom); first 20 distinct
+ * issues. TypeBox reports a field once per schema of a union that refuses it (a v3 event
+ * without an id read `/event/id: Expected string or integer` twice in bad_rows.detail).
+ */
 export function schemaIssues<T extends TSchema>(check: TypeCheck<T>, value: unknown, prefix: string): Issue[] {
   const issues: Issue[] = []
+  const seen = new Set<string>()
   for (const error of check.Errors(value)) {
-    issues.push({ path: `${prefix}${error.path}`, message: describeError(error.schema, error.message) })
+    const issue = { path: `${prefix}${error.path}`, message: describeError(error.schema, error.message) }
+    const key = `${issue.path}\u0000${issue.message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    issues.push(issue)
     if (issues.length >= 20) break
   }
   return issues

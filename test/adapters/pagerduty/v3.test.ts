@@ -106,6 +106,17 @@ describe('v3 events', () => {
     ])
   })
 
+  test('a v3 event with neither id nor data is a bad row naming each problem once', () => {
+    const result = toEvents({ event: { event_type: 'incident.triggered' } })
+    expect(result.ok && result.badRows.map((b) => [b.reason, JSON.parse(b.detail)])).toEqual([
+      ['INVALID_EVENT', [
+        { path: '/event/id', message: 'Expected string or integer' },
+        { path: '/event/data', message: 'Expected required property' },
+        { path: '/event/data', message: 'Expected object' },
+      ]],
+    ])
+  })
+
   test('an incident whose number is text is a bad row naming the data path', () => {
     const event = { ...triggered.event, data: { ...(triggered.event.data as object), number: 'two' } }
     const result = toEvents({ event })
