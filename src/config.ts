@@ -192,9 +192,19 @@ export const SPOOL_BYTES_PER_BODY_BYTE = 8
 /** The smallest SPOOL_MAX_BYTES for a MAX_BODY_BYTES: its largest bad row fits in an empty spool. */
 export const minSpoolBytes = (maxBodyBytes: number): number => SPOOL_BYTES_PER_BODY_BYTE * maxBodyBytes + 32 * 1024
 
-/** The webhook URL's query parameters that become columns (aid, p, cv, nuid), from a query string. */
-const webhookQuery = (text: string | undefined): Record<string, string> =>
-  Object.fromEntries([...new URLSearchParams(text ?? '')].filter(([k]) => QUERY_PARAMETERS.includes(k)))
+/**
+ * The webhook URL's query parameters that become columns (aid, p, cv, nuid), from its query
+ * string, or from the whole URL pasted in its place. Other parameters are ignored, as over
+ * HTTP; a QUERY that sets none of the four is refused: read as no query, the whole webhook
+ * URL gave every event a NULL app_id, for good (a replay or retry loads nothing twice).
+ */
+function webhookQuery(text: string | undefined): { query: Record<string, string> } | { issue: ConfigIssue } {
+  if (text === undefined || text === '') return { query: {} }
+  const params = new URLSearchParams(text.includes('?') ? text.slice(text.indexOf('?') + 1) : text)
+  const query = Object.fromEntries([...params].filter(([k]) => QUERY_PARAMETERS.includes(k)))
+  if (Object.keys(query).length > 0) return { query }
+  return { issue: { option: 'QUERY', message: `sets none of ${QUERY_PARAMETERS.join(', ')}, got ${JSON.stringify(text)}: give the webhook URL's query string, such as aid=acme&p=srv` } }
+}
 
 function parseCommand(positionals: string[], flags: Set<string>): { command?: Command; issue?: ConfigIssue } {
   if (flags.has('--help') || flags.has('-h')) return { command: { name: 'help' } }
@@ -214,7 +224,8 @@ function parseCommand(positionals: string[], flags: Set<string>): { command?: Co
       if (second === 'replay' && third !== undefined && rest.length <= 1) {
         // The query string of the subscription the file was recorded from (aid, p, cv, nuid),
         // so replayed events carry the app_id they would have had over HTTP.
-        return { command: { name: 'spool-replay', file: third, query: webhookQuery(rest[0]) } }
+        const query = webhookQuery(rest[0])
+        return 'issue' in query ? query : { command: { name: 'spool-replay', file: third, query: query.query } }
       }
       return { issue: { option: 'command', message: 'expected "spool status" or "spool replay FILE.ndjson [QUERY]"' } }
     case 'bad-rows': {
@@ -226,7 +237,8 @@ function parseCommand(positionals: string[], flags: Set<string>): { command?: Co
       if (second !== 'retry' || other !== undefined || queries.length > 1) {
         return { issue: { option: 'command', message: `expected "bad-rows retry [REASON ...] [QUERY]" (REASON a code such as UNKNOWN_EVENT_TYPE, QUERY such as aid=acme)${other !== undefined ? `, got ${JSON.stringify(other)}` : ''}` } }
       }
-      return { command: { name: 'bad-rows-retry', reasons, query: webhookQuery(queries[0]) } }
+      const query = webhookQuery(queries[0])
+      return 'issue' in query ? query : { command: { name: 'bad-rows-retry', reasons, query: query.query } }
     }
     case 'help':
       return { command: { name: 'help' } }

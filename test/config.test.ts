@@ -102,11 +102,22 @@ describe('loadConfig', () => {
     [['spool', 'replay', 'x.ndjson', 'aid=acme&p=web&x=1'], { name: 'spool-replay', file: 'x.ndjson', query: { aid: 'acme', p: 'web' } }],
     [['bad-rows', 'retry'], { name: 'bad-rows-retry', reasons: [], query: {} }],
     [['bad-rows', 'retry', 'UNKNOWN_EVENT_TYPE', 'aid=acme&x=1', 'INVALID_EVENT'], { name: 'bad-rows-retry', reasons: ['UNKNOWN_EVENT_TYPE', 'INVALID_EVENT'], query: { aid: 'acme' } }],
+    // The webhook URL itself, pasted where its query string goes (its path was read as a key).
+    [['spool', 'replay', 'x.ndjson', 'https://u:p@collector.example/com.pagerduty/v1?aid=acme&p=srv'], { name: 'spool-replay', file: 'x.ndjson', query: { aid: 'acme', p: 'srv' } }],
+    [['spool', 'replay', 'x.ndjson', '?aid=acme'], { name: 'spool-replay', file: 'x.ndjson', query: { aid: 'acme' } }],
+    [['bad-rows', 'retry', 'https://collector.example/com.pagerduty/v3?aid=acme'], { name: 'bad-rows-retry', reasons: [], query: { aid: 'acme' } }],
     [['--help'], { name: 'help' }],
     [['serve', '--version'], { name: 'version' }],
   ])('argv %p is the command %p', (argv, command) => {
     const r = loadConfig({}, argv)
     expect(r.ok && r.command).toEqual(command as never)
+  })
+
+  test.each([
+    [['spool', 'replay', 'x.ndjson', 'aaid=acme'], 'aaid=acme'],
+    [['bad-rows', 'retry', 'UNKNOWN_EVENT_TYPE', 'app_id=acme'], 'app_id=acme'],
+  ])('argv %p is refused: a QUERY that sets none of aid, p, cv, nuid would load every event without them, for good', (argv, text) => {
+    expect(issuesOf({}, argv)).toEqual([{ option: 'QUERY', message: `sets none of aid, p, cv, nuid, got ${JSON.stringify(text)}: give the webhook URL's query string, such as aid=acme&p=srv` }])
   })
 
   test.each([[['--print']], [['serve', '--print']], [['spool', 'status', '--print']]])('argv %p is refused: --print only applies to migrate, it does not start a server', (argv) => {
