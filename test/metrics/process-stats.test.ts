@@ -27,13 +27,19 @@ test.skipIf(process.platform !== 'linux')('on Linux: the limit this process runs
   expect(before.maxFds).toBe(soft)
   expect(before.residentBytes).toBeGreaterThan(10 * 1024 * 1024)
   expect(before.cpuSeconds).toBeGreaterThan(0)
-  const fds = Array.from({ length: 10 }, () => fs.openSync('/dev/null', 'r'))
-  try {
-    expect(read().openFds).toBe((before.openFds as number) + 10)
-  } finally {
-    for (const fd of fds) fs.closeSync(fd)
+  // Other files of this process (an earlier test's sockets) can open or close meanwhile: the
+  // difference is measured a few times and must be exact once.
+  const differences: number[] = []
+  for (let attempt = 0; attempt < 5 && differences.at(-1) !== 10; attempt++) {
+    const at = read().openFds as number
+    const fds = Array.from({ length: 10 }, () => fs.openSync('/dev/null', 'r'))
+    try {
+      differences.push((read().openFds as number) - at)
+    } finally {
+      for (const fd of fds) fs.closeSync(fd)
+    }
   }
-  expect(read().openFds).toBe(before.openFds)
+  expect(differences.at(-1)).toBe(10)
 })
 
 test('near the limit from 90% of it, ok again only under 80%; unknown figures change nothing', () => {
