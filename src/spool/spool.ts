@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { checkpointProblem, comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
+import { checkpointPath, checkpointProblem, comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, fsyncDirSync, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
@@ -159,6 +159,11 @@ export function openSpool(options: SpoolOptions): Spool {
     // Replaying what loaded already is harmless (loads are idempotent); deleting by it is not.
     options.onDamagedCheckpoint?.({ checkpoint: committed, problem })
     committed = { segment: 0, offset: 0 }
+    // Removed now (durable with the directory's fsync below), not left until the first
+    // checkpoint write: the segments this start and the next ones open may reach the one it
+    // names, and a restart before that write (the database down) took it for a checkpoint and
+    // deleted every segment before it.
+    fs.rmSync(checkpointPath(dir), { force: true })
   }
   const sizes = new Map<number, number>()
   for (const [seq, size] of found) {

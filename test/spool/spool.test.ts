@@ -248,6 +248,27 @@ describe('append, read and commit', () => {
     expect(texts(spool)).toEqual([1, 2, 3, 4, 5, 6].map((i) => payload(i).toString()))
   })
 
+  // Left on disk until the first checkpoint write, a checkpoint naming the next segment became
+  // true once this start opened that segment: a restart before any load (the database down)
+  // trusted it and deleted every segment before it, each acknowledged record with them.
+  test('a damaged checkpoint naming a segment the spool opens later is not trusted at the start after: still nothing deleted', async () => {
+    const dir = newDir('spool-damaged-checkpoint-ahead')
+    const frame = HEADER_BYTES + payload(1).length
+    let spool = spoolIn(dir, { segmentBytes: 2 * frame })
+    await appendEach(spool, 1, 6) // three segments of two records
+    await spool.close()
+    const segments = listSegments(dir)
+    fs.writeFileSync(checkpointPath(dir), JSON.stringify({ segment: (segments.at(-1) as number) + 1, offset: 0 }))
+    const reported: unknown[] = []
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame, onDamagedCheckpoint: (info) => reported.push(info) })
+    expect(reported.length).toBe(1)
+    expect(listSegments(dir)).toEqual([...segments, (segments.at(-1) as number) + 1])
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame })
+    expect(listSegments(dir).slice(0, 3)).toEqual(segments)
+    expect(spool.unreadEvents()).toBe(6)
+    expect(texts(spool)).toEqual([1, 2, 3, 4, 5, 6].map((i) => payload(i).toString()))
+  })
+
   test('a checkpoint whose segment went with the loaded ones (its write failed on a full disk) is no damage: the restart starts at the first segment left', async () => {
     const dir = newDir('spool-checkpoint-behind')
     const frame = HEADER_BYTES + payload(1).length
