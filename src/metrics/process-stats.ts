@@ -44,10 +44,14 @@ const atLimit = (error: unknown) => {
  * fails with EMFILE: that is the answer (open = the limit last read), not an unknown.
  */
 export function processStatsReader(procDir = '/proc/self'): () => ProcessStats {
-  let maxFds: number | null = null
+  const readMaxFds = () => readOrNull(() => parseMaxOpenFiles(fs.readFileSync(`${procDir}/limits`, 'utf8')))
+  // Read once now, while a descriptor is free: first read at the limit, the limit was unknown,
+  // the count with it, and a collector flooded before its first check (5 s, or a scrape)
+  // stayed at the limit without a warning.
+  let maxFds = readMaxFds()
   return () => {
     const cpu = process.cpuUsage()
-    maxFds = readOrNull(() => parseMaxOpenFiles(fs.readFileSync(`${procDir}/limits`, 'utf8'))) ?? maxFds
+    maxFds = readMaxFds() ?? maxFds
     let openFds: number | null
     try {
       // The listing's own descriptor is in it, open while it is read.

@@ -70,3 +70,21 @@ test('the watch logs a warning once when the count nears the limit, and once whe
     ['info', 'open files are back under the limit', { open_files: 60, max_open_files: 100 }],
   ])
 })
+
+// The limit was read only at the first figures asked for: at the limit that read fails, and a
+// collector flooded before its first check (5 s after start, or a scrape) never warned.
+test.skipIf(process.platform !== 'linux')('first figures read at the limit: open files are the limit, known from when the reader was made', async () => {
+  const script = `
+    import fs from 'node:fs'
+    import { processStatsReader } from ${JSON.stringify(`${import.meta.dir}/../../src/metrics/process-stats.ts`)}
+    const read = processStatsReader()
+    const held = []
+    try { for (;;) held.push(fs.openSync('/dev/null', 'r')) } catch (error) { if (error.code !== 'EMFILE') throw error }
+    const { openFds, maxFds } = read()
+    process.stdout.write(JSON.stringify({ openFds, maxFds }))
+  `
+  const proc = Bun.spawn(['sh', '-c', 'ulimit -n 64 && exec "$0" -e "$1"', process.execPath, script], { stdout: 'pipe', stderr: 'inherit' })
+  const out = await new Response(proc.stdout).text()
+  expect(await proc.exited).toBe(0)
+  expect(JSON.parse(out)).toEqual({ openFds: 64, maxFds: 64 })
+})
