@@ -16,7 +16,7 @@ export interface CollectorMetricsDeps {
   version: string
   spoolStats(): SpoolStats
   writerStatus(): WriterStatus
-  /** CPU and file descriptors, read at each scrape (readProcessStats in production). */
+  /** CPU, memory and file descriptors, read at each scrape (in production through the open-files watch, which checks them too). */
   processStats(): ProcessStats
 }
 
