@@ -102,6 +102,22 @@ export function isTransactionConflict(error: unknown): boolean {
   return code === '40001' || code === '40P01'
 }
 
+/**
+ * A database error in words that quote no value, for the log and GET /ready: its SQLSTATE,
+ * message and the names it gives. PostgreSQL's DETAIL quotes the failing row or key ("Failing
+ * row contains (...)": incident titles, e-mails), and a class 22 message the value itself
+ * (`invalid input syntax for type integer: "abc"`, Redshift's value too long): those stay in
+ * bad rows, not in the journal.
+ */
+export function describeWithoutValues(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown; table_name?: unknown; column_name?: unknown; constraint_name?: unknown }
+  const code = typeof e.code === 'string' ? e.code : null
+  const quotesValue = code !== null && (code.startsWith('22') || code === 'XX000')
+  const named = (label: string, name: unknown) => (typeof name === 'string' && name !== '' ? `${label} ${name}` : null)
+  return [code && `SQLSTATE ${code}`, !quotesValue && typeof e.message === 'string' ? e.message : null, named('table', e.table_name), named('column', e.column_name), named('constraint', e.constraint_name)]
+    .filter(Boolean).join(': ')
+}
+
 /** The message a bad row records for a rejected event. */
 export function describeDatabaseError(error: unknown): string {
   const e = error as { code?: string; message?: string; detail?: string; column_name?: string }

@@ -12,7 +12,7 @@
 import type postgres from 'postgres'
 import type { Dialect } from '../config.ts'
 import type { Batch, Sink, WriteResult } from './batch.ts'
-import { describeDatabaseError, isDataError, isReadOnlyError, isSchemaError, isTableCausedError, TablesChangedError } from './classify.ts'
+import { describeWithoutValues, isDataError, isReadOnlyError, isSchemaError, isTableCausedError, TablesChangedError } from './classify.ts'
 import { loadColumns } from './introspect.ts'
 import { createPostgresSink } from './postgres.ts'
 import { createRedshiftSink, lockRefusal } from './redshift.ts'
@@ -173,7 +173,8 @@ export function createLazySink(options: LazySinkOptions): Sink {
         }
         const why = await tableCause(error, sink)
         if (why === null) throw error
-        const changed = new TablesChangedError(`${describeDatabaseError(error)} (${why}: the batch waits in the spool and is retried whole)`, { cause: error })
+        // Logged and shown in /ready: the database's words without the row they quote.
+        const changed = new TablesChangedError(`${describeWithoutValues(error)} (${why}: the batch waits in the spool and is retried whole)`, { cause: error })
         options.onTablesChanged?.(changed)
         throw changed
       } finally {

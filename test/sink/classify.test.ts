@@ -1,6 +1,6 @@
 /** Which database errors blame the rows (isolate them), the tables (re-plan), or neither (retry). */
 import { describe, expect, test } from 'bun:test'
-import { isDataError, isSchemaError, isTableCausedError, isTransactionConflict, RowRejectedError, TablesChangedError } from '../../src/sink/classify.ts'
+import { describeWithoutValues, isDataError, isSchemaError, isTableCausedError, isTransactionConflict, RowRejectedError, TablesChangedError } from '../../src/sink/classify.ts'
 import { createTablePlans } from '../../src/sink/tables.ts'
 
 const pg = (code: string) => Object.assign(new Error(`SQLSTATE ${code}`), { name: 'PostgresError', code })
@@ -61,5 +61,12 @@ describe('errors the table gives every row', () => {
     const plans = createTablePlans('atomic', new Map(), undefined)
     expect(() => plans.planFor('events', { event_id: 'x' })).toThrow(TablesChangedError)
     expect(() => plans.planFor('events', { event_id: 'x' })).toThrow('table atomic.events is not visible to this login: it is missing (run "collector migrate") or the login has no privilege on it')
+  })
+
+  test('an error described for the log keeps its SQLSTATE, message and names, never the DETAIL nor a class 22 message (they quote the values)', () => {
+    const notNull = Object.assign(pg('23502'), { message: 'null value in column "tenant" of relation "events" violates not-null constraint', detail: 'Failing row contains (laura.haley@example.com).', table_name: 'events', column_name: 'tenant' })
+    const syntax = Object.assign(pg('22P02'), { message: 'invalid input syntax for type integer: "laura.haley@example.com"' })
+    expect(describeWithoutValues(notNull)).toBe('SQLSTATE 23502: null value in column "tenant" of relation "events" violates not-null constraint: table events: column tenant')
+    expect(describeWithoutValues(syntax)).toBe('SQLSTATE 22P02')
   })
 })

@@ -19,6 +19,7 @@ import { freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers
 import postgres from 'postgres'
 import { COLUMN_TYPES } from '../../src/db/connect.ts'
 import { fixtureFiles, fixtureJson } from '../helpers/fixtures.ts'
+import { errorMessage } from '../../src/errors.ts'
 
 let db: TestDatabase
 beforeAll(async () => { db = await freshDatabase('writer') })
@@ -320,6 +321,33 @@ describe('the writer', () => {
     await h.writer.stop(1000)
     await h.spool.close()
     expect([await count(schema, 'events'), await count(schema, 'com_pagerduty_incident_1'), await count(schema, 'bad_rows')]).toEqual([2, 2, 0])
+  })
+
+  test('a table refusing every row is logged and shown by SQLSTATE and column, never with the row the database quotes (an e-mail, a title)', async () => {
+    const schema = 'w_not_null_quiet'
+    await migrate(db.sql, 'postgres', schema)
+    await db.sql.unsafe(`alter table ${schema}.com_pagerduty_incident_1 add column tenant text not null default 'acme'; alter table ${schema}.com_pagerduty_incident_1 alter column tenant drop default`)
+    const lines: string[] = []
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const sink = createLazySink({
+      sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) },
+      // As the collector logs it (src/app.ts).
+      onTablesChanged: (error) => lines.push(JSON.stringify({ msg: 'the tables changed under the writer', error: errorMessage(error) })),
+    })
+    const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 50, log: (level, msg, fields) => lines.push(JSON.stringify({ level, msg, ...fields })) })
+    const r = build(message(`${schema}-1`))
+    await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    writer.start()
+    await eventually(() => writer.status().database === 'down' && lines.some((l) => l.includes('tables changed')), 20_000, 'the write to fail')
+    await writer.stop(0)
+    await spool.close()
+    const status = writer.status().lastError ?? ''
+    expect(status).toContain('SQLSTATE 23502')
+    expect(status).toContain('column tenant')
+    for (const text of [status, ...lines]) {
+      expect(text).not.toContain('laura.haley@example.com')
+      expect(text).not.toContain('Failing row')
+    }
   })
 
   test('a row with no partition to go to (an incident older than every partition) goes to bad rows alone; the others load', async () => {
