@@ -75,7 +75,8 @@ export interface WriterOptions {
   /**
    * While nothing is written, the database is asked (`sink.ping`) this often (default 15 s),
    * so that /ready, `collector_database_up` and the outage log lines follow it in a quiet hour
-   * too, not only from the next webhook. 0: never.
+   * too, not only from the next webhook. 0: never. A probe with no answer in PROBE_TIMEOUT_MS
+   * (or `writeTimeoutMs`, when less; never when that is unset) counts as the database down.
    */
   idleProbeMs?: number
 }
@@ -159,6 +160,14 @@ export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   work.catch(() => {})
   return Promise.race([work, expired]).finally(() => clearTimeout(timer))
 }
+
+/**
+ * An idle probe (`select 1`) with no answer this long calls the database down, and its
+ * connections are replaced when nothing is being written: on a connection the network
+ * dropped without a reset, it would wait for the kernel (~15 minutes), the database shown up
+ * all along and no later probe sent.
+ */
+export const PROBE_TIMEOUT_MS = 10_000
 
 /** The limit of a write after `timeouts` writes in a row timed out. */
 export const timeoutAfter = (baseMs: number, timeouts: number): number => baseMs * 2 ** Math.min(timeouts, 4)
@@ -255,9 +264,16 @@ export function createWriter(options: WriterOptions): Writer {
     if (every <= 0 || probing || !sink.ping || performance.now() - triedAt < every) return
     probing = true
     const before = stateChanges
-    sink.ping().then(
+    const limitMs = Math.min(options.writeTimeoutMs ?? 0, PROBE_TIMEOUT_MS)
+    withTimeout(sink.ping(), limitMs).then(
       () => { if (stateChanges === before && running) markUp() },
-      (error: unknown) => { if (stateChanges === before && running) markDown(error) },
+      (error: unknown) => {
+        if (stateChanges !== before || !running) return
+        if (!(error instanceof WriteTimeoutError)) { markDown(error); return }
+        markDown(new Error(`no answer from the database to a probe (select 1) in ${limitMs / 1000} s: a connection gone silent?`))
+        // A write in flight has its own limit; with none, the silent connection is let go.
+        if (inflight.length === 0) sink.abandon?.()
+      },
     ).finally(() => { probing = false; triedAt = performance.now() })
   }
 

@@ -141,6 +141,40 @@ test('with nothing to write, the database is still asked now and then: an outage
   await spool.close()
 }, 20_000)
 
+test('with nothing to write, a probe the database never answers (a connection gone silent) calls it down and lets go of the connection; a probe answered calls it up again', async () => {
+  const spool = openSpool({ dir: path.join(tempDir('writer-silent-probe'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+  let silent = false
+  let abandoned = 0
+  // A ping on a silent connection waits until the connection is closed (abandon).
+  const waiting = new Set<(error: Error) => void>()
+  const sink: Sink = {
+    dialect: 'postgres',
+    write: async () => ({ loaded: 0, duplicates: 0, badRows: 0, loadedByVersion: {} }),
+    ping: () => (silent ? new Promise<void>((_, reject) => { waiting.add(reject) }) : Promise.resolve()),
+    abandon: () => { abandoned++; for (const reject of waiting) reject(Object.assign(new Error('write CONNECTION_DESTROYED'), { code: 'CONNECTION_DESTROYED' })); waiting.clear() },
+  }
+  const lines: string[] = []
+  const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, idleProbeMs: 50, writeTimeoutMs: 200, log: (_level, msg) => { lines.push(msg) } })
+  writer.start()
+  const until = async (state: string) => {
+    const end = Date.now() + 5000
+    while (writer.status().database !== state && Date.now() < end) await Bun.sleep(20)
+    return writer.status().database
+  }
+  expect(await until('up')).toBe('up')
+  silent = true
+  expect(await until('down')).toBe('down')
+  expect(writer.status().lastError).toBe('no answer from the database to a probe (select 1) in 0.2 s: a connection gone silent?')
+  expect(abandoned).toBeGreaterThanOrEqual(1)
+  // Not a write: collector_database_write_timeouts_total is not counted.
+  expect(writer.status().writeTimeouts).toBe(0)
+  silent = false
+  expect(await until('up')).toBe('up')
+  expect(lines.filter((l) => l.startsWith('database'))).toEqual(['database reachable', 'database unavailable: events wait in the spool', 'database reachable'])
+  await writer.stop(1000)
+  await spool.close()
+}, 20_000)
+
 test('a transaction conflict (serialization failure, deadlock) is retried at once, without calling the database down; a run of them is an outage after all', async () => {
   const dir = path.join(tempDir('writer-conflict'), 'spool')
   const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
