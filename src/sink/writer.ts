@@ -65,9 +65,10 @@ export interface WriterOptions {
   /** Builds the events of records stored as received webhooks (the adapter registry). */
   rebuild?: Rebuild
   /**
-   * A failure that repeats at every batch (the checkpoint write on a full disk) is logged at
-   * its first occurrence, then at most this often (default 60 s) with the count of the ones
-   * not logged, and its end once.
+   * A failure that repeats at every batch (the checkpoint write on a full disk), or for many
+   * events (the database refusing them, per SQLSTATE), is logged at its first occurrence,
+   * then at most this often (default 60 s) with the count of the ones not logged (and the
+   * checkpoint's end once).
    */
   repeatedLogMs?: number
   /** Batches in flight at once (default 2); the embedded database serialises them anyway. */
@@ -235,6 +236,8 @@ export function createWriter(options: WriterOptions): Writer {
     database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null,
     loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0, writeTimeouts: 0, badRows: 0, batches: 0,
   }
+  /** Lines of a failure that repeats (a checkpoint write, events refused), at most once per repeatedLogMs each. */
+  const logRepeated = rateLimited(log, options.repeatedLogMs ?? 60_000)
   let running = false
   let deadline = Infinity
   let loop: Promise<void> | null = null
@@ -348,7 +351,10 @@ export function createWriter(options: WriterOptions): Writer {
         const event = batch.events[0]
         if (event) {
           // The database's message can quote the value; the bad row keeps it, the log does not.
-          log('warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, ...errorCodeOf(error) })
+          // Once a minute per SQLSTATE, as every bad-row reason: a constraint that refuses
+          // thousands of events must not write a line for each (their ids are in bad_rows).
+          const codes = errorCodeOf(error)
+          logRepeated(`rejected/${String(codes.sqlstate)}`, 'warn', 'database rejected an event: sent to bad rows', { event_id: event.eventId, ...codes })
           const inserted = await writeBadRow(badRowForRejected(event, reason))
           // Counted as its bad row is inserted (in a transaction of its own, so at once): a
           // retry of the batch, or a replay after a restart, finds it stored and counts none.
@@ -549,7 +555,6 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  const logRepeated = rateLimited(log, options.repeatedLogMs ?? 60_000)
   /** Batches whose checkpoint write failed since one last succeeded. */
   let checkpointFailures = 0
 

@@ -350,6 +350,27 @@ describe('the writer', () => {
     }
   })
 
+  test('events the database refuses are logged once a minute per SQLSTATE, not a line each; every one goes to bad rows', async () => {
+    const schema = 'w_rejected_log'
+    await migrate(db.sql, 'postgres', schema)
+    await db.sql.unsafe(`alter table ${schema}.com_pagerduty_incident_1 add constraint no_poison check (id not like 'poison-%')`)
+    const lines: { msg: string; suppressed?: number; sqlstate?: unknown }[] = []
+    const spool = openSpool({ dir: path.join(tempDir('writer'), 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => { await migrate(db.sql, 'postgres', schema) } })
+    const writer = createWriter({ spool, sink, maxRows: 100, maxWaitMs: 50, log: (_level, msg, fields) => lines.push({ msg, ...fields }) })
+    for (const id of ['poison-1', 'fine-1', 'poison-2', 'poison-3', 'fine-2', 'poison-4', 'poison-5']) {
+      const r = build(message(id))
+      await spool.append(encodeRecord({ events: r.events, badRows: r.badRows }), r.events.length)
+    }
+    writer.start()
+    await eventually(() => spool.unreadEvents() === 0, 20_000, 'the spool to drain')
+    await writer.stop(1000)
+    await spool.close()
+    expect([await count(schema, 'events'), await count(schema, 'bad_rows'), writer.status().rejectedEvents]).toEqual([2, 5, 5])
+    const rejected = lines.filter((l) => l.msg === 'database rejected an event: sent to bad rows')
+    expect(rejected.map((l) => [l.sqlstate, l.suppressed])).toEqual([['23514', undefined]])
+  })
+
   test('a row with no partition to go to (an incident older than every partition) goes to bad rows alone; the others load', async () => {
     const schema = 'w_partition'
     await migrate(db.sql, 'postgres', schema)
