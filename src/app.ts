@@ -72,20 +72,36 @@ function database(open: () => postgres.Sql, embedded: EmbeddedDatabase | null, d
   }
 }
 
-/** The external database from DATABASE_URL, or the embedded PGlite in DATA_DIR/pglite. */
-export async function openDatabase(config: Config, onPanic?: (reason: string) => void): Promise<Database> {
+/**
+ * The external database from DATABASE_URL, or the embedded PGlite in DATA_DIR/pglite.
+ * `onPanic`: that PGlite met a PANIC or its thread ended, and every statement sent to it,
+ * the one in flight included, waits for good; required, so that no caller waits with it.
+ */
+export async function openDatabase(config: Config, onPanic: (reason: string) => void): Promise<Database> {
   const url = config.databaseUrl
   if (url) {
     const tls = databaseTls(url, config.dialect)
     return database(() => connect({ url, dialect: config.dialect, tls }), null, describeUrl(url))
   }
-  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), ...(onPanic ? { onPanic } : {}) })
+  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), onPanic })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.
   // A reconnect (a write timed out) while 16 others are open is refused all the same (53300):
   // the writer retries it as a database down until one closes (README).
   const open = () => connect({ url: embedded.url, dialect: 'postgres', max: 1, overrides: { idle_timeout: 0, max_lifetime: null, ...(embedded.socketPath ? { path: embedded.socketPath } : {}) } })
   return database(open, embedded, `embedded PGlite in ${embedded.dataDir}${embedded.socketPath ? ` (socket ${embedded.socketPath})` : ''}`)
+}
+
+/**
+ * `onPanic` for a one-off command (`migrate`, `spool replay`, `bad-rows retry`): it ends at
+ * once, status 1, saying so. Without it such a command waited for good on the statement that
+ * met the PANIC ("database write still waiting"), never reaching its summary.
+ */
+export function endCommandOnPanic(log: Log, config: Config, rerun: string): (reason: string) => void {
+  return (reason) => {
+    log('error', `the embedded database stopped (a PostgreSQL PANIC, or its thread ended): ${rerun}`, { reason, data_dir: config.dataDir })
+    process.exit(1)
+  }
 }
 
 /**

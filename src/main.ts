@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { isIP } from 'node:net'
 import { helpText, loadConfig, type Command, type Config, type ConfigIssue } from './config.ts'
-import { startCollector, openDatabase } from './app.ts'
+import { endCommandOnPanic, startCollector, openDatabase } from './app.ts'
 import { migrate, printableDdl } from './db/migrate.ts'
 import { databaseTls } from './db/tls.ts'
 import { createLog } from './log.ts'
@@ -203,7 +203,7 @@ async function runMigrate(config: Config, print: boolean): Promise<number> {
     return 0
   }
   const log = createLog(config.logLevel)
-  const database = await openDatabase(config)
+  const database = await openDatabase(config, endCommandOnPanic(log, config, 'migrate stops here; run it again once the database is reachable'))
   try {
     for (const warning of await migrate(database.sql, config.dialect, config.dbSchema)) log('warn', warning)
     log('info', 'tables ready', { schema: config.dbSchema, database: database.describe })

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
-import { openDatabase, type Database } from '../app.ts'
+import { endCommandOnPanic, openDatabase, type Database } from '../app.ts'
 import type { Log } from '../log.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLazySink } from '../sink/lazy.ts'
@@ -31,7 +31,7 @@ export interface PrivateLoad {
 export async function withPrivateLoad<T>(config: Config, log: Log, name: string, whenDown: string, use: (load: PrivateLoad) => Promise<T>): Promise<T> {
   // The database first: the embedded one takes the DATA_DIR lock, and a load that is refused
   // (DATA_DIR_IN_USE) must leave nothing behind in DATA_DIR.
-  const database = await openDatabase(config)
+  const database = await openDatabase(config, endCommandOnPanic(log, config, whenDown))
   const dir = path.join(config.dataDir, `${name}-${process.pid}`)
   // Ctrl-C or SIGTERM ends a load at once (process.exit, src/main.ts), past the finally below:
   // the spool it held (up to SPOOL_MAX_BYTES, on the disk of the collector's own spool) stayed
