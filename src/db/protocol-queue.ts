@@ -7,6 +7,13 @@
  * share the session, so we keep each connection's turn from its first message to its Sync
  * (or simple Query), as well as across transactions.
  *
+ * Named prepared statements live in that one session too: a client's `S_1` (JDBC, pgx,
+ * psycopg, asyncpg name theirs alike in every connection) met another's, or one left by a
+ * client gone, as `prepared statement "S_1" already exists`, and every statement of a closed
+ * connection (postgres.js prepares each query) stayed for good, ~45 KiB a connection. So each
+ * connection's statement names are its own (prefixed with its handler id on the way in), and
+ * what it prepared is deallocated once it disconnects.
+ *
  * This replaces the queue's `processQueue` on the server instance; it relies on the
  * package's private field names, pinned by the exact version in package.json and checked
  * here at start so an upgrade fails loudly instead of interleaving silently.
@@ -78,6 +85,51 @@ function copyFromStdin(message: Uint8Array): boolean {
   return /^\s*copy\b[\s\S]*\bfrom\s+stdin\b/i.test(text)
 }
 
+const PARSE = 0x50 // 'P'
+const BIND = 0x42 // 'B'
+const DESCRIBE = 0x44 // 'D'
+const CLOSE = 0x43 // 'C'
+const STATEMENT = 0x53 // 'S', in Describe and Close
+
+/** The C string at `at` in `message`, and the offset past its terminator; null if unterminated. */
+function cString(message: Uint8Array, at: number): { text: string; end: number } | null {
+  const zero = message.indexOf(0, at)
+  return zero === -1 ? null : { text: new TextDecoder().decode(message.subarray(at, zero)), end: zero + 1 }
+}
+
+/**
+ * The prepared statement a message names (Parse defines it; Bind, Describe and Close of a
+ * statement use it), with where its name lies. Null for the unnamed statement, which lasts
+ * only until the client's Sync, while the client holds the session anyway.
+ */
+function namedStatement(message: Uint8Array): { name: string; start: number; end: number } | null {
+  const type = message[0]
+  let at = 5
+  if (type === BIND) {
+    const portal = cString(message, at)
+    if (!portal) return null
+    at = portal.end
+  } else if (type === DESCRIBE || type === CLOSE) {
+    if (message[at] !== STATEMENT) return null
+    at++
+  } else if (type !== PARSE) {
+    return null
+  }
+  const found = cString(message, at)
+  return found && found.text !== '' ? { name: found.text, start: at, end: found.end - 1 } : null
+}
+
+/** `message` with the statement it names renamed to `name`, its length field updated. */
+function renamed(message: Uint8Array, statement: { start: number; end: number }, name: string): Uint8Array {
+  const bytes = new TextEncoder().encode(name)
+  const out = new Uint8Array(message.length - (statement.end - statement.start) + bytes.length)
+  out.set(message.subarray(0, statement.start))
+  out.set(bytes, statement.start)
+  out.set(message.subarray(statement.end), statement.start + bytes.length)
+  new DataView(out.buffer).setInt32(1, out.length - 1)
+  return out
+}
+
 /** Does this message end a unit of work? Startup packets begin with a length, first byte 0. */
 const endsSequence = (message: Uint8Array): boolean => {
   const type = message[0]
@@ -90,9 +142,15 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
     throw new Error('@electric-sql/pglite-socket changed its internals: the embedded database cannot safely serve several connections')
   }
   let owner: number | null = null // the connection between its first message and its Sync
+  // The statements each connection has prepared (by their names in the session), and those
+  // of connections gone, to deallocate once no transaction holds the session.
+  const statements = new Map<number, Set<string>>()
+  const orphaned: string[] = []
   const clear = q.clearQueueForHandler.bind(q)
   q.clearQueueForHandler = (handlerId) => {
     if (owner === handlerId) owner = null // it disconnected mid-sequence
+    orphaned.push(...statements.get(handlerId) ?? [])
+    statements.delete(handlerId)
     clear(handlerId)
   }
   q.processQueue = async () => {
@@ -123,7 +181,21 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
           if (q.lastHandlerId !== null && item.handlerId !== q.lastHandlerId && !q.db.isInTransaction()) {
             await q.db.exec('RESET ALL')
           }
-          await q.db.runExclusive(() => q.db.execProtocolRawStream(item.message, {
+          while (orphaned.length > 0 && !q.db.isInTransaction()) {
+            // Already gone if its Parse failed or the client closed it: nothing to do then.
+            await q.db.exec(`DEALLOCATE "${(orphaned.pop() as string).replaceAll('"', '""')}"`).catch(() => {})
+          }
+          let message = item.message
+          const statement = namedStatement(message)
+          if (statement) {
+            const name = `c${item.handlerId}_${statement.name}`
+            message = renamed(message, statement, name)
+            const own = statements.get(item.handlerId) ?? new Set<string>()
+            statements.set(item.handlerId, own)
+            if (message[0] === PARSE) own.add(name)
+            else if (message[0] === CLOSE) own.delete(name)
+          }
+          await q.db.runExclusive(() => q.db.execProtocolRawStream(message, {
             onRawData: (data: Uint8Array) => { bytes += data.length; item.onData(data) },
           }))
         } catch (error) {

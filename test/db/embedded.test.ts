@@ -131,6 +131,31 @@ test('a client\'s COPY FROM STDIN is refused with an error, and a message of no 
   }
 }, 20_000)
 
+// PGlite is one session for every connection: JDBC, pgx, psycopg and asyncpg name their
+// statements alike in each connection (S_1, ...), and one connection's met another's, live
+// or gone, as "already exists"; postgres.js names its own at random, and left ~45 KiB each.
+test('a named statement is its connection\'s own: two clients and a third after them each prepare S_1, and none is left once they disconnect', async () => {
+  const port = db.port as number
+  const session = () => rawSession(port, [
+    frontend('P', 'S_1\0select 40 + 2 as answer\0\0\0'),
+    frontend('B', '\0S_1\0\0\0\0\0\0\0'),
+    frontend('E', '\0\0\0\0\0'),
+    frontend('S', ''),
+  ])
+  const answers = [...await Promise.all([session(), session()]), await session()]
+  for (const answer of answers) {
+    expect(answer).not.toContain('already exists')
+    expect(answer).toContain('SELECT 1')
+    expect(answer).toContain('42')
+  }
+  const sql = postgres(db.url, { max: 1, onnotice: () => {}, prepare: false })
+  try {
+    await eventually(async () => Number((await sql`select count(*)::int as n from pg_prepared_statements where name like ${'%S\\_1'}`)[0]?.n) === 0, 5000, 'the statements of the closed connections to go')
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+}, 20_000)
+
 test('a SET by one client does not carry over to another: text from the writer is not read as LATIN1 because psql asked for it', async () => {
   const writer = postgres(db.url, { max: 1, onnotice: () => {} })
   const user = postgres(db.url, { max: 1, onnotice: () => {} })
