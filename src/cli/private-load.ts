@@ -32,6 +32,7 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
   // The database first: the embedded one takes the DATA_DIR lock, and a load that is refused
   // (DATA_DIR_IN_USE) must leave nothing behind in DATA_DIR.
   const database = await openDatabase(config, endCommandOnPanic(log, config, whenDown))
+  removeAbandonedSpools(config.dataDir)
   const dir = path.join(config.dataDir, `${name}-${process.pid}`)
   // Ctrl-C or SIGTERM ends a load at once (process.exit, src/main.ts), past the finally below:
   // the spool it held (up to SPOOL_MAX_BYTES, on the disk of the collector's own spool) stayed
@@ -74,6 +75,31 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
     removeSpool()
     await database.sql.end({ timeout: 5 })
     await database.embedded?.stop()
+  }
+}
+
+/** The private spools' directories in DATA_DIR: `<name>-PID`. */
+const PRIVATE_SPOOL = /^(?:replay|bad-rows-retry)-(\d+)$/
+
+const running = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * The private spools of loads killed with SIGKILL (or by the OOM killer), whose exit handler
+ * never ran: each stayed in DATA_DIR for good, up to SPOOL_MAX_BYTES on the disk of the
+ * collector's own spool. Only those whose process is gone: with DATABASE_URL, loads run
+ * side by side, unlocked. What they held comes from a file or a table that stays.
+ */
+function removeAbandonedSpools(dataDir: string): void {
+  for (const entry of fs.readdirSync(dataDir)) {
+    const pid = Number(PRIVATE_SPOOL.exec(entry)?.[1] ?? 0)
+    if (pid > 0 && pid !== process.pid && !running(pid)) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true })
   }
 }
 

@@ -223,6 +223,27 @@ describe('collector spool replay', () => {
     expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([])
   }, 30_000)
 
+  // SIGKILL (or the OOM killer) runs no exit handler: its spool, up to SPOOL_MAX_BYTES, stayed for good.
+  test('killed with SIGKILL, its private spool is removed by the next load in DATA_DIR; that of a load still running is not', async () => {
+    const dir = tempDir('replay-killed')
+    const dataDir = path.join(dir, 'data')
+    const file = path.join(dir, 'recorded.ndjson')
+    fs.writeFileSync(file, `${JSON.stringify(JSON.parse(readFixture('v1', fixtureFiles('v1')[0] as string)))}\n`)
+    await using silent = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+    const killed = cli(['spool', 'replay', file], { DATA_DIR: dataDir, DATABASE_URL: `postgres://postgres@127.0.0.1:${silent.port}/nothing` })
+    const listed = () => (fs.existsSync(dataDir) ? fs.readdirSync(dataDir).sort() : [])
+    const deadline = Date.now() + 10_000
+    while (!listed().some((f) => f.startsWith('replay-')) && Date.now() < deadline) await Bun.sleep(20)
+    killed.kill('SIGKILL')
+    expect(await killed.exited).toBe(137)
+    // This test's own process stands for a load still running.
+    fs.mkdirSync(path.join(dataDir, `bad-rows-retry-${process.pid}`))
+    expect(listed()).toEqual([`bad-rows-retry-${process.pid}`, `replay-${killed.pid}`].sort())
+    const again = cli(['spool', 'replay', file], { DATA_DIR: dataDir, DATABASE_URL: db.url })
+    expect(await again.exited).toBe(0)
+    expect(listed()).toEqual([`bad-rows-retry-${process.pid}`])
+  }, 30_000)
+
   test('the webhook URL\'s query string gives replayed events their app_id and platform; a rejected line is named by its line in the file', async () => {
     const dir = tempDir('replay-query')
     const file = path.join(dir, 'recorded.ndjson')
