@@ -181,7 +181,9 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
           if (q.lastHandlerId !== null && item.handlerId !== q.lastHandlerId && !q.db.isInTransaction()) {
             await q.db.exec('RESET ALL')
           }
-          while (orphaned.length > 0 && !q.db.isInTransaction()) {
+          // Between sequences only: a query of ours between a client's Bind and Execute ends
+          // its implicit transaction, and its unnamed portal with it.
+          while (orphaned.length > 0 && owner === null && !q.db.isInTransaction()) {
             // Already gone if its Parse failed or the client closed it: nothing to do then.
             await q.db.exec(`DEALLOCATE "${(orphaned.pop() as string).replaceAll('"', '""')}"`).catch(() => {})
           }

@@ -156,6 +156,49 @@ test('a named statement is its connection\'s own: two clients and a third after 
   }
 }, 20_000)
 
+// A gone client's statements are deallocated by a query of their own in the session: run
+// between another client's Bind and Execute, it ended that client's implicit transaction and
+// its unnamed portal with it ('portal "" does not exist'), e.g. the writer's, at any disconnect.
+test('a client disconnecting does not break another\'s extended-protocol sequence in progress: its statements are deallocated between sequences', async () => {
+  const port = db.port as number
+  const connect = async () => {
+    const enc = new TextEncoder()
+    const params = enc.encode('user\0postgres\0database\0postgres\0\0')
+    const startup = new Uint8Array(8 + params.length)
+    new DataView(startup.buffer).setInt32(0, 8 + params.length)
+    new DataView(startup.buffer).setInt32(4, 196608)
+    startup.set(params, 8)
+    const state = { received: '' }
+    const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data(_s, data) { state.received += new TextDecoder().decode(data) } } })
+    socket.write(startup)
+    await Bun.sleep(200)
+    return { socket, state }
+  }
+  const gone = await connect()
+  gone.socket.write(frontend('P', 'S_gone\0select 1\0\0\0'))
+  gone.socket.write(frontend('S', ''))
+  await Bun.sleep(200)
+  const busy = await connect()
+  busy.socket.write(frontend('P', '\0select 40 + 2 as answer\0\0\0'))
+  busy.socket.write(frontend('B', '\0\0\0\0\0\0\0\0'))
+  busy.socket.write(frontend('H', ''))
+  await Bun.sleep(200)
+  gone.socket.end()
+  await Bun.sleep(200)
+  busy.socket.write(frontend('E', '\0\0\0\0\0'))
+  busy.socket.write(frontend('S', ''))
+  await Bun.sleep(300)
+  busy.socket.end()
+  expect(busy.state.received).not.toContain('does not exist')
+  expect(busy.state.received).toContain('42')
+  const sql = postgres(db.url, { max: 1, onnotice: () => {}, prepare: false })
+  try {
+    await eventually(async () => Number((await sql`select count(*)::int as n from pg_prepared_statements where name like ${'%S\\_gone'}`)[0]?.n) === 0, 5000, 'the statement of the closed connection to go')
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+}, 20_000)
+
 test('a SET by one client does not carry over to another: text from the writer is not read as LATIN1 because psql asked for it', async () => {
   const writer = postgres(db.url, { max: 1, onnotice: () => {} })
   const user = postgres(db.url, { max: 1, onnotice: () => {} })
