@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
 import { endCommandOnPanic, openDatabase, type Database } from '../app.ts'
+import { lockDataDir, type DataDirLock } from '../data-dir-lock.ts'
 import type { Log } from '../log.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLazySink } from '../sink/lazy.ts'
@@ -39,9 +40,13 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
   // in DATA_DIR for good. What it held comes from a file or a table that stays.
   const removeSpool = () => fs.rmSync(dir, { recursive: true, force: true })
   process.once('exit', removeSpool)
+  // Held while the load runs: to another load in a PID namespace of its own (a container
+  // sharing DATA_DIR) this one's pid is gone, and only the lock tells it the spool is in use.
+  let lock: DataDirLock | null = null
   let spool: Spool | null = null
   let writer: ReturnType<typeof createWriter> | null = null
   try {
+    lock = lockDataDir(dir)
     const opened = (spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes }))
     const sink = createLazySink({
       sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
@@ -73,6 +78,7 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
     await spool?.close()
     process.off('exit', removeSpool)
     removeSpool()
+    lock?.release()
     await database.sql.end({ timeout: 5 })
     await database.embedded?.stop()
   }
@@ -94,12 +100,26 @@ const running = (pid: number): boolean => {
  * The private spools of loads killed with SIGKILL (or by the OOM killer), whose exit handler
  * never ran: each stayed in DATA_DIR for good, up to SPOOL_MAX_BYTES on the disk of the
  * collector's own spool. Only those whose process is gone: with DATABASE_URL, loads run
- * side by side, unlocked. What they held comes from a file or a table that stays.
+ * side by side, unlocked. What they held comes from a file or a table that stays. A pid not
+ * running here may be a live load's in another PID namespace (a container sharing DATA_DIR):
+ * its spool's lock, which the kernel drops however the load ends, says so.
  */
 function removeAbandonedSpools(dataDir: string): void {
   for (const entry of fs.readdirSync(dataDir)) {
     const pid = Number(PRIVATE_SPOOL.exec(entry)?.[1] ?? 0)
-    if (pid > 0 && pid !== process.pid && !running(pid)) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true })
+    if (!(pid > 0) || pid === process.pid || running(pid)) continue
+    const dir = path.join(dataDir, entry)
+    let lock: DataDirLock
+    try {
+      lock = lockDataDir(dir)
+    } catch {
+      continue // in use (or not a directory)
+    }
+    try {
+      fs.rmSync(dir, { recursive: true, force: true })
+    } finally {
+      lock.release()
+    }
   }
 }
 

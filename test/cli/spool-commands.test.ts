@@ -8,6 +8,7 @@ import { BUN, ROOT, testConfig } from '../helpers/collector.ts'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
 import { fixtureFiles, readFixture } from '../helpers/fixtures.ts'
 import { openSpool } from '../../src/spool/spool.ts'
+import { lockDataDir } from '../../src/data-dir-lock.ts'
 import { encodeRecord, encodeRequest } from '../../src/sink/records.ts'
 import { ago, spoolStatus } from '../../src/cli/spool-commands.ts'
 import { checkpointPath } from '../../src/spool/checkpoint.ts'
@@ -242,6 +243,29 @@ describe('collector spool replay', () => {
     const again = cli(['spool', 'replay', file], { DATA_DIR: dataDir, DATABASE_URL: db.url })
     expect(await again.exited).toBe(0)
     expect(listed()).toEqual([`bad-rows-retry-${process.pid}`])
+  }, 30_000)
+
+  // In a container sharing DATA_DIR a live load's pid is another PID namespace's: not running
+  // here, its spool was removed under it. Its lock (which a killed load's kernel drops) says.
+  test('a private spool whose pid is not running here but whose lock is held (a load in another container) is not removed', async () => {
+    const dir = tempDir('replay-elsewhere')
+    const dataDir = path.join(dir, 'data')
+    const file = path.join(dir, 'recorded.ndjson')
+    fs.writeFileSync(file, `${JSON.stringify(JSON.parse(readFixture('v1', fixtureFiles('v1')[0] as string)))}\n`)
+    const gone = Bun.spawn(['true'])
+    await gone.exited
+    const elsewhere = path.join(dataDir, `replay-${gone.pid}`)
+    const lock = lockDataDir(elsewhere)
+    try {
+      expect(lock.held).toBe(true)
+      fs.writeFileSync(path.join(elsewhere, 'segment-in-use'), 'x')
+      const again = cli(['spool', 'replay', file], { DATA_DIR: dataDir, DATABASE_URL: db.url })
+      expect(await again.exited).toBe(0)
+      expect(fs.readdirSync(dataDir)).toEqual([`replay-${gone.pid}`])
+      expect(fs.existsSync(path.join(elsewhere, 'segment-in-use'))).toBe(true)
+    } finally {
+      lock.release()
+    }
   }, 30_000)
 
   test('the webhook URL\'s query string gives replayed events their app_id and platform; a rejected line is named by its line in the file', async () => {
