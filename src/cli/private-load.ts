@@ -39,14 +39,15 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
   // the spool it held (up to SPOOL_MAX_BYTES, on the disk of the collector's own spool) stayed
   // in DATA_DIR for good. What it held comes from a file or a table that stays.
   const removeSpool = () => fs.rmSync(dir, { recursive: true, force: true })
-  process.once('exit', removeSpool)
   // Held while the load runs: to another load in a PID namespace of its own (a container
   // sharing DATA_DIR) this one's pid is gone, and only the lock tells it the spool is in use.
+  // Refused (DATA_DIR_IN_USE), the spool is such a load's, of the same pid: left alone.
   let lock: DataDirLock | null = null
   let spool: Spool | null = null
   let writer: ReturnType<typeof createWriter> | null = null
   try {
     lock = lockDataDir(dir)
+    process.once('exit', removeSpool)
     const opened = (spool = openSpool({ dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes }))
     const sink = createLazySink({
       sql: database.sql, dialect: config.dialect, schema: config.dbSchema,
@@ -76,9 +77,11 @@ export async function withPrivateLoad<T>(config: Config, log: Log, name: string,
     // logged "database unavailable" after a run that had succeeded.
     await writer?.stop(0)
     await spool?.close()
-    process.off('exit', removeSpool)
-    removeSpool()
-    lock?.release()
+    if (lock) {
+      process.off('exit', removeSpool)
+      removeSpool()
+      lock.release()
+    }
     await database.sql.end({ timeout: 5 })
     await database.embedded?.stop()
   }
