@@ -119,8 +119,13 @@ const PAGE_ROWS = 100
  */
 export function pageQuery(badRows: string, filter: string, after: { at: string; id: string } | null, withRequest = true): string {
   const at = after ? `${quoteLiteral(after.at)}::timestamp` : ''
-  const from = after ? ` and received_at >= ${at} and (received_at > ${at} or bad_row_id > ${quoteLiteral(after.id)})` : ''
-  return `select bad_row_id, to_char(received_at, 'YYYY-MM-DD HH24:MI:SS.US') as received_at, reason, version, payload${withRequest ? ', request' : ''} from ${badRows} where ${filter}${from} order by ${badRows}.received_at, ${badRows}.bad_row_id limit ${PAGE_ROWS}`
+  // Qualified in WHERE too, not only in ORDER BY: the bare name is also the to_char text's
+  // alias, and Redshift resolves select-list aliases where PostgreSQL does not (lateral column
+  // alias reference); which one its WHERE would take is untested without a cluster. Qualified,
+  // it is the column on either database.
+  const column = `${badRows}.received_at`
+  const from = after ? ` and ${column} >= ${at} and (${column} > ${at} or bad_row_id > ${quoteLiteral(after.id)})` : ''
+  return `select bad_row_id, to_char(received_at, 'YYYY-MM-DD HH24:MI:SS.US') as received_at, reason, version, payload${withRequest ? ', request' : ''} from ${badRows} where ${filter}${from} order by ${column}, ${badRows}.bad_row_id limit ${PAGE_ROWS}`
 }
 const ID_CHUNK = 500
 

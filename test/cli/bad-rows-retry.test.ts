@@ -51,6 +51,13 @@ test('bad rows are rebuilt as the webhook they came from: a whole body, a v3 eve
   expect(own.ok && own.events[0]?.rows[0]?.row).toMatchObject({ app_id: 'acme', platform: 'app', user_ipaddress: '10.0.0.1', useragent: 'PagerDuty-Webhook/V3.0' })
 })
 
+test('a page reads the received_at column wherever it filters or orders, never the to_char alias of the same name (Redshift resolves select-list aliases where PostgreSQL does not)', () => {
+  const text = pageQuery('"atomic"."bad_rows"', "vendor = 'com.pagerduty'", { at: '2026-01-01 00:00:00.000000', id: 'x' })
+  const afterSelectList = text.slice(text.indexOf(' from '))
+  expect(afterSelectList.match(/(?<!\.)\breceived_at\b/g)).toBeNull()
+  expect(afterSelectList.match(/"atomic"\."bad_rows"\.received_at/g)?.length).toBe(3)
+})
+
 test('a body refused before the signature check (415, 413) is never retried: a forged v3 event sent as text/plain would load unsigned', () => {
   const forged = JSON.stringify({ event: { ...v3Triggered, id: 'forged' } })
   for (const reason of ['UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE']) {
