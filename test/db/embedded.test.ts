@@ -131,6 +131,16 @@ test('a client\'s COPY FROM STDIN is refused with an error, and a message of no 
   }
 }, 20_000)
 
+/** Waits until no prepared statement named like `pattern` is left in PGlite's one session. */
+async function statementsGone(pattern: string, what: string): Promise<void> {
+  const sql = postgres(db.url, { max: 1, onnotice: () => {}, prepare: false })
+  try {
+    await eventually(async () => Number((await sql`select count(*)::int as n from pg_prepared_statements where name like ${pattern}`)[0]?.n) === 0, 5000, what)
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+}
+
 // PGlite is one session for every connection: JDBC, pgx, psycopg and asyncpg name their
 // statements alike in each connection (S_1, ...), and one connection's met another's, live
 // or gone, as "already exists"; postgres.js names its own at random, and left ~45 KiB each.
@@ -148,12 +158,7 @@ test('a named statement is its connection\'s own: two clients and a third after 
     expect(answer).toContain('SELECT 1')
     expect(answer).toContain('42')
   }
-  const sql = postgres(db.url, { max: 1, onnotice: () => {}, prepare: false })
-  try {
-    await eventually(async () => Number((await sql`select count(*)::int as n from pg_prepared_statements where name like ${'%S\\_1'}`)[0]?.n) === 0, 5000, 'the statements of the closed connections to go')
-  } finally {
-    await sql.end({ timeout: 1 })
-  }
+  await statementsGone('%S\\_1', 'the statements of the closed connections to go')
 }, 20_000)
 
 // A gone client's statements are deallocated by a query of their own in the session: run
@@ -191,12 +196,7 @@ test('a client disconnecting does not break another\'s extended-protocol sequenc
   busy.socket.end()
   expect(busy.state.received).not.toContain('does not exist')
   expect(busy.state.received).toContain('42')
-  const sql = postgres(db.url, { max: 1, onnotice: () => {}, prepare: false })
-  try {
-    await eventually(async () => Number((await sql`select count(*)::int as n from pg_prepared_statements where name like ${'%S\\_gone'}`)[0]?.n) === 0, 5000, 'the statement of the closed connection to go')
-  } finally {
-    await sql.end({ timeout: 1 })
-  }
+  await statementsGone('%S\\_gone', 'the statement of the closed connection to go')
 }, 20_000)
 
 test('a SET by one client does not carry over to another: text from the writer is not read as LATIN1 because psql asked for it', async () => {

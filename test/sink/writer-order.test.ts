@@ -6,11 +6,18 @@ import { expect, test } from 'bun:test'
 import path from 'node:path'
 import type { Batch, Sink, WriteResult } from '../../src/sink/batch.ts'
 import { encodeRecord } from '../../src/sink/records.ts'
-import { createWriter, timeoutAfter } from '../../src/sink/writer.ts'
+import { createWriter, timeoutAfter, type Writer } from '../../src/sink/writer.ts'
 import { openSpool } from '../../src/spool/spool.ts'
 import { tempDir } from '../helpers/database.ts'
 
 const badRow = (i: number) => ({ bad_row_id: crypto.randomUUID(), received_at: '2026-01-01 00:00:00', reason: 'X', detail: '[]', vendor: 'com.pagerduty', version: null, payload: `p${i}`, request: null })
+
+/** The writer's database state once it is `state`, or what it is after 5 s. */
+async function databaseState(writer: Writer, state: string): Promise<string> {
+  const end = Date.now() + 5000
+  while (writer.status().database !== state && Date.now() < end) await Bun.sleep(20)
+  return writer.status().database
+}
 
 test('a backlog from before a restart is committed to its end: nothing looks pending, a stop does not wait out its drain time', async () => {
   const dir = path.join(tempDir('writer-order'), 'spool')
@@ -124,11 +131,7 @@ test('with nothing to write, the database is still asked now and then: an outage
   const lines: string[] = []
   const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, idleProbeMs: 50, log: (_level, msg) => { lines.push(msg) } })
   writer.start()
-  const until = async (state: string) => {
-    const end = Date.now() + 5000
-    while (writer.status().database !== state && Date.now() < end) await Bun.sleep(20)
-    return writer.status().database
-  }
+  const until = (state: string) => databaseState(writer, state)
   expect(await until('up')).toBe('up')
   reachable = false
   expect(await until('down')).toBe('down')
@@ -156,11 +159,7 @@ test('with nothing to write, a probe the database never answers (a connection go
   const lines: string[] = []
   const writer = createWriter({ spool, sink, maxRows: 10, maxWaitMs: 0, idleProbeMs: 50, writeTimeoutMs: 200, log: (_level, msg) => { lines.push(msg) } })
   writer.start()
-  const until = async (state: string) => {
-    const end = Date.now() + 5000
-    while (writer.status().database !== state && Date.now() < end) await Bun.sleep(20)
-    return writer.status().database
-  }
+  const until = (state: string) => databaseState(writer, state)
   expect(await until('up')).toBe('up')
   silent = true
   expect(await until('down')).toBe('down')
