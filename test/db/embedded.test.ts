@@ -87,17 +87,21 @@ test('without sync on PATH (a bare service PATH), or without any sync program, t
   }
 }, 60_000)
 
-/** A raw wire-protocol client: the startup packet, then `messages` one by one; returns what came back. */
-async function rawSession(port: number, messages: Uint8Array[]): Promise<string> {
-  const enc = new TextEncoder()
-  const params = enc.encode('user\0postgres\0database\0postgres\0\0')
+/** The startup packet of a protocol 3.0 client: user and database postgres. */
+function startupPacket(): Uint8Array {
+  const params = new TextEncoder().encode('user\0postgres\0database\0postgres\0\0')
   const startup = new Uint8Array(8 + params.length)
   new DataView(startup.buffer).setInt32(0, 8 + params.length)
   new DataView(startup.buffer).setInt32(4, 196608)
   startup.set(params, 8)
+  return startup
+}
+
+/** A raw wire-protocol client: the startup packet, then `messages` one by one; returns what came back. */
+async function rawSession(port: number, messages: Uint8Array[]): Promise<string> {
   let received = ''
   const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data(_s, data) { received += new TextDecoder().decode(data) } } })
-  socket.write(startup)
+  socket.write(startupPacket())
   await Bun.sleep(200)
   for (const m of messages) {
     socket.write(m)
@@ -167,15 +171,9 @@ test('a named statement is its connection\'s own: two clients and a third after 
 test('a client disconnecting does not break another\'s extended-protocol sequence in progress: its statements are deallocated between sequences', async () => {
   const port = db.port as number
   const connect = async () => {
-    const enc = new TextEncoder()
-    const params = enc.encode('user\0postgres\0database\0postgres\0\0')
-    const startup = new Uint8Array(8 + params.length)
-    new DataView(startup.buffer).setInt32(0, 8 + params.length)
-    new DataView(startup.buffer).setInt32(4, 196608)
-    startup.set(params, 8)
     const state = { received: '' }
     const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data(_s, data) { state.received += new TextDecoder().decode(data) } } })
-    socket.write(startup)
+    socket.write(startupPacket())
     await Bun.sleep(200)
     return { socket, state }
   }
