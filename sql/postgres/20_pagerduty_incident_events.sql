@@ -33,8 +33,11 @@
 --   * resolve_reason: why PagerDuty resolved the incident, when it says: 'merge' when it was
 --     merged into another (resolve_reason.type merge_resolve_reason, the only reason PagerDuty
 --     documents: the merged-away incident is resolved), another type as sent, else NULL. From
---     v3 data.resolve_reason and v2 incident.resolve_reason (read from its JSON column); v1
---     carries no resolve reason (NULL: a merge delivered in v1 cannot be told from a resolution).
+--     v3 data.resolve_reason and v2 incident.resolve_reason (read from its JSON column), which
+--     is either the REST API's object or, as the v2 webhook docs give it (developer docs,
+--     webhooks 09-V2-Overview: "Currently the only valid values are null and "merged""), a
+--     string: "merged" is 'merge' too, another string as sent; v1 carries no resolve reason
+--     (NULL: a merge delivered in v1 cannot be told from a resolution).
 --   agent_type and resolve_reason come after incident_created_at, last, for the same reason.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
 SELECT
@@ -101,7 +104,13 @@ SELECT
     WHEN m."log_entries[0].agent.type" LIKE '%integration_reference' OR m."log_entries[0].agent.type" LIKE '%integration' THEN 'integration'
     WHEN m."log_entries[0].agent.type" IS NOT NULL THEN 'other'
   END AS varchar(16)) AS agent_type,
-  CAST(CASE m."incident.resolve_reason" ->> 'type' WHEN 'merge_resolve_reason' THEN 'merge' ELSE m."incident.resolve_reason" ->> 'type' END AS varchar(255)) AS resolve_reason
+  -- v2's resolve reason is the REST API's object, or the string its webhook docs name ("merged").
+  CAST(CASE
+    WHEN m."incident.resolve_reason" = '"merged"' THEN 'merge'
+    WHEN jsonb_typeof(m."incident.resolve_reason") = 'string' THEN m."incident.resolve_reason" #>> '{}'
+    WHEN m."incident.resolve_reason" ->> 'type' = 'merge_resolve_reason' THEN 'merge'
+    ELSE m."incident.resolve_reason" ->> 'type'
+  END AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
 UNION ALL

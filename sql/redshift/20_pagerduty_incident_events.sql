@@ -8,7 +8,8 @@
 -- v2's resolve reason is in a SUPER column: read with JSON_SERIALIZE and JSON_EXTRACT_PATH_TEXT
 -- (the value is a few hundred bytes), NULL for anything but an object that has a type
 -- (null_if_invalid), rather than PartiQL's m."incident.resolve_reason".type, which the
--- PostgreSQL-based test shim (test/helpers/redshift-shim.ts) cannot parse; the same value.
+-- PostgreSQL-based test shim (test/helpers/redshift-shim.ts) cannot parse; the same value. A
+-- string (the v2 docs' "merged") is its serialized text without the quotes.
 -- Late-binding (WITH NO SCHEMA BINDING) so the tables under it can be altered or recreated
 -- without dropping it first; every table is schema-qualified, as late binding requires.
 CREATE OR REPLACE VIEW atomic.pagerduty_incident_events AS
@@ -76,7 +77,14 @@ SELECT
     WHEN m."log_entries[0].agent.type" LIKE '%integration_reference' OR m."log_entries[0].agent.type" LIKE '%integration' THEN 'integration'
     WHEN m."log_entries[0].agent.type" IS NOT NULL THEN 'other'
   END AS varchar(16)) AS agent_type,
-  CAST(CASE JSON_EXTRACT_PATH_TEXT(JSON_SERIALIZE(m."incident.resolve_reason"), 'type', true) WHEN 'merge_resolve_reason' THEN 'merge' ELSE JSON_EXTRACT_PATH_TEXT(JSON_SERIALIZE(m."incident.resolve_reason"), 'type', true) END AS varchar(255)) AS resolve_reason
+  -- v2's resolve reason is the REST API's object, or the string its webhook docs name ("merged"):
+  -- a SUPER string serializes quoted, and is told apart before it is read as an object.
+  CAST(CASE
+    WHEN JSON_SERIALIZE(m."incident.resolve_reason") = '"merged"' THEN 'merge'
+    WHEN JSON_SERIALIZE(m."incident.resolve_reason") LIKE '"%' THEN TRIM(BOTH '"' FROM JSON_SERIALIZE(m."incident.resolve_reason"))
+    WHEN JSON_EXTRACT_PATH_TEXT(JSON_SERIALIZE(m."incident.resolve_reason"), 'type', true) = 'merge_resolve_reason' THEN 'merge'
+    ELSE JSON_EXTRACT_PATH_TEXT(JSON_SERIALIZE(m."incident.resolve_reason"), 'type', true)
+  END AS varchar(255)) AS resolve_reason
 FROM atomic.events e
 JOIN atomic.com_pagerduty_webhook_v2_message_1 m ON m.root_id = e.event_id AND m.root_tstamp = e.collector_tstamp
 UNION ALL

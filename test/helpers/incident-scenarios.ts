@@ -33,6 +33,7 @@ const CREATED: Record<string, string | null> = {
   PNOCREATED: null, PRENAME2: '2024-03-02T10:00:00Z',
   // A second before its trigger's occurred_at: the seconds count from the trigger all the same.
   PLATE: '2024-03-01T09:59:59Z',
+  PDSTFALL: '2024-11-03T01:50:00-07:00', PMIDNIGHT: '2024-12-31T23:59:59Z',
 }
 const createdAt = (incident: string): string | null => (incident in CREATED ? CREATED[incident]! : '2024-03-01T10:00:00Z')
 
@@ -216,6 +217,26 @@ export const DELIVERIES: Delivery[] = [
   v3('PMERGED3', 'incident.resolved', '2024-03-01T10:06:00Z', { agent: user('UM1'), resolveReason: { type: 'merge_resolve_reason', incident: { id: 'PAUTO3', type: 'incident_reference', summary: title('PAUTO3') } } }),
   v2('PMERGED2', 'merged2-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UM2'), 'triggered'),
   v2('PMERGED2', 'merged2-2', 'incident.resolve', '2024-03-01T10:07:00Z', user('UM2'), 'resolved', service('PMERGED2'), { resolve_reason: { type: 'merge_resolve_reason', incident: { id: 'PAUTO2', type: 'incident_reference', summary: title('PAUTO2') } } }),
+  // Merged, its reason as PagerDuty's v2 webhook docs give it: the string "merged" (developer
+  // docs, webhooks 09-V2-Overview, "Currently the only valid values are null and "merged""),
+  // not the REST API's object.
+  v2('PMERGEDSTR', 'mergedstr-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UM4'), 'triggered'),
+  v2('PMERGEDSTR', 'mergedstr-2', 'incident.resolve', '2024-03-01T10:04:00Z', user('UM4'), 'resolved', service('PMERGEDSTR'), { resolve_reason: 'merged' }),
+  // The same merge from a v2 and a v3 subscription (a migration): its first resolution is v2's
+  // whole second, which says "merged".
+  v2('PBOTHMERGE', 'bothmerge-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UN1'), 'triggered'),
+  v3('PBOTHMERGE', 'incident.triggered', '2024-03-01T10:00:00.300Z', { agent: user('UN1') }),
+  v2('PBOTHMERGE', 'bothmerge-2', 'incident.resolve', '2024-03-01T10:08:00Z', user('UN2'), 'resolved', service('PBOTHMERGE'), { resolve_reason: 'merged' }),
+  v3('PBOTHMERGE', 'incident.resolved', '2024-03-01T10:08:00.450Z', { agent: user('UN2'), resolveReason: { type: 'merge_resolve_reason', incident: { id: 'PAUTO3', type: 'incident_reference', summary: title('PAUTO3') } } }),
+  // v1 with local offsets across the US DST change of 2024-11-03 (02:00 PDT -> 01:00 PST): the
+  // acknowledgement's and resolution's local times read earlier than the trigger's.
+  v1('PDSTFALL', [{ id: 'fall-1', type: 'incident.trigger', at: '2024-11-03T01:50:00-07:00', by: null, status: 'triggered' }]),
+  v1('PDSTFALL', [{ id: 'fall-2', type: 'incident.acknowledge', at: '2024-11-03T01:05:00-08:00', by: 'UO1', status: 'acknowledged' }]),
+  v1('PDSTFALL', [{ id: 'fall-3', type: 'incident.resolve', at: '2024-11-03T01:30:00.250-08:00', by: 'UO1', status: 'resolved' }]),
+  // v3 across midnight at a year's end, milliseconds apart.
+  v3('PMIDNIGHT', 'incident.triggered', '2024-12-31T23:59:59.900Z'),
+  v3('PMIDNIGHT', 'incident.acknowledged', '2025-01-01T00:00:00.150Z', { agent: user('UP1') }),
+  v3('PMIDNIGHT', 'incident.resolved', '2025-01-01T00:10:00.000Z', { agent: user('UP1') }),
 ]
 
 /** The columns of INCIDENTS, as text. */
@@ -248,14 +269,21 @@ export const INCIDENTS: Row[] = [
   row('PAUX', { acknowledged_by_type: 'service', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'PINTEGRATION', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UE1', seconds_to_acknowledge: '180.000', seconds_to_resolve: '300.000', events: '11', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:09:00' }),
   // The v2 and v3 copies of each change: the earlier (v2's whole second) of each; six events.
   row('PBOTH', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UI2', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UI2', seconds_to_acknowledge: '60.000', seconds_to_resolve: '300.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:05:00.9' }),
+  // Merged, seen by both subscriptions: 'merge' from v2's "merged" as from v3's object.
+  row('PBOTHMERGE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:08:00', resolved_by: 'UN2', resolve_reason: 'merge', seconds_to_acknowledge: null, seconds_to_resolve: '480.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:08:00.45' }),
   // 01:59:30 PST = 09:59:30Z; 03:00:15.5 PDT = 10:00:15.5Z; 11:05:00.125+01:00 = 10:05:00.125Z.
   row('PDST', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-10 09:59:30', acknowledged_at: '2024-03-10 10:00:15.5', acknowledged_by: 'UH1', resolved_at: '2024-03-10 10:05:00.125', resolved_by: 'UH1', seconds_to_acknowledge: '45.500', seconds_to_resolve: '330.125', events: '3', first_event_at: '2024-03-10 09:59:30', last_event_at: '2024-03-10 10:05:00.125', created_at: '2024-03-10 09:59:30' }),
+  // 01:50 PDT = 08:50Z; 01:05 PST = 09:05Z; 01:30:00.25 PST = 09:30:00.25Z.
+  row('PDSTFALL', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-11-03 08:50:00', acknowledged_at: '2024-11-03 09:05:00', acknowledged_by: 'UO1', resolved_at: '2024-11-03 09:30:00.25', resolved_by: 'UO1', seconds_to_acknowledge: '900.000', seconds_to_resolve: '2400.250', events: '3', first_event_at: '2024-11-03 08:50:00', last_event_at: '2024-11-03 09:30:00.25', created_at: '2024-11-03 08:50:00' }),
   row('PKIND', { incident_status: 'acknowledged', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'PKINDAGENT', acknowledged_by_type: 'other', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '60.000', seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:01:00' }),
   // Created a second before its trigger's occurred_at: the seconds count from the trigger.
   row('PLATE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:05:00', acknowledged_by: 'UF1', resolved_at: '2024-03-01 10:30:00', resolved_by: 'UF1', seconds_to_acknowledge: '300.000', seconds_to_resolve: '1800.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:30:00', created_at: '2024-03-01 09:59:59' }),
   // Merged into another incident: resolved by the person who merged it, for the reason 'merge'.
   row('PMERGED2', { webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:07:00', resolved_by: 'UM2', resolve_reason: 'merge', seconds_to_acknowledge: null, seconds_to_resolve: '420.000', events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:07:00' }),
   row('PMERGED3', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UM1', resolved_at: '2024-03-01 10:06:00', resolved_by: 'UM1', resolve_reason: 'merge', seconds_to_acknowledge: '60.000', seconds_to_resolve: '360.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:06:00' }),
+  row('PMERGEDSTR', { webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:04:00', resolved_by: 'UM4', resolve_reason: 'merge', seconds_to_acknowledge: null, seconds_to_resolve: '240.000', events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:04:00' }),
+  // 0.25 s to acknowledge and 600.1 s to resolve, across the year's end.
+  row('PMIDNIGHT', { triggered_at: '2024-12-31 23:59:59.9', acknowledged_at: '2025-01-01 00:00:00.15', acknowledged_by: 'UP1', resolved_at: '2025-01-01 00:10:00', resolved_by: 'UP1', seconds_to_acknowledge: '0.250', seconds_to_resolve: '600.100', events: '3', first_event_at: '2024-12-31 23:59:59.9', last_event_at: '2025-01-01 00:10:00', created_at: '2024-12-31 23:59:59' }),
   // Its service now; sql/queries/mtta_mttr.sql counts it on the service it was triggered on.
   row('PMOVED', { service_id: 'SPMOVED-B', service_name: 'Svc PMOVED-B', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:02:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '120.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:02:00' }),
   // No trigger and no creation time: nothing to count from.
