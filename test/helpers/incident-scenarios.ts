@@ -129,6 +129,13 @@ export const DELIVERIES: Delivery[] = [
   v3('PREOPENED', 'incident.triggered', '2024-03-01T10:00:00Z'),
   v3('PREOPENED', 'incident.resolved', '2024-03-01T10:20:00Z', { agent: user('UD1') }),
   v3('PREOPENED', 'incident.reopened', '2024-03-01T11:00:00Z', { agent: user('UD2') }),
+  // Resolved by its integration before anyone acknowledged it, reopened, then acknowledged:
+  // that acknowledgement, after the first resolution, is its first.
+  v3('PREOPENACK', 'incident.triggered', '2024-03-01T10:00:00Z'),
+  v3('PREOPENACK', 'incident.resolved', '2024-03-01T10:05:00Z', { agent: { id: 'PEVENTS4', type: 'events_api_v2_inbound_integration_reference', summary: 'Monitoring' } }),
+  v3('PREOPENACK', 'incident.reopened', '2024-03-01T10:30:00Z', { agent: user('UQ1') }),
+  v3('PREOPENACK', 'incident.acknowledged', '2024-03-01T10:32:00Z', { agent: user('UQ1') }),
+  v3('PREOPENACK', 'incident.resolved', '2024-03-01T10:40:00Z', { agent: user('UQ1') }),
   // The v3 types that change no status, a note and a status update after the resolution, and
   // an acknowledgement by an integration (agent a service_reference).
   v3('PAUX', 'incident.triggered', '2024-03-01T10:00:00Z', { agent: null }),
@@ -297,6 +304,8 @@ export const INCIDENTS: Row[] = [
   row('PRENAME2', { service_id: 'SRENAME', service_name: 'Billing API', webhook_version: 'v2', triggered_at: '2024-03-02 10:00:00', acknowledged_at: '2024-03-02 10:04:00', acknowledged_by: 'UK1', resolved_at: '2024-03-02 10:20:00', resolved_by: 'UK1', seconds_to_acknowledge: '240.000', seconds_to_resolve: '1200.000', events: '3', first_event_at: '2024-03-02 10:00:00', last_event_at: '2024-03-02 10:20:00', created_at: '2024-03-02 10:00:00' }),
   // The first resolution counts, after a reopen too.
   row('PREOPEN', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UC1', resolved_at: '2024-03-01 10:10:00', resolved_by: 'UC1', seconds_to_acknowledge: '120.000', seconds_to_resolve: '600.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 12:30:00' }),
+  // Its first acknowledgement came after its first resolution: more seconds to acknowledge than to resolve.
+  row('PREOPENACK', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:32:00', acknowledged_by: 'UQ1', resolved_at: '2024-03-01 10:05:00', resolved_by: 'PEVENTS4', resolved_by_type: 'integration', seconds_to_acknowledge: '1920.000', seconds_to_resolve: '300.000', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:40:00' }),
   // Open again: its status says so, resolved_at keeps the first resolution.
   row('PREOPENED', { incident_status: 'triggered', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:20:00', resolved_by: 'UD1', seconds_to_acknowledge: null, seconds_to_resolve: '1200.000', events: '3', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00' }),
   // Resolved in the second it was triggered: resolved now, whatever the event ids.
