@@ -229,6 +229,9 @@ export const DELIVERIES: Delivery[] = [
   // not the REST API's object.
   v2('PMERGEDSTR', 'mergedstr-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UM4'), 'triggered'),
   v2('PMERGEDSTR', 'mergedstr-2', 'incident.resolve', '2024-03-01T10:04:00Z', user('UM4'), 'resolved', service('PMERGEDSTR'), { resolve_reason: 'merged' }),
+  // A reason string PagerDuty may add ("plans to introduce additional reasons"): as sent.
+  v2('PREASON2', 'reason2-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UM5'), 'triggered'),
+  v2('PREASON2', 'reason2-2', 'incident.resolve', '2024-03-01T10:03:00Z', user('UM5'), 'resolved', service('PREASON2'), { resolve_reason: 'some_later_reason' }),
   // The same merge from a v2 and a v3 subscription (a migration): its first resolution is v2's
   // whole second, which says "merged".
   v2('PBOTHMERGE', 'bothmerge-1', 'incident.trigger', '2024-03-01T10:00:00Z', user('UN1'), 'triggered'),
@@ -299,6 +302,7 @@ export const INCIDENTS: Row[] = [
   row('PNOTRIGGER', { triggered_at: null, acknowledged_at: '2024-03-01 10:03:00', acknowledged_by: 'UG1', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UG1', seconds_to_acknowledge: '180.000', seconds_to_resolve: '300.000', events: '2', first_event_at: '2024-03-01 10:03:00', last_event_at: '2024-03-01 10:05:00' }),
   row('PNOTRIGGER1', { incident_number: '200', webhook_version: 'v1', triggered_at: null, acknowledged_at: '2024-03-01 10:04:00', acknowledged_by: 'UG2', resolved_at: '2024-03-01 10:10:00', resolved_by: 'UG2', seconds_to_acknowledge: '330.000', seconds_to_resolve: '690.000', events: '2', first_event_at: '2024-03-01 10:04:00', last_event_at: '2024-03-01 10:10:00', created_at: '2024-03-01 09:58:30' }),
   row('PNOTRIGGER2', { incident_status: 'acknowledged', webhook_version: 'v2', triggered_at: null, acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UG3', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '60.000', seconds_to_resolve: null, events: '1', first_event_at: '2024-03-01 10:01:00', last_event_at: '2024-03-01 10:01:00' }),
+  row('PREASON2', { webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:03:00', resolved_by: 'UM5', resolve_reason: 'some_later_reason', seconds_to_acknowledge: null, seconds_to_resolve: '180.000', events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:03:00' }),
   // One service, renamed between them: each incident shows the name its own events gave it.
   row('PRENAME1', { service_id: 'SRENAME', service_name: 'Billing', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'U-PRENAME1', resolved_at: '2024-03-01 10:10:00', resolved_by: 'U-PRENAME1', seconds_to_acknowledge: '120.000', seconds_to_resolve: '600.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-03 09:00:00' }),
   row('PRENAME2', { service_id: 'SRENAME', service_name: 'Billing API', webhook_version: 'v2', triggered_at: '2024-03-02 10:00:00', acknowledged_at: '2024-03-02 10:04:00', acknowledged_by: 'UK1', resolved_at: '2024-03-02 10:20:00', resolved_by: 'UK1', seconds_to_acknowledge: '240.000', seconds_to_resolve: '1200.000', events: '3', first_event_at: '2024-03-02 10:00:00', last_event_at: '2024-03-02 10:20:00', created_at: '2024-03-02 10:00:00' }),
