@@ -33,7 +33,7 @@ const CREATED: Record<string, string | null> = {
   PNOCREATED: null, PRENAME2: '2024-03-02T10:00:00Z',
   // A second before its trigger's occurred_at: the seconds count from the trigger all the same.
   PLATE: '2024-03-01T09:59:59Z',
-  PDSTFALL: '2024-11-03T01:50:00-07:00', PMIDNIGHT: '2024-12-31T23:59:59Z',
+  PDSTFALL: '2024-11-03T01:50:00-07:00', PMIDNIGHT: '2024-12-31T23:59:59Z', PDOCS1: '2016-02-22T21:02:55Z',
 }
 const createdAt = (incident: string): string | null => (incident in CREATED ? CREATED[incident]! : '2024-03-01T10:00:00Z')
 
@@ -118,6 +118,31 @@ export const DELIVERIES: Delivery[] = [
   v1('PUNACK1', [{ id: 'u1-3', type: 'incident.unacknowledge', at: '2024-03-01T10:32:00Z', by: null, status: 'triggered' }]),
   v1('PUNACK1', [{ id: 'u1-4', type: 'incident.acknowledge', at: '2024-03-01T10:40:00Z', by: 'UB2', status: 'acknowledged' }]),
   v1('PUNACK1', [{ id: 'u1-5', type: 'incident.resolve', at: '2024-03-01T10:50:00Z', by: 'UB2', status: 'resolved' }]),
+  // The same in v2, reassigned, escalated, delegated and annotated on the way (v2's other
+  // types): an escalation and an unacknowledge name no agent.
+  v2('PUNACK2', 'u2-1', 'incident.trigger', '2024-03-01T10:00:00Z', { id: 'SPUNACK2', type: 'service_reference' }, 'triggered'),
+  v2('PUNACK2', 'u2-2', 'incident.escalate', '2024-03-01T10:05:00Z', null, 'triggered'),
+  v2('PUNACK2', 'u2-3', 'incident.assign', '2024-03-01T10:06:00Z', user('UR1'), 'triggered'),
+  v2('PUNACK2', 'u2-4', 'incident.acknowledge', '2024-03-01T10:07:00Z', user('UR2'), 'acknowledged'),
+  v2('PUNACK2', 'u2-5', 'incident.annotate', '2024-03-01T10:08:00Z', user('UR2'), 'acknowledged'),
+  v2('PUNACK2', 'u2-6', 'incident.unacknowledge', '2024-03-01T10:37:00Z', null, 'triggered'),
+  v2('PUNACK2', 'u2-7', 'incident.delegate', '2024-03-01T10:40:00Z', user('UR1'), 'triggered'),
+  v2('PUNACK2', 'u2-8', 'incident.acknowledge', '2024-03-01T10:41:00Z', user('UR3'), 'acknowledged'),
+  v2('PUNACK2', 'u2-9', 'incident.resolve', '2024-03-01T11:00:00Z', user('UR3'), 'resolved'),
+  // The v1 developer docs' incident (PRORDTY #2126, 2016-02-22), each change at its sample's
+  // time and status: reassigned and acknowledged in one batch (as the Zulip capture has them),
+  // unacknowledged, acknowledged, escalated, delegated, resolved; the resolution delivered
+  // before the acknowledgements.
+  v1('PDOCS1', [{ id: 'docs-1', type: 'incident.trigger', at: '2016-02-22T21:02:55Z', by: null, status: 'triggered' }]),
+  v1('PDOCS1', [{ id: 'docs-8', type: 'incident.resolve', at: '2016-02-22T21:38:30Z', by: 'PFBSJ2Z', status: 'resolved' }]),
+  v1('PDOCS1', [
+    { id: 'docs-2', type: 'incident.assign', at: '2016-02-22T21:03:21Z', by: 'PFBSJ2Z', status: 'acknowledged' },
+    { id: 'docs-3', type: 'incident.acknowledge', at: '2016-02-22T21:03:21Z', by: 'PFBSJ2Z', status: 'acknowledged' },
+  ]),
+  v1('PDOCS1', [{ id: 'docs-4', type: 'incident.unacknowledge', at: '2016-02-22T21:13:21Z', by: null, status: 'triggered' }]),
+  v1('PDOCS1', [{ id: 'docs-5', type: 'incident.acknowledge', at: '2016-02-22T21:13:44Z', by: 'PFBSJ2Z', status: 'acknowledged' }]),
+  v1('PDOCS1', [{ id: 'docs-6', type: 'incident.escalate', at: '2016-02-22T21:28:45Z', by: null, status: 'triggered' }]),
+  v1('PDOCS1', [{ id: 'docs-7', type: 'incident.delegate', at: '2016-02-22T21:37:49Z', by: null, status: 'triggered' }]),
   // Resolved, reopened (v3 incident.reopened), acknowledged and resolved again.
   v3('PREOPEN', 'incident.triggered', '2024-03-01T10:00:00Z'),
   v3('PREOPEN', 'incident.acknowledged', '2024-03-01T10:02:00Z', { agent: user('UC1') }),
@@ -281,6 +306,8 @@ export const INCIDENTS: Row[] = [
   row('PBOTH', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00', acknowledged_by: 'UI2', resolved_at: '2024-03-01 10:05:00', resolved_by: 'UI2', seconds_to_acknowledge: '60.000', seconds_to_resolve: '300.000', events: '6', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:05:00.9' }),
   // Merged, seen by both subscriptions: 'merge' from v2's "merged" as from v3's object.
   row('PBOTHMERGE', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:08:00', resolved_by: 'UN2', resolve_reason: 'merge', seconds_to_acknowledge: null, seconds_to_resolve: '480.000', events: '4', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:08:00.45' }),
+  // 26 s to the acknowledgement batched with the reassignment, 2135 s to the resolution.
+  row('PDOCS1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2016-02-22 21:02:55', acknowledged_at: '2016-02-22 21:03:21', acknowledged_by: 'PFBSJ2Z', resolved_at: '2016-02-22 21:38:30', resolved_by: 'PFBSJ2Z', seconds_to_acknowledge: '26.000', seconds_to_resolve: '2135.000', events: '8', first_event_at: '2016-02-22 21:02:55', last_event_at: '2016-02-22 21:38:30', created_at: '2016-02-22 21:02:55' }),
   // 01:59:30 PST = 09:59:30Z; 03:00:15.5 PDT = 10:00:15.5Z; 11:05:00.125+01:00 = 10:05:00.125Z.
   row('PDST', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-10 09:59:30', acknowledged_at: '2024-03-10 10:00:15.5', acknowledged_by: 'UH1', resolved_at: '2024-03-10 10:05:00.125', resolved_by: 'UH1', seconds_to_acknowledge: '45.500', seconds_to_resolve: '330.125', events: '3', first_event_at: '2024-03-10 09:59:30', last_event_at: '2024-03-10 10:05:00.125', created_at: '2024-03-10 09:59:30' }),
   // 01:50 PDT = 08:50Z; 01:05 PST = 09:05Z; 01:30:00.25 PST = 09:30:00.25Z.
@@ -316,6 +343,7 @@ export const INCIDENTS: Row[] = [
   row('PTIE1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-01 10:00:00', acknowledged_at: null, acknowledged_by: null, resolved_at: '2024-03-01 10:00:00', resolved_by: null, seconds_to_acknowledge: null, seconds_to_resolve: '0.000', events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
   row('PTIE2', { acknowledged_by_type: 'service', incident_status: 'acknowledged', webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:00:00', acknowledged_by: 'PINTEGRATION2', resolved_at: null, resolved_by: null, seconds_to_acknowledge: '0.000', seconds_to_resolve: null, events: '2', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:00:00' }),
   row('PUNACK1', { incident_number: '200', webhook_version: 'v1', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:02:00', acknowledged_by: 'UB1', resolved_at: '2024-03-01 10:50:00', resolved_by: 'UB2', seconds_to_acknowledge: '120.000', seconds_to_resolve: '3000.000', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 10:50:00' }),
+  row('PUNACK2', { webhook_version: 'v2', triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:07:00', acknowledged_by: 'UR2', resolved_at: '2024-03-01 11:00:00', resolved_by: 'UR3', seconds_to_acknowledge: '420.000', seconds_to_resolve: '3600.000', events: '9', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00' }),
   row('PUNACK3', { triggered_at: '2024-03-01 10:00:00', acknowledged_at: '2024-03-01 10:01:00.25', acknowledged_by: 'UA1', resolved_at: '2024-03-01 11:00:00.5', resolved_by: 'UA2', seconds_to_acknowledge: '60.250', seconds_to_resolve: '3600.500', events: '5', first_event_at: '2024-03-01 10:00:00', last_event_at: '2024-03-01 11:00:00.5' }),
 ]
 
