@@ -13,6 +13,7 @@ import { createLazySink } from '../../src/sink/lazy.ts'
 import { ROOT } from '../helpers/collector.ts'
 import { freshDatabase, hasServer, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
+import { v2 } from '../helpers/incident-scenarios.ts'
 import { recordFor } from '../helpers/load.ts'
 
 let db: TestDatabase
@@ -152,24 +153,30 @@ describe('migrate', () => {
 
   /**
    * Older collectors' views, exactly as they created them (test/fixtures/sql/views-<commit>/):
-   * 54c5e23, before created_at; f2b7cec, before the agent types and the resolve reason. Each
-   * with the columns this version adds to it, last, and seconds_to_resolve of an incident
-   * whose trigger was never received, before the upgrade.
+   * 54c5e23, before created_at; f2b7cec, before the agent types and the resolve reason;
+   * 37ec6ed, before v2's "merged" was read. Each with the columns this version adds to it,
+   * last, and seconds_to_resolve of an incident whose trigger was never received, before the
+   * upgrade.
    */
   const OLDER_VIEWS = [
     { commit: '54c5e23', events: ['incident_created_at', 'agent_type', 'resolve_reason'], incidents: ['created_at', 'acknowledged_by_type', 'resolved_by_type', 'resolve_reason'], secondsBefore: null },
     { commit: 'f2b7cec', events: ['agent_type', 'resolve_reason'], incidents: ['acknowledged_by_type', 'resolved_by_type', 'resolve_reason'], secondsBefore: '455.459' },
+    { commit: '37ec6ed', events: [], incidents: [], secondsBefore: '455.459' },
   ]
-  test.each(OLDER_VIEWS)('a deployment with the views of $commit is upgraded in place: the new columns last, the same views, grants and an analyst\'s view over them kept', async (older) => {
-    const schema = `upgrade_${older.commit}`
+  /** A fresh schema with `commit`'s views in place of this version's, commented and granted as that collector left them. */
+  async function withOlderViews(schema: string, commit: string): Promise<void> {
     const previous = ['20_pagerduty_incident_events.sql', '21_pagerduty_incidents.sql']
-      .map((name) => readFileSync(path.join(ROOT, `test/fixtures/sql/views-${older.commit}`, name), 'utf8').replace(/\batomic\./g, `"${schema}".`))
+      .map((name) => readFileSync(path.join(ROOT, `test/fixtures/sql/views-${commit}`, name), 'utf8').replace(/\batomic\./g, `"${schema}".`))
     await migrate(db.sql, 'postgres', schema)
     await db.sql.unsafe(`drop view ${schema}.pagerduty_incidents; drop view ${schema}.pagerduty_incident_events`).simple()
     for (const [i, view] of ['pagerduty_incident_events', 'pagerduty_incidents'].entries()) {
       await db.sql.unsafe(previous[i]!).simple()
       await db.sql.unsafe(`comment on view ${schema}.${view} is '${viewMarker(previous[i]!)}'; grant select on ${schema}.${view} to public`).simple()
     }
+  }
+  test.each(OLDER_VIEWS)('a deployment with the views of $commit is upgraded in place: the new columns last, the same views, grants and an analyst\'s view over them kept', async (older) => {
+    const schema = `upgrade_${older.commit}`
+    await withOlderViews(schema, older.commit)
     await db.sql.unsafe(`create view ${schema}.my_report as select service_name, count(*) from ${schema}.pagerduty_incidents group by service_name`)
     // An incident whose trigger was never received: its resolution only (by a user).
     const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => {} })
@@ -190,6 +197,18 @@ describe('migrate', () => {
       .toEqual([{ seconds_to_resolve: '455.459', resolved_by_type: 'user', resolve_reason: null }])
     expect((await db.sql.unsafe(`select count(*)::int as n from ${schema}.my_report`))[0]?.n).toBe(1)
     expect(await migrate(db.sql, 'postgres', schema)).toEqual([])
+  })
+
+  test('a v2 merge whose reason is the string "merged" (the v2 docs\' form) reads merge once a deployment with the views of 37ec6ed is upgraded', async () => {
+    const schema = 'upgrade_merged'
+    await withOlderViews(schema, '37ec6ed')
+    const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => {} })
+    const [name, body, ctx] = v2('PUPGRADED', 'upgrade-merged', 'incident.resolve', '2024-03-01T10:04:00Z', null, 'resolved', undefined, { resolve_reason: 'merged' })
+    expect(await sink.write({ events: recordFor(name, body, ctx).events, badRows: [] })).toMatchObject({ loaded: 1 })
+    const reason = async () => (await db.sql.unsafe(`select resolve_reason from ${schema}.pagerduty_incidents`)).map((r) => r.resolve_reason)
+    expect(await reason()).toEqual([null])
+    expect(await migrate(db.sql, 'postgres', schema)).toEqual([])
+    expect(await reason()).toEqual(['merge'])
   })
 
   test('a view of an analyst\'s own that bears the incidents view\'s name (no collector made it) is neither replaced nor dropped, and the warning says so', async () => {
