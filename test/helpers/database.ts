@@ -19,10 +19,16 @@ export interface TestDatabase {
 
 export const hasServer = (): boolean => Boolean(process.env.TEST_DATABASE_URL)
 
+/**
+ * The first letters of every database a test creates on TEST_DATABASE_URL's server: `t_`, or
+ * TEST_DATABASE_PREFIX, so several checkouts sharing one server each keep to names of their own.
+ */
+export const databasePrefix = (): string => process.env.TEST_DATABASE_PREFIX ?? 't_'
+
 export async function freshDatabase(label: string): Promise<TestDatabase> {
   const serverUrl = process.env.TEST_DATABASE_URL
   if (serverUrl) {
-    const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${process.pid}_${Math.floor(Math.random() * 1e6)}`
+    const name = `${databasePrefix()}${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${process.pid}_${Math.floor(Math.random() * 1e6)}`
     const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
     await admin.unsafe(`create database "${name}"`)
     await admin.end()

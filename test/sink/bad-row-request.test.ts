@@ -12,7 +12,7 @@ import { createPostgresSink } from '../../src/sink/postgres.ts'
 import { decodeRecord } from '../../src/sink/records.ts'
 import { createTablePlans } from '../../src/sink/tables.ts'
 import { eventually, postJson, spawnCollector } from '../helpers/collector.ts'
-import { freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { databasePrefix, freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
 
 let db: TestDatabase
 beforeAll(async () => { db = await freshDatabase('bad_row_request') }, 30_000)
@@ -46,7 +46,7 @@ test('a bad row from an older version\'s spool record, then one of this version:
 // their payloads kept, and loading go on (a refused last-resort write stalled it for good).
 test.skipIf(!hasServer()).each(['LATIN1', 'WIN1252'])('rejected requests carrying characters a %s database lacks: their bad rows are stored whole and loading goes on', async (encoding) => {
   const server = process.env.TEST_DATABASE_URL as string
-  const name = `t_${encoding.toLowerCase()}_${process.pid}`
+  const name = `${databasePrefix()}${encoding.toLowerCase()}_${process.pid}`
   const admin = postgres(server, { max: 1, onnotice: () => {} })
   await admin.unsafe(`create database "${name}" encoding '${encoding}' lc_collate 'C' lc_ctype 'C' template template0`)
   const url = new URL(server)

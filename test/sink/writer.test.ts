@@ -15,7 +15,7 @@ import { chunkBatch, createWriter, splitBatch, type Writer } from '../../src/sin
 import type { Batch, Sink } from '../../src/sink/batch.ts'
 import { openSpool, type Spool } from '../../src/spool/spool.ts'
 import { eventually } from '../helpers/collector.ts'
-import { freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
+import { databasePrefix, freshDatabase, hasServer, tempDir, type TestDatabase } from '../helpers/database.ts'
 import postgres from 'postgres'
 import { COLUMN_TYPES } from '../../src/db/connect.ts'
 import { fixtureFiles, fixtureJson } from '../helpers/fixtures.ts'
@@ -656,7 +656,7 @@ describe('a database that refuses the bad row too', () => {
   // A LATIN1 database cannot hold an emoji: not the event, not its bad row's payload.
   test.skipIf(!hasServer())('keeps the bad row without its payload instead of retrying it forever', async () => {
     const server = new URL(process.env.TEST_DATABASE_URL as string)
-    const name = `t_latin1_${process.pid}`
+    const name = `${databasePrefix()}latin1_${process.pid}`
     const admin = postgres(server.href, { max: 1, onnotice: () => {} })
     await admin.unsafe(`create database ${name} encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' template template0`)
     const url = new URL(server.href)
