@@ -24,22 +24,108 @@ export const withoutUserinfo = (url: string): string => url.replace(URL_USERINFO
  * reach; the match then takes a few of those letters into the scheme, and `$1` keeps them.
  * The userinfo runs to the authority's last `@` (not past its `/`, `?` or `#`), as in
  * URL_USERINFO; the scan still stops at the first `/`, which every later candidate's `//` is,
- * so the cost stays linear.
+ * so the cost stays linear. `space` is what ends it besides: `\s` in text; in bytes read one
+ * a character (`redactBytes`), ASCII's only, since 0xA0 (which `\s` counts) is also a byte of
+ * UTF-8 characters (`à` is C3 A0): a password holding one would be kept.
  */
-const TEXT_USERINFO = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/?#\\\s"]+@/gi
+const patterns = (space: string, ends: string) => ({
+  userinfo: new RegExp(`([a-z][a-z0-9+.-]{0,31}:(?:\\\\?\\/){2})[^/?#${ends}${space}]+@`, 'gi'),
+  openAtEnd: new RegExp(`([a-z][a-z0-9+.-]{0,31}:(?:\\\\?\\/){2})[^/?#${ends}${space}]+$`, 'i'),
+})
+/**
+ * As written, a `"` ends a JSON string and a `\` starts an escape, so neither is taken into a
+ * userinfo; in a string literal as JSON reads it (`redactEscaped`), they are its characters.
+ */
+const WRITTEN = '\\\\"'
+const ASCII_SPACE = '\\t\\n\\v\\f\\r '
+const TEXT = { written: patterns('\\s', WRITTEN), read: patterns('\\s', '') }
+const BYTES = { written: patterns(ASCII_SPACE, WRITTEN), read: patterns(ASCII_SPACE, '') }
+type Patterns = typeof TEXT
+type Pattern = Patterns['written']
+
+const ESCAPE = /\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g
+const SIMPLE_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }
+/** A literal's text with its JSON escapes read (one that is not JSON's stays as written). */
+const unescape = (s: string): string => s.replace(ESCAPE, (_, hex: string | undefined, c: string | undefined) => (hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : (SIMPLE_ESCAPES[c as string] as string)))
+
+/** `text` with each URL's userinfo replaced, and with an authority open at its end when `open`. */
+const patternsIn = (text: string, p: Pattern, open: boolean): string => {
+  const redacted = text.includes('@') ? text.replace(p.userinfo, '$1***@') : text
+  return open ? redacted.replace(p.openAtEnd, '$1***') : redacted
+}
+
+/**
+ * Credentials a JSON escape hides from the patterns: `https://u:pa\"ss@h` (a quote in the
+ * password), `p\u0040ss`, `https:\u002f\u002fu:pw@h`, `u:pw\u0040h`. Each string literal
+ * holding a backslash is read as JSON reads it and, when that holds credentials, written
+ * again with them replaced: as written with the patterns' replacement when that reads the
+ * same (its `\/` kept), else in JSON's own form. In bytes (`latin1`), what is past U+00FF is
+ * written as an escape: one character there is one byte. Literals are found as jsonTooDeep
+ * (src/http/body.ts) finds them, with indexOf: a regular expression over a 1 MiB literal took
+ * 2-3 s. A literal still open at the end of the text (a body cut, or not JSON) ends there.
+ */
+function redactEscaped(text: string, p: Patterns, cut: boolean, latin1: boolean): string {
+  if (!text.includes('\\')) return text
+  const parts: string[] = []
+  let done = 0
+  for (let open = text.indexOf('"'); open !== -1;) {
+    let close = text.indexOf('"', open + 1)
+    for (;;) {
+      if (close === -1) break
+      let backslashes = 0
+      while (text.charCodeAt(close - 1 - backslashes) === 0x5c) backslashes++
+      if ((backslashes & 1) === 0) break
+      close = text.indexOf('"', close + 1)
+    }
+    const body = text.slice(open + 1, close === -1 ? text.length : close)
+    const written = body.includes('\\') ? redactLiteral(body, p, cut && close === -1, latin1) : body
+    if (written !== body) {
+      parts.push(text.slice(done, open + 1), written)
+      done = close === -1 ? text.length : close
+    }
+    if (close === -1) break
+    open = text.indexOf('"', close + 1)
+  }
+  return done === 0 ? text : parts.join('') + text.slice(done)
+}
+
+/** A string literal's text (between its quotes) with the credentials it holds as JSON reads it replaced; `open`: it runs to a cut end. */
+function redactLiteral(body: string, p: Patterns, open: boolean, latin1: boolean): string {
+  const read = unescape(body)
+  if (!read.includes('@') && !open) return body
+  const redacted = patternsIn(read, p.read, open)
+  if (redacted === read) return body
+  const asWritten = patternsIn(body, p.written, open)
+  if (unescape(asWritten) === redacted) return asWritten
+  const json = JSON.stringify(redacted).slice(1, -1)
+  return latin1 ? json.replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json
+}
+
+function redact(text: string, p: Patterns, cut: boolean, latin1: boolean): string {
+  const unescaped = redactEscaped(text, p, cut, latin1)
+  const redacted = unescaped.includes('@') ? unescaped.replace(p.written.userinfo, '$1***@') : unescaped
+  if (!cut) return redacted
+  // Only the end can be open: look at its last few KB, not the whole megabyte.
+  const from = Math.max(0, redacted.length - 4096)
+  return redacted.slice(0, from) + redacted.slice(from).replace(p.written.openAtEnd, '$1***')
+}
 
 /** Text, a request body that could not be parsed say, with every URL's userinfo replaced. */
-export const redactUrlCredentials = (text: string): string => (text.includes('@') ? text.replace(TEXT_USERINFO, '$1***@') : text)
+export const redactUrlCredentials = (text: string): string => redact(text, TEXT, false, false)
 
 /**
  * The end of a body cut short (at MAX_BODY_BYTES) can be a URL cut inside its userinfo,
  * `https://alice:TopSec`, before the `@` that marks it as one: an authority still open at the
  * very end is replaced by `***` (a cut host name goes with it; the body is not whole anyway).
  */
-const OPEN_AUTHORITY_AT_END = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/?#\\\s"]+$/i
-export function redactCutUrl(text: string): string {
-  const redacted = redactUrlCredentials(text)
-  // Only the end can be open: look at its last few KB, not the whole megabyte.
-  const from = Math.max(0, redacted.length - 4096)
-  return redacted.slice(0, from) + redacted.slice(from).replace(OPEN_AUTHORITY_AT_END, '$1***')
+export const redactCutUrl = (text: string): string => redact(text, TEXT, true, false)
+
+/**
+ * Bytes that are not text (a body kept as base64), redacted as text is: URLs are ASCII, so
+ * read one byte a character they are found whatever the rest is. `cut`: as `redactCutUrl`.
+ */
+export function redactBytes(bytes: Uint8Array, cut = false): Uint8Array {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  const redacted = redact(text, BYTES, cut, true)
+  return redacted === text ? bytes : new Uint8Array(Buffer.from(redacted, 'latin1'))
 }

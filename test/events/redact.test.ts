@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { redactCutUrl, redactUrlCredentials, withoutUserinfo } from '../../src/events/redact.ts'
+import { redactBytes, redactCutUrl, redactUrlCredentials, withoutUserinfo } from '../../src/events/redact.ts'
 
 describe('credentials in URLs', () => {
   test('userinfo is replaced in text and in JSON with escaped slashes', () => {
@@ -42,7 +42,11 @@ describe('credentials in URLs', () => {
   // scheme took ~70 s for 1 MiB of the first shape; the timeout is far above the linear cost.
   test('hostile text of 1 MiB is scanned in linear time', () => {
     const shapes = ['a.'.repeat(512 * 1024) + '@', 'a-'.repeat(512 * 1024) + '@', 'x://'.repeat(256 * 1024) + '@', `a://${'b'.repeat(1024 * 1024)}`]
-    for (const text of shapes) expect(redactUrlCredentials(text)).toBe(text)
+    // String literals read for their escapes: quotes that do and do not close, one literal of 1 MiB.
+    const literals = ['"\\'.repeat(512 * 1024), '"\\""'.repeat(256 * 1024), '"\\u0040'.repeat(150 * 1024), `"\\u0040${'a:\\/\\/'.repeat(170 * 1024)}`, `"x\\n${'@'.repeat(1024 * 1024)}`, `"\\n${'a://'.repeat(256 * 1024)}@`]
+    for (const text of [...shapes, ...literals]) expect(redactUrlCredentials(text)).toBe(text)
+    // Cut, these end in no authority (the others do: `x://@`, its userinfo open at the end).
+    for (const text of literals.slice(0, 5)) expect(redactCutUrl(text)).toBe(text)
   }, 10_000)
 
   test('a body cut inside a URL\'s userinfo (a 413 keeps its first MAX_BODY_BYTES) keeps no part of it', () => {
@@ -53,5 +57,61 @@ describe('credentials in URLs', () => {
     expect(redactCutUrl('{"u":"https://alice:pw@h/x')).toBe('{"u":"https://***@h/x')
     const long = `${'x'.repeat(1024 * 1024)} https://a:b`
     expect(redactCutUrl(long)).toBe(`${'x'.repeat(1024 * 1024)} https://***`)
+  })
+})
+
+// JSON may write any character of a string as an escape, and must write `"` and `\` as one:
+// the patterns, reading the text as written, stopped at the backslash and kept the password.
+describe('credentials behind JSON escapes', () => {
+  const endpoint = (written: string) => `{"messages":[{"webhook":{"endpoint_url":"${written}"}}]}`
+  const redactedEndpoint = (text: string) => (JSON.parse(text) as { messages: { webhook: { endpoint_url: string } }[] }).messages[0]?.webhook.endpoint_url
+
+  test.each([
+    ['a quote in the password', 'https://alice:pa\\"ss@h.example/x'],
+    ['a backslash in the password', 'https://alice:pa\\\\ss@h.example/x'],
+    ['an escaped @ in the password', 'https://alice:p\\u0040ss@h.example/x'],
+    ['the userinfo\'s @ escaped', 'https://alice:pw\\u0040h.example/x'],
+    ['the slashes escaped as \\u002f', 'https:\\u002f\\u002falice:pw@h.example\\/x'],
+    ['the scheme\'s colon escaped', 'https\\u003a//alice:pw@h.example/x'],
+    ['the password\'s colon and letters escaped', 'https://alice\\u003a\\u0070\\u0061ss@h.example/x'],
+    ['a non-ASCII password written as escapes', 'https://alice:p\\u00e9\\u2603@h.example/x'],
+  ])('%s', (_name, written) => {
+    const body = endpoint(written)
+    expect(redactedEndpoint(redactUrlCredentials(body))).toBe('https://***@h.example/x')
+    // In a body that is not JSON, and in one kept as bytes (base64), the same.
+    expect(redactUrlCredentials(`${body} NOT JSON`)).toBe(`${redactUrlCredentials(body)} NOT JSON`)
+    expect(Buffer.from(redactBytes(Buffer.from(body))).toString()).toBe(redactUrlCredentials(body))
+  })
+
+  test('an escape elsewhere in the literal is kept as written when the patterns alone find the credentials', () => {
+    expect(redactUrlCredentials('{"u":"https:\\/\\/alice:pw@h\\/x \\u00e9"}')).toBe('{"u":"https:\\/\\/***@h\\/x \\u00e9"}')
+  })
+
+  test('a body cut inside an escaped password keeps no part of it', () => {
+    expect(redactCutUrl('{"u":"https://alice:pa\\"ss')).toBe('{"u":"https://***')
+    expect(redactCutUrl('{"u":"https:\\u002f\\u002falice:TopSec')).toBe('{"u":"https://***')
+    expect(Buffer.from(redactBytes(Buffer.from('{"u":"https://alice:pa\\"ss'), true)).toString()).toBe('{"u":"https://***')
+  })
+
+  // Every password of these characters (what ends an authority, / ? # and spaces, aside),
+  // each character written as itself or as an escape at random: none is left in the text.
+  test('property: no password survives, however its URL is escaped', () => {
+    let seed = 20261201
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const alphabet = ['a', 'Z', '7', '"', '\\', '@', ':', '%', "'", '{', '}', '\u00e9', '\u2603', '\ud83d\ude00', '&', '=', '+', ';']
+    const write = (c: string) => {
+      const r = random()
+      if (r < 0.3) return Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')
+      if (c === '/' && r < 0.6) return '\\/'
+      return JSON.stringify(c).slice(1, -1)
+    }
+    for (let i = 0; i < 3000; i++) {
+      const password = Array.from({ length: 1 + Math.floor(random() * 12) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('')
+      const url = `https://ops:${password}@h.example/com.pagerduty/v1`
+      const body = endpoint(Array.from(url).map(write).join(''))
+      const stored = redactUrlCredentials(body)
+      expect([password, redactedEndpoint(stored)]).toEqual([password, 'https://***@h.example/com.pagerduty/v1'])
+      expect(Buffer.from(redactBytes(Buffer.from(body))).toString()).toBe(stored)
+    }
   })
 })
