@@ -2,7 +2,8 @@
 -- Redshift has no unbounded text (TEXT means varchar(256)): detail and payload are
 -- varchar(65535), the largest Redshift allows, in bytes. The writer cuts a longer payload on
 -- a UTF-8 character boundary, so on Redshift a payload is capped at 65,535 bytes (1 MiB,
--- MAX_BODY_BYTES, on PostgreSQL). Deduplicated by bad_row_id through the staging table.
+-- MAX_BODY_BYTES, on PostgreSQL); a base64 payload (a body that is not text) at 65,532
+-- characters, where it still decodes. Deduplicated by bad_row_id through the staging table.
 CREATE TABLE IF NOT EXISTS atomic.bad_rows (
   bad_row_id char(36) ENCODE ZSTD NOT NULL,
   received_at timestamp ENCODE RAW NOT NULL,

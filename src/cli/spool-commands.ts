@@ -13,9 +13,9 @@ import { createRegistry } from '../adapters/registry.ts'
 import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import type { Adapter } from '../adapters/types.ts'
 import type { BadRow, BuiltEvent, RequestContext } from '../events/event.ts'
-import { bodyText, parseBody } from '../http/body.ts'
-import { badRow, rawPayload } from '../events/bad-row.ts'
-import { redactCutUrl } from '../events/redact.ts'
+import { parseBody } from '../http/body.ts'
+import { badRow } from '../events/bad-row.ts'
+import { keptBody, type KeptBody } from '../events/raw-body.ts'
 import { uuidV5 } from '../events/event-id.ts'
 import { recordReceivedMs } from '../sink/records.ts'
 import { progress, withPrivateLoad } from './private-load.ts'
@@ -121,9 +121,9 @@ export function ago(ms: number): string {
  * reaches the adapter; a replay is meant to take the same path, and bad_rows.payload is
  * documented as capped at MAX_BODY_BYTES.
  */
-export function oversizePayload(line: string, maxBodyBytes: number): string | null {
+export function oversizePayload(line: string, maxBodyBytes: number): KeptBody | null {
   const bytes = Buffer.from(line)
-  return bytes.length > maxBodyBytes ? redactCutUrl(rawPayload(bodyText(bytes.subarray(0, maxBodyBytes)))) : null
+  return bytes.length > maxBodyBytes ? keptBody(bytes.subarray(0, maxBodyBytes), { cut: true, maxInflatedBytes: 0 }) : null
 }
 
 /** What one line of a replayed file makes, and why the line itself was refused (null: it was taken). */
@@ -139,14 +139,16 @@ export interface ReplayedLine {
 export function replayLine(line: string, ctx: RequestContext, adapter: Adapter | undefined, maxBodyBytes: number): ReplayedLine {
   const oversize = oversizePayload(line, maxBodyBytes)
   if (oversize !== null) {
-    return { events: [], badRows: [badRow(ctx, 'request', 'PAYLOAD_TOO_LARGE', [{ path: '', message: `body is larger than MAX_BODY_BYTES (${maxBodyBytes} bytes)` }], null, oversize)], badMessages: 1, refused: 'PAYLOAD_TOO_LARGE' }
+    return { events: [], badRows: [badRow(ctx, 'request', 'PAYLOAD_TOO_LARGE', [{ path: '', message: `body is larger than MAX_BODY_BYTES (${maxBodyBytes} bytes)` }], null, oversize.payload, oversize.encoding)], badMessages: 1, refused: 'PAYLOAD_TOO_LARGE' }
   }
   const body = parseBody(Buffer.from(line))
   const result = body.ok && adapter ? adapter.toEvents({ body: body.json, rawBody: body.text, ctx }) : null
   if (result?.ok) return { events: result.events, badRows: result.badRows, badMessages: result.badMessages ?? result.badRows.length, refused: null }
   // As over HTTP: a request that cannot load keeps its raw body in bad rows.
   const [code, message, issues] = !body.ok ? [body.code, body.message, []] : result && !result.ok ? [result.code, result.message, result.issues] : ['NO_ADAPTER', 'no adapter', []]
-  return { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, rawPayload(line))], badMessages: 1, refused: code }
+  // As bytes: a line holding a NUL is kept as base64, as over HTTP.
+  const kept = keptBody(Buffer.from(line), { maxInflatedBytes: 0 })
+  return { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], null, kept.payload, kept.encoding)], badMessages: 1, refused: code }
 }
 
 export async function replayFile(config: Config, file: string, query: Record<string, string> = {}): Promise<number> {

@@ -9,6 +9,7 @@ import { redactUrlCredentials } from './redact.ts'
 import { asciiJson } from './storable.ts'
 import { formatUtc } from './timestamp.ts'
 import type { BadRow, RequestContext } from './event.ts'
+import type { PayloadEncoding } from './raw-body.ts'
 
 /**
  * A rejected request's raw body as bad-row text: NUL replaced (a text column cannot hold it)
@@ -26,6 +27,15 @@ function badRowId(ctx: RequestContext, position: string, payload: string): strin
   return uuidV5(ctx.webhookId ? `bad-row/webhook/${ctx.webhookId}/${position}/${payload}` : `bad-row/${ctx.requestId}/${position}`)
 }
 
+/**
+ * Said in the detail too, for whoever reads the row by eye, and for a table without the
+ * request column (Redshift's before it, where no one ran the ALTER): the payload is not text.
+ */
+const base64Note = (encoding: PayloadEncoding): Issue => ({
+  path: '/payload',
+  message: `the body is kept as base64, not being UTF-8 text${encoding.content_encoding ? ` (Content-Encoding ${JSON.stringify(encoding.content_encoding)})` : ''}: decode(payload, 'base64') gives its bytes`,
+})
+
 export function badRow(
   ctx: RequestContext,
   position: string,
@@ -33,24 +43,28 @@ export function badRow(
   issues: readonly Issue[],
   version: string | null,
   payload: string,
+  encoding: PayloadEncoding = {},
 ): BadRow {
   return {
     bad_row_id: badRowId(ctx, position, payload),
     received_at: formatUtc(ctx.receivedAt),
     reason,
-    detail: JSON.stringify(issues),
+    detail: JSON.stringify(encoding.payload_encoding === 'base64' ? [...issues, base64Note(encoding)] : issues),
     vendor: 'com.pagerduty',
     version,
     payload,
-    request: requestText(ctx),
+    request: requestText(ctx, encoding),
   }
 }
 
 /** A bad row's `request` column, parsed: the request context its events would have had. */
 export interface StoredRequest { query: Record<string, string>; user_ipaddress: string | null; useragent: string | null; webhook_id: string | null }
 
-/** The `request` column's JSON: the webhook URL's query parameters and the headers events take. */
-export function requestText(ctx: RequestContext): string {
+/**
+ * The `request` column's JSON: the webhook URL's query parameters and the headers events
+ * take, and how the payload is stored when it is not UTF-8 text (src/events/raw-body.ts).
+ */
+export function requestText(ctx: RequestContext, encoding: PayloadEncoding = {}): string {
   // Each value cut to the width of the column it fills (app_id etc. varchar(255), useragent
   // varchar(1000), ...): MAX_BODY_BYTES does not bound headers and query values, and the
   // spool floor (8 x MAX_BODY_BYTES + 32 KiB) leaves only that much room beside the body.
@@ -59,7 +73,7 @@ export function requestText(ctx: RequestContext): string {
   const stored: StoredRequest = { query, user_ipaddress: cut(ctx.ipAddress, 128), useragent: cut(ctx.userAgent, 1000), webhook_id: cut(ctx.webhookId, 255) }
   // ASCII: a database whose encoding lacks a character of a query value or header would
   // otherwise refuse the whole bad row, its essentials included.
-  return asciiJson(stored)
+  return asciiJson({ ...stored, ...encoding })
 }
 
 const stringOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string'

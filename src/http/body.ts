@@ -91,8 +91,8 @@ const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
  * charset UTF-8 or US-ASCII, and the body not compressed (PagerDuty sends it as is; a gzip body would
  * otherwise be read as text and fail as invalid UTF-8, saying nothing useful). `charset` is
  * the one declared, for whichever Content-Type problem: the bad row keeps the body decoded in
- * it (a `text/plain; charset=iso-8859-1` "café" is refused for its media type, and read as
- * UTF-8 it was kept as "caf\uFFFD").
+ * it when it is valid there (a `text/plain; charset=iso-8859-1` "café" is refused for its
+ * media type, and read as UTF-8 it was kept as "caf\uFFFD"; src/events/raw-body.ts).
  */
 export function contentProblem(contentType: string | null, contentEncoding: string | null): { header: string; expected: string; message: string; charset?: string } | null {
   const encoding = contentEncoding?.trim().toLowerCase() ?? ''
@@ -108,25 +108,6 @@ export function contentProblem(contentType: string | null, contentEncoding: stri
     return { header: 'content-type', expected: 'charset utf-8', message: `the body must be UTF-8, got ${quoteHeader(contentType ?? '')}`, charset }
   }
   return null
-}
-
-const lossy = new TextDecoder('utf-8', { fatal: false })
-
-/**
- * A refused body as bad-row text: in the charset its Content-Type declared, when that is one
- * the runtime decodes (a Latin-1 "café" is kept as such, not as "caf\uFFFD"), else as UTF-8
- * with U+FFFD for what is not.
- */
-export function bodyText(bytes: Uint8Array, charset?: string): string {
-  if (charset !== undefined) {
-    try {
-      // Any WHATWG label; bun-types names only a few, the runtime knows the rest.
-      return new TextDecoder(charset as ConstructorParameters<typeof TextDecoder>[0]).decode(bytes)
-    } catch {
-      // A label the runtime does not know: as UTF-8 below.
-    }
-  }
-  return lossy.decode(bytes)
 }
 
 export function parseBody(bytes: Uint8Array): BodyResult {

@@ -8,13 +8,13 @@ import type { Server } from 'bun'
 import type { Registry } from '../adapters/registry.ts'
 import type { Adapter, Issue } from '../adapters/types.ts'
 import { webhookShape } from '../adapters/pagerduty/adapter.ts'
-import { badRow, rawPayload } from '../events/bad-row.ts'
-import { redactCutUrl } from '../events/redact.ts'
+import { badRow } from '../events/bad-row.ts'
+import { keptBody } from '../events/raw-body.ts'
 import { QUERY_PARAMETERS, type BadRow, type RequestContext } from '../events/event.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { encodeRecord, encodeRequest, requestParts, type RecordBody } from '../sink/records.ts'
 import type { Payload } from '../spool/frame.ts'
-import { bodyText, contentProblem, parseBody, readLimited } from './body.ts'
+import { contentProblem, parseBody, readLimited } from './body.ts'
 import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
 import { rateLimited } from '../log.ts'
@@ -83,8 +83,6 @@ function claimOf(req: Request, maxBodyBytes: number): number {
 }
 
 const WEBHOOK_PATH = /^\/([^/]+)\/([^/]+)\/?$/
-/** Raw bytes as bad-row text: in their declared charset or lossy UTF-8, then as `rawPayload` keeps any rejected body. */
-const payloadText = (bytes: Uint8Array, charset?: string): string => rawPayload(bodyText(bytes, charset))
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -159,11 +157,13 @@ export function createHandler(deps: HttpDeps) {
    * body is durable in bad rows. When the spool cannot take it (full, failing, not keeping
    * up), the answer is the 503 a webhook would get, and the sender tries again later.
    */
-  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null, charset?: string): Promise<Response> {
-    // A body cut at MAX_BODY_BYTES can end inside a URL's password, before the `@`.
-    const payload = code === 'PAYLOAD_TOO_LARGE' ? redactCutUrl(payloadText(bytes, charset)) : payloadText(bytes, charset)
+  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null, body: { charset?: string; contentEncoding?: string | null } = {}): Promise<Response> {
+    // A body cut at MAX_BODY_BYTES can end inside a URL's password, before the `@`, or inside
+    // a character. A compressed body is inflated up to MAX_BODY_BYTES x 8 to look for
+    // credentials (JSON compresses 5-10 times): bounded, a gzip bomb costs little.
+    const { payload, encoding } = keptBody(bytes, { ...body, cut: code === 'PAYLOAD_TOO_LARGE', maxInflatedBytes: 8 * deps.maxBodyBytes })
     try {
-      const decoded = { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payload)] }
+      const decoded = { events: [], badRows: [badRow(ctx, 'request', code, [{ path: '', message }, ...issues], version, payload, encoding)] }
       await deps.append(encodeRecord(decoded), 0, decoded)
     } catch (error) {
       return unavailable(error)
@@ -253,10 +253,13 @@ export function createHandler(deps: HttpDeps) {
       const denied = tooLarge ? { kind: 'signature_missing' as const, code: 'INVALID_SIGNATURE' as const, message: `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes): its signature cannot be checked`, headers: {} } : verifySignature(deps.webhookSecrets, req.headers.get('x-pagerduty-signature'), bytes)
       if (denied) return unauthorized(denied)
     }
-    const problem = contentProblem(req.headers.get('content-type'), req.headers.get('content-encoding'))
-    // Its first MAX_BODY_BYTES are kept as a 415's body is: in the charset it declared, if not UTF-8.
-    if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null, problem?.charset)
-    if (problem) return reject(ctx, 'UNSUPPORTED_MEDIA_TYPE', problem.message, [{ path: `/headers/${problem.header}`, message: `expected ${problem.expected}` }], bytes, null, problem.charset)
+    const contentEncoding = req.headers.get('content-encoding')
+    const problem = contentProblem(req.headers.get('content-type'), contentEncoding)
+    // Its first MAX_BODY_BYTES are kept as a 415's body is: in the charset it declared, if not
+    // UTF-8, and as base64 if compressed (src/events/raw-body.ts).
+    const refused = { ...(problem?.charset === undefined ? {} : { charset: problem.charset }), contentEncoding }
+    if (tooLarge) return reject(ctx, 'PAYLOAD_TOO_LARGE', `body is larger than MAX_BODY_BYTES (${deps.maxBodyBytes} bytes)`, [], bytes, null, refused)
+    if (problem) return reject(ctx, 'UNSUPPORTED_MEDIA_TYPE', problem.message, [{ path: `/headers/${problem.header}`, message: `expected ${problem.expected}` }], bytes, null, refused)
     const body = parseBody(bytes)
     if (!body.ok) return reject(ctx, body.code, body.message, [], bytes, null)
 

@@ -10,7 +10,9 @@ import { fixtureFiles, readFixture } from '../helpers/fixtures.ts'
 import { openSpool } from '../../src/spool/spool.ts'
 import { lockDataDir } from '../../src/data-dir-lock.ts'
 import { encodeRecord, encodeRequest } from '../../src/sink/records.ts'
-import { ago, spoolStatus } from '../../src/cli/spool-commands.ts'
+import { ago, replayLine, spoolStatus } from '../../src/cli/spool-commands.ts'
+import { createRegistry } from '../../src/adapters/registry.ts'
+import { createPagerDutyAdapter } from '../../src/adapters/pagerduty/index.ts'
 import { checkpointPath } from '../../src/spool/checkpoint.ts'
 import { listSegments, segmentPath } from '../../src/spool/segments.ts'
 import { contextFor, recordFor } from '../helpers/load.ts'
@@ -318,5 +320,21 @@ describe('collector spool replay', () => {
     expect(out.at(-1)).toMatch(/^replayed 4 lines: 1 events \(\d new, \d already loaded\), 152 bad$/)
     const named = out.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'replay line has messages sent to bad rows')
     expect(named.map((l) => [l.line, l.messages, l.reasons])).toEqual([[1, 1, ['UNKNOWN_EVENT_TYPE']], [3, 1, ['INVALID_EVENT']], [4, 150, ['TOO_MANY_BAD_MESSAGES']]])
+  })
+})
+
+// As over HTTP (src/events/raw-body.ts): a refused line that is not text is kept as base64,
+// and one cut at MAX_BODY_BYTES loses the character the cut splits, not the bytes before it.
+describe('a replayed line refused for its body', () => {
+  const adapter = createRegistry([createPagerDutyAdapter('0.0.0-test')]).lookup('com.pagerduty', 'v1')
+  test('holding a NUL: its bytes as base64, said in its request column', () => {
+    const line = '{"messages":[{"a":"x\u0000y"}]}'
+    const [row] = replayLine(line, contextFor('replay-nul'), adapter, 1024).badRows
+    expect([row?.reason, row?.payload, JSON.parse(String(row?.request)).payload_encoding]).toEqual(['INVALID_JSON', Buffer.from(line).toString('base64'), 'base64'])
+  })
+
+  test('over MAX_BODY_BYTES: its first MAX_BODY_BYTES as text, without a character cut in two', () => {
+    const [row] = replayLine(`{"messages":[{"pad":"${'\u00e9'.repeat(100)}"}]}`, contextFor('replay-cut'), adapter, 64).badRows
+    expect([row?.reason, row?.payload]).toEqual(['PAYLOAD_TOO_LARGE', `{"messages":[{"pad":"${'\u00e9'.repeat(21)}`])
   })
 })

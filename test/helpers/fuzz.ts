@@ -281,14 +281,28 @@ function identity(version: string, m: Record<string, unknown>): string | null {
 /** Identities seen by earlier cases of this run (the database is shared). */
 export const seenIdentities = new Set<string>()
 
-/** A body as its declared charset reads (whatever the media type), when the Content-Type names one the runtime knows; else lossy UTF-8. */
-function declaredText(bytes: Uint8Array, contentType: string | undefined): string {
-  const charset = /^[^;]*;.*charset\s*=\s*"?([^";]*)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase()
-  try {
-    return charset ? new TextDecoder(charset as ConstructorParameters<typeof TextDecoder>[0]).decode(bytes) : lossy.decode(bytes)
-  } catch {
-    return lossy.decode(bytes)
-  }
+/** The charset a Content-Type declares, if any. */
+const charsetOf = (contentType: string | undefined): string | undefined => /^[^;]*;.*charset\s*=\s*"?([^";]*)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase()
+
+/**
+ * A refused body as the README says its bad row keeps it: its text when it is text (valid in
+ * the charset it declared, UTF-8 unless it declared one the runtime knows, no NUL, not
+ * compressed), else its bytes as base64; a body cut at MAX_BODY_BYTES without the character
+ * the cut splits, and with a URL authority open at its end replaced by `***`. Null when it
+ * holds an `@` (credentials may have been replaced): such a body is found by its marker.
+ */
+export function keptPayload(bytes: Uint8Array, how: { charset?: string | undefined; compressed?: boolean; cut?: boolean } = {}): string | null {
+  const latin1 = Buffer.from(bytes).toString('latin1')
+  if (latin1.includes('@')) return null
+  const openUrl = /([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/?#\\@\s"]+$/i
+  const base64 = () => Buffer.from(how.cut ? latin1.replace(/([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/?#\\@\t\n\v\f\r "]+$/i, '$1***') : latin1, 'latin1').toString('base64')
+  if (how.compressed) return base64()
+  let decoder: TextDecoder
+  try { decoder = new TextDecoder((how.charset ?? 'utf-8') as ConstructorParameters<typeof TextDecoder>[0], { fatal: true, ignoreBOM: true }) } catch { decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }) }
+  let text: string
+  try { text = decoder.decode(bytes, { stream: how.cut === true }) } catch { return base64() }
+  if (text.includes('\u0000')) return base64()
+  return how.cut ? text.replace(openUrl, '$1***') : text
 }
 
 /** What the contract says this request must get. */
@@ -303,19 +317,17 @@ export function oracle(c: Omit<FuzzCase, 'expected'>, contentOk: boolean, encodi
   const merged = /^\/\/+com\.pagerduty\/v[123]\/?$/.test(pathname)
   if (!routed && !merged) return { ...base, statuses: [404] }
   if (method !== 'POST') return { ...base, statuses: merged ? [404, 405] : [405] }
-  // Credentials in URLs are replaced in stored payloads (README): such a body is found by its marker instead.
-  const payload = (bytes: Uint8Array, decode = (b: Uint8Array) => lossy.decode(b)) => { const t = wellFormed(decode(bytes)); return t.includes('@') ? null : t }
+  const declared = charsetOf(c.headers['content-type'])
   if (c.body.length > opts.maxBodyBytes) {
     // README: "a URL the cut ends in before its path (in its credentials or host) replaced by `***` after its scheme".
-    // Kept as a 415's body is: in the charset its Content-Type declared, unless it is compressed.
-    const cut = payload(c.body.subarray(0, opts.maxBodyBytes), encodingOk ? (b) => declaredText(b, c.headers['content-type']) : undefined)
-    return { ...base, statuses: [413], badRowCode: 'PAYLOAD_TOO_LARGE', badRowPayload: cut === null ? null : cut.replace(/([a-z][a-z0-9+.-]{0,31}:(?:\\?\/){2})[^/?#\\@\s"]+$/i, '$1***') }
+    // Kept as a 415's body is: in the charset its Content-Type declared, as base64 if it is compressed.
+    return { ...base, statuses: [413], badRowCode: 'PAYLOAD_TOO_LARGE', badRowPayload: keptPayload(c.body.subarray(0, opts.maxBodyBytes), { charset: encodingOk ? declared : undefined, compressed: !encodingOk, cut: true }) }
   }
-  const reject = (status: number, code: string, decode?: (b: Uint8Array) => string): Expected => ({ ...base, statuses: [status, ...base.statuses], badRowCode: code, badRowPayload: payload(c.body, decode) })
+  const reject = (status: number, code: string, how: Parameters<typeof keptPayload>[1] = {}): Expected => ({ ...base, statuses: [status, ...base.statuses], badRowCode: code, badRowPayload: keptPayload(c.body, how) })
   if (merged) base.statuses.push(404)
-  // A body refused for its media type or charset is kept decoded in the charset it declared (src/http/body.ts, bodyText).
-  if (!contentOk && encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE', (b) => declaredText(b, c.headers['content-type']))
-  if (!contentOk || !encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE')
+  // A body refused for its media type or charset is kept decoded in the charset it declared (src/events/raw-body.ts).
+  if (!contentOk && encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE', { charset: declared })
+  if (!contentOk || !encodingOk) return reject(415, 'UNSUPPORTED_MEDIA_TYPE', { compressed: true })
   let text: string
   try { text = utf8Fatal.decode(c.body) } catch { return reject(400, 'INVALID_UTF8') }
   if (text.trim() === '') return reject(400, 'EMPTY_BODY')
@@ -543,7 +555,7 @@ export async function checkStored(sql: postgres.Sql, c: FuzzCase, o: Outcome): P
           union all select root_id, webhook_id from atomic.com_pagerduty_webhook_v3_event_1) s
     left join atomic.events e on e.event_id = s.root_id
     where s.webhook_id = ${c.marker}`
-  const [bad] = await sql`select count(*)::int as n from atomic.bad_rows where strpos(payload, ${c.marker}) > 0`
+  const [bad] = await sql`select count(*)::int as n from atomic.bad_rows where strpos(${payloadText(sql)}, ${c.marker}) > 0`
   const n = loaded?.n as number
   const badN = bad?.n as number
   if ((loaded?.joined as number) !== n) v(`${n - (loaded?.joined as number)} shredded rows without their atomic.events row`)
@@ -558,7 +570,7 @@ export async function checkStored(sql: postgres.Sql, c: FuzzCase, o: Outcome): P
       const codes = c.expected.badRowCode.split('|')
       const r = c.expected.badRowPayload !== null
         ? (await sql`select count(*)::int as n from atomic.bad_rows where payload = ${c.expected.badRowPayload} and (reason = ${codes[0] as string} or reason = ${(codes[1] ?? codes[0]) as string})`)[0]
-        : lossy.decode(c.body).includes(c.marker) ? (await sql`select count(*)::int as n from atomic.bad_rows where strpos(payload, ${c.marker}) > 0 and (reason = ${codes[0] as string} or reason = ${(codes[1] ?? codes[0]) as string})`)[0] : { n: 1 }
+        : lossy.decode(c.body).includes(c.marker) ? (await sql`select count(*)::int as n from atomic.bad_rows where strpos(${payloadText(sql)}, ${c.marker}) > 0 and (reason = ${codes[0] as string} or reason = ${(codes[1] ?? codes[0]) as string})`)[0] : { n: 1 }
       if ((r?.n as number) < 1) v(`${o.status} but no ${c.expected.badRowCode} bad row holds the raw body`, `${badN} rows hold the marker`)
     } else if (badN !== 0 && o.status !== 499) v(`${o.status} but ${badN} bad rows hold the marker`)
   }
@@ -620,6 +632,9 @@ export function sendRaw(port: number, host: string, c: RawCase): Promise<string>
   })
 }
 
+/** A bad row's payload as text to search for a marker: a base64 one decoded (src/events/raw-body.ts). */
+const payloadText = (sql: postgres.Sql) => sql`case when request like '%"payload_encoding":"base64"%' then encode(decode(payload, 'base64'), 'escape') else payload end`
+
 /** A raw case after the writer caught up: a 2xx loaded what it said, no 2xx loaded nothing, a stored 4xx kept its body. */
 export async function checkRaw(sql: postgres.Sql, c: RawCase, answer: string): Promise<Violation[]> {
   const out: Violation[] = []
@@ -629,7 +644,7 @@ export async function checkRaw(sql: postgres.Sql, c: RawCase, answer: string): P
   const status = m ? Number(m[1]) : 0
   if (status >= 500) v(`status ${status}`, answer.slice(0, 300))
   const [loaded] = await sql`select count(*)::int as n from (select webhook_id from atomic.com_pagerduty_incident_1 union all select webhook_id from atomic.com_pagerduty_webhook_v2_message_1 union all select webhook_id from atomic.com_pagerduty_webhook_v3_event_1) s where webhook_id = ${c.marker}`
-  const [bad] = await sql`select count(*)::int as n from atomic.bad_rows where strpos(payload, ${c.marker}) > 0`
+  const [bad] = await sql`select count(*)::int as n from atomic.bad_rows where strpos(${payloadText(sql)}, ${c.marker}) > 0`
   const n = loaded?.n as number
   if (status >= 200 && status < 300) {
     const accepted = Number(/"accepted":(\d+)/.exec(answer)?.[1] ?? NaN)
@@ -640,11 +655,12 @@ export async function checkRaw(sql: postgres.Sql, c: RawCase, answer: string): P
   const bodyJson = answer.slice(answer.indexOf('\r\n\r\n') + 4)
   const code = /"code":"([A-Z_]+)"/.exec(bodyJson)?.[1]
   if (status === 400 && code && ['INVALID_JSON', 'EMPTY_BODY', 'NOT_PAGERDUTY', 'INVALID_UTF8', 'JSON_TOO_DEEP'].includes(code)) {
-    const prefix = c.declared !== null ? wellFormed(lossy.decode(c.body.subarray(0, c.declared))) : null
-    const [r] = prefix !== null && !prefix.includes('@')
+    const prefix = c.declared !== null ? keptPayload(c.body.subarray(0, c.declared)) : null
+    const holdsCredentials = c.declared !== null && prefix === null
+    const [r] = prefix !== null
       ? await sql`select count(*)::int as n from atomic.bad_rows where payload = ${prefix}`
       : [{ n: (bad?.n as number) }]
-    if ((r?.n as number) < 1 && (prefix === null || prefix.includes(c.marker) || !prefix.includes('@'))) v(`400 ${code} but no bad row holds the body`, answer.slice(0, 300))
+    if ((r?.n as number) < 1 && (!holdsCredentials || lossy.decode(c.body.subarray(0, c.declared ?? undefined)).includes(c.marker))) v(`400 ${code} but no bad row holds the body`, answer.slice(0, 300))
   }
   return out
 }
