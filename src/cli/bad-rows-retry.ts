@@ -20,6 +20,7 @@ import { createPagerDutyAdapter } from '../adapters/pagerduty/index.ts'
 import { createRegistry } from '../adapters/registry.ts'
 import { parseRequestText } from '../events/bad-row.ts'
 import { uuidV5 } from '../events/event-id.ts'
+import { payloadBytes, payloadEncodingOf } from '../events/raw-body.ts'
 import type { BuiltEvent, RequestContext } from '../events/event.ts'
 import { formatUtc } from '../events/timestamp.ts'
 import { parseBody } from '../http/body.ts'
@@ -76,9 +77,15 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
   const receivedAt = receivedMs(row.received_at)
   if (UNVERIFIED_REASONS.has(row.reason)) return { ok: false, reason: row.reason, never: true }
   if (row.payload === null || receivedAt === null || !adapter) return { ok: false, reason: row.reason }
+  // A body that was not text is kept as base64 (src/events/raw-body.ts): retried as the bytes
+  // that came, so it gets the answer it got then, not one for its base64 (INVALID_JSON) or,
+  // as when it was kept with U+FFFD, a load of what was never sent.
+  const encoding = payloadEncodingOf(row.request)
+  const bytes = payloadBytes(row.payload, encoding)
+  if (bytes === null) return { ok: false, reason: row.reason }
   let payload: unknown
   try {
-    payload = JSON.parse(row.payload)
+    payload = encoding.payload_encoding === 'base64' ? undefined : JSON.parse(row.payload)
   } catch {
     payload = undefined
   }
@@ -88,7 +95,7 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
     const event = storedEvent(payload)
     return event ? { ok: true, events: stamped([event]), fromQuery: false } : { ok: false, reason: row.reason }
   }
-  const text = payload === undefined ? row.payload : bodyOf(row, payload)
+  const body = parseBody(payload === undefined ? bytes : Buffer.from(bodyOf(row, payload)))
   const stored = parseRequestText(row.request)
   const ctx: RequestContext = {
     receivedAt: new Date(receivedAt),
@@ -99,7 +106,6 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
       ? { query: { ...query, ...stored.query }, ipAddress: stored.user_ipaddress, userAgent: stored.useragent, webhookId: stored.webhook_id }
       : { query, ipAddress: null, userAgent: 'collector-bad-rows-retry', webhookId: null }),
   }
-  const body = parseBody(Buffer.from(text))
   if (!body.ok) return { ok: false, reason: body.code }
   const result = adapter.toEvents({ body: body.json, rawBody: body.text, ctx })
   if (!result.ok) return { ok: false, reason: result.code }

@@ -153,6 +153,44 @@ test('a retried event gets back the query string, address, User-Agent and X-Webh
   expect({ ...event }).toEqual({ app_id: 'from-url', platform: 'app', user_ipaddress: '127.0.0.1', useragent: 'PagerDuty-Webhook/V3.0', webhook_id: 'wh-retry-request-1' })
 }, 60_000)
 
+test('a payload kept as base64 is retried as the bytes that came: the answer it got then, or its events once they are fixed', () => {
+  const body = JSON.stringify({ event: { ...v3Triggered, id: 'from-base64' } })
+  const request = '{"query":{"aid":"acme"},"user_ipaddress":null,"useragent":null,"webhook_id":null,"payload_encoding":"base64"}'
+  const row = (payload: string) => ({ bad_row_id: 'b', received_at: '2026-01-02 03:04:05.678000', reason: 'INVALID_UTF8', version: null, payload, request })
+  const retried = retryRow(row(Buffer.from(body).toString('base64')), {}, new Date())
+  expect(retried.ok && retried.events.map((e) => [e.eventId, e.rows[0]?.row.app_id])).toEqual([[pagerdutyEventId('v3', 'from-base64', null), 'acme']])
+  // Not UTF-8: refused as it was when it came (read as text it was INVALID_JSON, its base64 not being JSON).
+  expect(retryRow(row(Buffer.from([0x7b, 0xff, 0x7d]).toString('base64')), {}, new Date())).toEqual({ ok: false, reason: 'INVALID_UTF8' })
+  // Not base64 whole (cut at a column's width): left as it is.
+  expect(retryRow(row(Buffer.from(body).toString('base64').slice(0, 101)), {}, new Date())).toEqual({ ok: false, reason: 'INVALID_UTF8' })
+  // Without the marker, the same text is a payload as any other.
+  expect(retryRow({ ...row(Buffer.from(body).toString('base64')), request: null }, {}, new Date())).toEqual({ ok: false, reason: 'INVALID_JSON' })
+})
+
+test('a body sent in Latin-1 without saying so: kept as base64, still INVALID_UTF8 when retried, and loaded once its bytes are made UTF-8 in SQL', async () => {
+  await migrate(db.sql, 'postgres', 'atomic')
+  const collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('retry-base64') })
+  const latin1 = Buffer.from(JSON.stringify({ event: { ...v3Triggered, id: 'retry-latin1-1', agent: { summary: 'Ren\u00e9e M\u00fcller' } } }), 'latin1')
+  const row = async () => (await db.sql`select payload, request::jsonb->>'payload_encoding' as encoding from atomic.bad_rows where reason = 'INVALID_UTF8' and request::jsonb->'query'->>'aid' = 'retry-base64'`)[0]
+  try {
+    const res = await fetch(`http://127.0.0.1:${collector.url.port}/com.pagerduty/v1?aid=retry-base64`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: latin1 })
+    expect(res.status).toBe(400)
+    await eventually(async () => (await row()) !== undefined, 20_000, 'the bad row')
+  } finally {
+    await collector.stop()
+  }
+  expect(await row()).toEqual({ payload: latin1.toString('base64'), encoding: 'base64' })
+  const again = await cli(['INVALID_UTF8'])
+  expect(again.out).toBe('retried 1 bad rows: 0 loaded and removed from atomic.bad_rows (events: 0 new, 0 already loaded); 1 still bad, left as they are (INVALID_UTF8 1)\n')
+  expect((await row())?.payload).toBe(latin1.toString('base64'))
+  // What an operator who knows the sender's charset can do: its bytes read as Latin-1, written as UTF-8.
+  await db.sql`update atomic.bad_rows set payload = encode(convert_to(convert_from(decode(payload, 'base64'), 'LATIN1'), 'UTF8'), 'base64') where request::jsonb->'query'->>'aid' = 'retry-base64'`
+  const fixed = await cli(['INVALID_UTF8'])
+  expect(fixed.out).toBe('retried 1 bad rows: 1 loaded and removed from atomic.bad_rows (events: 1 new, 0 already loaded)\n')
+  const [event] = await db.sql`select e.app_id, x."agent.summary" as agent_summary from atomic.events e join atomic.com_pagerduty_webhook_v3_event_1 x on x.root_id = e.event_id where e.event_id = ${pagerdutyEventId('v3', 'retry-latin1-1', null)}`
+  expect({ ...event }).toEqual({ app_id: 'retry-base64', agent_summary: 'Ren\u00e9e M\u00fcller' })
+}, 60_000)
+
 test('nothing to retry says so and nothing else: no "database unavailable" warning after a run that succeeded', async () => {
   await migrate(db.sql, 'postgres', 'atomic')
   // The writer was left running when there was nothing to load, and its first look at the
