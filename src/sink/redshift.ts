@@ -34,6 +34,7 @@ import { resultRows } from '../db/result-rows.ts'
 import { RowRejectedError } from './classify.ts'
 import { fitStatements, REDSHIFT_BUDGET, type StatementBudget } from './budget.ts'
 import { qualified, quoteIdent } from './sql-text.ts'
+import { fitBase64Payload } from '../events/raw-body.ts'
 import { BAD_ROWS_TABLE, EVENTS_TABLE, rowValues, type TablePlan, type TablePlans } from './tables.ts'
 
 export interface RedshiftSinkOptions {
@@ -125,6 +126,12 @@ export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGE
     return fresh
   }
 
+  /** Base64 payloads cut where they still decode (fitBase64Payload), when the column is narrower. */
+  function fitPayloads(badRows: Batch['badRows']): Batch['badRows'] {
+    const width = plans.planFor(BAD_ROWS_TABLE, badRows[0] as unknown as Row).columns.find((c) => c.key === 'payload')?.width ?? null
+    return width === null ? badRows : badRows.map((b) => fitBase64Payload(b, width))
+  }
+
   return {
     dialect: 'redshift',
     async write(batch: Batch): Promise<WriteResult> {
@@ -151,7 +158,7 @@ export function createRedshiftSink({ sql, schema, plans, budget = REDSHIFT_BUDGE
           await insertRows(tx, qualified(schema, table), plans.planFor(table, rows[0] as Row), rows)
         }
         // Only those not loaded already count: a replay's bad rows are in the table.
-        const freshBad = badRows.length > 0 ? await stageAndLoad(tx, BAD_ROWS_TABLE, 'bad_row_id', badRows as unknown as Row[]) : new Set<string>()
+        const freshBad = badRows.length > 0 ? await stageAndLoad(tx, BAD_ROWS_TABLE, 'bad_row_id', fitPayloads(badRows) as unknown as Row[]) : new Set<string>()
         const loadedByVersion: Record<string, number> = {}
         for (const event of events) {
           if (!fresh.has(event.eventId)) continue

@@ -11,7 +11,8 @@ import type { Dialect } from '../../src/config.ts'
 import { connect } from '../../src/db/connect.ts'
 import { freshDatabase, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
-import { drain, recordFor } from '../helpers/load.ts'
+import { contextFor, drain, recordFor } from '../helpers/load.ts'
+import { badRow } from '../../src/events/bad-row.ts'
 import { loadColumns } from '../../src/sink/introspect.ts'
 import { missingColumnsWarning, planTable } from '../../src/sink/tables.ts'
 import { installShim, shimDdl, statementLog } from '../helpers/redshift-shim.ts'
@@ -80,6 +81,18 @@ describe.each(cases)('the $dialect dialect', ({ dialect, stored }) => {
     expect(missingColumnsWarning('com_pagerduty_incident_1', ['data.incident.urgency'])).toContain('stay in its JSON column')
     expect(missingColumnsWarning('bad_rows', ['request'])).toContain('bad-rows retry` then takes app_id and the rest from its QUERY argument')
   })
+
+  // 60,000 bytes are 80,000 characters of base64: PostgreSQL's text keeps them all; Redshift's
+  // varchar(65535) the first 65,532, which still decode (65,535 did not: decode() refused them).
+  test('keeps a base64 payload that decodes: whole, or cut on a 4-character boundary', async () => {
+    const bytes = Buffer.from(Array.from({ length: 60_000 }, (_, i) => (i * 7919) % 256))
+    const row = badRow(contextFor('base64-payload'), 'request', 'INVALID_UTF8', [], null, bytes.toString('base64'), { payload_encoding: 'base64' })
+    const status = await drain([{ events: [], badRows: [row] }], { sql, dialect, schema: 'atomic', migrateOptions: { transform } })
+    expect(status.badRows).toBe(1)
+    const [stored] = await db.sql`select length(payload) as length, decode(payload, 'base64') as bytes from atomic.bad_rows where bad_row_id = ${row.bad_row_id}`
+    const kept = dialect === 'redshift' ? (65535 - (65535 % 4)) * 3 / 4 : 60_000
+    expect([stored?.length, Buffer.from(stored?.bytes as Uint8Array).equals(bytes.subarray(0, kept))]).toEqual([dialect === 'redshift' ? 65532 : 80_000, true])
+  }, 60_000)
 
   if (dialect === 'redshift') {
     test('sent nothing Redshift lacks', () => {
