@@ -30,7 +30,7 @@ export interface BodyContext {
   contentEncoding?: string | null
   /** Its first MAX_BODY_BYTES only (a 413): a character or a URL cut at the end is expected. */
   cut?: boolean
-  /** How far a compressed body is inflated to look for credentials; a larger one is kept as it came. */
+  /** How far a compressed body is inflated to look for credentials; a larger one is kept as it came (redactCompressed). */
   maxInflatedBytes: number
 }
 
