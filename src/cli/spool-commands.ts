@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
-import { checkpointProblem, readCheckpoint, type Position } from '../spool/checkpoint.ts'
+import { checkpointProblem, readCheckpointFile, type Position } from '../spool/checkpoint.ts'
 import { countEvents, readRecords } from '../spool/reader.ts'
 import { fileSize, listSegments, segmentPath } from '../spool/segments.ts'
 import { createRegistry } from '../adapters/registry.ts'
@@ -59,10 +59,11 @@ export function spoolStatus(config: Config): number {
 }
 
 function printStatus(dir: string): number {
-  const written = readCheckpoint(dir)
+  const file = readCheckpointFile(dir)
+  const written = file.position
   const all = new Map(listSegments(dir).map((s) => [s, fileSize(segmentPath(dir, s))]))
   // A damaged checkpoint is not trusted here either: the collector replays from the oldest segment.
-  const damaged = checkpointProblem(written, all)
+  const damaged = file.problem ?? checkpointProblem(written, all)
   const checkpoint = damaged === null ? written : { segment: 0, offset: 0 }
   const sizes = new Map([...all].filter(([s]) => s >= checkpoint.segment))
   let backlogBytes = 0

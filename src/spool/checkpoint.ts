@@ -11,18 +11,62 @@ export interface Position { segment: number; offset: number }
 
 export const checkpointPath = (dir: string): string => path.join(dir, 'checkpoint.json')
 
-export function readCheckpoint(dir: string): Position {
+/**
+ * What checkpoint.json holds: the position as written (segment 0 when there is none), whether
+ * the file had the checksum this version writes (`sealed`), and why it cannot be trusted, or null.
+ */
+export interface CheckpointFile { position: Position; sealed: boolean; problem: string | null }
+
+/** CRC-32 over the position's decimal text: a flipped bit in any digit, the crc's too, fails it. */
+const positionCrc = (p: Position): number => Bun.hash.crc32(`${p.segment}:${p.offset}`) >>> 0
+
+export const formatCheckpoint = (p: Position): string =>
+  JSON.stringify({ segment: p.segment, offset: p.offset, crc: positionCrc(p) })
+
+const NONE: Position = { segment: 0, offset: 0 }
+
+/**
+ * A position that still parses, in a file whose bits flipped or whose value was edited, was
+ * trusted: the records between it and the true one were skipped (or, mid-record, cut). The crc
+ * catches that. A file of exactly `segment` and `offset` is one an earlier version wrote, taken
+ * as it is on upgrade; any other set of keys (one flipped in "crc", say) is damage.
+ */
+export function parseCheckpoint(text: string): CheckpointFile {
+  let parsed: unknown
   try {
-    const parsed = JSON.parse(fs.readFileSync(checkpointPath(dir), 'utf8')) as Partial<Position>
-    if (Number.isSafeInteger(parsed.segment) && Number.isSafeInteger(parsed.offset)) return parsed as Position
-  } catch {
-    // Missing or unreadable: start from the oldest segment (replay is idempotent).
+    parsed = JSON.parse(text)
+  } catch (error) {
+    return { position: NONE, sealed: false, problem: `not JSON (${(error as Error).message})` }
   }
-  return { segment: 0, offset: 0 }
+  const { segment, offset, crc, ...rest } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>
+  if (!Number.isSafeInteger(segment) || !Number.isSafeInteger(offset)) {
+    return { position: NONE, sealed: false, problem: `no integer segment and offset (${text.slice(0, 80)})` }
+  }
+  const position = { segment, offset } as Position
+  const extra = Object.keys(rest)
+  if (extra.length > 0) return { position, sealed: false, problem: `unknown fields (${extra.join(', ')})` }
+  if (crc === undefined) return { position, sealed: false, problem: null }
+  if (crc !== positionCrc(position)) return { position, sealed: true, problem: 'its checksum does not match its position' }
+  return { position, sealed: true, problem: null }
 }
 
+/** The file, or no checkpoint (segment 0) when there is none or it cannot be read. */
+export function readCheckpointFile(dir: string): CheckpointFile {
+  let text: string
+  try {
+    text = fs.readFileSync(checkpointPath(dir), 'utf8')
+  } catch {
+    // Missing or unreadable: start from the oldest segment (replay is idempotent).
+    return { position: NONE, sealed: false, problem: null }
+  }
+  return parseCheckpoint(text)
+}
+
+/** The position as written (segment 0 when none), damaged or not: see `readCheckpointFile`. */
+export const readCheckpoint = (dir: string): Position => readCheckpointFile(dir).position
+
 export function writeCheckpoint(dir: string, position: Position): Promise<void> {
-  return writeFileAtomic(checkpointPath(dir), JSON.stringify(position))
+  return writeFileAtomic(checkpointPath(dir), formatCheckpoint(position))
 }
 
 /**

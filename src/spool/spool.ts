@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { checkpointPath, checkpointProblem, comparePositions, readCheckpoint, writeCheckpoint, type Position } from './checkpoint.ts'
+import { checkpointPath, checkpointProblem, comparePositions, readCheckpointFile, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, fsyncDirSync, nodeSpoolIo, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
@@ -152,9 +152,10 @@ export function openSpool(options: SpoolOptions): Spool {
   fs.mkdirSync(corruptDir, { recursive: true, mode: PRIVATE_DIR_MODE })
 
   // ---- recover the on-disk state -------------------------------------------------------
-  let committed = readCheckpoint(dir)
+  const written = readCheckpointFile(dir)
+  let committed = written.position
   const found = new Map(listSegments(dir).map((seq) => [seq, fileSize(segmentPath(dir, seq))]))
-  const problem = checkpointProblem(committed, found)
+  const problem = written.problem ?? checkpointProblem(committed, found)
   if (problem !== null) {
     // Replaying what loaded already is harmless (loads are idempotent); deleting by it is not.
     options.onDamagedCheckpoint?.({ checkpoint: committed, problem })

@@ -9,7 +9,7 @@ import { openSpool, type Spool, type SpoolOptions, type SpoolRecord } from '../.
 import { HEADER_BYTES } from '../../src/spool/frame.ts'
 import { nodeSpoolIo, type SpoolIo } from '../../src/spool/fs.ts'
 import { listSegments, segmentPath } from '../../src/spool/segments.ts'
-import { checkpointPath, comparePositions, readCheckpoint } from '../../src/spool/checkpoint.ts'
+import { checkpointPath, comparePositions, formatCheckpoint, readCheckpoint, type Position } from '../../src/spool/checkpoint.ts'
 import { CollectorError } from '../../src/errors.ts'
 import { tempDir } from '../helpers/database.ts'
 import { eventually } from '../helpers/collector.ts'
@@ -98,7 +98,7 @@ describe('append, read and commit', () => {
     expect(spool.unreadEvents()).toBe(7)
     expect(spool.pending()).toBe(true)
     await spool.commit(next, 7)
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'))).toEqual(next)
+    expect(readCheckpoint(dir)).toEqual(next)
     expect(spool.unreadEvents()).toBe(0)
     expect(spool.pending()).toBe(false)
     expect(spool.read(spool.checkpoint(), 100, 1 << 30).records).toEqual([])
@@ -157,7 +157,7 @@ describe('append, read and commit', () => {
       expect(spool.checkpoint()).toEqual(positions[9] as (typeof positions)[number])
       expect(spool.unreadEvents()).toBe(0)
       await commits[0]
-      expect(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'))).toEqual(positions[9])
+      expect(readCheckpoint(dir)).toEqual(positions[9] as Position)
       await Promise.all(commits)
       // The first commit's write, then one for the nine that came while it ran.
       expect(renames).toHaveBeenCalledTimes(2)
@@ -178,7 +178,7 @@ describe('append, read and commit', () => {
       const commits: Promise<void>[] = []
       for (const to of positions) { commits.push(spool.commit(to, 1)); await Bun.sleep(10) } // ~200 ms of commits
       await Promise.all(commits)
-      expect(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'))).toEqual(positions[19])
+      expect(readCheckpoint(dir)).toEqual(positions[19] as Position)
     } finally {
       renames.mockRestore()
     }
@@ -246,6 +246,53 @@ describe('append, read and commit', () => {
     expect(spool.checkpoint()).toEqual({ segment: segments[0] as number, offset: 0 })
     expect(spool.unreadEvents()).toBe(6)
     expect(texts(spool)).toEqual([1, 2, 3, 4, 5, 6].map((i) => payload(i).toString()))
+  })
+
+  // A value that still parses and still points inside its segment was trusted: a flipped bit
+  // in the offset skipped the records before the position it named (or, landing mid-record,
+  // cut one and set its tail aside as damaged), unloaded and unreported.
+  test.each([
+    ['its offset moved on a record (a flipped bit)', (text: string, frame: number) => text.replace(/"offset":(\d+)/, (_, n: string) => `"offset":${Number(n) + frame}`), 'its checksum does not match its position'],
+    ['its offset moved mid-record', (text: string) => text.replace(/"offset":(\d+)/, (_, n: string) => `"offset":${Number(n) + 5}`), 'its checksum does not match its position'],
+    ['its checksum changed', (text: string) => text.replace(/"crc":(\d+)/, (_, n: string) => `"crc":${Number(n) ^ 1}`), 'its checksum does not match its position'],
+    ['its checksum\'s name changed', (text: string) => text.replace('"crc"', '"crb"'), 'unknown fields (crb)'],
+    ['not JSON any more', (text: string) => text.replace('{', '['), 'not JSON'],
+  ])('a checkpoint altered inside an existing segment (%s) is damage: the restart replays from the oldest segment and says so', async (_, alter, problem) => {
+    const dir = newDir('spool-altered-checkpoint')
+    const frame = HEADER_BYTES + payload(1).length
+    let spool = spoolIn(dir, { segmentBytes: 4 * frame })
+    await appendEach(spool, 1, 6) // two segments: four records, then two
+    await spool.commit(spool.read(spool.checkpoint(), 1, 1 << 30).next, 1)
+    await spool.close()
+    const [first] = listSegments(dir) as [number]
+    const text = fs.readFileSync(checkpointPath(dir), 'utf8')
+    expect(text).toBe(formatCheckpoint({ segment: first, offset: frame }))
+    fs.writeFileSync(checkpointPath(dir), alter(text, frame))
+    const reported: { checkpoint: unknown; problem: string }[] = []
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 4 * frame, onDamagedCheckpoint: (info) => reported.push(info) })
+    expect(reported).toEqual([{ checkpoint: expect.anything(), problem: expect.stringContaining(problem) }])
+    expect(fs.existsSync(checkpointPath(dir))).toBe(false)
+    expect(spool.checkpoint()).toEqual({ segment: first, offset: 0 })
+    expect(spool.unreadEvents()).toBe(6)
+    expect(texts(spool)).toEqual([1, 2, 3, 4, 5, 6].map((i) => payload(i).toString()))
+    expect(spool.stats().corruptRecords).toBe(0)
+  })
+
+  test('a checkpoint an earlier version wrote (no checksum) is trusted on upgrade, and the next one written has its checksum', async () => {
+    const dir = newDir('spool-checkpoint-upgrade')
+    const frame = HEADER_BYTES + payload(1).length
+    let spool = spoolIn(dir, { segmentBytes: 4 * frame })
+    await appendEach(spool, 1, 3)
+    await spool.close()
+    const [first] = listSegments(dir) as [number]
+    fs.writeFileSync(checkpointPath(dir), JSON.stringify({ segment: first, offset: frame }))
+    const reported: unknown[] = []
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 4 * frame, onDamagedCheckpoint: (info) => reported.push(info) })
+    expect(reported).toEqual([])
+    expect(texts(spool)).toEqual([2, 3].map((i) => payload(i).toString()))
+    const next = spool.read(spool.checkpoint(), 1, 1 << 30).next
+    await spool.commit(next, 1)
+    expect(fs.readFileSync(checkpointPath(dir), 'utf8')).toBe(formatCheckpoint(next))
   })
 
   // Left on disk until the first checkpoint write, a checkpoint naming the next segment became
