@@ -228,6 +228,9 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     beforeCheckpoint: async () => { await embedded?.flush() },
     onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
     onDamagedCheckpoint: (info) => log('error', 'spool checkpoint damaged: replaying from the oldest segment (what loaded already is not loaded twice)', info),
+    onActiveDeleted: ({ error, ...info }) => error === undefined
+      ? log('error', 'the spool\'s active segment was deleted outside the collector: written again from the open file, nothing acknowledged is lost', info)
+      : log('error', 'the spool\'s active segment was deleted outside the collector and cannot be written again: webhooks get 503, and those acknowledged in it are lost if the collector stops before it can', { ...info, error }),
     onGroupCommit: metrics.onSpoolSync,
     stallMs: SPOOL_STALL_MS,
     onStall: ({ state, ms }) => state === 'stalled'

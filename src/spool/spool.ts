@@ -11,7 +11,7 @@ import { PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { checkpointPath, checkpointProblem, comparePositions, readCheckpointFile, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
-import { fsyncDir, fsyncDirSync, nodeSpoolIo, type SpoolIo } from './fs.ts'
+import { fsyncDir, fsyncDirSync, isUnlinked, nodeSpoolIo, readAt, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
 import { countPath, fileSize, listSegments, removeOrphanCounts, segmentPath, writeSegmentCount } from './segments.ts'
 
@@ -72,6 +72,11 @@ export interface SpoolOptions {
   stallMs?: number
   /** A write past `stallMs` (once per write), and its end: for the log. */
   onStall?: (event: { state: 'stalled' | 'resumed'; ms: number }) => void
+  /**
+   * The active segment's file found deleted while open (`restoreActive`), and whether its
+   * records were written again under its name (`error` says why not: then /ready is 503).
+   */
+  onActiveDeleted?: (event: { segment: number; bytes: number; file: string; error?: string }) => void
 }
 
 export interface SpoolStats {
@@ -110,6 +115,17 @@ const READY_ROOM_BYTES = 64 * 1024
 /** How often a spool whose disk failed tries it again while no webhook arrives (/ready is 503, a load balancer may send none). */
 const PROBE_INTERVAL_MS = 5000
 const EMPTY = new Uint8Array(0)
+/** A deleted active segment is copied back this much at a time (a segment is up to SPOOL_SEGMENT_BYTES). */
+const RESTORE_CHUNK_BYTES = 1024 * 1024
+
+/** Tells an observer; its failure (a logger whose stdout is gone) must not touch the spool. */
+function report(tell: () => void): void {
+  try {
+    tell()
+  } catch {
+    // What it reports stands all the same; /ready and the metrics still show it.
+  }
+}
 
 export interface Spool {
   /**
@@ -176,8 +192,9 @@ export function openSpool(options: SpoolOptions): Spool {
   const activeSeq = Math.max(committed.segment, ...existing, 0) + 1
   if (!sizes.has(committed.segment)) committed = { segment: existing[0] ?? activeSeq, offset: 0 }
 
-  // `events`: what the active segment holds, for its count file when it is sealed.
-  let active = { seq: activeSeq, fd: fs.openSync(segmentPath(dir, activeSeq), 'wx'), durable: 0, events: 0 }
+  // `events`: what the active segment holds, for its count file when it is sealed. Opened to
+  // read as well ('wx+'): should its file be deleted, its records are read back through it.
+  let active = { seq: activeSeq, fd: fs.openSync(segmentPath(dir, activeSeq), 'wx+'), durable: 0, events: 0 }
   sizes.set(activeSeq, 0)
   // The new segment's directory entry (and the spool directory's own, on a first start) must
   // be durable before a record in it is acknowledged: a file's fsync alone does not promise it.
@@ -250,10 +267,64 @@ export function openSpool(options: SpoolOptions): Spool {
   // the reader passes over it without a word, so it is said here.
   for (let seq = existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) missing(seq, 0)
 
+  /**
+   * The active segment's file deleted while open (`rm` of the newest spool file, a tmp
+   * cleaner, the spool directory removed): appends went on to the unlinked file and were
+   * acknowledged, and all of it was gone at the next start. Its first `length` bytes are read
+   * back through the open descriptor and written again under its name, so positions, memos
+   * and the checkpoint stay as they are. Checked after each group's fsync (an fstat, ~3 us),
+   * by the watchdog while none comes, before a roll and at close.
+   */
+  let restoreFailing = false
+  async function restoreActive(length: number): Promise<void> {
+    const file = segmentPath(dir, active.seq)
+    const tmp = `${file}.restore`
+    try {
+      fs.mkdirSync(corruptDir, { recursive: true, mode: PRIVATE_DIR_MODE }) // the whole directory may have gone
+      const fd = fs.openSync(tmp, 'w+')
+      try {
+        for (let at = 0; at < length; at += RESTORE_CHUNK_BYTES) {
+          const chunk = readAt(active.fd, at, Math.min(RESTORE_CHUNK_BYTES, length - at))
+          if (chunk.length === 0) throw Object.assign(new Error(`the deleted segment ends at ${at} bytes, not ${length}`), { code: 'EIO' })
+          io.write(fd, chunk, at)
+        }
+        await io.fsync(fd)
+        await fs.promises.rename(tmp, file)
+        await fsyncDir(dir)
+        await fsyncDir(path.dirname(dir))
+      } catch (error) {
+        fs.closeSync(fd)
+        fs.rmSync(tmp, { force: true })
+        throw error
+      }
+      try { fs.closeSync(active.fd) } catch { /* the copy is what counts now */ }
+      active.fd = fd
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
+      stats.lastError = `spool ${code}: the active segment was deleted and cannot be written again: ${errorMessage(error)}`
+      // Told once, not at each look a second; /ready stays 503 until a try succeeds.
+      if (!restoreFailing) report(() => options.onActiveDeleted?.({ segment: active.seq, bytes: length, file, error: stats.lastError ?? undefined }))
+      restoreFailing = true
+      throw error
+    }
+    if (restoreFailing) stats.lastError = null
+    restoreFailing = false
+    report(() => options.onActiveDeleted?.({ segment: active.seq, bytes: length, file }))
+  }
+
+  /** The watchdog's look while no group commits: acknowledged records in a deleted active segment are written again within a second. */
+  function restoreWhenIdle(): void {
+    if (flushing || closed || !isUnlinked(active.fd)) return
+    // Appends meanwhile wait behind it; a failure is tried again at the next look or group.
+    flushing = restoreActive(active.durable).catch(() => {}).then(() => flushLoop())
+  }
+
   async function roll(): Promise<void> {
+    // Sealed as it is, a deleted active segment's records were gone for good.
+    if (isUnlinked(active.fd)) await restoreActive(active.durable)
     const next = active.seq + 1
     const file = segmentPath(dir, next)
-    const fd = fs.openSync(file, 'wx')
+    const fd = fs.openSync(file, 'wx+')
     try {
       await fsyncDir(dir)
     } catch (error) {
@@ -320,19 +391,14 @@ export function openSpool(options: SpoolOptions): Spool {
   let stallReported = false
   const writingFor = () => (writingSince === null ? 0 : Date.now() - writingSince)
   /** Tells the observer; its failure (a logger whose stdout is gone) must not touch the spool. */
-  const reportStall = (state: 'stalled' | 'resumed') => {
-    try {
-      options.onStall?.({ state, ms: writingFor() })
-    } catch {
-      // The group is answered all the same; /ready and the metrics still show the stall.
-    }
-  }
+  const reportStall = (state: 'stalled' | 'resumed') => report(() => options.onStall?.({ state, ms: writingFor() }))
   function writeEnded(): void {
     if (stallReported) reportStall('resumed')
     writingSince = null
     stallReported = false
   }
   const watchdog = setInterval(() => {
+    restoreWhenIdle()
     if (stallReported || writingFor() < stallMs) return
     stallReported = true
     reportStall('stalled')
@@ -382,6 +448,8 @@ export function openSpool(options: SpoolOptions): Spool {
         await io.ftruncate(active.fd, active.durable).then(() => io.fsync(active.fd)).catch(() => {})
         throw error
       }
+      // Not acknowledged while its file is deleted: the group would be lost at the next start.
+      if (isUnlinked(active.fd)) await restoreActive(active.durable + frames.length)
     } catch (error) {
       writeEnded()
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
@@ -641,6 +709,8 @@ export function openSpool(options: SpoolOptions): Spool {
       if (probeTimer) clearTimeout(probeTimer)
       await checkpointing?.catch(() => {})
       for (const wake of dataWaiters) wake()
+      // Deleted since the watchdog last looked: its records go with the descriptor.
+      if (active.durable > 0 && isUnlinked(active.fd)) await restoreActive(active.durable).catch(() => {})
       try { fs.closeSync(active.fd) } catch { /* ignore */ }
       // The next start seals this segment (it opens a new one): counted now, not read then.
       if (active.durable > 0) writeSegmentCount(dir, active.seq, active.events, active.durable)

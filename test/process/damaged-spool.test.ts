@@ -96,3 +96,33 @@ test('a sealed segment removed while the collector runs: its messages are report
     proxy.close()
   }
 }, 90_000)
+
+// Appends went on to the unlinked file, were answered 202 and were gone at the next start.
+test('the active segment deleted while the collector runs (rm of the newest spool file): it is written again, and after a SIGKILL every acknowledged message loads once', async () => {
+  const dataDir = tempDir('deleted-active')
+  dirs.push(dataDir)
+  const spool = path.join(dataDir, 'spool')
+  const { proxy, url } = downDatabase(db)
+  const env = { DATA_DIR: dataDir, DATABASE_URL: url }
+  const first = await spawnCollector(env)
+  const acked = await post(first.url, 'active', 0, 10)
+  const newest = listSegments(spool).at(-1) as number
+  fs.rmSync(segmentPath(spool, newest))
+  // No webhook comes: the watchdog finds it within a second.
+  await eventually(() => fs.existsSync(segmentPath(spool, newest)), 5000, 'the active segment written again')
+  // Then a webhook comes first: its group commit writes it again before the 202.
+  fs.rmSync(segmentPath(spool, newest))
+  acked.push(...await post(first.url, 'active', 10, 20))
+  first.proc.kill('SIGKILL')
+  await first.proc.exited
+  expect(first.output()).toContain('"msg":"the spool\'s active segment was deleted outside the collector: written again from the open file, nothing acknowledged is lost"')
+  proxy.open()
+  const again = await spawnCollector(env)
+  try {
+    expect(await untilLoaded(db.sql, new Set(acked), 'active')).toEqual({ acked: 20, loaded: 20, lost: 0, duplicated: 0 })
+  } finally {
+    again.proc.kill('SIGTERM')
+    expect(await again.proc.exited).toBe(0)
+    proxy.close()
+  }
+}, 90_000)

@@ -595,6 +595,85 @@ describe('damaged records', () => {
   })
 })
 
+describe('the active segment deleted while the collector runs', () => {
+  type Deleted = { segment: number; bytes: number; file?: string; error?: string }
+  const frame = HEADER_BYTES + payload(1).length
+
+  // Appends went on to the unlinked file and were acknowledged; the next start found none of
+  // them (`rm` of the newest spool file, a tmp cleaner).
+  test('the next group commit writes it again before acknowledging: a restart reads every acknowledged record, and it is told once', async () => {
+    const dir = newDir('spool-active-deleted')
+    const seen: Deleted[] = []
+    let spool = spoolIn(dir, { onActiveDeleted: ({ segment, bytes, error }) => seen.push({ segment, bytes, ...(error ? { error } : {}) }) })
+    await appendEach(spool, 1, 3)
+    const [active] = listSegments(dir) as [number]
+    fs.rmSync(segmentPath(dir, active))
+    await appendEach(spool, 4, 5)
+    expect(seen).toEqual([{ segment: active, bytes: 4 * frame }])
+    expect(fs.statSync(segmentPath(dir, active)).size).toBe(5 * frame)
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.restore'))).toEqual([])
+    expect(texts(spool)).toEqual([1, 2, 3, 4, 5].map((i) => payload(i).toString()))
+    spool = await closeAndReopen(spool, dir)
+    expect(texts(spool)).toEqual([1, 2, 3, 4, 5].map((i) => payload(i).toString()))
+    expect(seen.length).toBe(1)
+  })
+
+  test('with no webhook arriving, the watchdog writes it again within a second', async () => {
+    const dir = newDir('spool-active-deleted-idle')
+    const seen: Deleted[] = []
+    const spool = spoolIn(dir, { onActiveDeleted: (event) => seen.push(event) })
+    await appendEach(spool, 1, 3)
+    const [active] = listSegments(dir) as [number]
+    fs.rmSync(segmentPath(dir, active))
+    await eventually(() => fs.existsSync(segmentPath(dir, active)), 3000, 'the segment written again')
+    expect(fs.readFileSync(segmentPath(dir, active)).length).toBe(3 * frame)
+    expect(seen).toEqual([{ segment: active, bytes: 3 * frame, file: segmentPath(dir, active) }])
+  })
+
+  test('the whole spool directory removed, then a stop before the watchdog looks: close writes it again', async () => {
+    const dir = newDir('spool-dir-deleted')
+    let spool = spoolIn(dir)
+    await appendEach(spool, 1, 3)
+    fs.rmSync(dir, { recursive: true })
+    spool = await closeAndReopen(spool, dir)
+    expect(texts(spool)).toEqual([1, 2, 3].map((i) => payload(i).toString()))
+  })
+
+  test('when it cannot be written again, webhooks get SPOOL_IO and /ready 503; once it can, the acknowledged records are back and it is writable', async () => {
+    const dir = newDir('spool-active-deleted-blocked')
+    const seen: Deleted[] = []
+    let spool = spoolIn(dir, { onActiveDeleted: ({ segment, bytes, error }) => seen.push({ segment, bytes, ...(error ? { error } : {}) }) })
+    await appendEach(spool, 1, 3)
+    const [active] = listSegments(dir) as [number]
+    fs.rmSync(segmentPath(dir, active))
+    // A directory where the copy goes: its open fails (EISDIR), as a full disk's write would.
+    fs.mkdirSync(`${segmentPath(dir, active)}.restore`)
+    await expectCode(spool.append(payload(4), 1), 'SPOOL_IO')
+    expect(spool.stats().writable).toBe(false)
+    expect(seen).toEqual([{ segment: active, bytes: 4 * frame, error: expect.stringContaining('EISDIR') }])
+    fs.rmdirSync(`${segmentPath(dir, active)}.restore`)
+    await eventually(() => spool.stats().writable, 3000, 'the spool writable again')
+    expect(seen.slice(1)).toEqual([{ segment: active, bytes: 3 * frame }])
+    await appendEach(spool, 5, 5)
+    spool = await closeAndReopen(spool, dir)
+    expect(texts(spool)).toEqual([1, 2, 3, 5].map((i) => payload(i).toString()))
+  })
+
+  test('a segment deleted while active is written again before it is sealed by a roll', async () => {
+    const dir = newDir('spool-active-deleted-roll')
+    let spool = spoolIn(dir, { segmentBytes: 2 * frame })
+    await appendEach(spool, 1, 2)
+    const [active] = listSegments(dir) as [number]
+    fs.rmSync(segmentPath(dir, active))
+    // The segment is full: the next record rolls to a new one before its write.
+    await appendEach(spool, 3, 4)
+    expect(listSegments(dir)).toEqual([active, active + 1])
+    expect(fs.statSync(segmentPath(dir, active)).size).toBe(2 * frame)
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame })
+    expect(texts(spool)).toEqual([1, 2, 3, 4].map((i) => payload(i).toString()))
+  })
+})
+
 describe('a full budget and a failing disk', () => {
   test('over SPOOL_MAX_BYTES an append fails with SPOOL_FULL, and succeeds again once a commit frees space', async () => {
     const dir = newDir('spool-full')
