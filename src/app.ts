@@ -226,7 +226,11 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     // batch; with the embedded database one a second, each after flushing PGlite's files.
     checkpointIntervalMs: config.databaseUrl === undefined ? 1000 : 100,
     beforeCheckpoint: async () => { await embedded?.flush() },
-    onCorrupt: (info) => log('error', 'corrupt spool record moved aside', info),
+    // No bytes: none to keep, the file that held them is gone (removed or cut short outside
+    // the collector, found by the reader or at start), and its unloaded webhooks with it.
+    onCorrupt: ({ file, ...info }) => info.bytes === 0
+      ? log('error', 'spool records gone: their segment file was removed or cut short outside the collector; the webhooks it held from this offset on that had not loaded are lost', info)
+      : log('error', 'corrupt spool record moved aside', { ...info, file }),
     onDamagedCheckpoint: (info) => log('error', 'spool checkpoint damaged: replaying from the oldest segment (what loaded already is not loaded twice)', info),
     onActiveDeleted: ({ error, ...info }) => error === undefined
       ? log('error', 'the spool\'s active segment was deleted outside the collector: written again from the open file, nothing acknowledged is lost', info)

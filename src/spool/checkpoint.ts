@@ -72,15 +72,16 @@ export function writeCheckpoint(dir: string, position: Position): Promise<void> 
 /**
  * Why `checkpoint` cannot be where loading stopped in a spool holding `segments` (sequence ->
  * size), or null. A checkpoint never passes the spool's end, and segments go only once a
- * checkpoint is past them, so its own segment is there and at least `offset` long; when a
- * failed checkpoint write let loaded segments go (spool.ts), none is left before it either.
+ * checkpoint is past them, so its own segment is there and at least `offset` long, or empty
+ * when a failed checkpoint write let loaded segments go (spool.ts); none is left before it either.
  * Anything else is a damaged file (one flipped digit, a spool put back from elsewhere), and
  * trusted it had every segment before it deleted at start, unloaded and unreported.
  */
 export function checkpointProblem(checkpoint: Position, segments: ReadonlyMap<number, number>): string | null {
   if (checkpoint.segment < 0 || checkpoint.offset < 0) return 'a negative position'
   const size = segments.get(checkpoint.segment)
-  if (size !== undefined) return checkpoint.offset > size ? `past the end of its segment (${size} bytes)` : null
+  // Empty: loaded, and emptied when a checkpoint write failed on a full disk (spool.ts).
+  if (size !== undefined) return checkpoint.offset > size && size > 0 ? `past the end of its segment (${size} bytes)` : null
   const before = [...segments.keys()].filter((seq) => seq < checkpoint.segment).length
   return before > 0 ? `its segment is not in the spool, but ${before} before it are` : null
 }

@@ -13,7 +13,7 @@ import { checkpointPath, checkpointProblem, comparePositions, readCheckpointFile
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, fsyncDirSync, isUnlinked, nodeSpoolIo, readAt, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
-import { countPath, fileSize, listSegments, removeOrphanCounts, segmentPath, writeSegmentCount } from './segments.ts'
+import { countPath, fileSize, listSegments, readSegmentCount, removeOrphanCounts, segmentPath, writeSegmentCount } from './segments.ts'
 
 export type { Position } from './checkpoint.ts'
 export type { SpoolRecord } from './reader.ts'
@@ -187,6 +187,13 @@ export function openSpool(options: SpoolOptions): Spool {
     if (seq < committed.segment) fs.rmSync(segmentPath(dir, seq), { force: true }) // loaded before a crash
     else sizes.set(seq, size)
   }
+  // The checkpoint's own segment gone: the collector never deletes it, and empties, not
+  // deletes, loaded ones a failed checkpoint write left behind it, so it was removed outside
+  // the collector while stopped, those after it up to the first left with it. Not for a
+  // checkpoint an earlier version wrote (no crc): that version deleted them. Its count file,
+  // if left, tells a checkpoint at its end (nothing unloaded in it): read before it goes.
+  const lostFrom = problem === null && written.sealed && committed.segment > 0 && !found.has(committed.segment) ? committed : null
+  const lostInOwn = lostFrom !== null && readSegmentCount(dir, lostFrom.segment, lostFrom.offset) === null
   removeOrphanCounts(dir, new Set(sizes.keys()))
   const existing = [...sizes.keys()]
   const activeSeq = Math.max(committed.segment, ...existing, 0) + 1
@@ -264,8 +271,10 @@ export function openSpool(options: SpoolOptions): Spool {
   const missing = (segment: number, offset: number) => quarantine(segment, offset, EMPTY)
   // Segments are numbered one after another and go oldest first, once loaded: a gap between
   // two left is one removed outside the collector while it was stopped. Its records are lost;
-  // the reader passes over it without a word, so it is said here.
-  for (let seq = existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) missing(seq, 0)
+  // the reader passes over it without a word, so it is said here, as are the checkpoint's own
+  // segment and those after it when they were removed (`lostFrom` above).
+  if (lostFrom && lostInOwn) missing(lostFrom.segment, lostFrom.offset)
+  for (let seq = lostFrom ? lostFrom.segment + 1 : existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) missing(seq, 0)
 
   /**
    * The active segment's file deleted while open (`rm` of the newest spool file, a tmp
@@ -560,12 +569,14 @@ export function openSpool(options: SpoolOptions): Spool {
       }
     } catch (error) {
       // ENOSPC or EIO writing the checkpoint. On a disk the spool itself filled, the
-      // checkpoint's temp file has no block to go to, and only deleting segments would give
-      // it one: the segments wholly before the in-memory position are loaded, so they go now.
-      // A restart from the older checkpoint file then starts at the first segment left
-      // (see recovery above), which is where loading stopped or earlier: nothing is skipped.
-      // Only as far as the database is known durable (the hook may be what failed).
-      await removeSegmentsBefore(synced.segment).catch(() => {})
+      // checkpoint's temp file has no block to go to, and only freeing segments would give
+      // it one: the segments wholly before the in-memory position are loaded, so they are
+      // emptied now (a truncate frees their blocks as an unlink does, on a full disk too).
+      // Their names stay until a checkpoint write succeeds: a restart from the older
+      // checkpoint file passes over them, and a checkpoint whose segment is gone is one
+      // removed outside the collector (see recovery above), never this. Only as far as the
+      // database is known durable (the hook may be what failed).
+      await emptySegmentsBefore(synced.segment).catch(() => {})
       // Try again shortly even if no batch commits meanwhile, and tell the caller.
       retryTimer ??= setTimeout(() => { retryTimer = null; startCheckpoint().catch(() => {}) }, 1000)
       throw error
@@ -580,6 +591,18 @@ export function openSpool(options: SpoolOptions): Spool {
         await fs.promises.rm(segmentPath(dir, seq), { force: true })
         await fs.promises.rm(countPath(dir, seq), { force: true })
         sizes.delete(seq)
+        refusedSize = 0
+      }
+    }
+  }
+
+  /** Empties the segments before `segment` (never the active one), oldest first, and their count files go: their records are loaded. */
+  async function emptySegmentsBefore(segment: number): Promise<void> {
+    for (const [seq, size] of [...sizes].sort((a, b) => a[0] - b[0])) {
+      if (seq < segment && seq !== active.seq && size > 0) {
+        await fs.promises.truncate(segmentPath(dir, seq), 0)
+        await fs.promises.rm(countPath(dir, seq), { force: true })
+        sizes.set(seq, 0)
         refusedSize = 0
       }
     }

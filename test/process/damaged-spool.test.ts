@@ -22,6 +22,8 @@ afterAll(async () => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
 }, 30_000)
 
+const GONE = 'spool records gone: their segment file was removed or cut short outside the collector; the webhooks it held from this offset on that had not loaded are lost'
+
 /** Posts one message per request; the ids that got a 202. */
 async function post(url: string, prefix: string, from: number, to: number): Promise<string[]> {
   const acked: string[] = []
@@ -89,7 +91,7 @@ test('a sealed segment removed while the collector runs: its messages are report
     expect((await tally(db.sql, lost, 'gone')).lost).toBe(lost.size)
     const ready = (await (await fetch(`${collector.url}/ready`)).json()) as { spool: { corrupt_records: number; backlog_events: number } }
     expect(ready.spool).toMatchObject({ corrupt_records: 1, backlog_events: 0 })
-    expect(collector.output()).toContain(`"msg":"corrupt spool record moved aside","segment":${removed},"offset":0,"bytes":0`)
+    expect(collector.output()).toContain(`"msg":"${GONE}","segment":${removed},"offset":0,"bytes":0}`)
   } finally {
     collector.proc.kill('SIGTERM')
     expect(await collector.proc.exited).toBe(0)
@@ -120,6 +122,53 @@ test('the active segment deleted while the collector runs (rm of the newest spoo
   const again = await spawnCollector(env)
   try {
     expect(await untilLoaded(db.sql, new Set(acked), 'active')).toEqual({ acked: 20, loaded: 20, lost: 0, duplicated: 0 })
+  } finally {
+    again.proc.kill('SIGTERM')
+    expect(await again.proc.exited).toBe(0)
+    proxy.close()
+  }
+}, 90_000)
+
+// Removed to free disk, say, while the collector was stopped: the restart started at the first
+// segment left without a word, as if the collector had let them go itself.
+test('the oldest segments removed while the collector is stopped (the checkpoint\'s own among them): the restart says what is lost, counts it, and loads the rest once', async () => {
+  const dataDir = tempDir('removed-oldest')
+  dirs.push(dataDir)
+  const spool = path.join(dataDir, 'spool')
+  const env = { DATA_DIR: dataDir, SPOOL_SEGMENT_BYTES: '8192' }
+  const loading = await spawnCollector({ ...env, DATABASE_URL: db.url })
+  const loaded = await post(loading.url, 'oldest', 0, 10)
+  await untilLoaded(db.sql, new Set(loaded), 'oldest')
+  loading.proc.kill('SIGTERM')
+  expect(await loading.proc.exited).toBe(0)
+  const checkpoint = readCheckpoint(spool)
+  expect(listSegments(spool)[0]).toBe(checkpoint.segment)
+
+  const { proxy, url } = downDatabase(db)
+  const down = await spawnCollector({ ...env, DATABASE_URL: url })
+  const waiting = await post(down.url, 'oldest', 10, 60)
+  down.proc.kill('SIGTERM')
+  expect(await down.proc.exited).toBe(0)
+  const [own, next] = listSegments(spool) as [number, number]
+  // A stop after everything loaded: the checkpoint is at the end of its segment, nothing there is lost.
+  expect([own, fs.statSync(segmentPath(spool, own)).size]).toEqual([checkpoint.segment, checkpoint.offset])
+  const lost = new Set<string>()
+  for (const seq of [own, next]) {
+    for (const id of waiting) if (fs.readFileSync(segmentPath(spool, seq)).includes(`"id":"${id}"`)) lost.add(id)
+    fs.rmSync(segmentPath(spool, seq))
+  }
+  expect(lost.size).toBeGreaterThan(0)
+
+  proxy.open()
+  const again = await spawnCollector({ ...env, DATABASE_URL: url })
+  try {
+    const kept = new Set([...loaded, ...waiting].filter((id) => !lost.has(id)))
+    expect(await untilLoaded(db.sql, kept, 'oldest')).toEqual({ acked: kept.size, loaded: kept.size, lost: 0, duplicated: 0 })
+    expect((await tally(db.sql, lost, 'oldest')).lost).toBe(lost.size)
+    expect(again.output().split('\n').filter((line) => line.includes(GONE)).map((line) => JSON.parse(line).segment)).toEqual([next])
+    expect(again.output()).toContain(`"msg":"${GONE}","segment":${next},"offset":0,"bytes":0}`)
+    const metrics = await (await fetch(`${again.url}/metrics`)).text()
+    expect(metrics).toContain('collector_spool_corrupt_records_total 1\n')
   } finally {
     again.proc.kill('SIGTERM')
     expect(await again.proc.exited).toBe(0)
