@@ -59,6 +59,24 @@ describe('collector spool status', () => {
     expect(out).toContain(`checkpoint                 damaged (segment ${last + 80} offset 0: its segment is not in the spool, but 3 before it are); the collector replays from the oldest segment\n`)
   })
 
+  // A checkpoint whose offset was altered inside its segment counted the backlog from there.
+  test('a checkpoint altered inside its segment (its checksum does not match) is damaged here too: the status counts from the oldest segment', async () => {
+    const dataDir = tempDir('status-altered')
+    const dir = path.join(dataDir, 'spool')
+    const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20 })
+    for (let i = 0; i < 3; i++) await spool.append(encodeRecord({ events: [], badRows: [] }), 2)
+    const first = spool.read(spool.checkpoint(), 1, 1 << 30).next
+    await spool.commit(first, 2)
+    await spool.close()
+    const text = fs.readFileSync(checkpointPath(dir), 'utf8')
+    fs.writeFileSync(checkpointPath(dir), text.replace(`"offset":${first.offset}`, `"offset":${2 * first.offset}`))
+    const proc = cli(['spool', 'status'], { DATA_DIR: dataDir })
+    const out = await new Response(proc.stdout).text()
+    expect(await proc.exited).toBe(0)
+    expect(out).toContain('backlog events             6\n')
+    expect(out).toContain(`checkpoint                 damaged (segment ${first.segment} offset ${2 * first.offset}: its checksum does not match its position); the collector replays from the oldest segment\n`)
+  })
+
   test('says when the oldest webhook waiting was received (about when the tables stop), or that none waits', async () => {
     const dataDir = tempDir('status-oldest')
     const spool = openSpool({ dir: path.join(dataDir, 'spool'), maxBytes: 1 << 30, segmentBytes: 1 << 20 })
