@@ -600,7 +600,8 @@ export function openSpool(options: SpoolOptions): Spool {
   async function emptySegmentsBefore(segment: number): Promise<void> {
     for (const [seq, size] of [...sizes].sort((a, b) => a[0] - b[0])) {
       if (seq < segment && seq !== active.seq && size > 0) {
-        await fs.promises.truncate(segmentPath(dir, seq), 0)
+        // One removed by hand meanwhile frees its blocks all the same: on to the next.
+        await fs.promises.truncate(segmentPath(dir, seq), 0).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'ENOENT') throw error })
         await fs.promises.rm(countPath(dir, seq), { force: true })
         sizes.set(seq, 0)
         refusedSize = 0
