@@ -1103,6 +1103,28 @@ describe('a full budget and a failing disk', () => {
     })
   }, 20_000)
 
+  test.skipIf(!canMount)('a loaded segment removed by hand on a full disk does not keep the other loaded segments from being emptied', async () => {
+    await onTmpfs('512k', async (tmpfs) => {
+      const dir = path.join(tmpfs, 'spool')
+      const spool = openSpool({ dir, maxBytes: 1024 * 1024 * 1024, segmentBytes: 64 * 1024 })
+      try {
+        const record = Buffer.alloc(4 * 1024, 'r')
+        while (await spool.append(record, 1).then(() => true, () => false));
+        let at = spool.checkpoint()
+        for (let read = spool.read(at, 1000, 1 << 30); read.records.length > 0; read = spool.read(at, 1000, 1 << 30)) at = read.next
+        const loaded = listSegments(dir).filter((seq) => seq < at.segment)
+        expect(loaded.length).toBeGreaterThan(3)
+        // Its blocks kept by a second name (a backup's hard link): the disk stays full.
+        fs.linkSync(segmentPath(dir, loaded[1] as number), path.join(tmpfs, 'kept.seg'))
+        fs.rmSync(segmentPath(dir, loaded[1] as number))
+        expect(await spool.commit(at, spool.unreadEvents()).then(() => 'written', () => 'failed')).toBe('failed')
+        expect(listSegments(dir).filter((seq) => seq < at.segment).map((seq) => fs.statSync(segmentPath(dir, seq)).size)).toEqual(loaded.slice(0, -1).map(() => 0))
+      } finally {
+        await spool.close()
+      }
+    })
+  }, 20_000)
+
   test.skipIf(!canMount)('a spool that filled its disk frees it once loaded, though the checkpoint file cannot be written on the full disk', async () => {
     await onTmpfs('512k', async (tmpfs) => {
       const dir = path.join(tmpfs, 'spool')
