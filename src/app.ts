@@ -206,8 +206,12 @@ function freeBytes(dir: string): number | null {
 async function start(config: Config, log: Log, releaseDataDir: () => void, options: StartOptions): Promise<Collector> {
   let embedded: EmbeddedDatabase | null = null
   // Read at scrape time: the spool and the writer below exist by the first scrape.
+  const adapters = [createPagerDutyAdapter(VERSION)]
+  const registry = createRegistry(adapters)
   const metrics = createCollectorMetrics({
     version: VERSION,
+    webhookRoutes: registry.routes(),
+    webhookVersions: adapters.flatMap((adapter) => adapter.versions),
     spoolStats: () => spool.stats(),
     writerStatus: () => writerStatus(),
     processStats: () => fdWatch.check(),
@@ -251,7 +255,6 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     log('error', 'the embedded database stopped (a PostgreSQL PANIC, or its thread ended): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
     process.exit(1)
   })
-  const registry = createRegistry([createPagerDutyAdapter(VERSION)])
   // Until the database is open there is no writer: webhooks wait in the spool, as in an outage.
   let writer: Writer | null = null
   const attach = (opened: Database): Database => {

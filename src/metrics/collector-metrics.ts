@@ -14,6 +14,9 @@ import { createRegistry, type Collect } from './registry.ts'
 
 export interface CollectorMetricsDeps {
   version: string
+  /** The webhook routes (`/com.pagerduty/v1`, ...) and the webhook versions (`v1`, ...): their series start at 0. */
+  webhookRoutes: readonly string[]
+  webhookVersions: readonly string[]
   spoolStats(): SpoolStats
   writerStatus(): WriterStatus
   /** CPU, memory and file descriptors, read at each scrape (in production through the open-files watch, which checks them too). */
@@ -49,9 +52,15 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   const bad = r.counter({ name: 'collector_events_bad_total', help: 'Messages of accepted webhooks sent to bad rows, by webhook version.', labelNames: ['version'] })
   const pings = r.counter({ name: 'collector_pings_total', help: 'Health-check deliveries (v3 pagey.ping), by webhook version.', labelNames: ['version'] })
   const authFailures = r.counter({ name: 'collector_auth_failures_total', help: 'Requests refused with 401: basic_auth, signature_missing or signature_mismatch.', labelNames: ['kind'] })
-  // Each kind from 0, so that the first 401s are an increase (a series born at 1 is not one to `increase()`).
-  for (const kind of DENIED_KINDS) authFailures.inc({ kind }, 0)
   const loaded = r.counter({ name: 'collector_events_loaded_total', help: 'Events inserted into the database, by webhook version.', labelNames: ['version'] })
+  // Every known label set from 0: a series born at its first increment shows it to no
+  // `rate()` or `increase()` (they need two samples), so the first 503s, 401s or bad events
+  // went unseen by the alerts, and a dashboard had no line for a version until it had traffic.
+  // Bounded: 3 kinds, 3 versions, 3 routes x the two answers alerts read (202, and 503, the
+  // only 5xx the collector gives).
+  for (const kind of DENIED_KINDS) authFailures.inc({ kind }, 0)
+  for (const version of deps.webhookVersions) for (const counter of [accepted, bad, pings, loaded]) counter.inc({ version }, 0)
+  for (const route of deps.webhookRoutes) for (const status of ['202', '503']) requests.inc({ route, status }, 0)
   const duplicates = r.counter({ name: 'collector_events_duplicate_total', help: 'Events already in the database when their batch committed (a retry or a replay).' })
   const badRowsLoaded = r.counter({ name: 'collector_bad_rows_loaded_total', help: 'Rows inserted into the bad rows table.' })
   r.counter({ name: 'collector_database_write_timeouts_total', help: 'Database writes that had no answer in DB_WRITE_TIMEOUT_MS (or its doubling): their connections were closed and the batch retried on new ones.', collect: () => deps.writerStatus().writeTimeouts })

@@ -48,6 +48,11 @@ describe('GET /metrics', () => {
     expect(sampleValue(m, 'collector_load_delay_seconds_count')).toBe(0)
     // Every kind from 0: an alert on increase() sees the first 401s.
     for (const kind of ['basic_auth', 'signature_missing', 'signature_mismatch']) expect(sampleValue(m, 'collector_auth_failures_total', { kind })).toBe(0)
+    // Every version and webhook route too: the first event, bad message or 503 is an increase.
+    for (const version of ['v1', 'v2', 'v3']) {
+      for (const name of ['collector_events_accepted_total', 'collector_events_bad_total', 'collector_events_loaded_total', 'collector_pings_total']) expect([name, version, sampleValue(m, name, { version })]).toEqual([name, version, 0])
+      for (const status of ['202', '503']) expect([version, status, sampleValue(m, 'collector_http_requests_total', { route: `/com.pagerduty/${version}`, status })]).toEqual([version, status, 0])
+    }
   })
 
   test('counters move as webhooks are accepted, loaded, rejected and refused', async () => {
