@@ -19,15 +19,21 @@ import { createCollectorMetrics, watchOpenFiles, type CollectorMetrics } from '.
 import { createLazySink } from './sink/lazy.ts'
 import { missingColumnsWarning } from './sink/tables.ts'
 import { createWriter, STOP_GRACE_MS, type Writer, type WriterStatus } from './sink/writer.ts'
+import { spoolReceipts } from './sink/receipt.ts'
 import { openSpool, type Spool } from './spool/spool.ts'
 import { CollectorError, errorMessage } from './errors.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { COMMIT, VERSION } from './version.ts'
 
-/** The writer's status while the embedded database opens: nothing written yet, the database not known. */
-const OPENING_STATUS: WriterStatus = {
-  database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null, loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0,
-  writeTimeouts: 0, badRows: 0, batches: 0, oldestUnloadedReceivedAt: null,
+/**
+ * The writer's status while the embedded database opens: nothing written yet, the database not
+ * known; the oldest webhook waiting is the spool's (a backlog from before a restart waits there).
+ */
+function openingStatus(oldestWaitingMs: number | null): WriterStatus {
+  return {
+    database: 'unknown', lastError: null, lastErrorAt: null, lastCommitAt: null, loadedEvents: 0, duplicateEvents: 0, rejectedEvents: 0,
+    writeTimeouts: 0, badRows: 0, batches: 0, oldestUnloadedReceivedAt: oldestWaitingMs === null ? null : new Date(oldestWaitingMs).toISOString(),
+  }
 }
 
 /** A spool write (its fsync) running this long is a hung disk: /ready 503, logged. */
@@ -77,13 +83,13 @@ function database(open: () => postgres.Sql, embedded: EmbeddedDatabase | null, d
  * `onPanic`: that PGlite met a PANIC or its thread ended, and every statement sent to it,
  * the one in flight included, waits for good; required, so that no caller waits with it.
  */
-export async function openDatabase(config: Config, onPanic: (reason: string) => void): Promise<Database> {
+export async function openDatabase(config: Config, onPanic: (reason: string) => void, signal?: AbortSignal): Promise<Database> {
   const url = config.databaseUrl
   if (url) {
     const tls = databaseTls(url, config.dialect)
     return database(() => connect({ url, dialect: config.dialect, tls }), null, describeUrl(url))
   }
-  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), onPanic })
+  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), onPanic, ...(signal ? { signal } : {}) })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.
   // A reconnect (a write timed out) while 16 others are open is refused all the same (53300):
@@ -119,7 +125,8 @@ export interface StartOptions {
   /**
    * Settles when a stop is asked for (SIGTERM) before the start has finished: while the
    * embedded database is still opening, the port is already taking webhooks, and from then on
-   * it refuses new ones and lets go of the port; the stop itself follows the start.
+   * it refuses new ones, lets go of the port and gives up the open; the start then returns a
+   * collector already stopped, whose `stop` only says so.
    */
   stopRequested?: Promise<unknown>
 }
@@ -203,6 +210,21 @@ function freeBytes(dir: string): number | null {
   }
 }
 
+/**
+ * What a start stopped while the embedded database opened returns: everything is closed
+ * already; the caller's stop only says so, as a stop does (`collector stopped`).
+ */
+function stoppedWhileOpening(parts: Pick<Collector, 'url' | 'spool' | 'metrics' | 'ready'> & { log: Log }): Collector {
+  const { log, ...rest } = parts
+  return {
+    ...rest,
+    embedded: null,
+    async stop() {
+      log('info', 'collector stopped', { backlog_events: parts.spool.stats().backlogEvents, loaded_events: 0 })
+    },
+  }
+}
+
 async function start(config: Config, log: Log, releaseDataDir: () => void, options: StartOptions): Promise<Collector> {
   let embedded: EmbeddedDatabase | null = null
   // Read at scrape time: the spool and the writer below exist by the first scrape.
@@ -251,10 +273,12 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   }
   // A PGlite that met a PANIC never answers again: left running, the writer waited for good
   // while /ready said ready. Exit 1 (the unit restarts it); what was acknowledged is in the spool.
+  // `giveUpOpening`: a stop asked for while the embedded database opens.
+  const giveUpOpening = new AbortController()
   const opening = openDatabase(config, (reason) => {
     log('error', 'the embedded database stopped (a PostgreSQL PANIC, or its thread ended): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
     process.exit(1)
-  })
+  }, giveUpOpening.signal)
   // Until the database is open there is no writer: webhooks wait in the spool, as in an outage.
   let writer: Writer | null = null
   const attach = (opened: Database): Database => {
@@ -266,7 +290,10 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   // The external database: a pool, made at once; listening follows, as always.
   let database: Database | null = config.databaseUrl !== undefined ? attach(await opening) : null
   const describe = () => database?.describe ?? `embedded PGlite in ${path.resolve(config.dataDir, 'pglite')} (opening)`
-  const writerStatus = () => writer?.status() ?? OPENING_STATUS
+  // Until there is a writer, from the spool: collector_oldest_unloaded_age_seconds read 0 all
+  // the while the embedded database opened (seconds, or as long as it hangs) over a backlog.
+  const receiptAt = spoolReceipts(spool)
+  const writerStatus = () => writer?.status() ?? openingStatus(spool.pending() ? receiptAt(spool.checkpoint()) : null)
 
   let shuttingDown = false
   const ready = () => {
@@ -358,12 +385,16 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     const openingSince = performance.now()
     log('info', 'accepting webhooks; opening the embedded database', { url: url.href, data_dir: path.resolve(config.dataDir) })
     // A stop asked for meanwhile: it stops accepting now, not once the database has opened
-    // (seconds later, every webhook until then acknowledged as if no signal had come).
+    // (seconds later, every webhook until then acknowledged as if no signal had come), and
+    // gives up the open: every webhook acknowledged is fsync'd in the spool and loads at the
+    // next start, and an open that hangs (a disk that does not answer) kept the stop waiting
+    // until systemd's SIGKILL at TimeoutStopSec (45 s), a failure in the journal.
     void options.stopRequested?.then(() => {
       if (database || shuttingDown) return
       shuttingDown = true
-      log('info', 'stop requested while the embedded database opens: refusing new webhooks; stopping once it is open')
+      log('info', 'stop requested while the embedded database opens: refusing new webhooks and stopping without waiting for it; acknowledged webhooks are in the spool and load at the next start', { backlog_events: spool.stats().backlogEvents })
       void server.stop(false)
+      giveUpOpening.abort(new Error('stopped while the embedded database opened'))
     })
     try {
       database = attach(await opening)
@@ -373,7 +404,9 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
       shuttingDown = true
       await Promise.race([server.stop(false), Bun.sleep(10_000)])
       await closeBehindServer(0).catch(() => {})
-      throw error
+      if (!giveUpOpening.signal.aborted) throw error
+      releaseDataDir()
+      return stoppedWhileOpening({ url, spool, metrics, ready, log })
     }
     log('debug', 'embedded database open', { ms: Math.round(performance.now() - openingSince) })
   }

@@ -88,16 +88,25 @@ export interface EmbeddedOptions {
   onPanic?: (reason: string) => void
   /** The thread's module (tests give a stand-in); default: embedded-worker.ts. */
   workerEntry?: string
+  /**
+   * Aborted (a stop asked for) while it opens: the open is given up at once, its thread
+   * terminated, and the promise rejects with the signal's reason. Nothing the collector
+   * acknowledged depends on it (that is in the spool), and an open can hang for good.
+   */
+  signal?: AbortSignal
 }
 
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Two PGlite instances on one directory corrupt it: `collector migrate` or `spool replay`
   // next to a running collector must stop here (DATA_DIR_IN_USE), not open it.
   const lock = lockDataDir(options.dataDir)
+  // An open given up while its thread still runs: DATA_DIR stays locked until it has ended.
+  const threadEnds: { ended: Promise<void> | null } = { ended: null }
   try {
-    return await openEmbedded(options, lock.release)
+    return await openEmbedded(options, lock.release, threadEnds)
   } catch (error) {
-    lock.release()
+    if (threadEnds.ended) void threadEnds.ended.then(lock.release)
+    else lock.release()
     throw error
   }
 }
@@ -111,7 +120,7 @@ const WORKER_ENTRY = import.meta.url.includes('/$bunfs/')
   ? new URL('./db/embedded-worker.ts', import.meta.url).href
   : new URL('./embedded-worker.ts', import.meta.url).href
 
-async function openEmbedded(options: EmbeddedOptions, release: () => void): Promise<EmbeddedDatabase> {
+async function openEmbedded(options: EmbeddedOptions, release: () => void, threadEnds: { ended: Promise<void> | null }): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir, 'pglite')
   const sync = findSync()
   fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
@@ -133,14 +142,23 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
   // Or it ended without an error (a `process.exit` in it gives only this event): the same,
   // else a start would wait for good, or the writer retry for good while /ready says ready.
   let exited = false
+  let threadEnded: () => void = () => {}
+  const ended = new Promise<void>((resolve) => { threadEnded = resolve })
   worker.addEventListener('close', (event) => {
     exited = true
+    threadEnded()
     onFailure(`the embedded database's thread exited (code ${String((event as Event & { code?: unknown }).code ?? 'unknown')})`)
   })
   const send = (message: ToEmbeddedThread) => worker.postMessage(message)
   let started: { port: number | null }
+  let abandon: () => void = () => {}
   try {
     started = await new Promise<{ port: number | null }>((resolve, reject) => {
+      // A stop while PGlite opens (creating a cluster takes seconds; a hung disk, for good):
+      // waiting for it kept a SIGTERM waiting until systemd's SIGKILL at TimeoutStopSec.
+      abandon = () => reject(options.signal?.reason)
+      if (options.signal?.aborted) abandon()
+      options.signal?.addEventListener('abort', abandon, { once: true })
       onFailure = (reason) => reject(new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${reason}`, false))
       onMessage = (message) => {
         if (message.type === 'started') resolve(message)
@@ -156,9 +174,14 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void): Prom
     // Connecting to a Unix socket takes write permission on it: the owner's alone.
     if (socket) fs.chmodSync(socket.file, 0o600)
   } catch (error) {
+    // terminate() ends the thread when it next runs JavaScript; one blocked in a system call
+    // (a disk that hangs) runs on until the call returns, or the process exits.
     worker.terminate()
     socket?.remove()
+    if (options.signal?.aborted && !exited) threadEnds.ended = ended
     throw error
+  } finally {
+    options.signal?.removeEventListener('abort', abandon)
   }
   let panicked = false
   const panic = (reason: string) => {

@@ -10,11 +10,11 @@
  * they become bad rows carrying the database's error, and the rest load.
  */
 import { rateLimited, type Log } from '../log.ts'
-import { badRowForRejected, decodeRecord, oldestReceivedMs, recordReceivedMs, type Rebuild } from './records.ts'
+import { badRowForRejected, decodeRecord, oldestReceivedMs, type Rebuild } from './records.ts'
+import { spoolReceipts } from './receipt.ts'
 import { describeDatabaseError, isDataError, isStatementTimeout, isTransactionConflict } from './classify.ts'
 import { addByVersion, type Batch, type Sink, type WriteResult } from './batch.ts'
 import type { Position, Spool } from '../spool/spool.ts'
-import { comparePositions } from '../spool/checkpoint.ts'
 import type { BadRow } from '../events/event.ts'
 import { errorMessage } from '../errors.ts'
 
@@ -481,31 +481,7 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  /**
-   * The receipt of the first dated record at or after a position (one that would not decode
-   * says nothing and is passed over, as `collector spool status` does). Kept while the
-   * position and the spool's end stay: a scrape asks often, and past damaged bytes finding
-   * nothing costs a read each time. A new append can bring a record where none was: after a
-   * restart the checkpoint sits at the end of the last segment while the database is down.
-   */
-  let peeked: { at: Position; end: Position; ms: number | null } | null = null
-  function receiptAt(position: Position): number | null {
-    const end = spool.end()
-    if (peeked && comparePositions(peeked.at, position) === 0 && (peeked.ms !== null || comparePositions(peeked.end, end) === 0)) return peeked.ms
-    let ms: number | null = null
-    try {
-      for (let at = position, tries = 0; ms === null && tries < 16; tries++) {
-        const record = spool.first(at)
-        if (!record) break
-        ms = recordReceivedMs(record)
-        at = record.next
-      }
-    } catch {
-      // A spool read failing here is the writer's to report; the age is only unknown.
-    }
-    peeked = { at: position, end, ms }
-    return ms
-  }
+  const receiptAt = spoolReceipts(spool)
 
   /**
    * When the oldest webhook not yet committed was received: the oldest batch in flight, or,

@@ -373,3 +373,20 @@ test('the database thread ending without an error (process.exit in it) fails the
   await started.stop()
   for (const d of [before, after]) fs.rmSync(d, { recursive: true, force: true })
 })
+
+test('an open given up (a stop while it opens) rejects at once with the reason given, ends the thread, and frees the DATA_DIR', async () => {
+  const workerEntry = new URL('../fixtures/workers/never-opens.ts', import.meta.url).href
+  const own = tempDir('embedded-given-up')
+  const giveUp = new AbortController()
+  const opening = startEmbedded({ dataDir: own, port: 0, workerEntry, signal: giveUp.signal })
+  await Bun.sleep(300)
+  const asked = performance.now()
+  giveUp.abort(new Error('stopping'))
+  const outcome = await Promise.race([opening.then(() => 'opened', (error: Error) => error.message), Bun.sleep(2000).then(() => 'still opening')])
+  expect(outcome).toBe('stopping')
+  expect(performance.now() - asked).toBeLessThan(100)
+  // Another process may take the DATA_DIR once the thread has ended.
+  const lockIn = (dir: string) => Bun.spawnSync([process.execPath, '-e', `import { lockDataDir } from ${JSON.stringify(path.join(import.meta.dir, '../../src/data-dir-lock.ts'))}; try { lockDataDir(${JSON.stringify(dir)}); console.log('taken') } catch (e) { console.log(e.code) }`]).stdout.toString().trim()
+  await eventually(() => lockIn(own) === 'taken', 5000, 'the DATA_DIR to be free')
+  fs.rmSync(own, { recursive: true, force: true })
+})

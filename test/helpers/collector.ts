@@ -3,10 +3,11 @@
  * process (`bun src/main.ts` or `dist/collector`), for signal and crash tests.
  */
 import path from 'node:path'
+import postgres from 'postgres'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { startCollector, type Collector } from '../../src/app.ts'
 import { createLog } from '../../src/log.ts'
-import { startLoad, type Load } from './traffic.ts'
+import { startLoad, untilLoaded, type Load, type Tally } from './traffic.ts'
 
 export const ROOT = path.join(import.meta.dir, '..', '..')
 export const BUN = process.execPath
@@ -58,6 +59,37 @@ export async function spawnCollector(env: Record<string, string>, command: strin
     })()
   })
   return { proc, url, output: () => text }
+}
+
+/**
+ * Spawns `command` (the CLI, or the CLI under strace) on `port` with stdout gathered, without
+ * waiting for it to start: for the moments before "collector started".
+ */
+export function spawnStarting(command: string[], env: Record<string, string>): { proc: ReturnType<typeof Bun.spawn>; output(): string } {
+  const proc = Bun.spawn(command, {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdout: 'pipe',
+    stderr: 'inherit',
+  })
+  let output = ''
+  void (async () => {
+    const decoder = new TextDecoder()
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) output += decoder.decode(chunk)
+  })()
+  return { proc, output: () => output }
+}
+
+/** Starts a collector on the embedded database in `dataDir`, waits for `ids` to load, stops it (exit 0), and tells what loaded. */
+export async function loadedAtNextStart(dataDir: string, ids: ReadonlySet<string>, prefix: string): Promise<Tally> {
+  const again = await spawnCollector({ DATA_DIR: dataDir })
+  const sql = postgres({ path: path.join(dataDir, 'socket', '.s.PGSQL.5432'), user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+  try {
+    return await untilLoaded(sql, ids, prefix)
+  } finally {
+    await sql.end({ timeout: 1 })
+    again.proc.kill('SIGTERM')
+    if (await again.proc.exited !== 0) throw new Error(`the collector did not stop cleanly:\n${again.output()}`)
+  }
 }
 
 export function postJson(url: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
