@@ -399,12 +399,14 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     try {
       database = attach(await opening)
     } catch (error) {
+      // Given up by a stop, or failed on its own (said, exit 1), even if a stop comes meanwhile.
+      const givenUp = giveUpOpening.signal.aborted
       // As a stop: the webhooks in flight are answered (acknowledged ones are in the spool and
       // load at the next start), new ones get 503, then what was opened is closed.
       shuttingDown = true
       await Promise.race([server.stop(false), Bun.sleep(10_000)])
       await closeBehindServer(0).catch(() => {})
-      if (!giveUpOpening.signal.aborted) throw error
+      if (!givenUp) throw error
       releaseDataDir()
       return stoppedWhileOpening({ url, spool, metrics, ready, log })
     }
