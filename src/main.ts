@@ -162,8 +162,9 @@ async function serve(config: Config): Promise<number> {
     process.exit(1)
   })
   // Signals are taken from the start: one that arrives while the collector starts (PGlite
-  // takes a second or two) stops it as soon as it has started, and the exit is still 0.
-  // A second one, if start hangs (a database that does not answer), ends it at once.
+  // takes a second or two) stops it without waiting for the embedded database to open (see
+  // StartOptions), and the exit is still 0. A second one, if that stop hangs (a request in
+  // flight that does not finish), ends it at once.
   let signalled: string | null = null
   let stopRequested: () => void = () => {}
   const stopRequest = new Promise<void>((resolve) => { stopRequested = resolve })

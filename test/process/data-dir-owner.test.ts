@@ -66,12 +66,13 @@ test.skipIf(!canRun)('a replay run as root on the service user\'s DATA_DIR leave
   }
 }, 90_000)
 
-test.skipIf(!canRun)('serve run as root and ended by process.exit() (a second signal while it starts) still gives the files back', async () => {
+test.skipIf(!canRun)('serve run as root and ended by process.exit() (a second signal while a stop during its start waits for a request) still gives the files back', async () => {
   const owner = nobody as { uid: number; gid: number }
   const dataDir = path.join(tempDir('owner-exit'), 'data')
   fs.mkdirSync(dataDir, { mode: 0o700 })
   fs.chownSync(dataDir, owner.uid, owner.gid)
-  const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts')], { env: { PATH: process.env.PATH ?? '', HOME: '/tmp', DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'error' }, stdout: 'pipe', stderr: 'pipe' })
+  const port = 34_000 + Math.floor(Math.random() * 2000)
+  const proc = Bun.spawn([BUN, path.join(ROOT, 'src/main.ts')], { env: { PATH: process.env.PATH ?? '', HOME: '/tmp', DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'error' }, stdout: 'pipe', stderr: 'pipe' })
   // The embedded database takes a second or more to create its cluster: signal inside it,
   // once root has made files there.
   const deadline = Date.now() + 30_000
@@ -80,10 +81,17 @@ test.skipIf(!canRun)('serve run as root and ended by process.exit() (a second si
   const made = () => rootOwned(dataDir).filter((f) => !f.startsWith('.write-test-'))
   while (made().length === 0 && Date.now() < deadline) await Bun.sleep(10)
   expect(made().length).toBeGreaterThan(0)
+  // A webhook whose body is still arriving: the first signal's stop waits for it (up to 10 s),
+  // the second ends the process there.
+  let upload: Awaited<ReturnType<typeof Bun.connect>> | null = null
+  while (!upload && Date.now() < deadline) upload = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } }).catch(() => null)
+  upload?.write('POST /com.pagerduty/v1 HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"messages":')
+  await Bun.sleep(200)
   proc.kill('SIGTERM')
-  await Bun.sleep(50)
+  await Bun.sleep(200)
   proc.kill('SIGTERM')
   const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited])
+  upload?.end()
   expect(code).toBe(1)
   expect(err).toContain('back to its owner')
   expect(rootOwned(dataDir)).toEqual([])
