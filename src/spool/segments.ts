@@ -44,6 +44,28 @@ export function removeOrphanCounts(dir: string, segments: ReadonlySet<number>): 
   }
 }
 
+const RESTORE = /^(\d{20})\.seg\.restore$/
+
+/**
+ * The copy of a deleted active segment that a crash caught before its rename (spool.ts,
+ * restoreActive): the records in it were acknowledged and are nowhere else, so it is put where
+ * its segment was, before the segments are listed. Left, it was read by nothing, and the next
+ * start opened its sequence number afresh as the active segment. A tail torn by the crash (before
+ * the copy's fsync) is set aside and reported by the reader, as after any crash. A copy whose
+ * segment is there is left as it is: never the outcome of a restore, and not ours to delete.
+ * Returns the sequences put back.
+ */
+export function adoptRestoredSegments(dir: string): number[] {
+  const adopted: number[] = []
+  for (const name of fs.readdirSync(dir)) {
+    const seq = RESTORE.exec(name)?.[1]
+    if (seq === undefined || fs.existsSync(segmentPath(dir, Number(seq)))) continue
+    fs.renameSync(path.join(dir, name), segmentPath(dir, Number(seq)))
+    adopted.push(Number(seq))
+  }
+  return adopted
+}
+
 export function listSegments(dir: string): number[] {
   return fs.readdirSync(dir)
     .map((name) => SEGMENT.exec(name)?.[1])

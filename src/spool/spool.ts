@@ -13,7 +13,7 @@ import { checkpointPath, checkpointProblem, comparePositions, readCheckpointFile
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, fsyncDirSync, isUnlinked, nodeSpoolIo, readAt, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
-import { countPath, fileSize, listSegments, readSegmentCount, removeOrphanCounts, segmentPath, writeSegmentCount } from './segments.ts'
+import { adoptRestoredSegments, countPath, fileSize, listSegments, readSegmentCount, removeOrphanCounts, segmentPath, writeSegmentCount } from './segments.ts'
 
 export type { Position } from './checkpoint.ts'
 export type { SpoolRecord } from './reader.ts'
@@ -170,6 +170,7 @@ export function openSpool(options: SpoolOptions): Spool {
   // ---- recover the on-disk state -------------------------------------------------------
   const written = readCheckpointFile(dir)
   let committed = written.position
+  if (adoptRestoredSegments(dir).length > 0) fsyncDirSync(dir)
   const found = new Map(listSegments(dir).map((seq) => [seq, fileSize(segmentPath(dir, seq))]))
   const problem = written.problem ?? checkpointProblem(committed, found)
   if (problem !== null) {

@@ -676,6 +676,23 @@ describe('the active segment deleted while the collector runs', () => {
     expect(texts(spool)).toEqual([1, 2, 3, 5].map((i) => payload(i).toString()))
   })
 
+  test('a crash after its copy was written, before the rename: the next start puts the copy back, and every acknowledged record loads', async () => {
+    const dir = newDir('spool-active-deleted-crash')
+    let spool = spoolIn(dir)
+    await appendEach(spool, 1, 3)
+    spool = await closeAndReopen(spool, dir)
+    await appendEach(spool, 4, 5)
+    const newest = Math.max(...listSegments(dir))
+    await spool.close()
+    open.splice(open.indexOf(spool), 1)
+    // What restoreActive leaves when the process dies between the copy's fsync and its rename.
+    fs.renameSync(segmentPath(dir, newest), `${segmentPath(dir, newest)}.restore`)
+    spool = spoolIn(dir)
+    expect(listSegments(dir)).toContain(newest)
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.restore'))).toEqual([])
+    expect(texts(spool)).toEqual([1, 2, 3, 4, 5].map((i) => payload(i).toString()))
+  })
+
   test('a segment deleted while active is written again before it is sealed by a roll', async () => {
     const dir = newDir('spool-active-deleted-roll')
     let spool = spoolIn(dir, { segmentBytes: 2 * frame })
