@@ -41,7 +41,9 @@ export async function spawnCollector(env: Record<string, string>, command: strin
   const decoder = new TextDecoder()
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start:\n${text}`)), 30_000)
+    // A liveness bound, not a speed check: creating the embedded database at a first start took
+    // 36 s on this 2-core machine while other suites ran (2-6 s when it is quiet).
+    const timer = setTimeout(() => reject(new Error(`collector did not start:\n${text}`)), 90_000)
     void (async () => {
       for (;;) {
         const { done, value } = await reader.read()

@@ -81,11 +81,14 @@ describe('a refused body that is text is kept as text, as before', () => {
     expect((await post('text-latin1', latin1Json, { 'content-type': 'application/json; charset=ISO-8859-1' })).status).toBe(415)
     const [row] = await (async () => {
       await storedBytes('text-latin1')
-      return db.sql`select payload, convert_to(payload, 'WIN1252') as bytes, request::jsonb->>'payload_charset' as charset from atomic.bad_rows where request::jsonb->'query'->>'aid' = 'text-latin1'`
+      // The text's windows-1252 bytes taken here, not by convert_to(payload, 'WIN1252'): on the
+      // embedded database (PGlite 0.5.14) that conversion never returns (README).
+      return db.sql`select payload, request::jsonb->>'payload_charset' as charset from atomic.bad_rows where request::jsonb->'query'->>'aid' = 'text-latin1'`
     })()
     expect(row?.payload).toBe('{"messages":[{"subject":"caf\u00e9 \u00fcber"}]}')
     expect(row?.charset).toBe('windows-1252')
-    expect(Buffer.from(row?.bytes as Uint8Array).equals(latin1Json)).toBe(true)
+    // Every character here is below U+0100, where windows-1252 and Latin-1 agree.
+    expect(Buffer.from(String(row?.payload), 'latin1').equals(latin1Json)).toBe(true)
   })
 
   test('a body cut at MAX_BODY_BYTES inside a character keeps the whole characters before it as text', async () => {
