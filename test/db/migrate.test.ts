@@ -4,16 +4,14 @@
  * create everything once, without warnings.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import postgres from 'postgres'
 import { COLUMN_TYPES } from '../../src/db/connect.ts'
-import { migrate, printableDdl, viewMarker } from '../../src/db/migrate.ts'
+import { migrate, printableDdl } from '../../src/db/migrate.ts'
 import { createLazySink } from '../../src/sink/lazy.ts'
-import { ROOT } from '../helpers/collector.ts'
 import { freshDatabase, hasServer, type TestDatabase } from '../helpers/database.ts'
 import { readFixture } from '../helpers/fixtures.ts'
 import { v2 } from '../helpers/incident-scenarios.ts'
+import { withOlderViews } from '../helpers/older-views.ts'
 import { recordFor } from '../helpers/load.ts'
 
 let db: TestDatabase
@@ -163,20 +161,9 @@ describe('migrate', () => {
     { commit: 'f2b7cec', events: ['agent_type', 'resolve_reason'], incidents: ['acknowledged_by_type', 'resolved_by_type', 'resolve_reason'], secondsBefore: '455.459' },
     { commit: '37ec6ed', events: [], incidents: [], secondsBefore: '455.459' },
   ]
-  /** A fresh schema with `commit`'s views in place of this version's, commented and granted as that collector left them. */
-  async function withOlderViews(schema: string, commit: string): Promise<void> {
-    const previous = ['20_pagerduty_incident_events.sql', '21_pagerduty_incidents.sql']
-      .map((name) => readFileSync(path.join(ROOT, `test/fixtures/sql/views-${commit}`, name), 'utf8').replace(/\batomic\./g, `"${schema}".`))
-    await migrate(db.sql, 'postgres', schema)
-    await db.sql.unsafe(`drop view ${schema}.pagerduty_incidents; drop view ${schema}.pagerduty_incident_events`).simple()
-    for (const [i, view] of ['pagerduty_incident_events', 'pagerduty_incidents'].entries()) {
-      await db.sql.unsafe(previous[i]!).simple()
-      await db.sql.unsafe(`comment on view ${schema}.${view} is '${viewMarker(previous[i]!)}'; grant select on ${schema}.${view} to public`).simple()
-    }
-  }
   test.each(OLDER_VIEWS)('a deployment with the views of $commit is upgraded in place: the new columns last, the same views, grants and an analyst\'s view over them kept', async (older) => {
     const schema = `upgrade_${older.commit}`
-    await withOlderViews(schema, older.commit)
+    await withOlderViews(db.sql, schema, older.commit)
     await db.sql.unsafe(`create view ${schema}.my_report as select service_name, count(*) from ${schema}.pagerduty_incidents group by service_name`)
     // An incident whose trigger was never received: its resolution only (by a user).
     const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => {} })
@@ -201,7 +188,7 @@ describe('migrate', () => {
 
   test('a v2 merge whose reason is the string "merged" (the v2 docs\' form) reads merge once a deployment with the views of 37ec6ed is upgraded', async () => {
     const schema = 'upgrade_merged'
-    await withOlderViews(schema, '37ec6ed')
+    await withOlderViews(db.sql, schema, '37ec6ed')
     const sink = createLazySink({ sql: db.sql, dialect: 'postgres', schema, migrate: async () => {} })
     const [name, body, ctx] = v2('PUPGRADED', 'upgrade-merged', 'incident.resolve', '2024-03-01T10:04:00Z', null, 'resolved', undefined, { resolve_reason: 'merged' })
     expect(await sink.write({ events: recordFor(name, body, ctx).events, badRows: [] })).toMatchObject({ loaded: 1 })
