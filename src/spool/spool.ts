@@ -322,6 +322,17 @@ export function openSpool(options: SpoolOptions): Spool {
     report(() => options.onActiveDeleted?.({ segment: active.seq, bytes: length, file }))
   }
 
+  /**
+   * Until the active segment's file is found in place: each copy waits for its fsyncs, and the
+   * file can go again meanwhile. Bounded, for something that deletes it as fast as it comes.
+   */
+  async function restoreWhileUnlinked(length = active.durable): Promise<void> {
+    for (let tries = 0; isUnlinked(active.fd); tries++) {
+      if (tries === 3) throw Object.assign(new Error('the active segment is deleted again as soon as it is written again'), { code: 'EIO' })
+      await restoreActive(length)
+    }
+  }
+
   /** The watchdog's look while no group commits: acknowledged records in a deleted active segment are written again within a second. */
   function restoreWhenIdle(): void {
     if (flushing || closed || !isUnlinked(active.fd)) return
@@ -330,13 +341,15 @@ export function openSpool(options: SpoolOptions): Spool {
   }
 
   async function roll(): Promise<void> {
-    // Sealed as it is, a deleted active segment's records were gone for good.
-    if (isUnlinked(active.fd)) await restoreActive(active.durable)
     const next = active.seq + 1
     const file = segmentPath(dir, next)
     const fd = fs.openSync(file, 'wx+')
     try {
       await fsyncDir(dir)
+      // Sealed as it is, a deleted active segment's records were gone for good. Looked at
+      // after the wait above, with none between the last look and the seal: looked at only
+      // before it, a deletion during the directory's fsync was sealed.
+      await restoreWhileUnlinked()
     } catch (error) {
       // Undo, or every later roll would fail on EEXIST and the spool would stay unwritable.
       fs.closeSync(fd)
@@ -459,7 +472,7 @@ export function openSpool(options: SpoolOptions): Spool {
         throw error
       }
       // Not acknowledged while its file is deleted: the group would be lost at the next start.
-      if (isUnlinked(active.fd)) await restoreActive(active.durable + frames.length)
+      await restoreWhileUnlinked(active.durable + frames.length)
     } catch (error) {
       writeEnded()
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
@@ -735,7 +748,7 @@ export function openSpool(options: SpoolOptions): Spool {
       await checkpointing?.catch(() => {})
       for (const wake of dataWaiters) wake()
       // Deleted since the watchdog last looked: its records go with the descriptor.
-      if (active.durable > 0 && isUnlinked(active.fd)) await restoreActive(active.durable).catch(() => {})
+      if (active.durable > 0) await restoreWhileUnlinked().catch(() => {})
       try { fs.closeSync(active.fd) } catch { /* ignore */ }
       // The next start seals this segment (it opens a new one): counted now, not read then.
       if (active.durable > 0) writeSegmentCount(dir, active.seq, active.events, active.durable)

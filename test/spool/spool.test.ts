@@ -706,6 +706,34 @@ describe('the active segment deleted while the collector runs', () => {
     spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame })
     expect(texts(spool)).toEqual([1, 2, 3, 4].map((i) => payload(i).toString()))
   })
+  // The roll looked before making the next segment, then waited for the directory's fsync:
+  // a deletion in that wait (a stress run deleting the active segment every few ms lost about
+  // half of 3,000 acknowledged records this way, the restart saying nothing) was sealed as it was.
+  test('a segment deleted while a roll waits for the directory\'s fsync is written again before it is sealed', async () => {
+    const dir = newDir('spool-active-deleted-during-roll')
+    let spool = spoolIn(dir, { segmentBytes: 2 * frame })
+    await appendEach(spool, 1, 2)
+    const [active] = listSegments(dir) as [number]
+    const realOpen = fs.promises.open
+    let armed = true
+    const spy = spyOn(fs.promises, 'open').mockImplementation(((file: string, ...rest: unknown[]) => {
+      // The roll's fsync of the spool directory, after it made the next segment.
+      if (armed && file === dir && fs.existsSync(segmentPath(dir, active + 1))) {
+        armed = false
+        fs.rmSync(segmentPath(dir, active))
+      }
+      return (realOpen as (...args: unknown[]) => Promise<fs.promises.FileHandle>)(file, ...rest)
+    }) as typeof fs.promises.open)
+    try {
+      await appendEach(spool, 3, 3)
+    } finally {
+      spy.mockRestore()
+    }
+    expect(armed).toBe(false)
+    expect(fs.statSync(segmentPath(dir, active)).size).toBe(2 * frame)
+    spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame })
+    expect(texts(spool)).toEqual([1, 2, 3].map((i) => payload(i).toString()))
+  })
 })
 
 describe('a full budget and a failing disk', () => {
