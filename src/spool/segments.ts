@@ -36,12 +36,16 @@ export function readSegmentCount(dir: string, seq: number, bytes: number): numbe
   }
 }
 
-/** Count files whose segment is gone (deleted once loaded; the count file after it). */
-export function removeOrphanCounts(dir: string, segments: ReadonlySet<number>): void {
+/** Count files whose segment is gone (deleted once loaded; the count file after it). Returns their sequences, oldest first. */
+export function removeOrphanCounts(dir: string, segments: ReadonlySet<number>): number[] {
+  const removed: number[] = []
   for (const name of fs.readdirSync(dir)) {
     const seq = COUNT.exec(name)?.[1]
-    if (seq !== undefined && !segments.has(Number(seq))) fs.rmSync(path.join(dir, name), { force: true })
+    if (seq === undefined || segments.has(Number(seq))) continue
+    fs.rmSync(path.join(dir, name), { force: true })
+    removed.push(Number(seq))
   }
+  return removed.sort((a, b) => a - b)
 }
 
 const RESTORE = /^(\d{20})\.seg\.restore$/

@@ -195,9 +195,14 @@ export function openSpool(options: SpoolOptions): Spool {
   // if left, tells a checkpoint at its end (nothing unloaded in it): read before it goes.
   const lostFrom = problem === null && written.sealed && committed.segment > 0 && !found.has(committed.segment) ? committed : null
   const lostInOwn = lostFrom !== null && readSegmentCount(dir, lostFrom.segment, lostFrom.offset) === null
-  removeOrphanCounts(dir, new Set(sizes.keys()))
+  const orphans = removeOrphanCounts(dir, new Set(sizes.keys()))
   const existing = [...sizes.keys()]
-  const activeSeq = Math.max(committed.segment, ...existing, 0) + 1
+  // No checkpoint written yet (nothing loaded since the spool began): the collector has deleted
+  // no segment, so one whose count file is left, before the first segment left, was removed
+  // outside it while it was stopped (the oldest files, to free disk), unreported before.
+  const lostBefore = problem === null && written.position.segment === 0 ? orphans.filter((seq) => existing[0] === undefined || seq < existing[0]) : []
+  // Past those too: a new active segment under a lost one's number would be reported as lost.
+  const activeSeq = Math.max(committed.segment, ...existing, ...lostBefore, 0) + 1
   if (!sizes.has(committed.segment)) committed = { segment: existing[0] ?? activeSeq, offset: 0 }
 
   // `events`: what the active segment holds, for its count file when it is sealed. Opened to
@@ -274,6 +279,7 @@ export function openSpool(options: SpoolOptions): Spool {
   // two left is one removed outside the collector while it was stopped. Its records are lost;
   // the reader passes over it without a word, so it is said here, as are the checkpoint's own
   // segment and those after it when they were removed (`lostFrom` above).
+  for (const seq of lostBefore) missing(seq, 0)
   if (lostFrom && lostInOwn) missing(lostFrom.segment, lostFrom.offset)
   for (let seq = lostFrom ? lostFrom.segment + 1 : existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) missing(seq, 0)
 
