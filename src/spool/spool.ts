@@ -308,6 +308,8 @@ export function openSpool(options: SpoolOptions): Spool {
         await fs.promises.rename(tmp, file)
         await fsyncDir(dir)
         await fsyncDir(path.dirname(dir))
+        // Gone again during those waits: not written again, whatever the log would say.
+        if (isUnlinked(fd)) throw Object.assign(new Error('it was deleted again while it was written again'), { code: 'EIO' })
       } catch (error) {
         fs.closeSync(fd)
         fs.rmSync(tmp, { force: true })
@@ -333,9 +335,8 @@ export function openSpool(options: SpoolOptions): Spool {
    * file can go again meanwhile. Bounded, for something that deletes it as fast as it comes.
    */
   async function restoreWhileUnlinked(length = active.durable): Promise<void> {
-    for (let tries = 0; isUnlinked(active.fd); tries++) {
-      if (tries === 3) throw Object.assign(new Error('the active segment is deleted again as soon as it is written again'), { code: 'EIO' })
-      await restoreActive(length)
+    for (let tries = 1; isUnlinked(active.fd); tries++) {
+      await restoreActive(length).catch((error: unknown) => { if (tries >= 3) throw error })
     }
   }
 

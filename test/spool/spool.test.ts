@@ -622,14 +622,20 @@ describe('the active segment deleted while the collector runs', () => {
   type Deleted = { segment: number; bytes: number; file?: string; error?: string }
   const frame = HEADER_BYTES + payload(1).length
 
+  /** A spool in a new directory holding records 1 to 3, what it tells of its active segment deleted gathered in `seen`. */
+  async function threeRecords(label: string): Promise<{ dir: string; seen: Deleted[]; active: number; spool: Spool }> {
+    const dir = newDir(label)
+    const seen: Deleted[] = []
+    const spool = spoolIn(dir, { onActiveDeleted: ({ segment, bytes, error }) => seen.push({ segment, bytes, ...(error ? { error } : {}) }) })
+    await appendEach(spool, 1, 3)
+    return { dir, seen, active: listSegments(dir)[0] as number, spool }
+  }
+
   // Appends went on to the unlinked file and were acknowledged; the next start found none of
   // them (`rm` of the newest spool file, a tmp cleaner).
   test('the next group commit writes it again before acknowledging: a restart reads every acknowledged record, and it is told once', async () => {
-    const dir = newDir('spool-active-deleted')
-    const seen: Deleted[] = []
-    let spool = spoolIn(dir, { onActiveDeleted: ({ segment, bytes, error }) => seen.push({ segment, bytes, ...(error ? { error } : {}) }) })
-    await appendEach(spool, 1, 3)
-    const [active] = listSegments(dir) as [number]
+    const { dir, seen, active, spool: opened } = await threeRecords('spool-active-deleted')
+    let spool = opened
     fs.rmSync(segmentPath(dir, active))
     await appendEach(spool, 4, 5)
     expect(seen).toEqual([{ segment: active, bytes: 4 * frame }])
@@ -663,11 +669,8 @@ describe('the active segment deleted while the collector runs', () => {
   })
 
   test('when it cannot be written again, webhooks get SPOOL_IO and /ready 503; once it can, the acknowledged records are back and it is writable', async () => {
-    const dir = newDir('spool-active-deleted-blocked')
-    const seen: Deleted[] = []
-    let spool = spoolIn(dir, { onActiveDeleted: ({ segment, bytes, error }) => seen.push({ segment, bytes, ...(error ? { error } : {}) }) })
-    await appendEach(spool, 1, 3)
-    const [active] = listSegments(dir) as [number]
+    const { dir, seen, active, spool: opened } = await threeRecords('spool-active-deleted-blocked')
+    let spool = opened
     fs.rmSync(segmentPath(dir, active))
     // A directory where the copy goes: its open fails (EISDIR), as a full disk's write would.
     fs.mkdirSync(`${segmentPath(dir, active)}.restore`)
@@ -712,6 +715,34 @@ describe('the active segment deleted while the collector runs', () => {
     spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame })
     expect(texts(spool)).toEqual([1, 2, 3, 4].map((i) => payload(i).toString()))
   })
+  // Something that deletes it again as soon as it is written again (a cleaner in a loop): each
+  // copy was logged "written again, nothing acknowledged is lost" while none stayed, and past
+  // three tries the records were refused without a word of why.
+  test('deleted again each time it is written again: told as not written again, webhooks get SPOOL_IO, and once it stays, the records are back', async () => {
+    const { dir, seen, active, spool: opened } = await threeRecords('spool-active-deleted-again')
+    let spool = opened
+    const realRename = fs.promises.rename
+    let renames = 0
+    const spy = spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
+      await realRename(from, to)
+      renames++
+      fs.rmSync(to)
+    })
+    fs.rmSync(segmentPath(dir, active))
+    try {
+      await expectCode(spool.append(payload(4), 1), 'SPOOL_IO')
+    } finally {
+      spy.mockRestore()
+    }
+    expect(renames).toBe(3)
+    expect(seen).toEqual([{ segment: active, bytes: 4 * frame, error: expect.stringContaining('deleted again') }])
+    expect(spool.stats().writable).toBe(false)
+    await eventually(() => spool.stats().writable, 3000, 'the spool writable again')
+    expect(seen.slice(1)).toEqual([{ segment: active, bytes: 3 * frame }])
+    spool = await closeAndReopen(spool, dir)
+    expect(texts(spool)).toEqual([1, 2, 3].map((i) => payload(i).toString()))
+  })
+
   // The roll looked before making the next segment, then waited for the directory's fsync:
   // a deletion in that wait (a stress run deleting the active segment every few ms lost about
   // half of 3,000 acknowledged records this way, the restart saying nothing) was sealed as it was.
