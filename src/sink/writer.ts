@@ -455,8 +455,19 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  let wakeStop: () => void = () => {}
-  const stopped = new Promise<void>((resolve) => { wakeStop = resolve })
+  /**
+   * Waits for data, or until a stop wakes it as it wakes the sleepers. Not a Promise.race
+   * with a promise the stop resolves: every race left its reactions on that promise, pending
+   * for the life of the process, one wait per batch and one a second when idle (the soak,
+   * docs/chaos.md: with the checkpoint's below, 14 retained promises a second at 345
+   * webhooks/s).
+   */
+  const waitForDataOrStop = (position: Position): Promise<void> =>
+    !running || stopping() ? Promise.resolve() : new Promise<void>((resolve) => {
+      const done = () => { sleepers.delete(done); resolve() }
+      sleepers.add(done)
+      void spool.waitForData(position, 1000).then(done)
+    })
 
   const concurrency = Math.max(1, options.concurrency ?? 2)
   const inflight: InFlight[] = []
@@ -531,8 +542,10 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  /** Batches whose checkpoint write failed since one last succeeded. */
+  /** Checkpoint writes that failed since one last succeeded. */
   let checkpointFailures = 0
+  /** The checkpoint write whose outcome is watched already. */
+  let watched: Promise<void> | null = null
 
   /**
    * Not awaited: the spool folds commits that arrive during a checkpoint write into the next
@@ -542,7 +555,13 @@ export function createWriter(options: WriterOptions): Writer {
    * with a count, and when a write succeeds again, not a line per batch.
    */
   function commit(next: Position, events: number): void {
-    spool.commit(next, events).then(() => {
+    const checkpoint = spool.commit(next, events)
+    // While commits keep coming the spool's checkpoint write takes them in and does not
+    // settle: a reaction per batch on it stayed until a lull (about one retained promise per
+    // batch, test/sink/writer-idle-wait.test.ts). One per write.
+    if (checkpoint === watched) return
+    watched = checkpoint
+    checkpoint.then(() => {
       if (checkpointFailures === 0) return
       log('info', 'writer: checkpoint written again', { failed_commits: checkpointFailures })
       checkpointFailures = 0
@@ -594,7 +613,7 @@ export function createWriter(options: WriterOptions): Writer {
   async function step(position: Position): Promise<Position> {
     if (inflight.length >= concurrency || (inflight.length > 0 && !hasDataAfter(position))) return settleOldest(position)
     if (inflight.length === 0) {
-      await Promise.race([spool.waitForData(position, 1000), stopped])
+      await waitForDataOrStop(position)
       if (!running || stopping()) return position
       if (!hasDataAfter(position)) probeWhenIdle()
       // Let a small batch fill up for a moment; a backlog is read at once.
@@ -644,7 +663,6 @@ export function createWriter(options: WriterOptions): Writer {
       running = false
       deadline = 0
       for (const wake of [...sleepers, ...retrying]) wake()
-      wakeStop()
       // A transaction in flight on a dead connection could hold this past the drain bound
       // (connect_timeout); the caller closes the pool next, which fails it, and whatever it
       // held stays in the spool (its checkpoint never moved).
