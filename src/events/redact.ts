@@ -3,6 +3,7 @@
  * basic auth in the webhook URL, and v2 messages repeat that URL. They are replaced by `***`
  * before anything is stored, the spool on disk included.
  */
+import { utf16Bytes, utf16Units, type Utf16 } from './utf16.ts'
 
 /**
  * A URL's userinfo, after its scheme: up to the authority's last `@` (RFC 3986 section 3.2;
@@ -159,4 +160,25 @@ export function redactBytes(bytes: Uint8Array, cut = false): Uint8Array {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
   const redacted = redact(text, BYTES, cut, true)
   return redacted === text ? bytes : new Uint8Array(Buffer.from(redacted, 'latin1'))
+}
+
+/**
+ * A UTF-16 body kept as bytes (src/events/raw-body.ts), redacted as its text is
+ * (`redactUrlCredentials`): read a code unit a character, lone surrogates and all, and written
+ * back in the same order, so only the credentials replaced differ from what came (an odd last
+ * byte is kept as it came). Read a byte a character, its URLs are not found: every ASCII
+ * character there is two bytes, one of them 0x00. `cut`: as `redactCutUrl`; the odd last byte
+ * of a body cut short is half a character, maybe of a password open at the end, so once
+ * anything is replaced it goes too (as the body's text leaves it out).
+ */
+export function redactUtf16(bytes: Uint8Array, order: Utf16, cut = false): Uint8Array {
+  const text = utf16Units(bytes, order)
+  const redacted = redact(text, TEXT, cut, false)
+  if (redacted === text) return bytes
+  const written = utf16Bytes(redacted, order)
+  if (bytes.length % 2 === 0 || cut) return written
+  const out = new Uint8Array(written.length + 1)
+  out.set(written)
+  out[written.length] = bytes[bytes.length - 1] as number
+  return out
 }

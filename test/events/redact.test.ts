@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { redactBytes, redactCutUrl, redactUrlCredentials, withoutUserinfo } from '../../src/events/redact.ts'
+import { redactBytes, redactCutUrl, redactUrlCredentials, redactUtf16, withoutUserinfo } from '../../src/events/redact.ts'
+import { utf16Bytes, utf16Units, type Utf16 } from '../../src/events/utf16.ts'
 
 describe('credentials in URLs', () => {
   test('userinfo is replaced in text and in JSON with escaped slashes', () => {
@@ -127,6 +128,65 @@ describe('credentials behind JSON escapes', () => {
       const stored = redactUrlCredentials(body)
       expect([password, redactedEndpoint(stored)]).toEqual([password, 'https://***@h.example/com.pagerduty/v1'])
       expect(Buffer.from(redactBytes(Buffer.from(body))).toString()).toBe(stored)
+    }
+  })
+})
+
+// In UTF-16 every ASCII character is two bytes, one of them 0x00: read a byte a character
+// (redactBytes), `https://u:p@h` is no URL, and such a body was kept with its credentials.
+describe('credentials in a UTF-16 body kept as bytes', () => {
+  const ORDERS: Utf16[] = ['utf-16le', 'utf-16be']
+  const encoded = (text: string, order: Utf16) => Buffer.from(utf16Bytes(text, order))
+  let seed = 20261202
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T
+
+  test.each(ORDERS)('%s: replaced as in its text, every other byte as it came, the JSON-escaped forms too', (order) => {
+    for (const url of ['https://alice:S3cret@h.example/x', 'https:\\/\\/alice:S3cret@h.example\\/x', 'https://alice:p\\u0040ss@h.example/x', 'https://alice:pa\\"ss@h.example/x']) {
+      const text = `\ufeff{"u":"${url}","lone":"\ud800","pair":"\ud83d\ude00"}`
+      const stored = redactUtf16(encoded(text, order), order)
+      expect(utf16Units(stored, order)).toBe(redactUrlCredentials(text))
+      expect(utf16Units(stored, order)).not.toContain('alice')
+    }
+    // An odd last byte is kept; a body without credentials is the same bytes.
+    const odd = Buffer.concat([encoded('{"u":"https://alice:S3cret@h/x"}', order), Buffer.from([0x7d])])
+    expect(Buffer.from(redactUtf16(odd, order)).equals(Buffer.concat([encoded('{"u":"https://***@h/x"}', order), Buffer.from([0x7d])]))).toBe(true)
+    const clean = encoded('{"u":"https://h/x","mail":"ops@example.com"}', order)
+    expect(redactUtf16(clean, order)).toBe(clean)
+    // Read a byte a character, as before, nothing was found.
+    expect(redactBytes(encoded('{"u":"https://alice:S3cret@h/x"}', order))).toEqual(encoded('{"u":"https://alice:S3cret@h/x"}', order))
+  })
+
+  // Random bodies of code units (lone surrogates, NUL, escapes) around a URL with a random
+  // password, in both orders, with and without a mark, odd or even: the bytes kept are the
+  // text redactUrlCredentials gives written in the same order, and hold no password.
+  test('property: the bytes kept are its redacted text in the same order, and no password survives', () => {
+    const around = ['a', ' ', '"', '\\', ':', '/', '@', '\u0000', '\ud800', '\udc00', '\ud83d\ude00', '\u00e9', '\u65e5', '\ufeff', '\uffff']
+    const secret = ['Q', '7', '\u00e9', '\u2603', '\ud83d\ude00', '\udbff', '%', '+', '\\"', '\\u0040']
+    // Inside a literal, `"` and `\` written as JSON's escapes, so the URL's literal stays one.
+    const filler = (inLiteral = true) => Array.from({ length: Math.floor(random() * 20) }, () => pick(around)).map((c) => (inLiteral && (c === '"' || c === '\\') ? `\\${c}` : c)).join('')
+    for (let i = 0; i < 2000; i++) {
+      const password = Array.from({ length: 1 + Math.floor(random() * 10) }, () => pick(secret)).join('')
+      const text = `${random() < 0.5 ? '\ufeff' : ''}{"x":"${filler()}","u":"https://ops:${password}@h.example/v1","y":"${filler()}"}${filler(false)}`
+      const order = pick(ORDERS)
+      const tail = random() < 0.3 ? Buffer.from([Math.floor(random() * 256)]) : Buffer.alloc(0)
+      const stored = Buffer.from(redactUtf16(Buffer.concat([encoded(text, order), tail]), order))
+      const expected = redactUrlCredentials(text)
+      expect(stored.equals(Buffer.concat([encoded(expected, order), tail]))).toBe(true)
+      expect(expected).toContain('"u":"https://***@h.example/v1"')
+      // A password without escapes: the bytes differ from the body's only where it was.
+      if (!password.includes('\\')) expect(stored.equals(Buffer.concat([encoded(text.replace(`ops:${password}@`, '***@'), order), tail]))).toBe(true)
+    }
+  })
+
+  // A 413 keeps the first MAX_BODY_BYTES: cut anywhere in the userinfo, an odd byte included.
+  test.each(ORDERS)('%s: a body cut inside the userinfo, at any byte, keeps no part of the password', (order) => {
+    const body = encoded('{"u":"https://ops:S3cr\u00e9t\ud83d\ude00@h.example/x"}', order)
+    const from = encoded('{"u":"https://ops:', order).length
+    const to = encoded('{"u":"https://ops:S3cr\u00e9t\ud83d\ude00', order).length
+    for (let n = from; n <= to; n++) {
+      const stored = Buffer.from(redactUtf16(body.subarray(0, n), order, true))
+      expect(stored.equals(encoded('{"u":"https://***', order))).toBe(true)
     }
   })
 })
