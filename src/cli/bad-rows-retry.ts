@@ -77,15 +77,17 @@ export function retryRow(row: StoredBadRow, query: Record<string, string>, now: 
   const receivedAt = receivedMs(row.received_at)
   if (UNVERIFIED_REASONS.has(row.reason)) return { ok: false, reason: row.reason, never: true }
   if (row.payload === null || receivedAt === null || !adapter) return { ok: false, reason: row.reason }
-  // A body that was not text is kept as base64 (src/events/raw-body.ts): retried as the bytes
-  // that came, so it gets the answer it got then, not one for its base64 (INVALID_JSON) or,
-  // as when it was kept with U+FFFD, a load of what was never sent.
+  // A body that was not text is kept as base64 (src/events/raw-body.ts), and one in UTF-16 as
+  // its text: retried as the bytes that came, so it gets the answer it got then, not one for
+  // its base64 (INVALID_JSON), or for its text read as UTF-8 (a load of a body refused before
+  // any signature check), or, as when it was kept with U+FFFD, a load of what was never sent.
   const encoding = payloadEncodingOf(row.request)
   const bytes = payloadBytes(row.payload, encoding)
   if (bytes === null) return { ok: false, reason: row.reason }
+  const utf8Text = encoding.payload_encoding !== 'base64' && encoding.payload_charset === undefined
   let payload: unknown
   try {
-    payload = encoding.payload_encoding === 'base64' ? undefined : JSON.parse(row.payload)
+    payload = utf8Text ? JSON.parse(row.payload) : undefined
   } catch {
     payload = undefined
   }

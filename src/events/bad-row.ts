@@ -36,6 +36,18 @@ const base64Note = (encoding: PayloadEncoding): Issue => ({
   message: `the body is kept as base64, not being UTF-8 text${encoding.content_encoding ? ` (Content-Encoding ${JSON.stringify(encoding.content_encoding)})` : ''}: decode(payload, 'base64') gives its bytes`,
 })
 
+/**
+ * Likewise for text kept in the charset it came in: a UTF-16 body refused as INVALID_UTF8 is
+ * stored as its text, JSON that reads well, and without this the row did not say why it failed.
+ */
+const charsetNote = (charset: string): Issue => ({
+  path: '/payload',
+  message: `the body is kept as its text, read in ${charset}, not UTF-8: that text written in ${charset} gives its bytes`,
+})
+
+const payloadNotes = (encoding: PayloadEncoding): Issue[] =>
+  encoding.payload_encoding === 'base64' ? [base64Note(encoding)] : encoding.payload_charset ? [charsetNote(encoding.payload_charset)] : []
+
 export function badRow(
   ctx: RequestContext,
   position: string,
@@ -49,7 +61,7 @@ export function badRow(
     bad_row_id: badRowId(ctx, position, payload),
     received_at: formatUtc(ctx.receivedAt),
     reason,
-    detail: JSON.stringify(encoding.payload_encoding === 'base64' ? [...issues, base64Note(encoding)] : issues),
+    detail: JSON.stringify([...issues, ...payloadNotes(encoding)]),
     vendor: 'com.pagerduty',
     version,
     payload,

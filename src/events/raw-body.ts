@@ -1,16 +1,18 @@
 /**
  * A refused request's body as its bad row keeps it, losslessly: as text when it is text
- * exactly (valid in the charset it declared, UTF-8 unless it declared another, no NUL, not
- * compressed), else its bytes as base64, which the row's `request` column says
+ * exactly (valid in the charset it declared, UTF-8 unless it declared another or its bytes
+ * show UTF-16, no NUL, not compressed), else its bytes as base64, which the row's `request` column says
  * (`"payload_encoding":"base64"`, with `"content_encoding":"gzip"` for a compressed one).
  * Read as UTF-8 with U+FFFD for what was not, a gzip body or a stray Latin-1 byte was
  * stored as text that no longer said what had come, and PagerDuty does not send it again.
- * Credentials in URLs are replaced either way, inside a gzip or deflate body too.
+ * Credentials in URLs are replaced either way, inside a gzip or deflate body too, and in a
+ * UTF-16 body, declared or not (src/events/utf16.ts).
  */
 import zlib from 'node:zlib'
 import { rawPayload } from './bad-row.ts'
 import type { BadRow } from './event.ts'
-import { redactBytes, redactCutUrl } from './redact.ts'
+import { redactBytes, redactCutUrl, redactUtf16 } from './redact.ts'
+import { utf16Bytes, utf16Order } from './utf16.ts'
 
 /** What a bad row's `request` column says of its payload; none of it for text in UTF-8. */
 export interface PayloadEncoding {
@@ -82,20 +84,44 @@ export function keptBody(bytes: Uint8Array, body: BodyContext): KeptBody {
     const kept = redactCompressed(bytes, coding, body.maxInflatedBytes, body.cut === true)
     return { payload: Buffer.from(kept).toString('base64'), encoding: { payload_encoding: 'base64', content_encoding: (body.contentEncoding ?? '').trim().slice(0, 100) } }
   }
-  const exact = exactText(bytes, body.charset, body.cut === true)
-  if (exact) {
-    const text = body.cut ? redactCutUrl(rawPayload(exact.text)) : rawPayload(exact.text)
+  const cut = body.cut === true
+  // A UTF-16 body is read in its own order, whether it said so (`charset=utf-16` and FE FF
+  // first is big-endian) or not (FF FE first, or JSON with every other byte 0x00): as UTF-8 it
+  // was never valid, and its credentials, read a byte at a time, were never found.
+  const order = utf16Order(bytes, body.charset)
+  const exact = exactText(bytes, order ?? body.charset, cut)
+  // Bytes that read as UTF-16 and hold a URL with credentials in plain ASCII (UTF-8 sent as
+  // `charset=utf-16le`) are not that text: read so, the URL was other characters, kept as they were.
+  const plainSight = order !== null && redactBytes(bytes, cut) !== bytes
+  if (exact && !plainSight) {
+    // As text, as a body valid in the charset it declared is, with the charset that gives its
+    // bytes back: written in UTF-16 again, the text is the bytes that came but where
+    // credentials were replaced. Not base64: PostgreSQL converts no text from or to UTF-16, so
+    // a reader of the row could not see in SQL the JSON that came. `bad-rows retry` writes the
+    // text in UTF-16 (payloadBytes), so it fails as it did when it came.
+    const text = cut ? redactCutUrl(rawPayload(exact.text)) : rawPayload(exact.text)
     return { payload: text, encoding: exact.charset === 'utf-8' ? {} : { payload_charset: exact.charset } }
   }
-  return { payload: Buffer.from(redactBytes(bytes, body.cut === true)).toString('base64'), encoding: { payload_encoding: 'base64' } }
+  // Not text (a lone surrogate, an odd byte, a NUL): its bytes with the credentials found as
+  // UTF-16 text and as bytes replaced, the rest as it came.
+  const redacted = order === null ? redactBytes(bytes, cut) : redactBytes(redactUtf16(bytes, order, cut), cut)
+  return { payload: Buffer.from(redacted).toString('base64'), encoding: { payload_encoding: 'base64' } }
 }
 
 /**
  * A stored payload's bytes, as `collector bad-rows retry` reads them: base64 decoded when
- * `encoding` says so, else the text's UTF-8. Null when it says base64 and the text is not.
+ * `encoding` says so, else the text written in its `payload_charset`, UTF-8 when none. Null
+ * when it says base64 and the text is not, or names a charset other than UTF-16 (TextEncoder
+ * writes only UTF-8): only a body refused for its Content-Type (415, or 413) has one, and
+ * those are never retried. A UTF-16 body read back as UTF-8 is JSON that loads: a retry would
+ * take what the collector refused (and checked no signature of).
  */
 export function payloadBytes(payload: string, encoding: PayloadEncoding): Uint8Array | null {
-  if (encoding.payload_encoding !== 'base64') return new Uint8Array(Buffer.from(payload, 'utf8'))
+  if (encoding.payload_encoding !== 'base64') {
+    const charset = encoding.payload_charset
+    if (charset === 'utf-16le' || charset === 'utf-16be') return utf16Bytes(payload, charset)
+    return charset === undefined || charset === 'utf-8' ? new Uint8Array(Buffer.from(payload, 'utf8')) : null
+  }
   // Node's decoder skips what is not base64, so it is checked first: a payload cut at a
   // column's width is not whole. Line breaks are PostgreSQL's: encode(..., 'base64') writes
   // one every 76 characters, and decode() reads them.

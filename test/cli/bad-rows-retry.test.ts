@@ -167,6 +167,20 @@ test('a payload kept as base64 is retried as the bytes that came: the answer it 
   expect(retryRow({ ...row(Buffer.from(body).toString('base64')), request: null }, {}, new Date())).toEqual({ ok: false, reason: 'INVALID_JSON' })
 })
 
+// A UTF-16 body is kept as its text with `payload_charset` (src/events/raw-body.ts). Read back
+// as UTF-8, that text is JSON, and a webhook refused as INVALID_JSON before any signature
+// check loaded.
+test('a UTF-16 body kept as its text is retried as its UTF-16 bytes: the answer it got then', () => {
+  const body = JSON.stringify({ event: { ...v3Triggered, id: 'from-utf-16' } })
+  const row = (payload: string, charset: string, reason: string) => ({ bad_row_id: 'u', received_at: '2026-01-02 03:04:05.678000', reason, version: null, payload, request: `{"query":{"aid":"acme"},"user_ipaddress":null,"useragent":null,"webhook_id":null,"payload_charset":"${charset}"}` })
+  for (const charset of ['utf-16le', 'utf-16be']) {
+    expect(retryRow(row(`\ufeff${body}`, charset, 'INVALID_UTF8'), {}, new Date())).toEqual({ ok: false, reason: 'INVALID_UTF8' })
+    expect(retryRow(row(body, charset, 'INVALID_JSON'), {}, new Date())).toEqual({ ok: false, reason: 'INVALID_JSON' })
+  }
+  // One in a charset whose bytes it cannot write is left as it is.
+  expect(retryRow(row(body, 'windows-1252', 'INVALID_JSON'), {}, new Date())).toEqual({ ok: false, reason: 'INVALID_JSON' })
+})
+
 test('a body sent in Latin-1 without saying so: kept as base64, still INVALID_UTF8 when retried, and loaded once its bytes are made UTF-8 in SQL', async () => {
   await migrate(db.sql, 'postgres', 'atomic')
   const collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('retry-base64') })
@@ -189,6 +203,33 @@ test('a body sent in Latin-1 without saying so: kept as base64, still INVALID_UT
   expect(fixed.out).toBe('retried 1 bad rows: 1 loaded and removed from atomic.bad_rows (events: 1 new, 0 already loaded)\n')
   const [event] = await db.sql`select e.app_id, x."agent.summary" as agent_summary from atomic.events e join atomic.com_pagerduty_webhook_v3_event_1 x on x.root_id = e.event_id where e.event_id = ${pagerdutyEventId('v3', 'retry-latin1-1', null)}`
   expect({ ...event }).toEqual({ app_id: 'retry-base64', agent_summary: 'Ren\u00e9e M\u00fcller' })
+}, 60_000)
+
+test('a UTF-16 webhook: refused, kept as its text with the credentials replaced, still INVALID_JSON when retried, and loaded once the row says its text is UTF-8', async () => {
+  await migrate(db.sql, 'postgres', 'atomic')
+  const collector = await startInProcess({ DATABASE_URL: db.url, DATA_DIR: tempDir('retry-utf16') })
+  const json = JSON.stringify({ event: { ...v3Triggered, id: 'retry-utf16-1', agent: { ...(v3Triggered.agent as object), html_url: 'https://alice:S3cret@acme.pagerduty.com/users/Q1' } } })
+  const row = async () => (await db.sql`select payload, request::jsonb->>'payload_charset' as charset from atomic.bad_rows where request::jsonb->'query'->>'aid' = 'retry-utf16'`)[0]
+  try {
+    // Big-endian without a mark: ASCII, so valid UTF-8 with a NUL every other byte, and INVALID_JSON.
+    const body = Buffer.from(json, 'utf16le').swap16()
+    const res = await fetch(`http://127.0.0.1:${collector.url.port}/com.pagerduty/v1?aid=retry-utf16`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    expect(res.status).toBe(400)
+    await eventually(async () => (await row()) !== undefined, 20_000, 'the bad row')
+  } finally {
+    await collector.stop()
+  }
+  const stored = json.replace('alice:S3cret@', '***@')
+  expect(await row()).toEqual({ payload: stored, charset: 'utf-16be' })
+  const again = await cli(['INVALID_JSON'])
+  expect(again.out).toBe('retried 1 bad rows: 0 loaded and removed from atomic.bad_rows (events: 0 new, 0 already loaded); 1 still bad, left as they are (INVALID_JSON 1)\n')
+  expect(await row()).toEqual({ payload: stored, charset: 'utf-16be' })
+  // What an operator who wants it loaded can do: say its text is the body (UTF-8 from here on).
+  await db.sql`update atomic.bad_rows set request = (request::jsonb - 'payload_charset')::text where request::jsonb->'query'->>'aid' = 'retry-utf16'`
+  const fixed = await cli(['INVALID_JSON'])
+  expect(fixed.out).toBe('retried 1 bad rows: 1 loaded and removed from atomic.bad_rows (events: 1 new, 0 already loaded)\n')
+  const [event] = await db.sql`select e.app_id, x."agent.html_url" as html_url from atomic.events e join atomic.com_pagerduty_webhook_v3_event_1 x on x.root_id = e.event_id where e.event_id = ${pagerdutyEventId('v3', 'retry-utf16-1', null)}`
+  expect({ ...event }).toEqual({ app_id: 'retry-utf16', html_url: 'https://***@acme.pagerduty.com/users/Q1' })
 }, 60_000)
 
 test('nothing to retry says so and nothing else: no "database unavailable" warning after a run that succeeded', async () => {

@@ -118,3 +118,62 @@ describe('credentials in a body kept as base64 are replaced as in text', () => {
     expect(zlib.gunzipSync(stored.bytes).toString()).toBe(json.replace('alice:S3cretPw@', '***@'))
   })
 })
+
+// A UTF-16 body, declared or not: the answer is the one it always got (INVALID_UTF8 for a mark
+// FF FE or FE FF, INVALID_JSON for JSON with every other byte 0x00, 415 for a charset), and its
+// bad row kept it before as base64 (or, `charset=utf-16` and big-endian, as text read
+// little-endian) with the credentials in it as they came.
+describe('a refused UTF-16 body: its credentials replaced, the rest byte for byte', () => {
+  const json = '{"messages":[{"event":"incident.trigger","webhook":{"endpoint_url":"https://alice:S3cretPw@collector.example.com/com.pagerduty/v1"},"subject":"caf\u00e9 \u65e5\u672c \ud83d\ude00"}]}'
+  const ascii = json.replace(/"subject":"[^"]*"/, '"subject":"cafe"')
+  const le = (text: string) => Buffer.from(text, 'utf16le')
+  const be = (text: string) => Buffer.from(text, 'utf16le').swap16()
+  const mark = '\ufeff'
+  const without = (text: string) => text.replace('alice:S3cretPw@', '***@')
+
+  /** The bytes of a row's payload: base64 decoded in SQL, text written in its payload_charset (as `iconv -t UTF-16LE` would). */
+  async function stored(aid: string): Promise<{ reason: string; bytes: Buffer; request: Record<string, unknown>; payload: string }> {
+    const rows = async () => db.sql`select reason, payload, request, case when request::jsonb->>'payload_encoding' = 'base64' then decode(payload, 'base64') end as bytes from atomic.bad_rows where request::jsonb->'query'->>'aid' = ${aid}`
+    await eventually(async () => (await rows()).length === 1, 20_000, `the bad row of ${aid}`)
+    const [row] = await rows()
+    const request = JSON.parse(String(row?.request)) as Record<string, unknown>
+    const payload = String(row?.payload)
+    const bytes = row?.bytes ? Buffer.from(row.bytes as Uint8Array) : request.payload_charset === 'utf-16be' ? be(payload) : le(payload)
+    return { reason: String(row?.reason), bytes, request, payload }
+  }
+
+  const cases: [string, Buffer, Buffer, string, number, string, Record<string, unknown>][] = [
+    ['little-endian with a mark, no charset', le(mark + json), le(mark + without(json)), 'application/json', 400, 'INVALID_UTF8', { payload_charset: 'utf-16le' }],
+    ['big-endian without a mark, no charset', be(json), be(without(json)), 'application/json', 400, 'INVALID_UTF8', { payload_charset: 'utf-16be' }],
+    // ASCII only, it is valid UTF-8, NULs and all: JSON.parse refuses it.
+    ['little-endian ASCII without a mark, no charset', le(ascii), le(without(ascii)), 'application/json', 400, 'INVALID_JSON', { payload_charset: 'utf-16le' }],
+    ['big-endian with a mark, charset=utf-16', be(mark + json), be(mark + without(json)), 'application/json; charset=utf-16', 415, 'UNSUPPORTED_MEDIA_TYPE', { payload_charset: 'utf-16be' }],
+    ['little-endian with a lone surrogate', le(`${mark}${json} \udc00`), le(`${mark}${without(json)} \udc00`), 'application/json', 400, 'INVALID_UTF8', { payload_encoding: 'base64' }],
+    ['big-endian ASCII of an odd length', Buffer.concat([be(ascii), Buffer.from([0x0a])]), Buffer.concat([be(without(ascii)), Buffer.from([0x0a])]), 'application/json', 400, 'INVALID_JSON', { payload_encoding: 'base64' }],
+  ]
+
+  test.each(cases)('%s', async (name, body, expected, contentType, status, reason, encoding) => {
+    const aid = `utf16-${cases.findIndex((c) => c[0] === name)}`
+    const res = await post(aid, body, { 'content-type': contentType })
+    expect(res.status).toBe(status)
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(reason)
+    const row = await stored(aid)
+    expect(row.reason).toBe(reason)
+    expect(row.request).toMatchObject(encoding)
+    expect(row.bytes.toString('latin1')).not.toContain('S\u00003')
+    expect(row.bytes.equals(expected)).toBe(true)
+    if (encoding.payload_charset) expect(row.payload).toContain('"endpoint_url":"https://***@collector.example.com/com.pagerduty/v1"')
+  })
+
+  test('one cut at MAX_BODY_BYTES inside the password keeps the bytes before its userinfo, then ***', async () => {
+    const prefix = `{"messages":[{"pad":"${'x'.repeat(1979)}","webhook":{"endpoint_url":"https://`
+    const body = le(`${prefix}alice:S3cretPw@collector.example.com/com.pagerduty/v1"}}]}${' '.repeat(2000)}`)
+    // MAX_BODY_BYTES (4096) end 5 characters into the password.
+    expect(le(`${prefix}alice:S3cre`).length).toBe(4096)
+    const res = await post('utf16-cut', body, { 'content-type': 'application/json' })
+    expect(res.status).toBe(413)
+    const row = await stored('utf16-cut')
+    expect(row.request).toMatchObject({ payload_charset: 'utf-16le' })
+    expect(row.bytes.equals(le(`${prefix}***`))).toBe(true)
+  })
+})
