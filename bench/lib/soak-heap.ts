@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs'
 import { heapStats } from 'bun:jsc'
-import { main } from '../../src/main.ts'
+import { main } from '../../src/cli.ts'
+import { holdStopSignals } from '../../src/stop-signals.ts'
 
 const file = process.env.SOAK_HEAP_FILE
 if (file) {
@@ -16,4 +17,4 @@ if (file) {
     fs.appendFileSync(file, `${JSON.stringify({ t: Math.round(performance.now() / 1000), heapSize: s.heapSize, objectCount: s.objectCount, types: s.objectTypeCounts, protected: s.protectedObjectTypeCounts })}\n`)
   }, 30_000).unref()
 }
-process.exit(await main(process.argv.slice(2), process.env))
+process.exit(await main(process.argv.slice(2), process.env, holdStopSignals()))

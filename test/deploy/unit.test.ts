@@ -28,7 +28,7 @@ describe('deploy/collector.service', () => {
 
   test.each([
     ['DynamicUser', 'yes'], ['StateDirectory', 'collector'], ['Environment', 'DATA_DIR=%S/collector'], ['ProtectSystem', 'strict'],
-    ['NoNewPrivileges', 'yes'], ['Restart', 'on-failure'], ['RestartPreventExitStatus', '2'], ['LimitNOFILE', '65536'],
+    ['NoNewPrivileges', 'yes'], ['Restart', 'on-failure'], ['RestartPreventExitStatus', '2'], ['RestartForceExitStatus', 'SIGHUP'], ['LimitNOFILE', '65536'],
     ['ExecStart', '/usr/local/bin/collector serve'], ['EnvironmentFile', '/etc/collector.env'],
     ['Environment', 'BUN_JSC_forceRAMSize=1073741824'],
   ])('sets %s=%s', (key, value) => {
