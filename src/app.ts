@@ -13,7 +13,7 @@ import { databaseTls } from './db/tls.ts'
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.ts'
 import { migrate } from './db/migrate.ts'
 import { basicAuth } from './http/auth.ts'
-import { createHandler } from './http/server.ts'
+import { createHandler, routeAnswers } from './http/server.ts'
 import type { Log } from './log.ts'
 import { createCollectorMetrics, watchOpenFiles, type CollectorMetrics } from './metrics/index.ts'
 import { createLazySink } from './sink/lazy.ts'
@@ -232,7 +232,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   const registry = createRegistry(adapters)
   const metrics = createCollectorMetrics({
     version: VERSION,
-    webhookRoutes: registry.routes(),
+    requestSeries: routeAnswers(registry.routes()),
     webhookVersions: adapters.flatMap((adapter) => adapter.versions),
     spoolStats: () => spool.stats(),
     writerStatus: () => writerStatus(),

@@ -33,7 +33,10 @@ export type AdapterResult =
       /** What was loaded otherwise than asked (an unknown `p` as `srv`): logged, not refused. */
       warnings?: Issue[]
     }
-  | { ok: false; code: string; message: string; issues: Issue[]; version: string | null }
+  | { ok: false; code: AdapterRefusal; message: string; issues: Issue[]; version: string | null }
+
+/** Why an adapter refuses a whole request (src/http/responses.ts gives each its status). */
+export type AdapterRefusal = 'NOT_PAGERDUTY'
 
 export interface Adapter {
   vendor: string

@@ -6,12 +6,11 @@
  * signature: PagerDuty supports basic auth in the URL (https://user:pass@host/...).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { ErrorCode } from './responses.ts'
 
 /** Why a request was refused with 401, as the auth failures metric labels it. */
 export const DENIED_KINDS = ['basic_auth', 'signature_missing', 'signature_mismatch'] as const
 
-export interface Denied { kind: (typeof DENIED_KINDS)[number]; code: ErrorCode; message: string; headers: Record<string, string> }
+export interface Denied { kind: (typeof DENIED_KINDS)[number]; code: 'UNAUTHORIZED' | 'INVALID_SIGNATURE'; message: string; headers: Record<string, string> }
 
 export type Authenticator = (req: Request, body: Uint8Array) => Denied | null
 

@@ -4,13 +4,12 @@
  * Each failure is a value naming its error code.
  */
 import { asciiJson } from '../events/storable.ts'
-import type { ErrorCode } from './responses.ts'
 
 export const MAX_JSON_DEPTH = 64
 
 export type BodyResult =
   | { ok: true; bytes: Uint8Array; text: string; json: unknown }
-  | { ok: false; code: ErrorCode; message: string; bytes: Uint8Array }
+  | { ok: false; code: 'EMPTY_BODY' | 'INVALID_UTF8' | 'INVALID_JSON' | 'JSON_TOO_DEEP'; message: string; bytes: Uint8Array }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 

@@ -35,11 +35,21 @@ export const RETRY_AFTER_SECONDS = 30
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
 
-export function json(status: number, body: unknown, headers?: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), { status, headers: headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers } })
+/**
+ * A reply whose status its type knows: src/http/server.ts declares what each route can
+ * answer (the metrics start those series at 0) and the compiler holds the routes to it.
+ */
+export type Answer<S extends number = number> = Response & { readonly status: S }
+
+export function answer<S extends number>(status: S, body: string, headers: Record<string, string>): Answer<S> {
+  return new Response(body, { status, headers }) as Answer<S>
 }
 
-export function errorResponse(code: ErrorCode, message: string, issues: readonly Issue[] = [], headers: Record<string, string> = {}): Response {
+export function json<S extends number>(status: S, body: unknown, headers?: Record<string, string>): Answer<S> {
+  return answer(status, JSON.stringify(body), headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers })
+}
+
+export function errorResponse<C extends ErrorCode>(code: C, message: string, issues: readonly Issue[] = [], headers: Record<string, string> = {}): Answer<(typeof ERROR_STATUS)[C]> {
   const status = ERROR_STATUS[code]
   const extra = status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS), ...headers } : headers
   return json(status, { error: { code, message, issues } }, extra)

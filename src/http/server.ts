@@ -15,12 +15,43 @@ import { CollectorError, errorMessage } from '../errors.ts'
 import { encodeRecord, encodeRequest, requestParts, type RecordBody } from '../sink/records.ts'
 import type { Payload } from '../spool/frame.ts'
 import { contentProblem, parseBody, readLimited } from './body.ts'
-import { ERROR_STATUS, errorResponse, json, type ErrorCode } from './responses.ts'
+import { ERROR_STATUS, answer, errorResponse, json, type Answer, type ErrorCode } from './responses.ts'
 import { verifySignature, type Denied } from './auth.ts'
 import { rateLimited } from '../log.ts'
 
 /** One info line per bad-row reason per minute at most: a flood of bad webhooks must not flood the log. */
 const REASON_LOG_INTERVAL_MS = 60_000
+
+/**
+ * Every status each route can answer, by the route's kind: a webhook route is one of the
+ * registry's (`/com.pagerduty/v1`, ...), `other` any path without a route. The metrics
+ * start each (route, status) series at 0, since one born at its first request hides that
+ * request from `rate()` and `increase()`. Each route's answers are typed by its list here
+ * (`Answer`), so an answer the code can give that its list lacks does not compile. `other`
+ * also counts the 503 of a request whose handling failed unexpectedly, whatever its path.
+ */
+export const ROUTE_STATUSES = {
+  '/health': [200, 405],
+  '/ready': [200, 405, 503],
+  // 404: a handler given no metrics (tests); the collector always has them.
+  '/metrics': [200, 404, 405],
+  webhook: [202, 400, 401, 405, 413, 415, 499, 503],
+  other: [404, 503],
+} as const
+
+type RouteKind = keyof typeof ROUTE_STATUSES
+type AnswerOf<K extends RouteKind> = Answer<(typeof ROUTE_STATUSES)[K][number]>
+type ProbeRoute = '/health' | '/ready' | '/metrics'
+
+/** A request routed: the route's name (a webhook route's path, or the kind) and its answer. */
+type Routed = { [K in ProbeRoute | 'other']: { route: K; response: AnswerOf<K> } }[ProbeRoute | 'other'] | { route: `/${string}/${string}`; response: AnswerOf<'webhook'> }
+
+/** Every (route, status) the server can answer, given the webhook routes: the request counter's series. */
+export function routeAnswers(webhookRoutes: readonly string[]): { route: string; status: number }[] {
+  const named = (Object.keys(ROUTE_STATUSES) as RouteKind[]).filter((kind) => kind !== 'webhook')
+  return [...webhookRoutes.map((route) => [route, ROUTE_STATUSES.webhook] as const), ...named.map((kind) => [kind, ROUTE_STATUSES[kind]] as const)]
+    .flatMap(([route, statuses]) => statuses.map((status) => ({ route, status })))
+}
 
 export interface HttpMetrics {
   request(route: string, status: number, seconds: number): void
@@ -157,7 +188,7 @@ export function createHandler(deps: HttpDeps) {
    * body is durable in bad rows. When the spool cannot take it (full, failing, not keeping
    * up), the answer is the 503 a webhook would get, and the sender tries again later.
    */
-  async function reject(ctx: RequestContext, code: ErrorCode, message: string, issues: Issue[], bytes: Uint8Array, version: string | null, body: { charset?: string; contentEncoding?: string | null } = {}): Promise<Response> {
+  async function reject<C extends ErrorCode>(ctx: RequestContext, code: C, message: string, issues: Issue[], bytes: Uint8Array, version: string | null, body: { charset?: string; contentEncoding?: string | null } = {}): Promise<Answer<(typeof ERROR_STATUS)[C] | 503>> {
     // A body cut at MAX_BODY_BYTES can end inside a URL's password, before the `@`, or inside
     // a character. A compressed body is inflated to look for credentials as far as a body the
     // collector takes, MAX_BODY_BYTES; past it, it is kept as it came (its URLs in plain sight
@@ -178,8 +209,8 @@ export function createHandler(deps: HttpDeps) {
     return errorResponse(code, message, issues)
   }
 
-  function unavailable(error: unknown): Response {
-    const code: ErrorCode = error instanceof CollectorError && (error.code === 'SPOOL_FULL' || error.code === 'SPOOL_CLOSED') ? error.code : 'SPOOL_IO'
+  function unavailable(error: unknown): Answer<503> {
+    const code = error instanceof CollectorError && (error.code === 'SPOOL_FULL' || error.code === 'SPOOL_CLOSED') ? error.code : 'SPOOL_IO'
     logReason(`refused/${code}`, 'warn', 'webhook refused: cannot make it durable', { code, error: errorMessage(error) })
     return errorResponse(code, error instanceof CollectorError ? error.message : 'cannot make the event durable')
   }
@@ -189,7 +220,7 @@ export function createHandler(deps: HttpDeps) {
    * server error (a 5xx would count toward the error alerts): 499 in the metrics, one info
    * line a minute. A sender that did not get a 2xx sends it again.
    */
-  function clientClosed(waitedMs: number): Response {
+  function clientClosed(waitedMs: number): Answer<499> {
     // Bun's idle timeout cuts a body that has not all arrived in time: said as such, since
     // "the client closed" sent operators looking at the sender for what the collector did.
     // Bun's idle timer is coarse (uSockets counts it in 4 s ticks): the cut comes 26-30 s in (28.7-29
@@ -204,15 +235,13 @@ export function createHandler(deps: HttpDeps) {
   }
 
   /** 401 and nothing stored: only a counter and a log line. */
-  function unauthorized(denied: Denied): Response {
+  function unauthorized(denied: Denied): Answer<401> {
     deps.metrics?.authFailure(denied.kind)
     logReason(`unauthorized/${denied.kind}`, 'warn', 'webhook unauthorized', { kind: denied.kind })
     return errorResponse(denied.code, denied.message, [], denied.headers)
   }
 
-  async function webhook(req: Request, server: Server<unknown>, url: URL, vendor: string, version: string): Promise<Response> {
-    const adapter = deps.registry.lookup(vendor, version)
-    if (!adapter) return errorResponse('NOT_FOUND', `no adapter for /${vendor}/${version}; PagerDuty webhooks go to /com.pagerduty/v1`)
+  async function webhook(req: Request, server: Server<unknown>, url: URL, adapter: Adapter, vendor: string, version: string): Promise<AnswerOf<'webhook'>> {
     if (deps.shuttingDown()) return errorResponse('SPOOL_CLOSED', 'the collector is shutting down')
     const ctx: RequestContext = {
       receivedAt: now(),
@@ -240,7 +269,7 @@ export function createHandler(deps: HttpDeps) {
     }
   }
 
-  async function handleBody(req: Request, adapter: Adapter, ctx: RequestContext, vendor: string, version: string): Promise<Response> {
+  async function handleBody(req: Request, adapter: Adapter, ctx: RequestContext, vendor: string, version: string): Promise<AnswerOf<'webhook'>> {
     const reading = performance.now()
     let read: Awaited<ReturnType<typeof readLimited>>
     try {
@@ -271,7 +300,7 @@ export function createHandler(deps: HttpDeps) {
       if (denied) return unauthorized(denied)
     }
     const result = adapter.toEvents({ body: body.json, rawBody: body.text, ctx })
-    if (!result.ok) return reject(ctx, result.code as ErrorCode, result.message, result.issues, bytes, result.version)
+    if (!result.ok) return reject(ctx, result.code, result.message, result.issues, bytes, result.version)
     // What the answer needs, taken now: nothing after the append's await refers to `result`
     // or `body`, so their memory (the built rows, the parsed JSON: ~36 MB for a 1 MiB v1
     // webhook of ~15,000 tiny messages) is not held while the group waits for its fsync.
@@ -299,7 +328,7 @@ export function createHandler(deps: HttpDeps) {
     return json(202, { accepted, bad: badMessages, pings, version: bodyVersion })
   }
 
-  async function route(req: Request, server: Server<unknown>): Promise<{ route: string; response: Response }> {
+  async function route(req: Request, server: Server<unknown>): Promise<Routed> {
     const url = requestUrl(req.url)
     const path = normalPath(url.pathname)
     const get = req.method === 'GET' || req.method === 'HEAD'
@@ -311,13 +340,15 @@ export function createHandler(deps: HttpDeps) {
         return { route: path, response: json(ready ? 200 : 503, body) }
       }
       if (!deps.metricsText) return { route: path, response: errorResponse('NOT_FOUND', 'metrics are not enabled') }
-      return { route: path, response: new Response(await deps.metricsText(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }) }
+      return { route: path, response: answer(200, await deps.metricsText(), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }) }
     }
     const match = WEBHOOK_PATH.exec(path)
-    if (match && deps.registry.lookup(match[1] as string, match[2] as string)) {
-      const routeName = `/${match[1]}/${match[2]}`
+    const [vendor, version] = [match?.[1] ?? '', match?.[2] ?? '']
+    const adapter = match ? deps.registry.lookup(vendor, version) : undefined
+    if (adapter) {
+      const routeName = `/${vendor}/${version}` as const
       if (req.method !== 'POST') return { route: routeName, response: errorResponse('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; PagerDuty sends POST`, [], { allow: 'POST' }) }
-      return { route: routeName, response: await webhook(req, server, url, match[1] as string, match[2] as string) }
+      return { route: routeName, response: await webhook(req, server, url, adapter, vendor, version) }
     }
     return { route: 'other', response: errorResponse('NOT_FOUND', `no route for ${path}; PagerDuty webhooks go to POST /com.pagerduty/v1`) }
   }

@@ -14,8 +14,9 @@ import { createRegistry, type Collect } from './registry.ts'
 
 export interface CollectorMetricsDeps {
   version: string
-  /** The webhook routes (`/com.pagerduty/v1`, ...) and the webhook versions (`v1`, ...): their series start at 0. */
-  webhookRoutes: readonly string[]
+  /** Every (route, status) the server can answer (`routeAnswers`, src/http/server.ts): their series start at 0. */
+  requestSeries: readonly { route: string; status: number }[]
+  /** The webhook versions (`v1`, ...): their series start at 0. */
   webhookVersions: readonly string[]
   spoolStats(): SpoolStats
   writerStatus(): WriterStatus
@@ -56,11 +57,11 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   // Every known label set from 0: a series born at its first increment shows it to no
   // `rate()` or `increase()` (they need two samples), so the first 503s, 401s or bad events
   // went unseen by the alerts, and a dashboard had no line for a version until it had traffic.
-  // Bounded: 3 kinds, 3 versions, 3 routes x the two answers alerts read (202, and 503, the
-  // only 5xx the collector gives).
+  // Bounded: 3 kinds, 3 versions, and the statuses each route can answer (34 series with the
+  // three webhook routes).
   for (const kind of DENIED_KINDS) authFailures.inc({ kind }, 0)
   for (const version of deps.webhookVersions) for (const counter of [accepted, bad, pings, loaded]) counter.inc({ version }, 0)
-  for (const route of deps.webhookRoutes) for (const status of ['202', '503']) requests.inc({ route, status }, 0)
+  for (const { route, status } of deps.requestSeries) requests.inc({ route, status: String(status) }, 0)
   const duplicates = r.counter({ name: 'collector_events_duplicate_total', help: 'Events already in the database when their batch committed (a retry or a replay).' })
   const badRowsLoaded = r.counter({ name: 'collector_bad_rows_loaded_total', help: 'Rows inserted into the bad rows table.' })
   r.counter({ name: 'collector_database_write_timeouts_total', help: 'Database writes that had no answer in DB_WRITE_TIMEOUT_MS (or its doubling): their connections were closed and the batch retried on new ones.', collect: () => deps.writerStatus().writeTimeouts })

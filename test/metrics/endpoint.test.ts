@@ -22,6 +22,19 @@ const scrape = async (): Promise<Map<string, MetricFamily>> => {
 }
 const TRIGGER = readFixture('v1', 'incident.trigger__pagerduty-developer-docs.json')
 
+/** `route status value` of each collector_http_requests_total series, sorted. */
+const requestSeries = (m: Map<string, MetricFamily>): string[] => (m.get('collector_http_requests_total')?.samples ?? []).map((s) => `${s.labels.route} ${s.labels.status} ${s.value}`).sort()
+/**
+ * What each route can answer (src/http/server.ts): a probe its 200 or a 405 (/ready a 503
+ * when not ready, /metrics a 404 when the handler has none), a webhook route its 202 and every
+ * refusal, any other path a 404, and `other` the 503 of an unexpected failure too.
+ */
+const ANSWERS: (readonly [string, number])[] = [
+  ...[[200, 405], [200, 405, 503], [200, 404, 405]].flatMap((statuses, i) => statuses.map((status) => [['/health', '/ready', '/metrics'][i] as string, status] as const)),
+  ...['v1', 'v2', 'v3'].flatMap((version) => [202, 400, 401, 405, 413, 415, 499, 503].map((status) => [`/com.pagerduty/${version}`, status] as const)),
+  ['other', 404], ['other', 503],
+]
+
 beforeAll(async () => {
   db = await freshDatabase('metrics')
   dir = tempDir('metrics')
@@ -48,11 +61,12 @@ describe('GET /metrics', () => {
     expect(sampleValue(m, 'collector_load_delay_seconds_count')).toBe(0)
     // Every kind from 0: an alert on increase() sees the first 401s.
     for (const kind of ['basic_auth', 'signature_missing', 'signature_mismatch']) expect(sampleValue(m, 'collector_auth_failures_total', { kind })).toBe(0)
-    // Every version and webhook route too: the first event, bad message or 503 is an increase.
+    // Every version too: the first event or bad message is an increase.
     for (const version of ['v1', 'v2', 'v3']) {
       for (const name of ['collector_events_accepted_total', 'collector_events_bad_total', 'collector_events_loaded_total', 'collector_pings_total']) expect([name, version, sampleValue(m, name, { version })]).toEqual([name, version, 0])
-      for (const status of ['202', '503']) expect([version, status, sampleValue(m, 'collector_http_requests_total', { route: `/com.pagerduty/${version}`, status })]).toEqual([version, status, 0])
     }
+    // And every status each route can answer: the first 503, 413 or 404 is an increase too.
+    expect(requestSeries(m)).toEqual(ANSWERS.map(([route, status]) => `${route} ${status} 0`).sort())
   })
 
   test('counters move as webhooks are accepted, loaded, rejected and refused', async () => {
@@ -108,5 +122,17 @@ describe('GET /metrics', () => {
     const body = JSON.stringify({ messages: [{ ...message, id: 'METRICS-PAST-CAP' }, ...Array.from({ length: 105 }, (_, i) => ({ id: `bad-${i}`, type: 'incident.teleport' }))] })
     expect((await postJson(url('/com.pagerduty/v1'), body)).status).toBe(202)
     expect((sampleValue(await scrape(), 'collector_events_bad_total', { version: 'v1' }) ?? 0) - before).toBe(105)
+  })
+
+  test('every answer is counted in a series that was there from the start', async () => {
+    const v1 = url('/com.pagerduty/v1')
+    const answers = await Promise.all([
+      fetch(url('/health')), fetch(url('/health'), { method: 'POST' }), fetch(url('/ready')), fetch(url('/metrics'), { method: 'DELETE' }),
+      fetch(url('/nowhere')), fetch(v1), postJson(v1, ''), fetch(v1, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: TRIGGER }),
+      postJson(url('/com.pagerduty/v3'), JSON.stringify({ event: { id: 'E2', event_type: 'pagey.ping' } }), { 'x-pagerduty-signature': 'v1=00' }),
+    ])
+    expect(answers.map((r) => r.status)).toEqual([200, 405, 200, 405, 404, 405, 400, 415, 401])
+    const series = requestSeries(await scrape()).map((s) => s.replace(/ \d+$/, ''))
+    expect(series).toEqual(ANSWERS.map(([route, status]) => `${route} ${status}`).sort())
   })
 })
