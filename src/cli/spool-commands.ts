@@ -6,7 +6,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
-import { checkpointProblem, readCheckpointFile, type Position } from '../spool/checkpoint.ts'
+import { checkpointProblem, readCheckpointFile, type CheckpointFile, type Position } from '../spool/checkpoint.ts'
+import { inspectSpool, readSpoolFiles } from '../spool/inspect.ts'
 import { countEvents, readRecords } from '../spool/reader.ts'
 import { fileSize, listSegments, segmentPath } from '../spool/segments.ts'
 import { createRegistry } from '../adapters/registry.ts'
@@ -64,6 +65,7 @@ function printStatus(dir: string): number {
   const all = new Map(listSegments(dir).map((s) => [s, fileSize(segmentPath(dir, s))]))
   // A damaged checkpoint is not trusted here either: the collector replays from the oldest segment.
   const damaged = file.problem ?? checkpointProblem(written, all)
+  const gone = recordsGone(dir, file)
   const checkpoint = damaged === null ? written : { segment: 0, offset: 0 }
   const sizes = new Map([...all].filter(([s]) => s >= checkpoint.segment))
   let backlogBytes = 0
@@ -79,9 +81,30 @@ function printStatus(dir: string): number {
     // Segments are numbered from 1: segment 0 is readCheckpoint's answer when none was written.
     ['checkpoint', damaged !== null ? `damaged (segment ${written.segment} offset ${written.offset}: ${damaged}); the collector replays from the oldest segment` : checkpoint.segment === 0 ? 'none written yet (nothing loaded since this spool began)' : `segment ${checkpoint.segment} offset ${checkpoint.offset}`],
     ['corrupt records set aside', String(corrupt)],
+    ['records gone', gone === null ? 'not known: the collector is loading (its checkpoint moved each time this looked); it reports any at its start'
+      : gone.length === 0 ? 'none'
+      : `${gone.map((p) => p.offset === 0 ? `segment ${p.segment}` : `segment ${p.segment} from offset ${p.offset}`).join(', ')}: removed outside the collector; the webhooks in them that had not loaded are lost (the collector logs "spool records gone" at its start and counts them in collector_spool_corrupt_records_total)`],
   ]
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(26)} ${v}\n`)
   return 0
+}
+
+/**
+ * What a start would report as `spool records gone` (src/spool/inspect.ts): segment files
+ * removed outside the collector. Taken from one listing between two reads of the same
+ * checkpoint: a running collector deletes segments once the checkpoint past them is written,
+ * and a listing made across that move could take a loaded segment for one removed. Null
+ * when the checkpoint kept moving.
+ */
+function recordsGone(dir: string, first: CheckpointFile): Position[] | null {
+  let checkpoint = first
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const found = inspectSpool(readSpoolFiles(dir, checkpoint))
+    const again = readCheckpointFile(dir)
+    if (JSON.stringify(again) === JSON.stringify(checkpoint)) return found.lost
+    checkpoint = again
+  }
+  return null
 }
 
 /**

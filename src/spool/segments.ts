@@ -36,16 +36,9 @@ export function readSegmentCount(dir: string, seq: number, bytes: number): numbe
   }
 }
 
-/** Count files whose segment is gone (deleted once loaded; the count file after it). Returns their sequences, oldest first. */
-export function removeOrphanCounts(dir: string, segments: ReadonlySet<number>): number[] {
-  const removed: number[] = []
-  for (const name of fs.readdirSync(dir)) {
-    const seq = COUNT.exec(name)?.[1]
-    if (seq === undefined || segments.has(Number(seq))) continue
-    fs.rmSync(path.join(dir, name), { force: true })
-    removed.push(Number(seq))
-  }
-  return removed.sort((a, b) => a - b)
+/** The sequences of the count files in `dir`, oldest first. */
+export function listCounts(dir: string): number[] {
+  return sequences(dir, COUNT)
 }
 
 const RESTORE = /^(\d{20})\.seg\.restore$/
@@ -60,23 +53,33 @@ const RESTORE = /^(\d{20})\.seg\.restore$/
  * Returns the sequences put back.
  */
 export function adoptRestoredSegments(dir: string): number[] {
-  const adopted: number[] = []
-  for (const name of fs.readdirSync(dir)) {
-    const seq = RESTORE.exec(name)?.[1]
-    if (seq === undefined || fs.existsSync(segmentPath(dir, Number(seq)))) continue
-    fs.renameSync(path.join(dir, name), segmentPath(dir, Number(seq)))
-    adopted.push(Number(seq))
-  }
+  const adopted = pendingRestores(dir)
+  for (const seq of adopted) fs.renameSync(restorePath(dir, seq), segmentPath(dir, seq))
   return adopted
 }
 
+const restorePath = (dir: string, seq: number): string => `${segmentPath(dir, seq)}.restore`
+
+/** The sequences of the copies `adoptRestoredSegments` would put back (their segment missing). */
+export function pendingRestores(dir: string): number[] {
+  return sequences(dir, RESTORE).filter((seq) => !fs.existsSync(segmentPath(dir, seq)))
+}
+
 export function listSegments(dir: string): number[] {
+  return sequences(dir, SEGMENT)
+}
+
+/** The sequences of the files in `dir` whose names `pattern` matches, oldest first. */
+function sequences(dir: string, pattern: RegExp): number[] {
   return fs.readdirSync(dir)
-    .map((name) => SEGMENT.exec(name)?.[1])
+    .map((name) => pattern.exec(name)?.[1])
     .filter((s): s is string => s !== undefined)
     .map(Number)
     .sort((a, b) => a - b)
 }
+
+/** A pending restore's size, as the segment it becomes. */
+export const restoreSize = (dir: string, seq: number): number => fileSize(restorePath(dir, seq))
 
 export function fileSize(file: string): number {
   try {

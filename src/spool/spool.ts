@@ -9,11 +9,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
-import { checkpointPath, checkpointProblem, comparePositions, readCheckpointFile, writeCheckpoint, type Position } from './checkpoint.ts'
+import { checkpointPath, comparePositions, readCheckpointFile, writeCheckpoint, type Position } from './checkpoint.ts'
 import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './frame.ts'
 import { fsyncDir, fsyncDirSync, isUnlinked, nodeSpoolIo, readAt, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
-import { adoptRestoredSegments, countPath, fileSize, listSegments, readSegmentCount, removeOrphanCounts, segmentPath, writeSegmentCount } from './segments.ts'
+import { adoptRestoredSegments, countPath, segmentPath, writeSegmentCount } from './segments.ts'
+import { inspectSpool, readSpoolFiles } from './inspect.ts'
 
 export type { Position } from './checkpoint.ts'
 export type { SpoolRecord } from './reader.ts'
@@ -169,41 +170,22 @@ export function openSpool(options: SpoolOptions): Spool {
 
   // ---- recover the on-disk state -------------------------------------------------------
   const written = readCheckpointFile(dir)
-  let committed = written.position
   if (adoptRestoredSegments(dir).length > 0) fsyncDirSync(dir)
-  const found = new Map(listSegments(dir).map((seq) => [seq, fileSize(segmentPath(dir, seq))]))
-  const problem = written.problem ?? checkpointProblem(committed, found)
-  if (problem !== null) {
-    // Replaying what loaded already is harmless (loads are idempotent); deleting by it is not.
-    options.onDamagedCheckpoint?.({ checkpoint: committed, problem })
-    committed = { segment: 0, offset: 0 }
+  const found = inspectSpool(readSpoolFiles(dir, written))
+  if (found.problem !== null) {
+    options.onDamagedCheckpoint?.({ checkpoint: written.position, problem: found.problem })
     // Removed now (durable with the directory's fsync below), not left until the first
     // checkpoint write: the segments this start and the next ones open may reach the one it
     // names, and a restart before that write (the database down) took it for a checkpoint and
     // deleted every segment before it.
     fs.rmSync(checkpointPath(dir), { force: true })
   }
-  const sizes = new Map<number, number>()
-  for (const [seq, size] of found) {
-    if (seq < committed.segment) fs.rmSync(segmentPath(dir, seq), { force: true }) // loaded before a crash
-    else sizes.set(seq, size)
-  }
-  // The checkpoint's own segment gone: the collector never deletes it, and empties, not
-  // deletes, loaded ones a failed checkpoint write left behind it, so it was removed outside
-  // the collector while stopped, those after it up to the first left with it. Not for a
-  // checkpoint an earlier version wrote (no crc): that version deleted them. Its count file,
-  // if left, tells a checkpoint at its end (nothing unloaded in it): read before it goes.
-  const lostFrom = problem === null && written.sealed && committed.segment > 0 && !found.has(committed.segment) ? committed : null
-  const lostInOwn = lostFrom !== null && readSegmentCount(dir, lostFrom.segment, lostFrom.offset) === null
-  const orphans = removeOrphanCounts(dir, new Set(sizes.keys()))
-  const existing = [...sizes.keys()]
-  // No checkpoint written yet (nothing loaded since the spool began): the collector has deleted
-  // no segment, so one whose count file is left, before the first segment left, was removed
-  // outside it while it was stopped (the oldest files, to free disk), unreported before.
-  const lostBefore = problem === null && written.position.segment === 0 ? orphans.filter((seq) => existing[0] === undefined || seq < existing[0]) : []
-  // Past those too: a new active segment under a lost one's number would be reported as lost.
-  const activeSeq = Math.max(committed.segment, ...existing, ...lostBefore, 0) + 1
-  if (!sizes.has(committed.segment)) committed = { segment: existing[0] ?? activeSeq, offset: 0 }
+  for (const seq of found.loaded) fs.rmSync(segmentPath(dir, seq), { force: true }) // loaded before a crash
+  // Deleted once loaded, the count file after it; or its segment removed outside the collector.
+  for (const seq of found.orphanCounts) fs.rmSync(countPath(dir, seq), { force: true })
+  const sizes = found.sizes
+  const activeSeq = found.activeSeq
+  let committed = found.resumeAt
 
   // `events`: what the active segment holds, for its count file when it is sealed. Opened to
   // read as well ('wx+'): should its file be deleted, its records are read back through it.
@@ -275,13 +257,9 @@ export function openSpool(options: SpoolOptions): Spool {
 
   /** A sealed segment gone from disk: what it held from `offset` on is reported as one damaged record, of no bytes kept. */
   const missing = (segment: number, offset: number) => quarantine(segment, offset, EMPTY)
-  // Segments are numbered one after another and go oldest first, once loaded: a gap between
-  // two left is one removed outside the collector while it was stopped. Its records are lost;
-  // the reader passes over it without a word, so it is said here, as are the checkpoint's own
-  // segment and those after it when they were removed (`lostFrom` above).
-  for (const seq of lostBefore) missing(seq, 0)
-  if (lostFrom && lostInOwn) missing(lostFrom.segment, lostFrom.offset)
-  for (let seq = lostFrom ? lostFrom.segment + 1 : existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) missing(seq, 0)
+  // Segments removed outside the collector while it was stopped (src/spool/inspect.ts): their
+  // records are lost, and the reader would pass over them without a word.
+  for (const lost of found.lost) missing(lost.segment, lost.offset)
 
   /**
    * The active segment's file deleted while open (`rm` of the newest spool file, a tmp

@@ -13,8 +13,9 @@ import { encodeRecord, encodeRequest } from '../../src/sink/records.ts'
 import { ago, replayLine, spoolStatus } from '../../src/cli/spool-commands.ts'
 import { createRegistry } from '../../src/adapters/registry.ts'
 import { createPagerDutyAdapter } from '../../src/adapters/pagerduty/index.ts'
-import { checkpointPath } from '../../src/spool/checkpoint.ts'
-import { listSegments, segmentPath } from '../../src/spool/segments.ts'
+import { checkpointPath, formatCheckpoint, readCheckpointFile } from '../../src/spool/checkpoint.ts'
+import { countPath, listSegments, segmentPath } from '../../src/spool/segments.ts'
+import { HEADER_BYTES } from '../../src/spool/frame.ts'
 import { contextFor, recordFor } from '../helpers/load.ts'
 
 let db: TestDatabase
@@ -23,6 +24,19 @@ afterAll(async () => { await db.drop() })
 
 const cli = (args: string[], env: Record<string, string>) =>
   Bun.spawn([BUN, path.join(ROOT, 'src/main.ts'), ...args], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', ...env }, stdout: 'pipe', stderr: 'pipe' })
+
+/** What `spool status` prints, run in this process (exit 0) with `spy` in place; the spy is restored after. */
+function statusInProcess(dataDir: string, spy: { mockRestore(): void }): string {
+  const printed: string[] = []
+  const write = spyOn(process.stdout, 'write').mockImplementation(((chunk: string) => { printed.push(chunk); return true }) as typeof process.stdout.write)
+  try {
+    expect(spoolStatus(testConfig({ DATA_DIR: dataDir }))).toBe(0)
+  } finally {
+    spy.mockRestore()
+    write.mockRestore()
+  }
+  return printed.join('')
+}
 
 describe('collector spool status', () => {
   test('prints the backlog left on disk, without touching it', async () => {
@@ -38,6 +52,7 @@ describe('collector spool status', () => {
     expect(out).toContain('segments                   1\n')
     expect(out).toContain('corrupt records set aside  0\n')
     expect(out).toContain('checkpoint                 none written yet (nothing loaded since this spool began)\n')
+    expect(out).toContain('records gone               none\n')
     // These synthetic records carry no event, so no receipt time.
     expect(out).toContain('oldest waiting received    not recorded in the records waiting\n')
     expect(fs.readdirSync(path.join(dataDir, 'spool')).sort()).toEqual(before)
@@ -75,6 +90,91 @@ describe('collector spool status', () => {
     expect(await proc.exited).toBe(0)
     expect(out).toContain('backlog events             6\n')
     expect(out).toContain(`checkpoint                 damaged (segment ${first.segment} offset ${2 * first.offset}: its checksum does not match its position); the collector replays from the oldest segment\n`)
+  })
+
+  /**
+   * Segment files removed while the collector was stopped (the oldest ones, to free disk):
+   * `serve` reports them at its start (`spool records gone`, counted as corrupt records); the
+   * status said nothing of them. Each case: what the status says, that it changed no file,
+   * and that a start then reports the same records.
+   */
+  const RECORD = encodeRecord({ events: [], badRows: [] })
+  const FRAME = HEADER_BYTES + Buffer.byteLength(RECORD)
+  test.each([
+    // No checkpoint yet: the oldest segment's count file is left behind it.
+    ['the oldest segment, nothing loaded yet', 0, (segments: number[]) => [segments[0] as number], () => [0]],
+    // A gap between two segments left.
+    ['a segment between two others', 0, (segments: number[]) => [segments[1] as number], () => [0]],
+    // The checkpoint's own segment (one record of its two loaded): lost from the checkpoint on.
+    ['the checkpoint\'s own segment, loaded in part', 3, (segments: number[]) => [segments[0] as number], () => [FRAME]],
+  ] as const)('records removed while the collector was stopped (%s) are reported, as the collector reports them at its start, and nothing is changed', async (_, loadedRecords, removed, offsets) => {
+    const dataDir = tempDir('status-gone')
+    const dir = path.join(dataDir, 'spool')
+    const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 2 * FRAME })
+    for (let i = 0; i < 6; i++) await spool.append(RECORD, 1)
+    if (loadedRecords > 0) await spool.commit(spool.read(spool.checkpoint(), loadedRecords, 1 << 30).next, loadedRecords)
+    await spool.close()
+    const gone = removed(listSegments(dir))
+    for (const seq of gone) fs.rmSync(segmentPath(dir, seq))
+    const snapshot = () => Object.fromEntries(fs.readdirSync(dir).sort().map((name) => [name, name === 'corrupt' ? null : fs.readFileSync(path.join(dir, name), 'latin1')]))
+    const before = snapshot()
+
+    const proc = cli(['spool', 'status'], { DATA_DIR: dataDir })
+    const out = await new Response(proc.stdout).text()
+    expect(await proc.exited).toBe(0)
+    const named = gone.map((seq, i) => (offsets()[i] === 0 ? `segment ${seq}` : `segment ${seq} from offset ${offsets()[i]}`)).join(', ')
+    expect(out).toContain(`records gone               ${named}: removed outside the collector; the webhooks in them that had not loaded are lost (the collector logs "spool records gone" at its start and counts them in collector_spool_corrupt_records_total)\n`)
+    expect(snapshot()).toEqual(before)
+
+    const reported: { segment: number; offset: number }[] = []
+    const started = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 2 * FRAME, onCorrupt: ({ segment, offset, bytes }) => { if (bytes === 0) reported.push({ segment, offset }) } })
+    await started.close()
+    expect(reported).toEqual(gone.map((segment, i) => ({ segment, offset: offsets()[i] as number })))
+  })
+
+  test('a copy of a deleted segment that a crash caught before its rename (.seg.restore) is not taken for records gone: the start puts it back', async () => {
+    const dataDir = tempDir('status-restore')
+    const dir = path.join(dataDir, 'spool')
+    const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 2 * FRAME })
+    for (let i = 0; i < 6; i++) await spool.append(RECORD, 1)
+    await spool.close()
+    const middle = listSegments(dir)[1] as number
+    fs.renameSync(segmentPath(dir, middle), `${segmentPath(dir, middle)}.restore`)
+    const proc = cli(['spool', 'status'], { DATA_DIR: dataDir })
+    expect(await new Response(proc.stdout).text()).toContain('records gone               none\n')
+    expect(await proc.exited).toBe(0)
+    const reported: number[] = []
+    const started = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 2 * FRAME, onCorrupt: ({ segment }) => reported.push(segment) })
+    expect([reported, started.unreadEvents()]).toEqual([[], 6])
+    await started.close()
+  })
+
+  // A running collector writes its checkpoint, then deletes the segments it passed: a listing
+  // made across that move, read against the checkpoint before it, took its own segment, loaded
+  // and deleted, for one removed outside the collector.
+  test('a checkpoint that moves while the status lists the spool (a running collector deleting what it loaded) is not taken for records gone', async () => {
+    const dataDir = tempDir('status-gone-race')
+    const dir = path.join(dataDir, 'spool')
+    const spool = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 2 * FRAME })
+    for (let i = 0; i < 6; i++) await spool.append(RECORD, 1)
+    await spool.commit(spool.read(spool.checkpoint(), 3, 1 << 30).next, 3)
+    await spool.close()
+    const [own, next] = listSegments(dir) as [number, number]
+    expect(readCheckpointFile(dir).position).toEqual({ segment: own, offset: FRAME })
+    const realReaddir = fs.readdirSync
+    let moves = 0
+    const readdir = spyOn(fs, 'readdirSync').mockImplementation(((where: string, ...rest: unknown[]) => {
+      if (String(where) === dir && moves === 0) {
+        moves++
+        fs.writeFileSync(checkpointPath(dir), formatCheckpoint({ segment: next, offset: 0 }))
+        fs.unlinkSync(segmentPath(dir, own))
+        fs.unlinkSync(countPath(dir, own))
+      }
+      return (realReaddir as (...args: unknown[]) => string[])(where, ...rest)
+    }) as typeof fs.readdirSync)
+    const out = statusInProcess(dataDir, readdir)
+    expect(moves).toBe(1)
+    expect(out).toContain('records gone               none\n')
   })
 
   test('says when the oldest webhook waiting was received (about when the tables stop), or that none waits', async () => {
@@ -147,16 +247,8 @@ describe('collector spool status', () => {
       }
       return (realOpen as (...args: unknown[]) => number)(file, ...rest)
     }) as typeof fs.openSync)
-    const printed: string[] = []
-    const write = spyOn(process.stdout, 'write').mockImplementation(((chunk: string) => { printed.push(chunk); return true }) as typeof process.stdout.write)
-    try {
-      expect(spoolStatus(testConfig({ DATA_DIR: dataDir }))).toBe(0)
-    } finally {
-      open.mockRestore()
-      write.mockRestore()
-    }
+    const out = statusInProcess(dataDir, open)
     expect(moves).toBe(1)
-    const out = printed.join('')
     expect(out).toContain('segments                   2\n')
     expect(out).toContain('backlog events             2\n')
     expect(out).toContain(`checkpoint                 segment ${next} offset 0\n`)
