@@ -25,6 +25,7 @@ export type FromEmbeddedThread =
   | { type: 'started'; port: number | null }
   | { type: 'failed'; stage: 'open' | 'serve'; message: string; said: string[] }
   | { type: 'panic'; reason: string }
+  | { type: 'wedged' }
   | { type: 'stopped' }
 
 /**
@@ -80,7 +81,7 @@ async function start(options: Extract<ToEmbeddedThread, { type: 'start' }>): Pro
   const server = options.socketFile !== null
     ? new PGLiteSocketServer({ db, path: options.socketFile })
     : new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port })
-  keepProtocolSequencesWhole(server)
+  keepProtocolSequencesWhole(server, () => post({ type: 'wedged' }))
   refuseConnectionsBeyond(server, options.maxConnections)
   const bounded = (promise: Promise<unknown>) => Promise.race([promise, Bun.sleep(options.stopWaitMs)])
   try {

@@ -130,13 +130,35 @@ function renamed(message: Uint8Array, statement: { start: number; end: number },
   return out
 }
 
+/** The last six bytes of a response so far (`before`) and its next `chunk`: enough to see how it ends. */
+export function tailOf(before: Uint8Array, chunk: Uint8Array): Uint8Array {
+  if (chunk.length >= 6) return chunk.slice(chunk.length - 6)
+  const joined = new Uint8Array(before.length + chunk.length)
+  joined.set(before)
+  joined.set(chunk, before.length)
+  return joined.slice(Math.max(0, joined.length - 6))
+}
+
+/** Does a response whose last bytes are `tail` end with ReadyForQuery ('Z', length 5, a status byte)? */
+export const endsReadyForQuery = (tail: Uint8Array): boolean =>
+  tail.length === 6 && tail[0] === 0x5a && tail[1] === 0 && tail[2] === 0 && tail[3] === 0 && tail[4] === 5
+
 /** Does this message end a unit of work? Startup packets begin with a length, first byte 0. */
 const endsSequence = (message: Uint8Array): boolean => {
   const type = message[0]
   return type === SYNC || type === QUERY || type === TERMINATE || type === 0
 }
 
-export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
+/**
+ * `onWedged`: PGlite answered a Query or a Sync without the ReadyForQuery that ends every such
+ * answer. PGlite 0.5.14 does so on `convert_to(x, 'WIN1252')`: it sends the RowDescription and
+ * nothing more, answers the next connection's statement with that query's leftovers (an
+ * INSERT of the writer's seemed to succeed with no rows: its events counted as duplicates,
+ * never loaded), then spins in the WebAssembly for good, where even terminating its thread
+ * cannot stop it. From then on nothing more is passed to it: the clients wait until the
+ * database is restarted (src/app.ts), which closes their connections.
+ */
+export function keepProtocolSequencesWhole(server: PGLiteSocketServer, onWedged: () => void = () => {}): void {
   const q = (server as unknown as { queryQueue?: QueueInternals }).queryQueue
   if (!q || !Array.isArray(q.queue) || typeof q.processQueue !== 'function' || typeof q.clearQueueForHandler !== 'function') {
     throw new Error('@electric-sql/pglite-socket changed its internals: the embedded database cannot safely serve several connections')
@@ -153,8 +175,9 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
     statements.delete(handlerId)
     clear(handlerId)
   }
+  let wedged = false
   q.processQueue = async () => {
-    if (q.processing || q.queue.length === 0) return
+    if (wedged || q.processing || q.queue.length === 0) return
     q.processing = true
     try {
       while (q.queue.length > 0) {
@@ -173,6 +196,7 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
           continue
         }
         let bytes = 0
+        let tail: Uint8Array = new Uint8Array(0)
         try {
           // The session passes to another connection: settings one client SET (psql's
           // client_encoding, default_transaction_read_only) must not apply to the next one,
@@ -198,7 +222,7 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
             else if (message[0] === CLOSE) own.delete(name)
           }
           await q.db.runExclusive(() => q.db.execProtocolRawStream(message, {
-            onRawData: (data: Uint8Array) => { bytes += data.length; item.onData(data) },
+            onRawData: (data: Uint8Array) => { bytes += data.length; tail = tailOf(tail, data); item.onData(data) },
           }))
         } catch (error) {
           owner = null
@@ -208,6 +232,11 @@ export function keepProtocolSequencesWhole(server: PGLiteSocketServer): void {
         q.lastHandlerId = item.handlerId
         owner = endsSequence(item.message) ? null : item.handlerId
         item.resolve(bytes)
+        if ((item.message[0] === QUERY || item.message[0] === SYNC) && !endsReadyForQuery(tail)) {
+          wedged = true
+          onWedged()
+          break
+        }
       }
     } finally {
       q.processing = false
