@@ -12,6 +12,7 @@ import { connect, describeUrl } from './db/connect.ts'
 import { databaseTls } from './db/tls.ts'
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.ts'
 import { migrate } from './db/migrate.ts'
+import { createStallWatch, guardStalls, type Stall, type StallGuard, type StallWatch } from './db/stall-watch.ts'
 import { basicAuth } from './http/auth.ts'
 import { createHandler, routeAnswers } from './http/server.ts'
 import type { Log } from './log.ts'
@@ -83,13 +84,13 @@ function database(open: () => postgres.Sql, embedded: EmbeddedDatabase | null, d
  * `onPanic`: that PGlite met a PANIC or its thread ended, and every statement sent to it,
  * the one in flight included, waits for good; required, so that no caller waits with it.
  */
-export async function openDatabase(config: Config, onPanic: (reason: string) => void, signal?: AbortSignal): Promise<Database> {
+export async function openDatabase(config: Config, onPanic: (reason: string) => void, signal?: AbortSignal, onWedged?: () => void): Promise<Database> {
   const url = config.databaseUrl
   if (url) {
     const tls = databaseTls(url, config.dialect)
     return database(() => connect({ url, dialect: config.dialect, tls }), null, describeUrl(url))
   }
-  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), onPanic, ...(signal ? { signal } : {}) })
+  const embedded = await startEmbedded({ dataDir: config.dataDir, ...(config.embeddedPgPort !== undefined ? { port: config.embeddedPgPort } : {}), onPanic, ...(signal ? { signal } : {}), ...(onWedged ? { onWedged } : {}) })
   // The writer keeps its one connection for good: the embedded server takes 16 clients in
   // all, and psql users holding the others must not lock the writer out after an idle close.
   // A reconnect (a write timed out) while 16 others are open is refused all the same (53300):
@@ -112,8 +113,9 @@ export function endCommandOnPanic(log: Log, config: Config, rerun: string): (rea
 
 /**
  * DB_WRITE_TIMEOUT_MS where it can help: PostgreSQL over the network. The embedded database's
- * connection cannot go silent. On Redshift a batch is a transaction holding a LOCK: a session
- * the network cut off keeps it (idle in transaction) until the server notices, so retries
+ * connection cannot go silent, and a new one would queue behind what holds PGlite: there
+ * EMBEDDED_STALL_RESTART_MS restarts the database instead (restartEmbedded). On Redshift a
+ * batch is a transaction holding a LOCK: a session the network cut off keeps it (idle in transaction) until the server notices, so retries
  * would only queue behind it, and a write abandoned while it commits could load a batch twice
  * where the collector may not LOCK; there the kernel's timeout decides.
  */
@@ -162,10 +164,13 @@ function listen(config: Config, options: Omit<Parameters<typeof Bun.serve>[0], '
   }
 }
 
-/** The writer from the spool into an open database, through the lazy sink (connect, migrate, load). */
-function createDatabaseWriter(options: { config: Config; log: Log; spool: Spool; registry: ReturnType<typeof createRegistry>; database: Database; onCommit: CollectorMetrics['onCommit'] }): Writer {
+/**
+ * The writer from the spool into an open database, through the lazy sink (connect, migrate,
+ * load); its calls to the database timed by `watch` when given.
+ */
+function createDatabaseWriter(options: { config: Config; log: Log; spool: Spool; registry: ReturnType<typeof createRegistry>; database: Database; onCommit: CollectorMetrics['onCommit']; watch?: StallWatch }): Writer {
   const { config, log, database } = options
-  const sink = createLazySink({
+  const lazy = createLazySink({
     sql: database.sql,
     reconnect: () => { database.reconnect(); return database.sql },
     dialect: config.dialect,
@@ -181,7 +186,7 @@ function createDatabaseWriter(options: { config: Config; log: Log; spool: Spool;
   return createWriter({
     spool: options.spool,
     rebuild: rebuildWith(options.registry),
-    sink,
+    sink: options.watch ? options.watch.watch(lazy) : lazy,
     maxRows: config.batchMaxRows,
     maxBatchBytes: config.batchMaxBytes,
     maxWaitMs: config.batchMaxWaitMs,
@@ -237,6 +242,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
     spoolStats: () => spool.stats(),
     writerStatus: () => writerStatus(),
     processStats: () => fdWatch.check(),
+    embeddedRestarts: () => embeddedRestarts,
   })
   const fdWatch = watchOpenFiles(log, FD_CHECK_MS)
   const spool = openSpool({
@@ -278,14 +284,53 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   const opening = openDatabase(config, (reason) => {
     log('error', 'the embedded database stopped (a PostgreSQL PANIC, or its thread ended): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
     process.exit(1)
-  }, giveUpOpening.signal)
+  }, giveUpOpening.signal, () => stallGuard?.wedged())
   // Until the database is open there is no writer: webhooks wait in the spool, as in an outage.
   let writer: Writer | null = null
+  let stallGuard: StallGuard | null = null
+  let embeddedRestarts = 0
+  /** While the embedded database restarts: why, for /ready. */
+  let restartingFor: string | null = null
   const attach = (opened: Database): Database => {
     embedded = opened.embedded
-    writer = createDatabaseWriter({ config, log, spool, registry, database: opened, onCommit: metrics.onCommit })
+    const watch = opened.embedded && config.embeddedStallRestartMs > 0 ? createStallWatch() : undefined
+    writer = createDatabaseWriter({ config, log, spool, registry, database: opened, onCommit: metrics.onCommit, ...(watch ? { watch } : {}) })
     writer.start()
+    if (watch && opened.embedded) {
+      const target = opened.embedded
+      stallGuard = guardStalls(watch, config.embeddedStallRestartMs, (stall) => restartEmbedded(target, stall))
+    }
     return opened
+  }
+  /**
+   * The embedded database kept the writer waiting EMBEDDED_STALL_RESTART_MS, or PGlite said it
+   * is wedged: its thread is ended, which closes every connection to it (socket clients get a
+   * connection error; the writer's calls fail at once and are retried, their pool connecting
+   * again once it is open), and DATA_DIR/pglite opened again. What may have committed before loads again as duplicates
+   * (event_id). A reopen that fails ends the process as a PANIC does (exit 1, restarted by
+   * the unit); a stop meanwhile gives the reopen up.
+   */
+  async function restartEmbedded(target: EmbeddedDatabase, stall: Stall): Promise<void> {
+    const seconds = Math.round(stall.waitedMs / 1000)
+    // No statement text: a psql user's query can quote personal data.
+    restartingFor = stall.wedged
+      ? 'a statement sent to it got no complete answer (PGlite wedged)'
+      : `it did not answer the writer for ${seconds} s (EMBEDDED_STALL_RESTART_MS)`
+    log('error', stall.wedged
+      ? 'the embedded database answered a statement without finishing its answer and answers nothing more (PGlite wedged; convert_to(x, \'WIN1252\') from psql does it): restarting it; connections on its socket are closed, and acknowledged webhooks wait in the spool until it is open again'
+      : `the embedded database has not answered the writer for ${seconds} s (EMBEDDED_STALL_RESTART_MS): restarting it; connections on its socket are closed (a query or an open transaction of one may be what held it), and acknowledged webhooks wait in the spool until it is open again`, { seconds, data_dir: config.dataDir })
+    embeddedRestarts++
+    const since = performance.now()
+    try {
+      await target.restart()
+    } catch (error) {
+      if (shuttingDown) return
+      log('error', 'the embedded database could not be restarted: exiting, to be started again; acknowledged webhooks wait in the spool', { error: errorMessage(error), data_dir: config.dataDir })
+      process.exit(1)
+    } finally {
+      restartingFor = null
+    }
+    log('info', 'embedded database restarted', { ms: Math.round(performance.now() - since) })
   }
   // The external database: a pool, made at once; listening follows, as always.
   let database: Database | null = config.databaseUrl !== undefined ? attach(await opening) : null
@@ -293,7 +338,11 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   // Until there is a writer, from the spool: collector_oldest_unloaded_age_seconds read 0 all
   // the while the embedded database opened (seconds, or as long as it hangs) over a backlog.
   const receiptAt = spoolReceipts(spool)
-  const writerStatus = () => writer?.status() ?? openingStatus(spool.pending() ? receiptAt(spool.checkpoint()) : null)
+  const writerStatus = (): WriterStatus => {
+    const status = writer?.status() ?? openingStatus(spool.pending() ? receiptAt(spool.checkpoint()) : null)
+    if (restartingFor === null) return status
+    return { ...status, database: 'down', lastError: `the embedded database is being restarted: ${restartingFor}`, lastErrorAt: new Date().toISOString() }
+  }
 
   let shuttingDown = false
   const ready = () => {
@@ -348,6 +397,7 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   async function closeBehindServer(drainMs: number): Promise<void> {
     const closeBy = Date.now() + drainMs + STOP_GRACE_MS
     fdWatch.stop()
+    stallGuard?.stop()
     // A start that fails while the embedded database opens: it is closed once open.
     const opened = database ?? await opening.catch(() => null)
     await writer?.stop(drainMs)

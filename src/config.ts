@@ -37,6 +37,7 @@ export const Config = Type.Object({
   maxBodyBytes: Int(1, 64 * 1024 * 1024),
   shutdownDrainMs: Int(0, 600_000),
   dbWriteTimeoutMs: Int(0, 3_600_000),
+  embeddedStallRestartMs: Int(0, 86_400_000),
   logLevel: LogLevel,
 })
 export type Config = Static<typeof Config>
@@ -135,6 +136,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', describe: 'largest accepted request body (default 1MiB)', parse: bytes },
   { key: 'shutdownDrainMs', flag: '--shutdown-drain-ms', env: 'SHUTDOWN_DRAIN_MS', describe: 'on SIGTERM, how long the writer may drain the spool (default 5000)', parse: integer },
   { key: 'dbWriteTimeoutMs', flag: '--db-write-timeout-ms', env: 'DB_WRITE_TIMEOUT_MS', describe: 'a PostgreSQL batch with no answer after this long is cancelled and retried on new connections, the limit doubling while writes time out (default 60000; 0: never)', parse: integer },
+  { key: 'embeddedStallRestartMs', flag: '--embedded-stall-restart-ms', env: 'EMBEDDED_STALL_RESTART_MS', describe: 'the embedded database with no answer to the writer for this long (a psql query or transaction holding it, or PGlite wedged) is restarted: its thread ended, its connections closed, opened again (default 300000; 0: never)', parse: integer },
   { key: 'logLevel', flag: '--log-level', env: 'LOG_LEVEL', describe: 'debug, info, warn or error (default info)', parse: text },
 ]
 
@@ -154,6 +156,7 @@ const DEFAULTS: Omit<Config, 'dialect'> = {
   maxBodyBytes: 1024 ** 2,
   shutdownDrainMs: 5000,
   dbWriteTimeoutMs: 60_000,
+  embeddedStallRestartMs: 300_000,
   logLevel: 'info',
 }
 
@@ -316,6 +319,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   if (typeof raw.dbWriteTimeoutMs === 'number' && raw.dbWriteTimeoutMs > 0 && raw.dbWriteTimeoutMs < 1000) {
     issues.push({ option: sourceOf.get('dbWriteTimeoutMs') ?? 'DB_WRITE_TIMEOUT_MS', message: `is in milliseconds: 0 (never) or at least 1000, got ${raw.dbWriteTimeoutMs}` })
+  }
+  if (typeof raw.embeddedStallRestartMs === 'number' && raw.embeddedStallRestartMs > 0 && raw.embeddedStallRestartMs < 1000) {
+    issues.push({ option: sourceOf.get('embeddedStallRestartMs') ?? 'EMBEDDED_STALL_RESTART_MS', message: `is in milliseconds: 0 (never) or at least 1000, got ${raw.embeddedStallRestartMs}` })
   }
   // A rejected body is kept whole in a bad row, JSON-escaped in the spool: a control character
   // takes 6 bytes there. A record larger than the whole budget would never fit, and that

@@ -15,7 +15,7 @@ describe('loadConfig', () => {
       port: 8080, host: '0.0.0.0', dataDir: './data', dbSchema: 'atomic', dialect: 'postgres',
       webhookSecrets: [], signedOnly: false, basicAuthUsers: [], batchMaxRows: 1000, batchMaxWaitMs: 20, batchMaxBytes: 256 * 1024,
       spoolMaxBytes: 10 * 1024 ** 3, spoolSegmentBytes: 64 * 1024 ** 2, maxBodyBytes: 1024 ** 2,
-      shutdownDrainMs: 5000, dbWriteTimeoutMs: 60_000, logLevel: 'info',
+      shutdownDrainMs: 5000, dbWriteTimeoutMs: 60_000, embeddedStallRestartMs: 300_000, logLevel: 'info',
     })
   })
 
@@ -135,6 +135,16 @@ describe('loadConfig', () => {
     const rs = loadConfig({ DATABASE_URL: 'postgres://u@c1.abc.us-east-1.redshift.amazonaws.com:5439/dev', DB_SCHEMA: 'PagerDuty_Atomic' }, [])
     const pg = loadConfig({ DATABASE_URL: 'postgres://u@db.internal/dev', DB_SCHEMA: 'PagerDuty_Atomic' }, [])
     expect([rs.ok && rs.config.dbSchema, pg.ok && pg.config.dbSchema]).toEqual(['pagerduty_atomic', 'PagerDuty_Atomic'])
+  })
+})
+
+describe('EMBEDDED_STALL_RESTART_MS', () => {
+  test('is milliseconds: 0 (never) or at least a second', () => {
+    expect(issuesOf({ EMBEDDED_STALL_RESTART_MS: '300' })).toEqual([{ option: 'EMBEDDED_STALL_RESTART_MS', message: 'is in milliseconds: 0 (never) or at least 1000, got 300' }])
+    expect(issuesOf({ EMBEDDED_STALL_RESTART_MS: '0' })).toEqual([])
+    expect(issuesOf({}, ['--embedded-stall-restart-ms', '3000'])).toEqual([])
+    const r = loadConfig({}, ['--embedded-stall-restart-ms=3000'])
+    expect(r.ok && r.config.embeddedStallRestartMs).toBe(3000)
   })
 })
 

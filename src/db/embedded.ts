@@ -29,6 +29,14 @@ export interface EmbeddedDatabase {
    * does not wait on the disk).
    */
   flush(): Promise<void>
+  /**
+   * Ends PGlite's thread as a crash would (its clients' connections closed at once, a
+   * statement in flight never finishing) and opens DATA_DIR/pglite again on the same socket
+   * or port, through PostgreSQL's crash recovery: for a PGlite that no longer answers. Rejects
+   * if the thread does not end or the open fails (then nothing serves the database), or when a
+   * stop gives the open up.
+   */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -86,6 +94,11 @@ export interface EmbeddedOptions {
    * may spin in the WebAssembly), and only a new process opens the directory again.
    */
   onPanic?: (reason: string) => void
+  /**
+   * PGlite gave a statement an answer without its end (src/db/protocol-queue.ts): it answers
+   * nothing more, and nothing more is sent to it. Its thread is idle, so `restart` can end it.
+   */
+  onWedged?: () => void
   /** The thread's module (tests give a stand-in); default: embedded-worker.ts. */
   workerEntry?: string
   /**
@@ -120,16 +133,26 @@ const WORKER_ENTRY = import.meta.url.includes('/$bunfs/')
   ? new URL('./db/embedded-worker.ts', import.meta.url).href
   : new URL('./embedded-worker.ts', import.meta.url).href
 
-async function openEmbedded(options: EmbeddedOptions, release: () => void, threadEnds: { ended: Promise<void> | null }): Promise<EmbeddedDatabase> {
-  const dataDir = path.resolve(options.dataDir, 'pglite')
-  const sync = findSync()
-  fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
-  let socket: PrivateSocket | null = null
-  try {
-    socket = options.port === undefined ? privateSocket(options.dataDir) : null
-  } catch (error) {
-    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot make the embedded database's socket: ${errorMessage(error)}`, false, { cause: error })
-  }
+/** One PGlite thread, serving on the socket or port it was given. */
+interface Thread {
+  /** The TCP port it listens on; null on the Unix socket. */
+  port: number | null
+  /** Asks the thread to close PGlite and its server, bounded; then ends it. */
+  stop(): Promise<void>
+  /**
+   * Ends it as a crash would (terminate): its clients' connections are closed at once. True
+   * once it has ended; false if it has not within `waitMs` (WebAssembly that never yields
+   * back to JavaScript cannot be interrupted).
+   */
+  kill(waitMs: number): Promise<boolean>
+}
+
+/**
+ * Starts PGlite on its own thread on `dataDir` and serves it on `socketFile` or `port`.
+ * Rejects if it cannot (the thread terminated then); `threadEnds.ended` is set when it was
+ * given up by `signal` while its thread still ran.
+ */
+async function startThread(options: EmbeddedOptions, dataDir: string, socketFile: string | null, port: number, threadEnds: { ended: Promise<void> | null }): Promise<Thread> {
   // PGlite on its own thread (embedded-worker.ts): its synchronous start (2-5 s creating the
   // cluster) and each statement's work no longer hold the event loop that accepts webhooks.
   const worker = new Worker(options.workerEntry ?? WORKER_ENTRY)
@@ -166,18 +189,17 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void, threa
           const why = message.said.length > 0 ? ` (${message.said.join('; ')})` : ''
           reject(new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot open the embedded database in ${dataDir}: ${message.message}${why}`, false))
         } else if (message.type === 'failed') {
-          reject(new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot serve the embedded database on ${socket ? socket.file : `127.0.0.1:${options.port ?? 0}`}: ${message.message}`, false))
+          reject(new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot serve the embedded database on ${socketFile ?? `127.0.0.1:${port}`}: ${message.message}`, false))
         }
       }
-      send({ type: 'start', dataDir, socketFile: socket?.file ?? null, port: options.port ?? 0, maxConnections: MAX_CONNECTIONS, stopWaitMs: STOP_WAIT_MS })
+      send({ type: 'start', dataDir, socketFile, port, maxConnections: MAX_CONNECTIONS, stopWaitMs: STOP_WAIT_MS })
     })
     // Connecting to a Unix socket takes write permission on it: the owner's alone.
-    if (socket) fs.chmodSync(socket.file, 0o600)
+    if (socketFile !== null) fs.chmodSync(socketFile, 0o600)
   } catch (error) {
     // terminate() ends the thread when it next runs JavaScript; one blocked in a system call
     // (a disk that hangs) runs on until the call returns, or the process exits.
     worker.terminate()
-    socket?.remove()
     if (options.signal?.aborted && !exited) threadEnds.ended = ended
     throw error
   } finally {
@@ -193,15 +215,11 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void, threa
   let stopped: (() => void) | null = null
   onMessage = (message) => {
     if (message.type === 'panic') panic(message.reason)
+    else if (message.type === 'wedged') options.onWedged?.()
     else if (message.type === 'stopped') stopped?.()
   }
-  const port = started.port
   return {
-    url: port === null ? 'postgres://postgres@localhost/postgres' : `postgres://postgres@127.0.0.1:${port}/postgres`,
-    port,
-    socketPath: socket?.file ?? null,
-    dataDir,
-    flush: () => syncFileSystemOf(dataDir, sync),
+    port: started.port,
     async stop() {
       try {
         // The thread bounds each of its two closes by STOP_WAIT_MS; this bounds the thread.
@@ -210,8 +228,76 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void, threa
         if (!exited) await Promise.race([new Promise<void>((resolve) => { stopped = resolve; send({ type: 'stop' }) }), Bun.sleep(2 * STOP_WAIT_MS + 1000)])
       } finally {
         worker.terminate()
+      }
+    },
+    async kill(waitMs) {
+      // Its end is asked for, not a failure to report.
+      onFailure = () => {}
+      onMessage = () => {}
+      worker.terminate()
+      await Promise.race([ended, Bun.sleep(waitMs)])
+      return exited
+    },
+  }
+}
+
+async function openEmbedded(options: EmbeddedOptions, release: () => void, threadEnds: { ended: Promise<void> | null }): Promise<EmbeddedDatabase> {
+  const dataDir = path.resolve(options.dataDir, 'pglite')
+  const sync = findSync()
+  fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
+  let socket: PrivateSocket | null = null
+  try {
+    socket = options.port === undefined ? privateSocket(options.dataDir) : null
+  } catch (error) {
+    throw new CollectorError('EMBEDDED_DATABASE_FAILED', `cannot make the embedded database's socket: ${errorMessage(error)}`, false, { cause: error })
+  }
+  let thread: Thread
+  try {
+    thread = await startThread(options, dataDir, socket?.file ?? null, options.port ?? 0, threadEnds)
+  } catch (error) {
+    socket?.remove()
+    throw error
+  }
+  // Restarted on the port it took (with --embedded-pg-port 0, one the kernel chose), so the
+  // writer and psql users find it at the same address.
+  const port = thread.port
+  /** A restart in progress, and how a stop gives up its open. */
+  let restarting: { done: Promise<void>; giveUp: AbortController } | null = null
+  // A restart's open given up while its thread still runs: DATA_DIR stays locked until it ends.
+  const reopenEnds: { ended: Promise<void> | null } = { ended: null }
+  return {
+    url: port === null ? 'postgres://postgres@localhost/postgres' : `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    socketPath: socket?.file ?? null,
+    dataDir,
+    flush: () => syncFileSystemOf(dataDir, sync),
+    restart() {
+      if (restarting) return restarting.done
+      const giveUp = new AbortController()
+      const done = (async () => {
+        if (!await thread.kill(STOP_WAIT_MS)) {
+          throw new CollectorError('EMBEDDED_DATABASE_FAILED', `the embedded database's thread did not end within ${STOP_WAIT_MS / 1000} s of being terminated (busy in WebAssembly that never yields): it cannot be opened again in this process`, false)
+        }
+        // The old server's socket file, if its thread left one: the new server binds the same path.
+        if (socket) fs.rmSync(socket.file, { force: true })
+        thread = await startThread({ ...options, signal: giveUp.signal }, dataDir, socket?.file ?? null, port ?? 0, reopenEnds)
+      })().finally(() => { restarting = null })
+      restarting = { done, giveUp }
+      return done
+    },
+    async stop() {
+      try {
+        if (restarting) {
+          // A stop during a restart gives up its open, as a stop during the first open does.
+          const { done, giveUp } = restarting
+          giveUp.abort(new Error('stopped while the embedded database was being restarted'))
+          await done.catch(() => {})
+        }
+        await thread.stop()
+      } finally {
         socket?.remove()
-        release()
+        if (reopenEnds.ended) void reopenEnds.ended.then(release)
+        else release()
       }
     },
   }

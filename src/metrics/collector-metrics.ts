@@ -20,6 +20,8 @@ export interface CollectorMetricsDeps {
   webhookVersions: readonly string[]
   spoolStats(): SpoolStats
   writerStatus(): WriterStatus
+  /** Restarts of the embedded database that stopped answering (EMBEDDED_STALL_RESTART_MS). */
+  embeddedRestarts(): number
   /** CPU, memory and file descriptors, read at each scrape (in production through the open-files watch, which checks them too). */
   processStats(): ProcessStats
 }
@@ -65,6 +67,7 @@ export function createCollectorMetrics(deps: CollectorMetricsDeps): CollectorMet
   const duplicates = r.counter({ name: 'collector_events_duplicate_total', help: 'Events already in the database when their batch committed (a retry or a replay).' })
   const badRowsLoaded = r.counter({ name: 'collector_bad_rows_loaded_total', help: 'Rows inserted into the bad rows table.' })
   r.counter({ name: 'collector_database_write_timeouts_total', help: 'Database writes that had no answer in DB_WRITE_TIMEOUT_MS (or its doubling): their connections were closed and the batch retried on new ones.', collect: () => deps.writerStatus().writeTimeouts })
+  r.counter({ name: 'collector_embedded_restarts_total', help: 'Restarts of the embedded database after it did not answer the writer for EMBEDDED_STALL_RESTART_MS (a query or transaction holding it, or PGlite wedged); 0 with DATABASE_URL.', collect: () => deps.embeddedRestarts() })
   r.counter({ name: 'collector_events_rejected_total', help: 'Events the database refused for their data, isolated and sent to bad rows (counted as the bad row is inserted: a replay after a restart, finding it stored, counts none).', collect: () => deps.writerStatus().rejectedEvents })
   const batchEvents = r.histogram({ name: 'collector_batch_events', help: 'Events per committed batch.', buckets: BATCH_BUCKETS })
   const commitSeconds = r.histogram({ name: 'collector_batch_commit_seconds', help: 'Time to write and commit one batch, retries included.', buckets: COMMIT_BUCKETS })

@@ -374,6 +374,9 @@ test('the database thread ending without an error (process.exit in it) fails the
   for (const d of [before, after]) fs.rmSync(d, { recursive: true, force: true })
 })
 
+/** What another process gets locking `dir`: `taken`, or the error's code. */
+const lockIn = (dir: string) => Bun.spawnSync([process.execPath, '-e', `import { lockDataDir } from ${JSON.stringify(path.join(import.meta.dir, '../../src/data-dir-lock.ts'))}; try { lockDataDir(${JSON.stringify(dir)}); console.log('taken') } catch (e) { console.log(e.code) }`]).stdout.toString().trim()
+
 test('an open given up (a stop while it opens) rejects at once with the reason given, ends the thread, and frees the DATA_DIR', async () => {
   const workerEntry = new URL('../fixtures/workers/never-opens.ts', import.meta.url).href
   const own = tempDir('embedded-given-up')
@@ -386,7 +389,40 @@ test('an open given up (a stop while it opens) rejects at once with the reason g
   expect(outcome).toBe('stopping')
   expect(performance.now() - asked).toBeLessThan(100)
   // Another process may take the DATA_DIR once the thread has ended.
-  const lockIn = (dir: string) => Bun.spawnSync([process.execPath, '-e', `import { lockDataDir } from ${JSON.stringify(path.join(import.meta.dir, '../../src/data-dir-lock.ts'))}; try { lockDataDir(${JSON.stringify(dir)}); console.log('taken') } catch (e) { console.log(e.code) }`]).stdout.toString().trim()
+  await eventually(() => lockIn(own) === 'taken', 5000, 'the DATA_DIR to be free')
+  fs.rmSync(own, { recursive: true, force: true })
+})
+
+test('restart: the thread is ended (its clients\' connections closed), the database opened again on the same socket, and what was committed is there', async () => {
+  const own = tempDir('embedded-restart')
+  const restarted = await startEmbedded({ dataDir: own })
+  const client = () => postgres({ path: restarted.socketPath as string, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+  const holder = client()
+  const reader = client()
+  try {
+    await reader`create table kept (x int)`
+    await reader`insert into kept values (1)`
+    const held = holder`select pg_sleep(600)`.then(() => 'answered', (error: { code?: string }) => error.code)
+    await Bun.sleep(300)
+    await restarted.restart()
+    expect(await held).toBe('CONNECTION_CLOSED')
+    expect([...(await reader`select x from kept`)]).toEqual([{ x: 1 }])
+  } finally {
+    await holder.end({ timeout: 1 })
+    await reader.end({ timeout: 1 })
+    await restarted.stop()
+    fs.rmSync(own, { recursive: true, force: true })
+  }
+}, 60_000)
+
+test('a stop during a restart gives its open up at once and frees the DATA_DIR', async () => {
+  const workerEntry = new URL('../fixtures/workers/opens-once.ts', import.meta.url).href
+  const own = tempDir('embedded-restart-stopped')
+  const db = await startEmbedded({ dataDir: own, port: 0, workerEntry })
+  const restarting = db.restart().then(() => 'restarted', (error: Error) => error.message)
+  await Bun.sleep(300)
+  await Promise.race([db.stop(), Bun.sleep(5000).then(() => { throw new Error('the stop waited for the restart') })])
+  expect(await restarting).toBe('stopped while the embedded database was being restarted')
   await eventually(() => lockIn(own) === 'taken', 5000, 'the DATA_DIR to be free')
   fs.rmSync(own, { recursive: true, force: true })
 })
