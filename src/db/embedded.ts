@@ -12,6 +12,7 @@ import os from 'node:os'
 import { lockDataDir, PRIVATE_DIR_MODE } from '../data-dir-lock.ts'
 import { CollectorError, errorMessage } from '../errors.ts'
 import { loadLibc } from '../libc.ts'
+import { closeFilesInside } from './left-open.ts'
 import type { FromEmbeddedThread, ToEmbeddedThread } from './embedded-worker.ts'
 
 export interface EmbeddedDatabase {
@@ -278,6 +279,8 @@ async function openEmbedded(options: EmbeddedOptions, release: () => void, threa
         if (!await thread.kill(STOP_WAIT_MS)) {
           throw new CollectorError('EMBEDDED_DATABASE_FAILED', `the embedded database's thread did not end within ${STOP_WAIT_MS / 1000} s of being terminated (busy in WebAssembly that never yields): it cannot be opened again in this process`, false)
         }
+        // Its files stay open after it (descriptors are the process's): ~45 more each restart.
+        closeFilesInside(dataDir)
         // The old server's socket file, if its thread left one: the new server binds the same path.
         if (socket) fs.rmSync(socket.file, { force: true })
         thread = await startThread({ ...options, signal: giveUp.signal }, dataDir, socket?.file ?? null, port ?? 0, reopenEnds)

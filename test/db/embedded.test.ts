@@ -426,3 +426,37 @@ test('a stop during a restart gives its open up at once and frees the DATA_DIR',
   await eventually(() => lockIn(own) === 'taken', 5000, 'the DATA_DIR to be free')
   fs.rmSync(own, { recursive: true, force: true })
 })
+
+/** This process's open files in `dir` (Linux: /proc/self/fd). */
+const openFilesIn = (dir: string): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${dir}/`)
+  } catch {
+    return false // the directory's own descriptor, closed since it was listed
+  }
+}).length
+
+// A thread terminated keeps nothing of its own but its file descriptors, which are the
+// process's: every restart left PGlite's ~45 open files (tables, WAL segments) open for good,
+// 1035 descriptors after 20 restarts, so a recurring stall ran the collector out of them.
+test.skipIf(process.platform !== 'linux')('a restart leaves none of the ended thread\'s files open', async () => {
+  const own = tempDir('embedded-restart-files')
+  const restarted = await startEmbedded({ dataDir: own })
+  const client = postgres({ path: restarted.socketPath as string, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+  try {
+    const use = async () => { await client`create table if not exists kept (x int)`; await client`insert into kept values (1)` }
+    await use()
+    const opened = openFilesIn(restarted.dataDir)
+    expect(opened).toBeGreaterThan(0)
+    for (let i = 0; i < 3; i++) {
+      await restarted.restart()
+      await use()
+    }
+    expect(openFilesIn(restarted.dataDir)).toBeLessThanOrEqual(opened + 5)
+    expect([...(await client`select count(*)::int as n from kept`)]).toEqual([{ n: 4 }])
+  } finally {
+    await client.end({ timeout: 1 })
+    await restarted.stop()
+    fs.rmSync(own, { recursive: true, force: true })
+  }
+}, 60_000)
