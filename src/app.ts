@@ -284,7 +284,13 @@ async function start(config: Config, log: Log, releaseDataDir: () => void, optio
   const opening = openDatabase(config, (reason) => {
     log('error', 'the embedded database stopped (a PostgreSQL PANIC, or its thread ended): exiting, to be started again; acknowledged webhooks wait in the spool', { reason, data_dir: config.dataDir })
     process.exit(1)
-  }, giveUpOpening.signal, () => stallGuard?.wedged())
+  }, giveUpOpening.signal, () => {
+    if (stallGuard) stallGuard.wedged()
+    // Restarts turned off: loading stops here until someone restarts the collector, which
+    // without this line nothing in the log explained. (Wedged before the writer is attached,
+    // with restarts on: its first call waits, and the stall restarts it.)
+    else if (config.embeddedStallRestartMs === 0) log('error', 'the embedded database answered a statement without finishing its answer and answers nothing more (PGlite wedged; convert_to(x, \'WIN1252\') from psql does it): not restarted (EMBEDDED_STALL_RESTART_MS=0): loading waits until the collector is restarted; acknowledged webhooks wait in the spool', { data_dir: config.dataDir })
+  })
   // Until the database is open there is no writer: webhooks wait in the spool, as in an outage.
   let writer: Writer | null = null
   let stallGuard: StallGuard | null = null

@@ -162,6 +162,9 @@ test('webhooks posted after a client wedged PGlite are not taken for loaded: kil
       await post(collector, [...during])
       // Time for the writer to take them (it answered them as loaded at once before).
       await Bun.sleep(3000)
+      // Not restarted (0: never), but said: loading stopped with nothing in the log before.
+      await eventually(() => collector.output().includes('PGlite wedged'), 30_000, 'the wedge to be logged')
+      expect(collector.output()).toMatch(/"level":"error","msg":"the embedded database answered a statement without finishing its answer and answers nothing more \(PGlite wedged[^"]*\): not restarted \(EMBEDDED_STALL_RESTART_MS=0\)/)
     } finally {
       collector.proc.kill('SIGKILL')
       await collector.proc.exited
