@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
 import { checkpointProblem, readCheckpointFile, type CheckpointFile, type Position } from '../spool/checkpoint.ts'
-import { inspectSpool, readSpoolFiles } from '../spool/inspect.ts'
+import { inspectSpool, readSpoolFiles, type SpoolFindings } from '../spool/inspect.ts'
 import { countEvents, readRecords } from '../spool/reader.ts'
 import { fileSize, listSegments, segmentPath } from '../spool/segments.ts'
 import { createRegistry } from '../adapters/registry.ts'
@@ -81,9 +81,7 @@ function printStatus(dir: string): number {
     // Segments are numbered from 1: segment 0 is readCheckpoint's answer when none was written.
     ['checkpoint', damaged !== null ? `damaged (segment ${written.segment} offset ${written.offset}: ${damaged}); the collector replays from the oldest segment` : checkpoint.segment === 0 ? 'none written yet (nothing loaded since this spool began)' : `segment ${checkpoint.segment} offset ${checkpoint.offset}`],
     ['corrupt records set aside', String(corrupt)],
-    ['records gone', gone === null ? 'not known: the collector is loading (its checkpoint moved each time this looked); it reports any at its start'
-      : gone.length === 0 ? 'none'
-      : `${gone.map((p) => p.offset === 0 ? `segment ${p.segment}` : `segment ${p.segment} from offset ${p.offset}`).join(', ')}: removed outside the collector; the webhooks in them that had not loaded are lost (the collector logs "spool records gone" at its start and counts them in collector_spool_corrupt_records_total)`],
+    ['records gone', goneRow(gone)],
   ]
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(26)} ${v}\n`)
   return 0
@@ -96,15 +94,28 @@ function printStatus(dir: string): number {
  * and a listing made across that move could take a loaded segment for one removed. Null
  * when the checkpoint kept moving.
  */
-function recordsGone(dir: string, first: CheckpointFile): Position[] | null {
+function recordsGone(dir: string, first: CheckpointFile): Pick<SpoolFindings, 'lost' | 'lostReported'> | null {
   let checkpoint = first
   for (let attempt = 0; attempt < 10; attempt++) {
     const found = inspectSpool(readSpoolFiles(dir, checkpoint))
     const again = readCheckpointFile(dir)
-    if (JSON.stringify(again) === JSON.stringify(checkpoint)) return found.lost
+    if (JSON.stringify(again) === JSON.stringify(checkpoint)) return found
     checkpoint = again
   }
   return null
+}
+
+const named = (gone: Position[]): string =>
+  gone.map((p) => p.offset === 0 ? `segment ${p.segment}` : `segment ${p.segment} from offset ${p.offset}`).join(', ')
+
+/** The `records gone` row: those the next start reports, then those a start reported already (records-gone.json), as `serve` tells them apart. */
+function goneRow(gone: Pick<SpoolFindings, 'lost' | 'lostReported'> | null): string {
+  if (gone === null) return 'not known: the collector is loading (its checkpoint moved each time this looked); it reports any at its start'
+  const parts = [
+    gone.lost.length > 0 ? `${named(gone.lost)}: removed outside the collector; the webhooks in them that had not loaded are lost (the collector logs "spool records gone" at its start and counts them in collector_spool_corrupt_records_total)` : '',
+    gone.lostReported.length > 0 ? `${named(gone.lostReported)}: removed outside the collector; the webhooks in them that had not loaded are lost (reported already, "spool records gone" at an earlier start: not again)` : '',
+  ]
+  return parts.filter((part) => part !== '').join('; ') || 'none'
 }
 
 /**

@@ -5,6 +5,7 @@
  * records gone as `spool records gone`), `collector spool status` only says it.
  */
 import { checkpointProblem, type CheckpointFile, type Position } from './checkpoint.ts'
+import { readReported, type ReportedGone } from './reported.ts'
 import { fileSize, listCounts, listSegments, pendingRestores, readSegmentCount, restoreSize, segmentPath } from './segments.ts'
 
 /** The spool's files as listed: what `inspectSpool` reads. */
@@ -16,6 +17,8 @@ export interface SpoolFiles {
   counts: readonly number[]
   /** Whether the count file of `seq` says the segment was `bytes` long (see `readSegmentCount`). */
   countMatches(seq: number, bytes: number): boolean
+  /** records-gone.json: what an earlier start reported (src/spool/reported.ts), or null. */
+  reported: ReportedGone | null
 }
 
 export interface SpoolFindings {
@@ -31,8 +34,13 @@ export interface SpoolFindings {
   resumeAt: Position
   /** The sequence of the segment the start opens for new records. */
   activeSeq: number
-  /** Records gone: each from `offset` of `segment` to its end (offset 0: the whole segment), oldest first. */
+  /**
+   * Records gone, not reported yet: each from `offset` of `segment` to its end (offset 0: the
+   * whole segment), oldest first. The start reports them.
+   */
   lost: Position[]
+  /** Records gone that an earlier start reported (records-gone.json) and loading has not passed yet, oldest first: not again. */
+  lostReported: Position[]
 }
 
 /**
@@ -47,6 +55,7 @@ export function readSpoolFiles(dir: string, checkpoint: CheckpointFile): SpoolFi
     segments: new Map([...listed, ...restored].sort(([a], [b]) => a - b)),
     counts: listCounts(dir),
     countMatches: (seq, bytes) => readSegmentCount(dir, seq, bytes) !== null,
+    reported: readReported(dir),
   }
 }
 
@@ -64,7 +73,9 @@ export function inspectSpool(files: SpoolFiles): SpoolFindings {
   // if left, tells a checkpoint at its end (nothing unloaded in it).
   const lostFrom = problem === null && written.sealed && committed.segment > 0 && !files.segments.has(committed.segment) ? committed : null
   const lostInOwn = lostFrom !== null && !files.countMatches(lostFrom.segment, lostFrom.offset)
-  const orphanCounts = files.counts.filter((seq) => !sizes.has(seq))
+  // The checkpoint's own count file is kept while the checkpoint names its segment: removed,
+  // the next start (the database still down) took its end for records gone.
+  const orphanCounts = files.counts.filter((seq) => !sizes.has(seq) && seq !== lostFrom?.segment)
   const existing = [...sizes.keys()]
   // No checkpoint written yet (nothing loaded since the spool began): the collector has deleted
   // no segment, so one whose count file is left, before the first segment left, was removed
@@ -75,8 +86,28 @@ export function inspectSpool(files: SpoolFiles): SpoolFindings {
   const resumeAt = sizes.has(committed.segment) ? committed : { segment: existing[0] ?? activeSeq, offset: 0 }
   // Segments are numbered one after another and go oldest first, once loaded: a gap between
   // two left is one removed outside the collector while it was stopped.
-  const lost = lostBefore.map((segment) => ({ segment, offset: 0 }))
-  if (lostFrom && lostInOwn) lost.push(lostFrom)
-  for (let seq = lostFrom ? lostFrom.segment + 1 : existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) lost.push({ segment: seq, offset: 0 })
-  return { problem, loaded, sizes, orphanCounts, resumeAt, activeSeq, lost }
+  const gone = lostBefore.map((segment) => ({ segment, offset: 0 }))
+  if (lostFrom && lostInOwn) gone.push(lostFrom)
+  for (let seq = lostFrom ? lostFrom.segment + 1 : existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) gone.push({ segment: seq, offset: 0 })
+  // Kept (and shown by `spool status`) until loading passes them, as a gap is seen until then:
+  // an oldest segment's loss, seen by its count file, is not seen again once that is removed.
+  const reported = trustedReport(files.reported, Math.max(committed.segment, ...files.segments.keys(), 0)).filter((p) => p.segment >= committed.segment)
+  const known = (p: Position) => reported.some((r) => r.segment === p.segment && r.offset === p.offset)
+  return { problem, loaded, sizes, orphanCounts, resumeAt, activeSeq, lost: gone.filter((p) => !known(p)), lostReported: reported }
+}
+
+/**
+ * The losses `reported` lists, if its numbers still name the same segments: the segment its
+ * start opened is left, or loaded (`newest`, the checkpoint's segment or the newest left, is at
+ * or past it). Numbers go up from there; only removing every newer file lets a start (of an
+ * earlier binary, which ignores the file) number segments under them again.
+ */
+function trustedReport(reported: ReportedGone | null, newest: number): Position[] {
+  return reported !== null && newest >= reported.opened ? reported.gone : []
+}
+
+/** What records-gone.json holds after a start that reported `found.lost`: those and the ones reported before, oldest first. */
+export function reportedAfterStart(found: SpoolFindings): ReportedGone {
+  const gone = [...found.lostReported, ...found.lost].sort((a, b) => a.segment - b.segment || a.offset - b.offset)
+  return { gone, opened: found.activeSeq }
 }

@@ -14,7 +14,8 @@ import { encodeFrameInto, HEADER_BYTES, payloadLength, type Payload } from './fr
 import { fsyncDir, fsyncDirSync, isUnlinked, nodeSpoolIo, readAt, type SpoolIo } from './fs.ts'
 import { readRecords, countEvents, type SpoolRecord, type Quarantine } from './reader.ts'
 import { adoptRestoredSegments, countPath, segmentPath, writeSegmentCount } from './segments.ts'
-import { inspectSpool, readSpoolFiles } from './inspect.ts'
+import { inspectSpool, readSpoolFiles, reportedAfterStart } from './inspect.ts'
+import { writeReported } from './reported.ts'
 
 export type { Position } from './checkpoint.ts'
 export type { SpoolRecord } from './reader.ts'
@@ -260,6 +261,13 @@ export function openSpool(options: SpoolOptions): Spool {
   // Segments removed outside the collector while it was stopped (src/spool/inspect.ts): their
   // records are lost, and the reader would pass over them without a word.
   for (const lost of found.lost) missing(lost.segment, lost.offset)
+  // Told now, not at every start until loading passes them (src/spool/reported.ts). After the
+  // report and after the new segment's fsync above: a crash before it reports them again.
+  try {
+    writeReported(dir, reportedAfterStart(found))
+  } catch {
+    // Not written (a full disk): the next start reports them again, which is all it costs.
+  }
 
   /**
    * The active segment's file deleted while open (`rm` of the newest spool file, a tmp

@@ -130,6 +130,14 @@ describe('collector spool status', () => {
     const started = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 2 * FRAME, onCorrupt: ({ segment, offset, bytes }) => { if (bytes === 0) reported.push({ segment, offset }) } })
     await started.close()
     expect(reported).toEqual(gone.map((segment, i) => ({ segment, offset: offsets()[i] as number })))
+
+    // Reported once: the status says so after the start, and the next start is silent.
+    const after = cli(['spool', 'status'], { DATA_DIR: dataDir })
+    expect(await new Response(after.stdout).text()).toContain(`records gone               ${named}: removed outside the collector; the webhooks in them that had not loaded are lost (reported already, "spool records gone" at an earlier start: not again)\n`)
+    expect(await after.exited).toBe(0)
+    const again = openSpool({ dir, maxBytes: 1 << 30, segmentBytes: 2 * FRAME, onCorrupt: ({ segment, offset }) => reported.push({ segment, offset }) })
+    await again.close()
+    expect(reported.length).toBe(gone.length)
   })
 
   test('a copy of a deleted segment that a crash caught before its rename (.seg.restore) is not taken for records gone: the start puts it back', async () => {

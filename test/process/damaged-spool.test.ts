@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fs from 'node:fs'
 import path from 'node:path'
 import { freshDatabase, tempDir, type TestDatabase } from '../helpers/database.ts'
-import { eventually, postJson, spawnCollector } from '../helpers/collector.ts'
+import { BUN, ROOT, eventually, postJson, spawnCollector } from '../helpers/collector.ts'
 import { downDatabase } from '../helpers/outage.ts'
 import { tally, untilLoaded, v1Body } from '../helpers/traffic.ts'
 import { checkpointPath, readCheckpoint } from '../../src/spool/checkpoint.ts'
@@ -175,3 +175,43 @@ test('the oldest segments removed while the collector is stopped (the checkpoint
     proxy.close()
   }
 }, 90_000)
+
+// A gap stays in the spool until loading passes the segment before it: each start with the
+// database down logged it again and counted it again (CollectorCorruptSpoolRecords each time).
+test('a segment removed while the collector is stopped, then starts with the database down: reported at the first start only, and the rest loads once', async () => {
+  const dataDir = tempDir('removed-gap')
+  dirs.push(dataDir)
+  const spool = path.join(dataDir, 'spool')
+  const { proxy, url } = downDatabase(db)
+  const env = { DATA_DIR: dataDir, SPOOL_SEGMENT_BYTES: '8192', DATABASE_URL: url }
+  const first = await spawnCollector(env)
+  const acked = await post(first.url, 'gap', 0, 60)
+  first.proc.kill('SIGTERM')
+  expect(await first.proc.exited).toBe(0)
+  const [, middle] = listSegments(spool) as [number, number]
+  const lost = new Set(acked.filter((id) => fs.readFileSync(segmentPath(spool, middle)).includes(`"id":"${id}"`)))
+  expect(lost.size).toBeGreaterThan(0)
+  fs.rmSync(segmentPath(spool, middle))
+
+  const reports: { lines: number[]; counted: string | undefined }[] = []
+  for (let start = 0; start < 3; start++) {
+    if (start === 2) proxy.open()
+    const collector = await spawnCollector(env)
+    try {
+      const metrics = await (await fetch(`${collector.url}/metrics`)).text()
+      reports.push({ lines: collector.output().split('\n').filter((line) => line.includes(GONE)).map((line) => JSON.parse(line).segment), counted: /^collector_spool_corrupt_records_total (\S+)$/m.exec(metrics)?.[1] })
+      if (start === 2) {
+        const kept = new Set(acked.filter((id) => !lost.has(id)))
+        expect(await untilLoaded(db.sql, kept, 'gap')).toEqual({ acked: kept.size, loaded: kept.size, lost: 0, duplicated: 0 })
+      }
+    } finally {
+      collector.proc.kill('SIGTERM')
+      expect(await collector.proc.exited).toBe(0)
+    }
+  }
+  proxy.close()
+  expect(reports).toEqual([{ lines: [middle], counted: '1' }, { lines: [], counted: '0' }, { lines: [], counted: '0' }])
+  // Loading passed it: no longer shown (its record goes at the next start).
+  const status = Bun.spawnSync([BUN, path.join(ROOT, 'src/main.ts'), 'spool', 'status'], { env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir } })
+  expect(status.stdout.toString()).toContain('records gone               none\n')
+}, 120_000)

@@ -11,6 +11,7 @@ import { nodeSpoolIo, type SpoolIo } from '../../src/spool/fs.ts'
 import { listSegments, segmentPath } from '../../src/spool/segments.ts'
 import { checkpointPath, comparePositions, formatCheckpoint, readCheckpoint, type Position } from '../../src/spool/checkpoint.ts'
 import { CollectorError } from '../../src/errors.ts'
+import { readReported, reportedPath } from '../../src/spool/reported.ts'
 import { tempDir } from '../helpers/database.ts'
 import { eventually } from '../helpers/collector.ts'
 
@@ -579,6 +580,101 @@ describe('damaged records', () => {
     expect(texts(spool)).toEqual([1, 2, 5, 6].map((i) => payload(i).toString()))
     expect(seen.length).toBe(1)
     expect(spool.stats().corruptRecords).toBe(1)
+  })
+
+  // The gap stays until loading passes the segment before it: with the database down across
+  // restarts, each start logged it and counted it again (and fired the alert again).
+  describe('a loss reported at one start is not reported again at the next', () => {
+    const frame = HEADER_BYTES + payload(1).length
+    /** Three segments of two records, the middle one removed while stopped; the starts that follow load nothing. */
+    async function gapIn(label: string): Promise<{ dir: string; middle: number; spool: Spool }> {
+      const dir = newDir(label)
+      const spool = spoolIn(dir, { segmentBytes: 2 * frame })
+      await appendEach(spool, 1, 6)
+      const [, middle] = listSegments(dir) as [number, number]
+      await spool.close()
+      fs.rmSync(segmentPath(dir, middle))
+      return { dir, middle, spool }
+    }
+    const startsSeeing = async (first: Spool, dir: string, starts: number): Promise<number[][]> => {
+      const seen: number[][] = []
+      let spool = first
+      for (let i = 0; i < starts; i++) {
+        const start: number[] = []
+        spool = await closeAndReopen(spool, dir, { segmentBytes: 2 * frame, onCorrupt: ({ segment, bytes }) => { if (bytes === 0) start.push(segment) } })
+        expect(spool.stats().corruptRecords).toBe(start.length)
+        seen.push(start)
+      }
+      return seen
+    }
+
+    test('a gap between two segments, the database down across three starts: reported at the first only', async () => {
+      const { dir, middle, spool } = await gapIn('spool-gap-once')
+      expect(await startsSeeing(spool, dir, 3)).toEqual([[middle], [], []])
+      expect(readReported(dir)?.gone).toEqual([{ segment: middle, offset: 0 }])
+    })
+
+    test('once loading passes the gap, the record of it goes', async () => {
+      const { dir, middle, spool } = await gapIn('spool-gap-passed')
+      const [again] = await startsSeeing(spool, dir, 1)
+      expect(again).toEqual([middle])
+      const started = open.at(-1) as Spool
+      let at = started.checkpoint()
+      for (let r = started.read(at, 100, 1 << 20); r.records.length > 0; r = started.read(at, 100, 1 << 20)) {
+        await started.commit(r.next, r.records.length)
+        at = r.next
+      }
+      expect(await startsSeeing(started, dir, 1)).toEqual([[]])
+      expect(fs.existsSync(reportedPath(dir))).toBe(false)
+    })
+
+    // A crash after the report and before the record is durable (or a record damaged since):
+    // the loss is reported again, never left unreported.
+    test.each([
+      ['the record was not written (a crash before it)', (dir: string) => fs.rmSync(reportedPath(dir))],
+      ['the record is damaged (a flipped digit)', (dir: string) => fs.writeFileSync(reportedPath(dir), fs.readFileSync(reportedPath(dir), 'utf8').replace(/"gone":\[\[(\d)/, (_, d: string) => `"gone":[[${(Number(d) + 1) % 10}`))],
+      ['the record is not JSON', (dir: string) => fs.writeFileSync(reportedPath(dir), '{"gone":')],
+    ] as const)('%s: reported again', async (_, change) => {
+      const { dir, middle, spool } = await gapIn('spool-gap-again')
+      const [first] = await startsSeeing(spool, dir, 1)
+      expect(first).toEqual([middle])
+      change(dir)
+      expect(await startsSeeing(open.at(-1) as Spool, dir, 2)).toEqual([[middle], []])
+    })
+
+    // An earlier binary ignores the record. Had every newer file been removed too, it would
+    // have numbered new segments under the reported ones: their numbers no longer say which.
+    test('a record whose segments the spool numbers again (every newer file removed) is not trusted', async () => {
+      const { dir, middle, spool } = await gapIn('spool-gap-renumbered')
+      await startsSeeing(spool, dir, 1)
+      const started = open.at(-1) as Spool
+      await started.close()
+      open.splice(open.indexOf(started), 1)
+      const [oldest] = listSegments(dir) as [number]
+      for (const seq of listSegments(dir)) if (seq !== oldest) fs.rmSync(segmentPath(dir, seq))
+      for (const name of fs.readdirSync(dir)) if (name.endsWith('.events')) fs.rmSync(path.join(dir, name))
+      // As an earlier binary would go on: the segments after the oldest numbered again, the middle one among them, then removed again.
+      fs.writeFileSync(segmentPath(dir, middle), '')
+      fs.writeFileSync(segmentPath(dir, middle + 1), '')
+      fs.rmSync(segmentPath(dir, middle))
+      const seen: number[] = []
+      spoolIn(dir, { segmentBytes: 2 * frame, onCorrupt: ({ segment }) => seen.push(segment) })
+      expect(seen).toEqual([middle])
+    })
+
+    // Its count file, read to tell that nothing in it was unloaded, went as an orphan at the
+    // first start: the second took the checkpoint's segment for lost from the checkpoint on.
+    test('the checkpoint\'s own segment, loaded to its end, removed while stopped: no start reports it', async () => {
+      const dir = newDir('spool-own-loaded')
+      const spool = spoolIn(dir, { segmentBytes: 2 * frame })
+      await appendEach(spool, 1, 6)
+      await spool.close()
+      const [own] = listSegments(dir) as [number]
+      fs.writeFileSync(checkpointPath(dir), formatCheckpoint({ segment: own, offset: 2 * frame }))
+      fs.rmSync(segmentPath(dir, own))
+      expect(await startsSeeing(spool, dir, 3)).toEqual([[], [], []])
+      expect(texts(open.at(-1) as Spool)).toEqual([3, 4, 5, 6].map((i) => payload(i).toString()))
+    })
   })
 
   test('a damaged record counted at start (its header intact) leaves no backlog once the reader is past it', async () => {
