@@ -91,7 +91,9 @@ export function inspectSpool(files: SpoolFiles): SpoolFindings {
   for (let seq = lostFrom ? lostFrom.segment + 1 : existing[0] ?? activeSeq; seq < activeSeq; seq++) if (!sizes.has(seq)) gone.push({ segment: seq, offset: 0 })
   // Kept (and shown by `spool status`) until loading passes them, as a gap is seen until then:
   // an oldest segment's loss, seen by its count file, is not seen again once that is removed.
-  const reported = trustedReport(files.reported, Math.max(committed.segment, ...files.segments.keys(), 0)).filter((p) => p.segment >= committed.segment)
+  // Not one whose segment is back (a file put back from a backup): nothing of it is gone now.
+  const reported = trustedReport(files.reported, Math.max(committed.segment, ...files.segments.keys(), 0))
+    .filter((p) => p.segment >= committed.segment && !sizes.has(p.segment))
   const known = (p: Position) => reported.some((r) => r.segment === p.segment && r.offset === p.offset)
   return { problem, loaded, sizes, orphanCounts, resumeAt, activeSeq, lost: gone.filter((p) => !known(p)), lostReported: reported }
 }

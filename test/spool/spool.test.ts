@@ -587,14 +587,15 @@ describe('damaged records', () => {
   describe('a loss reported at one start is not reported again at the next', () => {
     const frame = HEADER_BYTES + payload(1).length
     /** Three segments of two records, the middle one removed while stopped; the starts that follow load nothing. */
-    async function gapIn(label: string): Promise<{ dir: string; middle: number; spool: Spool }> {
+    async function gapIn(label: string): Promise<{ dir: string; middle: number; spool: Spool; bytes: Buffer }> {
       const dir = newDir(label)
       const spool = spoolIn(dir, { segmentBytes: 2 * frame })
       await appendEach(spool, 1, 6)
       const [, middle] = listSegments(dir) as [number, number]
       await spool.close()
+      const bytes = fs.readFileSync(segmentPath(dir, middle))
       fs.rmSync(segmentPath(dir, middle))
-      return { dir, middle, spool }
+      return { dir, middle, spool, bytes }
     }
     const startsSeeing = async (first: Spool, dir: string, starts: number): Promise<number[][]> => {
       const seen: number[][] = []
@@ -639,6 +640,17 @@ describe('damaged records', () => {
       const [first] = await startsSeeing(spool, dir, 1)
       expect(first).toEqual([middle])
       change(dir)
+      expect(await startsSeeing(open.at(-1) as Spool, dir, 2)).toEqual([[middle], []])
+    })
+
+    test('a reported segment put back (from a backup, say) is gone no more; removed again, it is reported again', async () => {
+      const { dir, middle, spool, bytes } = await gapIn('spool-gap-back')
+      expect(await startsSeeing(spool, dir, 1)).toEqual([[middle]])
+      fs.writeFileSync(segmentPath(dir, middle), bytes)
+      expect(await startsSeeing(open.at(-1) as Spool, dir, 1)).toEqual([[]])
+      expect(fs.existsSync(reportedPath(dir))).toBe(false)
+      expect(texts(open.at(-1) as Spool)).toEqual([1, 2, 3, 4, 5, 6].map((i) => payload(i).toString()))
+      fs.rmSync(segmentPath(dir, middle))
       expect(await startsSeeing(open.at(-1) as Spool, dir, 2)).toEqual([[middle], []])
     })
 
