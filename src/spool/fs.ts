@@ -81,6 +81,20 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
   await fsyncDir(path.dirname(file))
 }
 
+/** `writeFileAtomic`, blocking: for start-up, before any request is taken. */
+export function writeFileAtomicSync(file: string, data: string): void {
+  const tmp = `${file}.tmp`
+  const fd = fs.openSync(tmp, 'w')
+  try {
+    writeAllSync(fd, Buffer.from(data), 0)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, file)
+  fsyncDirSync(path.dirname(file))
+}
+
 /**
  * Whether the file open at `fd` has lost its last name (deleted while open): what is written
  * to it then is gone once it is closed. ~3 us (an fstat), against the fsync's milliseconds.

@@ -12,7 +12,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Position } from './checkpoint.ts'
-import { fsyncDirSync, writeAllSync } from './fs.ts'
+import { fsyncDirSync, writeFileAtomicSync } from './fs.ts'
 
 export const reportedPath = (dir: string): string => path.join(dir, 'records-gone.json')
 
@@ -60,19 +60,8 @@ export function readReported(dir: string): ReportedGone | null {
  */
 export function writeReported(dir: string, reported: ReportedGone): void {
   const file = reportedPath(dir)
-  if (reported.gone.length === 0) {
-    if (!fs.existsSync(file)) return
-    fs.rmSync(file, { force: true })
-  } else {
-    const tmp = `${file}.tmp`
-    const fd = fs.openSync(tmp, 'w')
-    try {
-      writeAllSync(fd, Buffer.from(formatReported(reported)), 0)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(tmp, file)
-  }
+  if (reported.gone.length > 0) return writeFileAtomicSync(file, formatReported(reported))
+  if (!fs.existsSync(file)) return
+  fs.rmSync(file, { force: true })
   fsyncDirSync(dir)
 }
