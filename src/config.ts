@@ -317,11 +317,10 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     const tls = tlsSettings(raw.databaseUrl, raw.dialect === 'redshift' ? 'redshift' : 'postgres')
     if ('issue' in tls) issues.push({ option: sourceOf.get('databaseUrl') ?? 'DATABASE_URL', message: tls.issue })
   }
-  if (typeof raw.dbWriteTimeoutMs === 'number' && raw.dbWriteTimeoutMs > 0 && raw.dbWriteTimeoutMs < 1000) {
-    issues.push({ option: sourceOf.get('dbWriteTimeoutMs') ?? 'DB_WRITE_TIMEOUT_MS', message: `is in milliseconds: 0 (never) or at least 1000, got ${raw.dbWriteTimeoutMs}` })
-  }
-  if (typeof raw.embeddedStallRestartMs === 'number' && raw.embeddedStallRestartMs > 0 && raw.embeddedStallRestartMs < 1000) {
-    issues.push({ option: sourceOf.get('embeddedStallRestartMs') ?? 'EMBEDDED_STALL_RESTART_MS', message: `is in milliseconds: 0 (never) or at least 1000, got ${raw.embeddedStallRestartMs}` })
+  // Limits where 0 is "never": anything from 1 to 999 is seconds typed as milliseconds.
+  for (const [key, env] of [['dbWriteTimeoutMs', 'DB_WRITE_TIMEOUT_MS'], ['embeddedStallRestartMs', 'EMBEDDED_STALL_RESTART_MS']] as const) {
+    const ms = raw[key]
+    if (typeof ms === 'number' && ms > 0 && ms < 1000) issues.push({ option: sourceOf.get(key) ?? env, message: `is in milliseconds: 0 (never) or at least 1000, got ${ms}` })
   }
   // A rejected body is kept whole in a bad row, JSON-escaped in the spool: a control character
   // takes 6 bytes there. A record larger than the whole budget would never fit, and that
